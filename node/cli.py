@@ -1,0 +1,68 @@
+"""The ``swapnet`` command line (typer). Errors are one clear line on stderr and a
+non-zero exit; ``--json`` gives machine-readable output."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+import node
+import proto.merkle
+import proto.orders
+import proto.state
+import proto.votes  # noqa: F401  (registers the wire types that inspect can decode)
+from node.wirejson import to_jsonable
+from proto.codec import Wire, decode
+from proto.errors import DecodeError
+
+app = typer.Typer(
+    name="swapnet",
+    help="swapnet: a group-payment network with a FROST-held group wallet.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def fail(message: str, code: int = 1) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+@app.command()
+def version(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Print the version of swapnet."""
+    if as_json:
+        typer.echo(json.dumps({"version": node.__version__}))
+    else:
+        typer.echo(f"swapnet {node.__version__}")
+
+
+@app.command()
+def inspect(
+    source: Annotated[str, typer.Argument(help="file with one encoded object, or - for stdin")],
+    hex_input: Annotated[bool, typer.Option("--hex", help="the input is hex text")] = False,
+) -> None:
+    """Strictly decode one wire object (order, batch, certificate, state, proof) as JSON."""
+    try:
+        raw = sys.stdin.buffer.read() if source == "-" else Path(source).read_bytes()
+    except OSError as exc:
+        fail(f"cannot read {source}: {exc.strerror}")
+    if hex_input:
+        try:
+            raw = bytes.fromhex(raw.decode("ascii").strip())
+        except (UnicodeDecodeError, ValueError):
+            fail("input is not hex text")
+    try:
+        obj = decode(raw, Wire, max_bytes=proto.state.MAX_STATE_BYTES)
+    except DecodeError as exc:
+        fail(f"not a swapnet object: {exc}")
+    typer.echo(json.dumps(to_jsonable(obj), indent=2))
+
+
+def main() -> None:
+    app()

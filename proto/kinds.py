@@ -1,0 +1,31 @@
+"""The field kinds shared by swapnet's wire objects, with their limits in one place.
+
+A member id is the member's 32-byte Ed25519 public key (the libp2p peer id is derived
+from the same key). An asset code is 1 to 12 characters of ``A-Z 0-9 . _ -`` starting with
+a letter. Amounts and balances are unsigned 64-bit integers in base units; no float ever
+appears in anything signed or stored as state.
+"""
+
+from __future__ import annotations
+
+from proto.codec import Bytes, Text, UInt
+from proto.signing import GROUP_ID_SIZE, KEY_SIZE, SIGNATURE_SIZE
+
+MAX_MEMO_BYTES = 256
+MAX_SWAP_PARTIES = 8
+MAX_SWAP_LEGS = 16
+MAX_BATCH_ORDERS = 512
+MAX_STEWARDS = 128
+MAX_MEMBERS = 10_000
+MAX_ASSETS = 64
+
+KEY_SIZE_BYTES = KEY_SIZE
+MEMBER_ID = Bytes(KEY_SIZE)
+GROUP_ID = Bytes(GROUP_ID_SIZE)
+DIGEST = Bytes(32)
+SIGNATURE = Bytes(SIGNATURE_SIZE)
+ASSET = Text(12, r"[A-Z][A-Z0-9._-]{0,11}")
+AMOUNT = UInt(64, minimum=1)
+BALANCE = UInt(64)
+SEQ = UInt(64, minimum=1)
+MEMO = Bytes(max_size=MAX_MEMO_BYTES)

@@ -1,0 +1,252 @@
+"""The group state that certified orders are applied to, and its canonical snapshot.
+
+``GroupState`` holds, per admitted member: a frozen flag, the last sequence number it
+consumed, and an integer balance per asset. It knows the group's assets.
+
+Invariants:
+
+* balances are integers >= 0 and never exceed the asset's supply (< 2**64);
+* ``apply`` takes an order only when ``can_apply`` says so: each party's seq is exactly
+  its next one and each party holds what it pays. So applying can never drive a balance
+  negative, and an order that is not yet applicable simply waits (see ``proto.replica``);
+* each party's debits happen in seq order and credits commute, so any two members that
+  have applied the same set of orders hold the same balances, seqs and flags, and
+  therefore the same snapshot bytes, whatever order the orders arrived in;
+* value is conserved: ``totals()`` changes only through ``deposit`` (a join seen on the
+  ledger) and ``withdraw`` (an exit), never through an order.
+
+Freezing stops a member from having new orders voted (see ``proto.validation``); it never
+undoes or blocks an order that is already certified.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+
+from proto.codec import Bool, ListOf, Obj, UInt, Wire, decode, register, wf
+from proto.errors import LocalProtocolError
+from proto.kinds import (
+    AMOUNT,
+    ASSET,
+    GROUP_ID,
+    MAX_ASSETS,
+    MAX_MEMBERS,
+    MEMBER_ID,
+)
+from proto.orders import Order
+
+MAX_STATE_BYTES = 64 << 20
+
+
+@register(20, "asset-balance")
+@dataclass(frozen=True)
+class AssetBalance(Wire):
+    asset: str = wf(ASSET)
+    amount: int = wf(AMOUNT)
+
+
+def _asset_key(b: AssetBalance) -> str:
+    return b.asset
+
+
+@register(21, "account")
+@dataclass(frozen=True)
+class AccountRecord(Wire):
+    """One member's account in a snapshot; zero balances are left out."""
+
+    member: bytes = wf(MEMBER_ID)
+    frozen: bool = wf(Bool())
+    last_seq: int = wf(UInt(64))
+    balances: tuple[AssetBalance, ...] = wf(
+        ListOf(Obj(AssetBalance), max_items=MAX_ASSETS, strictly_sorted=True, sort_key=_asset_key)
+    )
+
+
+def _member_key(a: AccountRecord) -> bytes:
+    return a.member
+
+
+@register(22, "state")
+@dataclass(frozen=True)
+class StateSnapshot(Wire):
+    """The canonical form of a ``GroupState``: sorted, no zeros, no redundancy."""
+
+    group_id: bytes = wf(GROUP_ID)
+    assets: tuple[str, ...] = wf(
+        ListOf(ASSET, min_items=1, max_items=MAX_ASSETS, strictly_sorted=True)
+    )
+    accounts: tuple[AccountRecord, ...] = wf(
+        ListOf(
+            Obj(AccountRecord), max_items=MAX_MEMBERS, strictly_sorted=True, sort_key=_member_key
+        )
+    )
+
+    def check_fields(self) -> None:
+        known = set(self.assets)
+        for account in self.accounts:
+            for bal in account.balances:
+                if bal.asset not in known:
+                    raise ValueError(f"balance in unknown asset {bal.asset}")
+        for asset in self.assets:
+            total = sum(
+                b.amount for a in self.accounts for b in a.balances if b.asset == asset
+            )
+            if total >= 1 << 64:
+                raise ValueError(f"supply of {asset} exceeds 2**64 - 1")
+
+
+@dataclass
+class Account:
+    frozen: bool = False
+    last_seq: int = 0
+    balances: dict[str, int] = field(default_factory=dict)
+
+
+class GroupState:
+    """Mutable balances, seqs and flags of a group's members."""
+
+    def __init__(self, group_id: bytes, assets: tuple[str, ...] | list[str]) -> None:
+        self.group_id = group_id
+        self.assets: tuple[str, ...] = tuple(sorted(set(assets)))
+        self.accounts: dict[bytes, Account] = {}
+        # Validate the header once through the snapshot's own rules.
+        StateSnapshot(group_id, self.assets, ())
+
+    # -- reading ------------------------------------------------------------------------
+    def is_member(self, member: bytes) -> bool:
+        return member in self.accounts
+
+    def is_frozen(self, member: bytes) -> bool:
+        account = self.accounts.get(member)
+        return account is not None and account.frozen
+
+    def next_seq(self, member: bytes) -> int:
+        account = self.accounts.get(member)
+        return 1 if account is None else account.last_seq + 1
+
+    def balance(self, member: bytes, asset: str) -> int:
+        account = self.accounts.get(member)
+        return 0 if account is None else account.balances.get(asset, 0)
+
+    def totals(self) -> dict[str, int]:
+        out = dict.fromkeys(self.assets, 0)
+        for account in self.accounts.values():
+            for asset, amount in account.balances.items():
+                out[asset] += amount
+        return out
+
+    # -- membership and the ledger boundary (driven by checkpoints) ---------------------
+    def admit(self, member: bytes) -> None:
+        if member in self.accounts:
+            raise LocalProtocolError("member already admitted")
+        self.accounts[member] = Account()
+
+    def freeze(self, member: bytes) -> None:
+        self._account(member).frozen = True
+
+    def deposit(self, member: bytes, asset: str, amount: int) -> None:
+        """Credit funds that entered the group wallet on the ledger."""
+        if asset not in self.assets or amount <= 0:
+            raise LocalProtocolError("deposit of an unknown asset or a non-positive amount")
+        if self.totals()[asset] + amount >= 1 << 64:
+            raise LocalProtocolError("deposit would push the asset's supply past 2**64 - 1")
+        balances = self._account(member).balances
+        balances[asset] = balances.get(asset, 0) + amount
+
+    def withdraw(self, member: bytes, asset: str, amount: int) -> None:
+        """Debit funds that leave the group wallet on the ledger (an exit)."""
+        balances = self._account(member).balances
+        have = balances.get(asset, 0)
+        if amount <= 0 or amount > have:
+            raise LocalProtocolError("withdrawal of a non-positive amount or more than held")
+        self._set(balances, asset, have - amount)
+
+    # -- orders -------------------------------------------------------------------------
+    def apply_problem(self, order: Order) -> str | None:
+        """Why ``order`` cannot be applied now (None when it can).
+
+        ``not-member`` and ``unknown-asset`` are permanent; ``seq-gap`` and
+        ``insufficient-funds`` may clear once earlier orders are applied.
+        """
+        for leg in order.legs:
+            if leg.asset not in self.assets:
+                return "unknown-asset"
+            if leg.payer not in self.accounts or leg.payee not in self.accounts:
+                return "not-member"
+        for party in order.parties:
+            if party.seq != self.accounts[party.member].last_seq + 1:
+                return "seq-gap" if party.seq > self.next_seq(party.member) else "seq-used"
+        for (payer, asset), amount in order.debits().items():
+            if self.accounts[payer].balances.get(asset, 0) < amount:
+                return "insufficient-funds"
+        return None
+
+    def apply(self, order: Order) -> None:
+        problem = self.apply_problem(order)
+        if problem is not None:
+            raise LocalProtocolError(f"order cannot be applied: {problem}")
+        for leg in order.legs:
+            payer = self.accounts[leg.payer].balances
+            payee = self.accounts[leg.payee].balances
+            self._set(payer, leg.asset, payer[leg.asset] - leg.amount)
+            payee[leg.asset] = payee.get(leg.asset, 0) + leg.amount
+        for party in order.parties:
+            self.accounts[party.member].last_seq = party.seq
+
+    # -- canonical form -----------------------------------------------------------------
+    def snapshot(self) -> StateSnapshot:
+        return StateSnapshot(
+            self.group_id,
+            self.assets,
+            tuple(
+                AccountRecord(
+                    member,
+                    account.frozen,
+                    account.last_seq,
+                    tuple(
+                        AssetBalance(asset, amount)
+                        for asset, amount in sorted(account.balances.items())
+                        if amount
+                    ),
+                )
+                for member, account in sorted(self.accounts.items())
+            ),
+        )
+
+    def encode(self) -> bytes:
+        return self.snapshot().encode()
+
+    def digest(self) -> bytes:
+        return hashlib.sha256(b"swapnet/1/state\x00" + self.encode()).digest()
+
+    @classmethod
+    def from_snapshot(cls, snap: StateSnapshot) -> GroupState:
+        state = cls(snap.group_id, snap.assets)
+        for record in snap.accounts:
+            state.accounts[record.member] = Account(
+                record.frozen, record.last_seq, {b.asset: b.amount for b in record.balances}
+            )
+        return state
+
+    @classmethod
+    def decode(cls, data: bytes) -> GroupState:
+        """Strictly decode snapshot bytes (raises ``DecodeError``)."""
+        return cls.from_snapshot(decode(data, StateSnapshot, max_bytes=MAX_STATE_BYTES))
+
+    def copy(self) -> GroupState:
+        return GroupState.from_snapshot(self.snapshot())
+
+    # -- helpers ------------------------------------------------------------------------
+    def _account(self, member: bytes) -> Account:
+        try:
+            return self.accounts[member]
+        except KeyError as exc:
+            raise LocalProtocolError("not a member of this group") from exc
+
+    @staticmethod
+    def _set(balances: dict[str, int], asset: str, amount: int) -> None:
+        if amount:
+            balances[asset] = amount
+        else:
+            balances.pop(asset, None)

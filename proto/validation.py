@@ -1,0 +1,91 @@
+"""Whether a view accepts a batch of signed orders: the check a steward makes before it
+votes, and a member before it submits.
+
+A batch is checked order by order, in batch order, against the view's applied state
+(``GroupState``) plus what earlier orders of the same batch already consume:
+
+* every party signed (``bad-signature``);
+* every payer and payee is an admitted member (``not-member``), no party is frozen
+  (``frozen``), every asset is one of the group's (``unknown-asset``);
+* each party's seq is its next one: one past its last applied seq, or one past the seq
+  it consumed earlier in this batch (``bad-seq``);
+* each party holds what it pays (``insufficient-funds``): its applied balance, less what it
+  pays earlier in the batch. Credits from orders in the same batch are not counted: they
+  are not final until the batch is, and a certified order must be payable from state that
+  every member will reach.
+
+Invariant: if every order a steward votes for passes this check against certified state,
+then every certified order becomes applicable at every member once the member holds the
+certificates the steward held (credits only grow, and each party's debits are in seq
+order). ``proto.replica`` relies on that.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from proto.errors import InvalidSignature
+from proto.orders import SignedOrder
+from proto.state import GroupState
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Why the order at ``index`` of a batch is refused (``reason`` is a stable code)."""
+
+    index: int
+    reason: str
+
+
+def check_batch(
+    state: GroupState,
+    orders: tuple[SignedOrder, ...],
+    group_id: bytes,
+    *,
+    verify_signatures: bool = True,
+) -> list[Refusal]:
+    """Every refusal for ``orders`` against ``state``; an empty list means all pass."""
+    refusals: list[Refusal] = []
+    next_seq: dict[bytes, int] = {}
+    spent: dict[tuple[bytes, str], int] = {}
+    for index, signed in enumerate(orders):
+        reason = _order_problem(state, signed, group_id, next_seq, spent, verify_signatures)
+        if reason is not None:
+            refusals.append(Refusal(index, reason))
+            continue
+        for party in signed.order.parties:
+            next_seq[party.member] = party.seq + 1
+        for key, amount in signed.order.debits().items():
+            spent[key] = spent.get(key, 0) + amount
+    return refusals
+
+
+def _order_problem(
+    state: GroupState,
+    signed: SignedOrder,
+    group_id: bytes,
+    next_seq: dict[bytes, int],
+    spent: dict[tuple[bytes, str], int],
+    verify_signatures: bool,
+) -> str | None:
+    order = signed.order
+    for leg in order.legs:
+        if leg.asset not in state.assets:
+            return "unknown-asset"
+        if not state.is_member(leg.payer) or not state.is_member(leg.payee):
+            return "not-member"
+    for party in order.parties:
+        if state.is_frozen(party.member):
+            return "frozen"
+        expected = next_seq.get(party.member, state.next_seq(party.member))
+        if party.seq != expected:
+            return "bad-seq"
+    for (payer, asset), amount in order.debits().items():
+        if state.balance(payer, asset) - spent.get((payer, asset), 0) < amount:
+            return "insufficient-funds"
+    if verify_signatures:
+        try:
+            signed.verify(group_id)
+        except InvalidSignature:
+            return "bad-signature"
+    return None

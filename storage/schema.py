@@ -1,0 +1,61 @@
+"""The key schema: every key swapnet stores is built and parsed here, nowhere else.
+
+Keys start with a one-byte record kind, so kinds never interleave and each has its own
+prefix for iteration. Integers in keys are 8-byte big-endian, so byte order is numeric
+order.
+
+| prefix | key after the prefix        | value                                       |
+| ------ | --------------------------- | ------------------------------------------- |
+| 0x00   | name (ascii)                | metadata; ``schema`` holds SCHEMA_VERSION    |
+| 0x01   | group id (32)               | the group's applied ``StateSnapshot``        |
+| 0x02   | group id, member (32), seq  | a certified order waiting to be applicable   |
+| 0x03   | group id, member (32), seq  | a steward's vote lock: the ``SignedOrder``   |
+"""
+
+from __future__ import annotations
+
+SCHEMA_VERSION = 1
+
+META = b"\x00"
+STATE = b"\x01"
+WAITING = b"\x02"
+VOTE_LOCK = b"\x03"
+
+_GROUP = 32
+_MEMBER = 32
+
+
+def _u64(n: int) -> bytes:
+    return n.to_bytes(8, "big")
+
+
+def _group(group_id: bytes) -> bytes:
+    if len(group_id) != _GROUP:
+        raise ValueError("group id must be 32 bytes")
+    return group_id
+
+
+def meta_key(name: str) -> bytes:
+    return META + name.encode("ascii")
+
+
+def state_key(group_id: bytes) -> bytes:
+    return STATE + _group(group_id)
+
+
+def member_seq_key(prefix: bytes, group_id: bytes, member: bytes, seq: int) -> bytes:
+    if len(member) != _MEMBER:
+        raise ValueError("member id must be 32 bytes")
+    return prefix + _group(group_id) + member + _u64(seq)
+
+
+def group_prefix(prefix: bytes, group_id: bytes) -> bytes:
+    return prefix + _group(group_id)
+
+
+def parse_member_seq_key(key: bytes) -> tuple[bytes, int]:
+    """(member, seq) from a key built by ``member_seq_key``."""
+    if len(key) != 1 + _GROUP + _MEMBER + 8:
+        raise ValueError("not a member/seq key")
+    member = key[1 + _GROUP : 1 + _GROUP + _MEMBER]
+    return member, int.from_bytes(key[-8:], "big")

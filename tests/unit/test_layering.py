@@ -1,0 +1,86 @@
+"""The layer rules of DESIGN.md, checked on the source: proto/ is sans-IO, only storage/
+touches plyvel, only node/ and devnet/ use trio and libp2p."""
+
+from __future__ import annotations
+
+import ast
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+# The stdlib modules proto/ may not use: clock, randomness, IO, concurrency, processes.
+FORBIDDEN_IN_PROTO = {
+    "time", "datetime", "random", "secrets", "uuid", "os", "io", "socket", "ssl",
+    "select", "selectors", "asyncio", "threading", "multiprocessing", "concurrent",
+    "subprocess", "signal", "pathlib", "shutil", "tempfile", "glob", "sqlite3",
+    "logging", "urllib", "http", "ftplib", "smtplib", "pickle", "shelve", "mmap",
+}
+THIRD_PARTY_IN_PROTO = {"nacl", "msgpack"}
+
+
+def imported_roots(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(), filename=str(path))
+    roots: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            roots.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            roots.add(node.module.split(".")[0])
+        elif isinstance(node, ast.Call) and getattr(node.func, "id", None) == "__import__":
+            roots.add("<dynamic __import__>")
+    return roots
+
+
+def sources(package: str) -> list[Path]:
+    files = sorted((ROOT / package).rglob("*.py"))
+    assert files, f"no sources found in {package}/"
+    return files
+
+
+def test_proto_imports_only_stdlib_nacl_and_msgpack_and_no_clock_or_randomness() -> None:
+    bad = []
+    for path in sources("proto"):
+        for root in imported_roots(path):
+            allowed = root == "proto" or root == "__future__" or root in THIRD_PARTY_IN_PROTO or (
+                root in sys.stdlib_module_names and root not in FORBIDDEN_IN_PROTO
+            )
+            if not allowed:
+                bad.append(f"{path.relative_to(ROOT)} imports {root}")
+    assert not bad, "\n".join(bad)
+
+
+def test_only_storage_imports_plyvel() -> None:
+    bad = [
+        f"{path.relative_to(ROOT)}"
+        for package in ("proto", "node", "devnet")
+        for path in sources(package)
+        if "plyvel" in imported_roots(path)
+    ]
+    assert not bad, bad
+
+
+def test_proto_and_storage_use_neither_trio_nor_libp2p_nor_node() -> None:
+    bad = [
+        f"{path.relative_to(ROOT)} imports {root}"
+        for package in ("proto", "storage")
+        for path in sources(package)
+        for root in imported_roots(path) & {"trio", "libp2p", "node", "devnet", "asyncio"}
+    ]
+    assert not bad, bad
+
+
+def test_checker_catches_a_forbidden_import(tmp_path: Path) -> None:
+    sample = tmp_path / "sample.py"
+    sample.write_text("import time\nfrom random import choice\nimport nacl.signing\n")
+    assert imported_roots(sample) == {"time", "random", "nacl"}
+
+
+def test_every_module_opens_with_a_docstring() -> None:
+    missing = [
+        str(path.relative_to(ROOT))
+        for package in ("proto", "storage", "node", "devnet")
+        for path in sources(package)
+        if path.read_text().strip() and ast.get_docstring(ast.parse(path.read_text())) is None
+    ]
+    assert not missing, missing
