@@ -19,6 +19,7 @@ $(STAMP): pyproject.toml requirements.lock
 
 lint: $(STAMP)
 	$(BIN)/ruff check proto storage node devnet tests
+	$(BIN)/ruff format --check proto storage node devnet tests
 
 typecheck: $(STAMP)
 	$(BIN)/mypy --strict proto storage

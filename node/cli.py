@@ -14,7 +14,7 @@ import node
 import proto.merkle
 import proto.orders
 import proto.state
-import proto.votes  # noqa: F401  (registers the wire types that inspect can decode)
+import proto.votes
 from node.wirejson import to_jsonable
 from proto.codec import Wire, decode
 from proto.errors import DecodeError

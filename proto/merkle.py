@@ -108,8 +108,15 @@ class BalanceProof(Wire):
     size: int = wf(UInt(32, minimum=1))
     path: tuple[bytes, ...] = wf(ListOf(DIGEST, max_items=MAX_PROOF_DEPTH))
 
-    def verify(self, root: bytes) -> BalanceLeaf:
-        """Return the proven leaf, or raise ``InvalidProof`` if it is not under ``root``."""
+    def verify(self, root: bytes, size: int | None = None) -> BalanceLeaf:
+        """Return the proven leaf, or raise ``InvalidProof`` if it is not under ``root``.
+
+        The audit path proves membership; it does not pin the tree size (trees of 9 and 10
+        leaves share paths). Whoever holds the commitment's leaf count (a checkpoint does)
+        passes it as ``size``.
+        """
+        if size is not None and size != self.size:
+            raise InvalidProof(f"proof is for a tree of {self.size} leaves, not {size}")
         if root_from_path(self.leaf.encode(), self.index, self.size, self.path) != root:
             raise InvalidProof("balance proof does not lead to the root")
         return self.leaf
@@ -131,6 +138,4 @@ class BalanceTree:
             i = self._index[member]
         except KeyError as exc:
             raise InvalidProof("no such member in this state") from exc
-        return BalanceProof(
-            self.leaves[i], i, len(self.leaves), tuple(audit_path(self.hashes, i))
-        )
+        return BalanceProof(self.leaves[i], i, len(self.leaves), tuple(audit_path(self.hashes, i)))

@@ -181,9 +181,7 @@ class SignedOrder(Wire):
     """An order with one signature per party, in party order."""
 
     order: Order = wf(Obj(*ORDER_KINDS))
-    signatures: tuple[bytes, ...] = wf(
-        ListOf(SIGNATURE, min_items=1, max_items=MAX_SWAP_PARTIES)
-    )
+    signatures: tuple[bytes, ...] = wf(ListOf(SIGNATURE, min_items=1, max_items=MAX_SWAP_PARTIES))
 
     def check_fields(self) -> None:
         if len(self.signatures) != len(self.order.parties):

@@ -36,6 +36,8 @@ class Replica:
         self.group_id = state.group_id
         self.waiting: dict[tuple[bytes, int], SignedOrder] = {}
         self.conflicts: list[EquivocationProof] = []
+        self.version = 0
+        """Bumped whenever state or waiting orders change: a driver persists when it moves."""
         self._known: dict[bytes, None] = {}
 
     def receive_certificate(self, cert: Certificate) -> list[SignedOrder]:
@@ -77,6 +79,7 @@ class Replica:
             return False
         for p in parties:
             self.waiting[(p.member, p.seq)] = signed
+        self.version += 1
         return True
 
     def _drain(self, members: Iterable[bytes]) -> list[SignedOrder]:
@@ -88,6 +91,7 @@ class Replica:
             if signed is None or self.state.apply_problem(signed.order) is not None:
                 continue
             self.state.apply(signed.order)
+            self.version += 1
             applied.append(signed)
             for p in signed.order.parties:
                 del self.waiting[(p.member, p.seq)]

@@ -89,9 +89,7 @@ class StateSnapshot(Wire):
                 if bal.asset not in known:
                     raise ValueError(f"balance in unknown asset {bal.asset}")
         for asset in self.assets:
-            total = sum(
-                b.amount for a in self.accounts for b in a.balances if b.asset == asset
-            )
+            total = sum(b.amount for a in self.accounts for b in a.balances if b.asset == asset)
             if total >= 1 << 64:
                 raise ValueError(f"supply of {asset} exceeds 2**64 - 1")
 

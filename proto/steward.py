@@ -31,7 +31,7 @@ from proto.errors import LocalProtocolError
 from proto.orders import ORDER_DOMAIN, SignedOrder, equivocation_proof
 from proto.replica import Replica
 from proto.signing import public_key_of
-from proto.validation import Refusal, check_batch
+from proto.validation import Refusal, VerifiedOrders, check_batch
 from proto.votes import Batch, Certificate, make_vote
 
 
@@ -49,6 +49,7 @@ class Steward:
         if self.id not in replica.committee:
             raise LocalProtocolError("this key is not a steward of the committee")
         self.locks: dict[tuple[bytes, int], SignedOrder] = {}
+        self.verified = VerifiedOrders()
         for signed in locks:
             for p in signed.order.parties:
                 self.locks[(p.member, p.seq)] = signed
@@ -66,7 +67,9 @@ class Steward:
                         proof = equivocation_proof(p.member, p.seq, held, signed)
                         effects.append(ReportEquivocation(proof))
                     break
-        refusals.extend(check_batch(self.replica.state, batch.orders, self.group_id))
+        refusals.extend(
+            check_batch(self.replica.state, batch.orders, self.group_id, verified=self.verified)
+        )
         if refusals:
             unique = sorted({(r.index, r.reason) for r in refusals})
             effects.append(RefuseBatch(digest, tuple(Refusal(i, r) for i, r in unique)))

@@ -29,6 +29,24 @@ from proto.orders import SignedOrder
 from proto.state import GroupState
 
 
+class VerifiedOrders:
+    """A bounded memory of signed orders whose signatures already verified, so that a
+    batch re-sent (retransmission, a second batch with the same order) is not verified
+    twice. Keyed by the whole signed order, signatures included."""
+
+    def __init__(self, capacity: int = 65536) -> None:
+        self.capacity = capacity
+        self._seen: dict[SignedOrder, None] = {}
+
+    def __contains__(self, signed: SignedOrder) -> bool:
+        return signed in self._seen
+
+    def add(self, signed: SignedOrder) -> None:
+        self._seen[signed] = None
+        if len(self._seen) > self.capacity:
+            del self._seen[next(iter(self._seen))]
+
+
 @dataclass(frozen=True)
 class Refusal:
     """Why the order at ``index`` of a batch is refused (``reason`` is a stable code)."""
@@ -42,14 +60,16 @@ def check_batch(
     orders: tuple[SignedOrder, ...],
     group_id: bytes,
     *,
-    verify_signatures: bool = True,
+    verified: VerifiedOrders | None = None,
 ) -> list[Refusal]:
-    """Every refusal for ``orders`` against ``state``; an empty list means all pass."""
+    """Every refusal for ``orders`` against ``state``; an empty list means all pass.
+
+    ``verified`` (optional) remembers orders whose signatures checked out before."""
     refusals: list[Refusal] = []
     next_seq: dict[bytes, int] = {}
     spent: dict[tuple[bytes, str], int] = {}
     for index, signed in enumerate(orders):
-        reason = _order_problem(state, signed, group_id, next_seq, spent, verify_signatures)
+        reason = _order_problem(state, signed, group_id, next_seq, spent, verified)
         if reason is not None:
             refusals.append(Refusal(index, reason))
             continue
@@ -66,7 +86,7 @@ def _order_problem(
     group_id: bytes,
     next_seq: dict[bytes, int],
     spent: dict[tuple[bytes, str], int],
-    verify_signatures: bool,
+    verified: VerifiedOrders | None,
 ) -> str | None:
     order = signed.order
     for leg in order.legs:
@@ -83,9 +103,11 @@ def _order_problem(
     for (payer, asset), amount in order.debits().items():
         if state.balance(payer, asset) - spent.get((payer, asset), 0) < amount:
             return "insufficient-funds"
-    if verify_signatures:
+    if verified is None or signed not in verified:
         try:
             signed.verify(group_id)
         except InvalidSignature:
             return "bad-signature"
+        if verified is not None:
+            verified.add(signed)
     return None

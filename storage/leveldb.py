@@ -61,8 +61,10 @@ class LevelDBStore(Store):
     ) -> Iterator[tuple[bytes, bytes]]:
         db = self._live()
         try:
-            it = db.iterator(prefix=prefix, reverse=reverse) if prefix else db.iterator(
-                reverse=reverse
+            it = (
+                db.iterator(prefix=prefix, reverse=reverse)
+                if prefix
+                else db.iterator(reverse=reverse)
             )
         except (plyvel.Error, RuntimeError) as exc:
             raise StorageError(f"iteration failed: {exc}") from exc

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from nacl.signing import SigningKey
 
 from proto.committee import Committee
-from proto.orders import Order, SignedOrder, Swap, Transfer, sign_order
+from proto.orders import Leg, Order, Party, SignedOrder, Swap, Transfer, sign_order
 from proto.replica import Replica
 from proto.state import GroupState
 
@@ -59,13 +59,15 @@ class Group:
     def sign(self, order: Order) -> SignedOrder:
         return sign_order(order, self.keys, self.group_id)
 
-    def transfer(self, sender: bytes, seq: int, to: bytes, amount: int, asset: str = "USD") -> SignedOrder:
+    def transfer(
+        self, sender: bytes, seq: int, to: bytes, amount: int, asset: str = "USD"
+    ) -> SignedOrder:
         return self.sign(Transfer(sender, seq, to, asset, amount, b""))
 
-    def swap(self, a: bytes, a_seq: int, b: bytes, b_seq: int, a_pays: int, b_pays: int) -> SignedOrder:
+    def swap(
+        self, a: bytes, a_seq: int, b: bytes, b_seq: int, a_pays: int, b_pays: int
+    ) -> SignedOrder:
         """a pays ``a_pays`` USD to b; b pays ``b_pays`` BTC to a."""
-        from proto.orders import Leg, Party
-
         parties = tuple(sorted((Party(a, a_seq), Party(b, b_seq)), key=lambda p: p.member))
         legs = tuple(
             sorted(

@@ -81,9 +81,7 @@ def snapshots(draw: st.DrawFn) -> StateSnapshot:
     accounts = []
     for member in sorted(draw(st.sets(member_ids, max_size=4))):
         held = sorted(draw(st.sets(st.sampled_from(asset_list), max_size=len(asset_list))))
-        balances = tuple(
-            AssetBalance(a, draw(st.integers(1, 2**60))) for a in held
-        )
+        balances = tuple(AssetBalance(a, draw(st.integers(1, 2**60))) for a in held)
         accounts.append(
             AccountRecord(member, draw(st.booleans()), draw(st.integers(0, 2**64 - 1)), balances)
         )

@@ -53,8 +53,9 @@ msgpack_values = st.recursive(
     | st.floats()
     | st.text(max_size=20)
     | st.binary(max_size=40),
-    lambda children: st.lists(children, max_size=8)
-    | st.dictionaries(st.text(max_size=5), children, max_size=4),
+    lambda children: (
+        st.lists(children, max_size=8) | st.dictionaries(st.text(max_size=5), children, max_size=4)
+    ),
     max_leaves=30,
 )
 
@@ -71,7 +72,9 @@ def test_decoding_arbitrary_msgpack_raises_only_decode_error(value: object, tag:
 
 
 @given(any_object, st.data())
-def test_a_mutated_encoding_is_rejected_or_is_itself_canonical(obj: Wire, data: st.DataObject) -> None:
+def test_a_mutated_encoding_is_rejected_or_is_itself_canonical(
+    obj: Wire, data: st.DataObject
+) -> None:
     raw = bytearray(encode(obj))
     i = data.draw(st.integers(0, len(raw) - 1))
     how = data.draw(st.sampled_from(["flip", "delete", "insert"]))
@@ -158,9 +161,14 @@ def test_non_bytes_input_is_rejected() -> None:
 def test_unsorted_or_repeated_set_fields_are_rejected(s1: bytes, s2: bytes) -> None:
     wire = [
         Certificate.TAG,
-        [Batch.TAG, [msgpack.unpackb(
-            SignedOrder(Transfer(A, 1, B, "USD", 5, b""), (b"\x00" * 64,)).encode()
-        )]],
+        [
+            Batch.TAG,
+            [
+                msgpack.unpackb(
+                    SignedOrder(Transfer(A, 1, B, "USD", 5, b""), (b"\x00" * 64,)).encode()
+                )
+            ],
+        ],
         [[12, max(s1, s2), b"\x00" * 64], [12, min(s1, s2), b"\x00" * 64]],
     ]
     with pytest.raises(DecodeError):
@@ -178,4 +186,4 @@ def test_tags_and_domain_names_are_unique() -> None:
     types = registered_types()
     names = [cls.TYPE_NAME for cls in types.values()]
     assert len(names) == len(set(names))
-    assert all(types[tag].TAG == tag for tag in types)
+    assert all(tag == types[tag].TAG for tag in types)

@@ -11,10 +11,36 @@ ROOT = Path(__file__).resolve().parents[2]
 
 # The stdlib modules proto/ may not use: clock, randomness, IO, concurrency, processes.
 FORBIDDEN_IN_PROTO = {
-    "time", "datetime", "random", "secrets", "uuid", "os", "io", "socket", "ssl",
-    "select", "selectors", "asyncio", "threading", "multiprocessing", "concurrent",
-    "subprocess", "signal", "pathlib", "shutil", "tempfile", "glob", "sqlite3",
-    "logging", "urllib", "http", "ftplib", "smtplib", "pickle", "shelve", "mmap",
+    "time",
+    "datetime",
+    "random",
+    "secrets",
+    "uuid",
+    "os",
+    "io",
+    "socket",
+    "ssl",
+    "select",
+    "selectors",
+    "asyncio",
+    "threading",
+    "multiprocessing",
+    "concurrent",
+    "subprocess",
+    "signal",
+    "pathlib",
+    "shutil",
+    "tempfile",
+    "glob",
+    "sqlite3",
+    "logging",
+    "urllib",
+    "http",
+    "ftplib",
+    "smtplib",
+    "pickle",
+    "shelve",
+    "mmap",
 }
 THIRD_PARTY_IN_PROTO = {"nacl", "msgpack"}
 
@@ -42,8 +68,10 @@ def test_proto_imports_only_stdlib_nacl_and_msgpack_and_no_clock_or_randomness()
     bad = []
     for path in sources("proto"):
         for root in imported_roots(path):
-            allowed = root == "proto" or root == "__future__" or root in THIRD_PARTY_IN_PROTO or (
-                root in sys.stdlib_module_names and root not in FORBIDDEN_IN_PROTO
+            allowed = (
+                root in {"proto", "__future__"}
+                or root in THIRD_PARTY_IN_PROTO
+                or (root in sys.stdlib_module_names and root not in FORBIDDEN_IN_PROTO)
             )
             if not allowed:
                 bad.append(f"{path.relative_to(ROOT)} imports {root}")
