@@ -1,0 +1,163 @@
+"""Share refresh and resharing: new shares of the same wallet key.
+
+Refresh (proactive security): every participant deals a polynomial with constant term
+zero, committing only to the terms of degree >= 1 (so the zero constant is enforced, not
+trusted). Each new share is the old one plus the zero-shares received; the group key is
+unchanged, and old shares no longer combine with new ones.
+
+Resharing to a new steward set (t', n'): each old participant i of a signing set S (at
+least t of them) deals a polynomial of degree t'-1 whose constant is lambda_i * s_i, its
+Lagrange-weighted share. Its commitment's constant term must equal lambda_i * PK_i (PK_i
+is i's public share, known to all), which convicts a dealer who deals anything else; the
+constants sum to the group key. New participant j's share is the sum of what it received.
+The wallet key, and so the group wallet on the ledger, stays the same.
+
+Randomness (polynomial coefficients) is handed in. Bad deals raise ``DkgFault`` naming
+the dealers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from proto.frost.core import check_identifier, vss_verify
+from proto.frost.curve import (
+    IDENTITY,
+    FrostError,
+    L,
+    base_mul,
+    commitment_at,
+    decode_point,
+    lagrange_at_zero,
+    point_mul,
+    point_sum,
+    polynomial_at,
+)
+from proto.frost.dkg import DkgFault
+from proto.frost.keys import KeyPackage
+
+
+@dataclass(frozen=True)
+class RefreshDeal:
+    """A participant's zero-constant polynomial: the commitment (degree >= 1 terms) and the
+    share for each participant."""
+
+    dealer: int
+    commitment: tuple[bytes, ...]
+    shares: Mapping[int, int]
+
+
+def refresh_deal(
+    dealer: int, coefficients: Sequence[int], participants: Sequence[int]
+) -> RefreshDeal:
+    """Deal zero-shares; ``coefficients`` are the t-1 terms of degree 1..t-1."""
+    poly = [0, *coefficients]
+    return RefreshDeal(
+        dealer,
+        tuple(base_mul(c) for c in coefficients),
+        {j: polynomial_at(poly, j) for j in participants},
+    )
+
+
+def refresh_finish(key: KeyPackage, deals: Mapping[int, RefreshDeal]) -> KeyPackage:
+    """This participant's refreshed key package, after checking every deal it received.
+
+    ``deals`` holds one deal per participant of the group (its own included)."""
+    if set(deals) != set(key.public_shares):
+        raise FrostError("a refresh needs a deal from every participant")
+    bad = []
+    for dealer, deal in deals.items():
+        try:
+            if len(deal.commitment) != key.threshold - 1 or deal.dealer != dealer:
+                raise FrostError("wrong commitment size")
+            for point in deal.commitment:
+                decode_point(point)
+        except FrostError:
+            bad.append(dealer)
+            continue
+        share = deal.shares.get(key.identifier)
+        full = [IDENTITY, *deal.commitment]
+        if share is None or not 0 <= share < L or not vss_verify(key.identifier, share, full):
+            bad.append(dealer)
+    if bad:
+        raise DkgFault(bad, "invalid refresh deal")
+    new_share = (key.signing_share + sum(d.shares[key.identifier] for d in deals.values())) % L
+    public = {
+        j: point_sum([pk, *(commitment_at([IDENTITY, *d.commitment], j) for d in deals.values())])
+        for j, pk in key.public_shares.items()
+    }
+    return KeyPackage(key.identifier, new_share, key.group_public_key, public, key.threshold)
+
+
+@dataclass(frozen=True)
+class ReshareDeal:
+    dealer: int
+    commitment: tuple[bytes, ...]
+    shares: Mapping[int, int]
+
+
+def reshare_deal(
+    key: KeyPackage,
+    signers: Sequence[int],
+    new_coefficients: Sequence[int],
+    new_participants: Sequence[int],
+) -> ReshareDeal:
+    """An old participant's deal to the new set: constant lambda_i * s_i, then the t'-1
+    random ``new_coefficients``; a share for every new participant."""
+    if len(signers) < key.threshold:
+        raise FrostError(f"resharing needs at least {key.threshold} old participants")
+    for j in new_participants:
+        check_identifier(j)
+    weighted = lagrange_at_zero(key.identifier, list(signers)) * key.signing_share % L
+    poly = [weighted, *new_coefficients]
+    return ReshareDeal(
+        key.identifier,
+        tuple(base_mul(c) for c in poly),
+        {j: polynomial_at(poly, j) for j in new_participants},
+    )
+
+
+def reshare_finish(
+    identifier: int,
+    old_group_key: bytes,
+    old_public_shares: Mapping[int, bytes],
+    signers: Sequence[int],
+    deals: Mapping[int, ReshareDeal],
+    new_threshold: int,
+    new_participants: Sequence[int],
+) -> KeyPackage:
+    """A new participant's key package from the old signers' deals, each checked against
+    the old public shares; the group key must come out unchanged."""
+    if set(deals) != set(signers):
+        raise FrostError("a reshare needs a deal from every old signer of the set")
+    bad = []
+    for i, deal in deals.items():
+        try:
+            if len(deal.commitment) != new_threshold or deal.dealer != i:
+                raise FrostError("wrong commitment size")
+            for point in deal.commitment[1:]:
+                decode_point(point)
+        except FrostError:
+            bad.append(i)
+            continue
+        expected = point_mul(lagrange_at_zero(i, list(signers)), old_public_shares[i])
+        share = deal.shares.get(identifier)
+        if (
+            deal.commitment[0] != expected
+            or share is None
+            or not 0 <= share < L
+            or not vss_verify(identifier, share, deal.commitment)
+        ):
+            bad.append(i)
+    if bad:
+        raise DkgFault(bad, "invalid reshare deal")
+    group_key = point_sum([d.commitment[0] for d in deals.values()])
+    if group_key != old_group_key:
+        raise FrostError("reshared constants do not add up to the group key")
+    share = sum(d.shares[identifier] for d in deals.values()) % L
+    public = {
+        j: point_sum([commitment_at(list(d.commitment), j) for d in deals.values()])
+        for j in new_participants
+    }
+    return KeyPackage(identifier, share, group_key, public, new_threshold)
