@@ -23,6 +23,7 @@ lint: $(STAMP)
 
 typecheck: $(STAMP)
 	$(BIN)/mypy --strict proto storage
+	$(BIN)/mypy node devnet
 
 test: lint typecheck
 	$(BIN)/python -m pytest

@@ -64,5 +64,39 @@ def inspect(
     typer.echo(json.dumps(to_jsonable(obj), indent=2))
 
 
+bench_app = typer.Typer(help="Measure swapnet on this machine; results go to BENCHMARKS.md.")
+app.add_typer(bench_app, name="bench")
+
+
+@bench_app.command("frost")
+def bench_frost(
+    reps: Annotated[int, typer.Option(min=3, help="repetitions per measurement")] = 20,
+    output: Annotated[Path, typer.Option(help="the benchmark ledger to append to")] = Path(
+        "BENCHMARKS.md"
+    ),
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """FROST signing: one signer's round one and two, share verification, aggregation and
+    a whole in-process t-of-n session for (3,4), (5,7), (14,20)."""
+    from devnet.benchmarks import bench_frost as run  # noqa: PLC0415 (imported on use)
+    from devnet.benchmarks import record  # noqa: PLC0415
+
+    rows = run(reps)
+    record(output, "frost", rows, f"swapnet bench frost --reps {reps}")
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    from rich.console import Console  # noqa: PLC0415
+    from rich.table import Table  # noqa: PLC0415
+
+    table = Table(title="FROST(Ed25519, SHA-512) signing")
+    for column in rows[0]:
+        table.add_column(column, justify="right")
+    for row in rows:
+        table.add_row(*row.values())
+    Console().print(table)
+    typer.echo(f"recorded in {output}")
+
+
 def main() -> None:
     app()

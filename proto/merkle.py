@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from proto.codec import ListOf, Obj, UInt, Wire, register, wf
 from proto.errors import InvalidProof
 from proto.kinds import DIGEST, MAX_ASSETS, MEMBER_ID
-from proto.state import AssetBalance, GroupState, _asset_key
+from proto.state import AssetBalance, GroupState, by_asset
 
 MAX_PROOF_DEPTH = 64
 
@@ -93,7 +93,7 @@ def root_from_path(leaf: bytes, index: int, size: int, path: Sequence[bytes]) ->
 class BalanceLeaf(Wire):
     member: bytes = wf(MEMBER_ID)
     balances: tuple[AssetBalance, ...] = wf(
-        ListOf(Obj(AssetBalance), max_items=MAX_ASSETS, strictly_sorted=True, sort_key=_asset_key)
+        ListOf(Obj(AssetBalance), max_items=MAX_ASSETS, strictly_sorted=True, sort_key=by_asset)
     )
 
     def balance(self, asset: str) -> int:

@@ -46,7 +46,7 @@ class AssetBalance(Wire):
     amount: int = wf(AMOUNT)
 
 
-def _asset_key(b: AssetBalance) -> str:
+def by_asset(b: AssetBalance) -> str:
     return b.asset
 
 
@@ -59,7 +59,7 @@ class AccountRecord(Wire):
     frozen: bool = wf(Bool())
     last_seq: int = wf(UInt(64))
     balances: tuple[AssetBalance, ...] = wf(
-        ListOf(Obj(AssetBalance), max_items=MAX_ASSETS, strictly_sorted=True, sort_key=_asset_key)
+        ListOf(Obj(AssetBalance), max_items=MAX_ASSETS, strictly_sorted=True, sort_key=by_asset)
     )
 
 
@@ -108,6 +108,7 @@ class GroupState:
         self.group_id = group_id
         self.assets: tuple[str, ...] = tuple(sorted(set(assets)))
         self.accounts: dict[bytes, Account] = {}
+        self._supply = dict.fromkeys(self.assets, 0)  # orders move value, never change this
         # Validate the header once through the snapshot's own rules.
         StateSnapshot(group_id, self.assets, ())
 
@@ -128,11 +129,16 @@ class GroupState:
         return 0 if account is None else account.balances.get(asset, 0)
 
     def totals(self) -> dict[str, int]:
+        """The sum of all balances per asset, counted afresh (tests compare it with
+        ``supply()``, the running figure that only deposits and withdrawals change)."""
         out = dict.fromkeys(self.assets, 0)
         for account in self.accounts.values():
             for asset, amount in account.balances.items():
                 out[asset] += amount
         return out
+
+    def supply(self) -> dict[str, int]:
+        return dict(self._supply)
 
     # -- membership and the ledger boundary (driven by checkpoints) ---------------------
     def admit(self, member: bytes) -> None:
@@ -147,10 +153,11 @@ class GroupState:
         """Credit funds that entered the group wallet on the ledger."""
         if asset not in self.assets or amount <= 0:
             raise LocalProtocolError("deposit of an unknown asset or a non-positive amount")
-        if self.totals()[asset] + amount >= 1 << 64:
+        if self._supply[asset] + amount >= 1 << 64:
             raise LocalProtocolError("deposit would push the asset's supply past 2**64 - 1")
         balances = self._account(member).balances
         balances[asset] = balances.get(asset, 0) + amount
+        self._supply[asset] += amount
 
     def withdraw(self, member: bytes, asset: str, amount: int) -> None:
         """Debit funds that leave the group wallet on the ledger (an exit)."""
@@ -159,6 +166,7 @@ class GroupState:
         if amount <= 0 or amount > have:
             raise LocalProtocolError("withdrawal of a non-positive amount or more than held")
         self._set(balances, asset, have - amount)
+        self._supply[asset] -= amount
 
     # -- orders -------------------------------------------------------------------------
     def apply_problem(self, order: Order) -> str | None:
@@ -225,6 +233,7 @@ class GroupState:
             state.accounts[record.member] = Account(
                 record.frozen, record.last_seq, {b.asset: b.amount for b in record.balances}
             )
+        state._supply = state.totals()
         return state
 
     @classmethod

@@ -38,11 +38,16 @@ def ensure_schema(store: Store) -> None:
         )
 
 
-def _decode_order(key: bytes, value: bytes) -> SignedOrder:
+def _decode_order_at(key: bytes, value: bytes) -> tuple[bytes, int, SignedOrder]:
+    """(member, seq, order) of a member/seq record; the order must consume that seq."""
+    member, seq = schema.parse_member_seq_key(key)
     try:
-        return decode(value, SignedOrder)
+        signed = decode(value, SignedOrder)
     except DecodeError as exc:
         raise StorageError(f"corrupt order record at {key.hex()}: {exc}") from exc
+    if not any(p.member == member and p.seq == seq for p in signed.order.parties):
+        raise StorageError(f"order record at {key.hex()} does not match its key")
+    return member, seq, signed
 
 
 class ReplicaRepo:
@@ -74,10 +79,7 @@ class ReplicaRepo:
         replica = Replica(state, committee)
         prefix = schema.group_prefix(schema.WAITING, self.group_id)
         for key, value in self.store.iterate(prefix):
-            member, seq = schema.parse_member_seq_key(key)
-            signed = _decode_order(key, value)
-            if not any(p.member == member and p.seq == seq for p in signed.order.parties):
-                raise StorageError(f"waiting order at {key.hex()} does not match its key")
+            member, seq, signed = _decode_order_at(key, value)
             replica.waiting[(member, seq)] = signed
         return replica
 
@@ -105,9 +107,6 @@ class VoteLockRepo:
         """Every locked order, once each, in key order."""
         out: dict[bytes, SignedOrder] = {}
         for key, value in self.store.iterate(schema.group_prefix(schema.VOTE_LOCK, self.group_id)):
-            member, seq = schema.parse_member_seq_key(key)
-            signed = _decode_order(key, value)
-            if not any(p.member == member and p.seq == seq for p in signed.order.parties):
-                raise StorageError(f"vote lock at {key.hex()} does not match its key")
+            _, _, signed = _decode_order_at(key, value)
             out.setdefault(signed.order_id, signed)
         return list(out.values())

@@ -120,7 +120,13 @@ def check_vector(doc: Any) -> str:
     shares = secret_share_shard(secret, coefficients, ids)
     for k, i in enumerate(ids):
         _expect(doc, f"inputs.participant_shares[{k}].participant_share", encode_scalar(shares[i]))
+    _check_signing(doc, signers, shares, group_key, msg)
+    return f"{SUITE}, {t} of {n}, signers {signers}"
 
+
+def _check_signing(
+    doc: Any, signers: list[int], shares: dict[int, int], group_key: bytes, msg: bytes
+) -> None:
     r1 = "round_one_outputs.outputs"
     outputs = _list(doc, r1)
     if [_int(doc, f"{r1}[{k}].identifier") for k in range(len(outputs))] != signers:
@@ -163,7 +169,6 @@ def check_vector(doc: Any) -> str:
         VerifyKey(group_key).verify(msg, signature)
     except BadSignatureError as exc:
         raise Mismatch("final_output.sig", "does not verify as Ed25519") from exc
-    return f"{SUITE}, {t} of {n}, signers {signers}"
 
 
 def main(argv: Sequence[str]) -> int:

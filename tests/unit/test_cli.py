@@ -1,0 +1,69 @@
+"""The ``swapnet`` command line: clear one-line errors and non-zero exits on bad input,
+JSON output, and the benchmark ledger."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from devnet.benchmarks import record
+from node.cli import app
+from tests.support import make_group
+
+runner = CliRunner()
+G = make_group(seed="cli")
+
+
+def test_inspect_prints_a_wire_object_as_json(tmp_path: Path) -> None:
+    signed = G.transfer(G.ids[0], 1, G.ids[1], 42)
+    path = tmp_path / "order.bin"
+    path.write_bytes(signed.encode())
+    result = runner.invoke(app, ["inspect", str(path)])
+    assert result.exit_code == 0, result.output
+    shown = json.loads(result.output)
+    assert shown["type"] == "signed-order" and shown["order"]["amount"] == 42
+    hex_result = runner.invoke(app, ["inspect", "--hex", "-"], input=signed.encode().hex())
+    assert json.loads(hex_result.output) == shown
+
+
+def test_inspect_rejects_bad_input_with_one_line_and_a_non_zero_exit(tmp_path: Path) -> None:
+    junk = tmp_path / "junk.bin"
+    junk.write_bytes(b"\x93\x01\x02")
+    for args in (["inspect", str(junk)], ["inspect", str(tmp_path / "missing")]):
+        result = runner.invoke(app, args)
+        assert result.exit_code == 1
+        assert result.output.count("\n") == 1 and result.output.startswith("error: ")
+    result = runner.invoke(app, ["inspect", "--hex", "-"], input="zz")
+    assert result.exit_code == 1 and "not hex" in result.output
+
+
+def test_version_as_json() -> None:
+    result = runner.invoke(app, ["version", "--json"])
+    assert result.exit_code == 0 and "version" in json.loads(result.output)
+
+
+def test_bench_frost_records_a_row_per_size_with_machine_and_command(tmp_path: Path) -> None:
+    out = tmp_path / "BENCHMARKS.md"
+    result = runner.invoke(app, ["bench", "frost", "--reps", "3", "--output", str(out), "--json"])
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.output)
+    assert [r["t of n"] for r in rows] == ["3 of 4", "5 of 7", "14 of 20"]
+    text = out.read_text()
+    assert text.count("`swapnet bench frost --reps 3`") == 3 and "cores" in text
+
+
+def test_record_keeps_older_rows_and_starts_a_new_table_when_columns_change(
+    tmp_path: Path,
+) -> None:
+    out = tmp_path / "B.md"
+    record(out, "x", [{"a": "1"}], "first")
+    record(out, "x", [{"a": "2"}], "second")
+    record(out, "y", [{"b": "3"}], "third")
+    record(out, "x", [{"c": "4"}], "fourth")
+    text = out.read_text()
+    for word in ("first", "second", "third", "fourth"):
+        assert f"`{word}`" in text
+    section_x = text.split("## y")[0]
+    assert section_x.count("| date |") == 2 and "`fourth`" in section_x
