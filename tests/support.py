@@ -50,7 +50,8 @@ class Group:
         for member in self.ids:
             state.admit(member)
             for asset, amount in self.funding.items():
-                state.deposit(member, asset, amount)
+                if amount:
+                    state.deposit(member, asset, amount)
         return state
 
     def replica(self) -> Replica:

@@ -1,0 +1,80 @@
+"""Checkpoints: the group's state at a point, signed by the group wallet key.
+
+A ``Checkpoint`` commits to the balances (the merkle root over members' balance leaves and
+the leaf count, which pins the tree size for proofs) and to the whole applied state (the
+digest of its canonical snapshot: seqs, frozen flags, balances). ``SignedCheckpoint``
+carries the wallet key's signature (a FROST aggregate, i.e. a plain Ed25519 signature)
+over the domain message ``swapnet/1/checkpoint`` + group id + the checkpoint's bytes.
+
+Invariant the stewards keep (DESIGN.md, safety rules): a higher number is always a newer
+state. That is what lets the ledger accept "newer = higher number" in a crawl back.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from proto import signing
+from proto.codec import Obj, UInt, Wire, register, wf
+from proto.errors import InvalidProof, InvalidSignature
+from proto.kinds import DIGEST, GROUP_ID, SIGNATURE
+from proto.merkle import BalanceLeaf, BalanceProof, BalanceTree
+from proto.state import GroupState
+
+CHECKPOINT_DOMAIN = "checkpoint"
+
+
+@register(50, "checkpoint")
+@dataclass(frozen=True)
+class Checkpoint(Wire):
+    group_id: bytes = wf(GROUP_ID)
+    number: int = wf(UInt(64, minimum=1))
+    balances_root: bytes = wf(DIGEST)
+    members: int = wf(UInt(32))
+    state_digest: bytes = wf(DIGEST)
+
+    def signing_message(self) -> bytes:
+        return signing.domain_message(CHECKPOINT_DOMAIN, self.group_id, self.encode())
+
+
+def checkpoint_of(state: GroupState, number: int) -> Checkpoint:
+    tree = BalanceTree(state)
+    return Checkpoint(state.group_id, number, tree.root, len(tree.leaves), state.digest())
+
+
+@register(51, "signed-checkpoint")
+@dataclass(frozen=True)
+class SignedCheckpoint(Wire):
+    checkpoint: Checkpoint = wf(Obj(Checkpoint))
+    signature: bytes = wf(SIGNATURE)
+
+    def verify(self, wallet_key: bytes) -> None:
+        """Raise ``InvalidSignature`` unless the wallet key signed this checkpoint."""
+        c = self.checkpoint
+        signing.verify(wallet_key, self.signature, CHECKPOINT_DOMAIN, c.group_id, c.encode())
+
+    def balance_of(self, proof: BalanceProof, member: bytes) -> BalanceLeaf:
+        """The member's proven balances under this checkpoint (``InvalidProof`` if not)."""
+        leaf = proof.verify(self.checkpoint.balances_root, self.checkpoint.members)
+        if leaf.member != member:
+            raise InvalidProof("the proof is for another member")
+        return leaf
+
+
+def verify_member_balance(
+    signed: SignedCheckpoint, proof: BalanceProof, member: bytes, wallet_key: bytes
+) -> BalanceLeaf:
+    """Both checks a ledger makes: the wallet signed the checkpoint, and the proof shows the
+    member's balances under it. Raises ``InvalidSignature`` or ``InvalidProof``."""
+    signed.verify(wallet_key)
+    return signed.balance_of(proof, member)
+
+
+__all__ = [
+    "Checkpoint",
+    "InvalidProof",
+    "InvalidSignature",
+    "SignedCheckpoint",
+    "checkpoint_of",
+    "verify_member_balance",
+]

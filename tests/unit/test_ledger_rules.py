@@ -1,0 +1,302 @@
+"""The devnet ledger's rules, in-process: the exit game end to end with a FROST-held
+wallet key, every refusal named and harmless, and supply conserved by any sequence."""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import random
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from proto.checkpoint import SignedCheckpoint, checkpoint_of
+from proto.ledger.state import LedgerParams, LedgerRejected, LedgerState
+from proto.ledger.txs import (
+    CrawlBack,
+    Deposit,
+    Finalize,
+    OpenWallet,
+    Revoke,
+    Settle,
+    SignedTx,
+    Transfer,
+    Tx,
+    sign_tx,
+)
+from proto.merkle import BalanceTree
+from proto.replica import Replica
+from proto.signing import domain_message
+from proto.state import AssetBalance
+from tests.support import key, make_group, pub
+from tests.unit.frost_helpers import dealer_keys, sign_with
+
+LEDGER_ID = b"\x1e" * 32
+FEE = "SWAP"
+WINDOW = 5
+REVOKE_FEE = 50
+
+
+class World:
+    """A ledger, a group whose wallet key is a 2-of-3 FROST key, and its members."""
+
+    def __init__(self, seed: int = 0) -> None:
+        self.rng = random.Random(seed)
+        self.shares, self.wallet_key = dealer_keys(self.rng, 2, 3)
+        self.group = make_group(seed=f"ledger{seed}", stewards=4, members=2, funding=0)
+        self.alice, self.bob = self.group.members
+        self.notary = key(seed, "notary")
+        accounts = [pub(k) for k in (self.alice, self.bob, self.notary)]
+        self.params = LedgerParams(
+            ledger_id=LEDGER_ID,
+            fee_asset=FEE,
+            min_fee=1,
+            fee_collector=b"\xfe" * 32,
+            allocations=(
+                *((a, "USD", 10_000) for a in accounts),
+                *((a, FEE, 1_000) for a in accounts),
+                (self.wallet_key, FEE, 1_000),
+            ),
+        )
+        self.ledger = LedgerState(self.params)
+        self.genesis_supply = self.ledger.supply()
+        self.height = 1
+        self.nonce: dict[bytes, int] = {}
+
+    def frost_sign(self, message: bytes) -> bytes:
+        return sign_with(self.rng, self.shares, [1, 3], self.wallet_key, message)
+
+    def signed(self, tx: Tx, signer: Any = None) -> SignedTx:
+        if tx.sender == self.wallet_key:
+            msg = domain_message("ledger-tx", LEDGER_ID, tx.encode())
+            return SignedTx(tx, self.frost_sign(msg))
+        return sign_tx(tx, signer, LEDGER_ID)
+
+    def next_nonce(self, sender: bytes) -> int:
+        return self.ledger.next_nonce(sender)
+
+    def submit(self, tx: Tx, signer: Any = None) -> list[Any]:
+        events = self.ledger.apply(self.signed(tx, signer), self.height)
+        self.height += 1
+        return events
+
+    def rejected(self, tx: Tx | SignedTx, signer: Any = None) -> str:
+        before = copy.deepcopy((self.ledger.balances, self.ledger.nonces, self.ledger.wallets))
+        signed = tx if isinstance(tx, SignedTx) else self.signed(tx, signer)
+        with pytest.raises(LedgerRejected) as caught:
+            self.ledger.apply(signed, self.height)
+        after = (self.ledger.balances, self.ledger.nonces, self.ledger.wallets)
+        assert after == before, "a rejected transaction changed the ledger"
+        return caught.value.code
+
+    # -- group side ---------------------------------------------------------------------
+    def open_and_join(self, deposit: int = 500) -> Replica:
+        w = self.wallet_key
+        self.submit(
+            OpenWallet(
+                w,
+                self.next_nonce(w),
+                1,
+                self.group.group_id,
+                b"\x00" * 32,
+                ("USD",),
+                WINDOW,
+                REVOKE_FEE,
+            )
+        )
+        state = self.group.genesis_state()
+        for k in (self.alice, self.bob):
+            m = pub(k)
+            self.submit(Deposit(m, self.next_nonce(m), 1, self.group.group_id, "USD", deposit), k)
+            state.deposit(m, "USD", deposit)
+        return Replica(state, self.group.committee)
+
+    def checkpoint(self, replica: Replica, number: int) -> SignedCheckpoint:
+        cp = checkpoint_of(replica.state, number)
+        return SignedCheckpoint(cp, self.frost_sign(cp.signing_message()))
+
+    def proof(self, replica: Replica, member: bytes) -> Any:
+        return BalanceTree(replica.state).proof(member)
+
+    def mine(self, blocks: int) -> None:
+        self.height += blocks
+
+
+def test_deposit_then_settle_pays_the_member_exactly_once() -> None:
+    w = World()
+    w.open_and_join()
+    a, wk = pub(w.alice), w.wallet_key
+    before = w.ledger.balance(a, "USD")
+    settle = Settle(wk, w.next_nonce(wk), 1, w.group.group_id, 1, a, a, (AssetBalance("USD", 300),))
+    (event,) = w.submit(settle)
+    assert event.kind == "settle" and w.ledger.balance(a, "USD") == before + 300
+    replay = Settle(wk, w.next_nonce(wk), 1, w.group.group_id, 1, a, a, (AssetBalance("USD", 300),))
+    assert w.rejected(replay) == "checkpoint-used"
+    too_much = Settle(
+        wk, w.next_nonce(wk), 1, w.group.group_id, 2, a, a, (AssetBalance("USD", 701),)
+    )
+    assert w.rejected(too_much) == "wallet-insufficient"
+    forged = Settle(a, w.next_nonce(a), 1, w.group.group_id, 3, a, a, (AssetBalance("USD", 1),))
+    assert w.rejected(forged, w.alice) == "not-wallet-key"
+    assert w.ledger.supply() == w.genesis_supply
+
+
+def test_revoke_with_the_latest_checkpoint_is_paid_after_the_window_once() -> None:
+    w = World(1)
+    replica = w.open_and_join()
+    a = pub(w.alice)
+    usd, fee_asset = w.ledger.balance(a, "USD"), w.ledger.balance(a, FEE)
+    cp = w.checkpoint(replica, 1)
+    w.submit(Revoke(a, w.next_nonce(a), 2, cp, w.proof(replica, a)), w.alice)
+    assert w.ledger.balance(a, FEE) == fee_asset - 2 - REVOKE_FEE  # fee paid, bond held
+    n = pub(w.notary)
+    assert (
+        w.rejected(Finalize(n, w.next_nonce(n), 1, w.group.group_id, a), w.notary) == "window-open"
+    )
+    w.mine(WINDOW)
+    (event,) = w.submit(Finalize(n, w.next_nonce(n), 1, w.group.group_id, a), w.notary)
+    assert event.kind == "finalize"
+    assert w.ledger.balance(a, "USD") == usd + 500
+    assert w.ledger.balance(a, FEE) == fee_asset - 2  # bond returned
+    assert (
+        w.rejected(Finalize(n, w.next_nonce(n), 1, w.group.group_id, a), w.notary)
+        == "no-open-claim"
+    )
+    assert (
+        w.rejected(Revoke(a, w.next_nonce(a), 1, cp, w.proof(replica, a)), w.alice)
+        == "checkpoint-used"
+    )
+    assert w.ledger.supply() == w.genesis_supply
+
+
+def stale_and_newer(w: World) -> tuple[Replica, SignedCheckpoint, Any, SignedCheckpoint]:
+    """Checkpoint 1 after the joins, then alice pays bob 200 off-ledger, then checkpoint 2.
+    Returns the replica, checkpoint 1, alice's proof under it, and checkpoint 2."""
+    replica = w.open_and_join()
+    a, b = pub(w.alice), pub(w.bob)
+    stale, stale_proof = w.checkpoint(replica, 1), w.proof(replica, a)
+    replica.add_certified([w.group.transfer(a, 1, b, 200)])
+    return replica, stale, stale_proof, w.checkpoint(replica, 2)
+
+
+def test_a_stale_revoke_is_crawled_back_in_the_window_and_the_revoker_pays_the_fee() -> None:
+    w = World(2)
+    replica, stale, stale_proof, newer = stale_and_newer(w)
+    a, n = pub(w.alice), pub(w.notary)
+    w.submit(Revoke(a, w.next_nonce(a), 1, stale, stale_proof), w.alice)
+    notary_fee = w.ledger.balance(n, FEE)
+    w.mine(WINDOW - 2)
+    (event,) = w.submit(CrawlBack(n, w.next_nonce(n), 1, a, newer, w.proof(replica, a)), w.notary)
+    assert event.kind == "crawl-back" and event.detail == (("fee-paid", REVOKE_FEE),)
+    assert w.ledger.balance(n, FEE) == notary_fee - 1 + REVOKE_FEE
+    assert w.ledger.wallets[w.group.group_id].claims[a].balances == {"USD": 300}
+    w.mine(WINDOW)
+    usd = w.ledger.balance(a, "USD")
+    w.submit(Finalize(n, w.next_nonce(n), 1, w.group.group_id, a), w.notary)
+    assert w.ledger.balance(a, "USD") == usd + 300
+    assert w.ledger.supply() == w.genesis_supply
+
+
+def test_a_crawl_back_after_the_window_or_not_newer_is_rejected() -> None:
+    w = World(3)
+    replica, stale, stale_proof, newer = stale_and_newer(w)
+    a, b, n = pub(w.alice), pub(w.bob), pub(w.notary)
+    # Bob revokes with the newest checkpoint (2); nobody can crawl that back with 2 or less.
+    w.submit(Revoke(b, w.next_nonce(b), 1, newer, w.proof(replica, b)), w.bob)
+    same = CrawlBack(n, w.next_nonce(n), 1, b, newer, w.proof(replica, b))
+    assert w.rejected(same, w.notary) == "not-newer"
+    w.mine(WINDOW + 1)
+    three = w.checkpoint(replica, 3)
+    late = CrawlBack(n, w.next_nonce(n), 1, b, three, w.proof(replica, b))
+    assert w.rejected(late, w.notary) == "window-closed"
+    # The ledger has seen checkpoint 2: a revoke with checkpoint 1 is refused outright.
+    stale_revoke = Revoke(a, w.next_nonce(a), 1, stale, stale_proof)
+    assert w.rejected(stale_revoke, w.alice) == "stale-checkpoint"
+
+
+def test_bad_transactions_are_named_and_change_nothing() -> None:
+    w = World(4)
+    replica = w.open_and_join()
+    a, b = pub(w.alice), pub(w.bob)
+    ok = Transfer(a, w.next_nonce(a), 1, b, "USD", 10)
+    assert w.rejected(SignedTx(ok, bytes(64))) == "bad-signature"
+    assert w.rejected(ok, w.bob) == "bad-signature"  # signed by someone else
+    assert w.rejected(SignedTx(ok, sign_tx(ok, w.alice, b"\x00" * 32).signature)) == "bad-signature"
+    assert w.rejected(Transfer(a, w.next_nonce(a) + 1, 1, b, "USD", 10), w.alice) == "nonce-gap"
+    assert w.rejected(Transfer(a, w.next_nonce(a), 0, b, "USD", 10), w.alice) == "fee-too-low"
+    assert (
+        w.rejected(Transfer(a, w.next_nonce(a), 1, b, "USD", 10**9), w.alice)
+        == "insufficient-funds"
+    )
+    assert (
+        w.rejected(Transfer(a, w.next_nonce(a), 1, b, FEE, 1000), w.alice) == "insufficient-funds"
+    )
+    w.submit(ok, w.alice)
+    assert w.rejected(ok, w.alice) == "replayed"
+    cp = w.checkpoint(replica, 1)
+    forged = SignedCheckpoint(cp.checkpoint, sign_tx(ok, w.alice, LEDGER_ID).signature)
+    assert (
+        w.rejected(Revoke(a, w.next_nonce(a), 1, forged, w.proof(replica, a)), w.alice)
+        == "bad-checkpoint"
+    )
+    assert (
+        w.rejected(Revoke(a, w.next_nonce(a), 1, cp, w.proof(replica, b)), w.alice) == "bad-proof"
+    )
+    unknown = Deposit(a, w.next_nonce(a), 1, b"\x00" * 32, "USD", 1)
+    assert w.rejected(unknown, w.alice) == "unknown-wallet"
+    assert (
+        w.rejected(Deposit(a, w.next_nonce(a), 1, w.group.group_id, "BTC", 1), w.alice)
+        == "unknown-asset"
+    )
+    wk = w.wallet_key
+    again = OpenWallet(wk, w.next_nonce(wk), 1, w.group.group_id, b"\x00" * 32, ("USD",), 1, 1)
+    assert w.rejected(again) == "wallet-exists"
+
+
+@given(st.integers(0, 2**32), st.lists(st.integers(0, 6), min_size=1, max_size=30))
+def test_supply_is_conserved_by_any_sequence_of_transactions(seed: int, plan: list[int]) -> None:
+    w = World(seed % 7)
+    replica = w.open_and_join(deposit=w.rng.randint(1, 900))
+    rng = random.Random(seed)
+    people = [w.alice, w.bob, w.notary]
+    numbers = iter(range(1, 1000))
+    for step in plan:
+        k = rng.choice(people)
+        m = pub(k)
+        nonce = w.next_nonce(m) + (1 if rng.random() < 0.1 else 0)
+        target = pub(rng.choice(people))
+        tx: Tx
+        if step == 0:
+            tx = Transfer(
+                m, nonce, rng.randint(0, 3), target, rng.choice(["USD", FEE]), rng.randint(1, 2000)
+            )
+        elif step == 1:
+            tx = Deposit(m, nonce, 1, w.group.group_id, "USD", rng.randint(1, 3000))
+        elif step == 2:
+            wk = w.wallet_key
+            payout = (AssetBalance("USD", rng.randint(1, 1500)),)
+            tx = Settle(wk, w.next_nonce(wk), 1, w.group.group_id, next(numbers), m, target, payout)
+        elif step == 3:
+            subject = m if m != pub(w.notary) else pub(w.alice)  # the notary: a bad-proof try
+            tx = Revoke(
+                m, nonce, 1, w.checkpoint(replica, next(numbers)), w.proof(replica, subject)
+            )
+        elif step == 4:
+            victim = rng.choice([pub(w.alice), pub(w.bob)])
+            tx = CrawlBack(
+                m, nonce, 1, victim, w.checkpoint(replica, next(numbers)), w.proof(replica, victim)
+            )
+        elif step == 5:
+            tx = Finalize(m, nonce, 1, w.group.group_id, rng.choice([pub(w.alice), pub(w.bob)]))
+        else:
+            w.mine(rng.randint(1, WINDOW + 1))
+            continue
+        with contextlib.suppress(LedgerRejected):
+            w.submit(tx, k)
+        assert w.ledger.supply() == w.genesis_supply
+        for held in w.ledger.balances.values():
+            assert all(v > 0 for v in held.values())
+        for wallet in w.ledger.wallets.values():
+            assert all(v >= 0 for v in wallet.balances.values())
