@@ -4,9 +4,12 @@ non-zero exit; ``--json`` gives machine-readable output."""
 from __future__ import annotations
 
 import json
+import logging
 import sys
+from collections.abc import Awaitable, Callable
+from functools import partial
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -96,6 +99,96 @@ def bench_frost(
         table.add_row(*row.values())
     Console().print(table)
     typer.echo(f"recorded in {output}")
+
+
+ledger_app = typer.Typer(help="The devnet ledger: run one, or talk to one.")
+app.add_typer(ledger_app, name="ledger")
+
+URL_OPTION = typer.Option("--url", help="the ledger's URL", envvar="SWAPNET_LEDGER_URL")
+
+
+@ledger_app.command("run")
+def ledger_run(
+    data: Annotated[Path, typer.Option("--data", help="the chain's directory")],
+    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=0, max=65535, help="0 picks a free port")] = 0,
+    block_interval: Annotated[
+        float, typer.Option(min=0.0, help="seconds between blocks; 0: only on `mine`")
+    ] = 1.0,
+) -> None:
+    """Run the devnet ledger until SIGTERM; prints its URL when ready."""
+    import trio  # noqa: PLC0415 (imported on use: the CLI starts fast)
+
+    from devnet.ledger_service import run_ledger  # noqa: PLC0415
+    from storage.errors import StorageError  # noqa: PLC0415
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+
+    async def serve() -> None:
+        async with trio.open_nursery() as nursery:
+            url = await nursery.start(
+                partial(run_ledger, data, host=host, port=port, block_interval=block_interval)
+            )
+            print(f"swapnet ledger ready url={url} data={data}", flush=True)
+
+    try:
+        trio.run(serve)
+    except StorageError as exc:
+        fail(str(exc))
+    except OSError as exc:
+        fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}")
+
+
+def _with_ledger(url: str, action: Callable[[Any], Awaitable[Any]]) -> Any:
+    import trio  # noqa: PLC0415
+
+    from node.ledger_client import DevnetLedgerClient, LedgerError, LedgerUnavailable  # noqa: PLC0415
+
+    async def go() -> Any:
+        client = DevnetLedgerClient(url)
+        try:
+            return await action(client)
+        finally:
+            await client.aclose()
+
+    try:
+        return trio.run(go)
+    except LedgerError as exc:
+        fail(f"ledger refused: {exc}")
+    except LedgerUnavailable as exc:
+        fail(f"ledger unavailable: {exc}")
+
+
+@ledger_app.command("info")
+def ledger_info(url: Annotated[str, URL_OPTION]) -> None:
+    """Show the ledger's id, height, assets and faucet."""
+    typer.echo(json.dumps(_with_ledger(url, lambda c: c.info()), indent=2))
+
+
+@ledger_app.command("mine")
+def ledger_mine(
+    url: Annotated[str, URL_OPTION],
+    blocks: Annotated[int, typer.Argument(min=1, max=10_000)] = 1,
+) -> None:
+    """Make BLOCKS blocks now (devnet)."""
+    height = _with_ledger(url, lambda c: c.mine(blocks))
+    typer.echo(json.dumps({"height": height}))
+
+
+@ledger_app.command("faucet")
+def ledger_faucet(
+    url: Annotated[str, URL_OPTION],
+    account: Annotated[str, typer.Argument(help="the account's public key, hex")],
+    asset: Annotated[str, typer.Argument()],
+    amount: Annotated[int, typer.Argument(min=1)],
+) -> None:
+    """Send devnet funds from the faucet to ACCOUNT."""
+    try:
+        key = bytes.fromhex(account)
+    except ValueError:
+        fail("account must be hex")
+    tx_id = _with_ledger(url, lambda c: c.faucet(key, asset, amount))
+    typer.echo(json.dumps({"tx_id": tx_id}))
 
 
 def main() -> None:

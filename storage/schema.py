@@ -10,6 +10,11 @@ order.
 | 0x01   | group id (32)               | the group's applied ``StateSnapshot``        |
 | 0x02   | group id, member (32), seq  | a certified order waiting to be applicable   |
 | 0x03   | group id, member (32), seq  | a steward's vote lock: the ``SignedOrder``   |
+| 0x10   | name (ascii)                | ledger metadata: genesis, faucet seed, tip   |
+| 0x11   | height (8)                  | a ledger ``Block``                           |
+| 0x12   | height (8)                  | the ``EventList`` of that block              |
+| 0x13   | tx id (32)                  | the height of the block holding the tx       |
+| 0x14   | sequence (8)                | a ``SignedTx`` accepted into the mempool     |
 """
 
 from __future__ import annotations
@@ -20,6 +25,12 @@ META = b"\x00"
 STATE = b"\x01"
 WAITING = b"\x02"
 VOTE_LOCK = b"\x03"
+
+LEDGER_META = b"\x10"
+BLOCK = b"\x11"
+BLOCK_EVENTS = b"\x12"
+TX_INDEX = b"\x13"
+MEMPOOL = b"\x14"
 
 _GROUP = 32
 _MEMBER = 32
@@ -59,3 +70,23 @@ def parse_member_seq_key(key: bytes) -> tuple[bytes, int]:
         raise ValueError("not a member/seq key")
     member = key[1 + _GROUP : 1 + _GROUP + _MEMBER]
     return member, int.from_bytes(key[-8:], "big")
+
+
+def ledger_meta_key(name: str) -> bytes:
+    return LEDGER_META + name.encode("ascii")
+
+
+def height_key(prefix: bytes, height: int) -> bytes:
+    return prefix + _u64(height)
+
+
+def parse_height_key(key: bytes) -> int:
+    if len(key) != 9:
+        raise ValueError("not a height key")
+    return int.from_bytes(key[1:], "big")
+
+
+def tx_index_key(tx_id: bytes) -> bytes:
+    if len(tx_id) != 32:
+        raise ValueError("tx id must be 32 bytes")
+    return TX_INDEX + tx_id

@@ -29,7 +29,9 @@ from dataclasses import dataclass, field
 from typing import Any, TypeAlias
 
 from proto.checkpoint import SignedCheckpoint
+from proto.codec import Bytes, ListOf, Obj, Text, UInt, Wire, register, wf
 from proto.errors import InvalidProof, InvalidSignature, RemoteProtocolError
+from proto.kinds import MAX_ASSETS
 from proto.ledger.txs import (
     CrawlBack,
     Deposit,
@@ -86,19 +88,40 @@ class Wallet:
     claims: dict[bytes, Claim] = field(default_factory=dict)
     used: set[tuple[bytes, int]] = field(default_factory=set)
     """(member, checkpoint number) pairs already settled or claimed."""
+    deposits: dict[bytes, dict[str, int]] = field(default_factory=dict)
+    """What each member has deposited, per asset (the joins the group admits)."""
 
 
+@register(72, "ledger-event-detail")
 @dataclass(frozen=True)
-class Event:
-    """What a transaction did, for the event stream that notaries follow."""
+class Detail(Wire):
+    name: str = wf(Text(32))
+    value: int = wf(UInt(64))
 
-    kind: str
-    height: int
-    tx_id: bytes
-    group_id: bytes | None = None
-    member: bytes | None = None
-    checkpoint_number: int | None = None
-    detail: tuple[tuple[str, int], ...] = ()
+
+@register(73, "ledger-event")
+@dataclass(frozen=True)
+class Event(Wire):
+    """What a transaction did, for the event stream that notaries follow. Fields that do
+    not apply are empty bytes or 0."""
+
+    kind: str = wf(Text(32))
+    height: int = wf(UInt(64))
+    tx_id: bytes = wf(Bytes(max_size=32))
+    group_id: bytes = wf(Bytes(max_size=32))
+    member: bytes = wf(Bytes(max_size=32))
+    checkpoint_number: int = wf(UInt(64))
+    detail: tuple[Detail, ...] = wf(ListOf(Obj(Detail), max_items=MAX_ASSETS + 1))
+
+
+def _event(
+    kind: str,
+    group_id: bytes = b"",
+    member: bytes = b"",
+    number: int = 0,
+    detail: tuple[tuple[str, int], ...] = (),
+) -> Event:
+    return Event(kind, 0, b"", group_id, member, number, tuple(Detail(k, v) for k, v in detail))
 
 
 _Commit: TypeAlias = Callable[[], list[Event]]
@@ -133,8 +156,15 @@ class LedgerState:
                 out[self.params.fee_asset] = out.get(self.params.fee_asset, 0) + claim.bond
         return out
 
-    # -- the one entry point ------------------------------------------------------------
+    # -- the entry points ---------------------------------------------------------------
     def apply(self, signed: SignedTx, height: int) -> list[Event]:
+        """Check and apply ``signed`` in the block at ``height``; raise ``LedgerRejected``
+        (and change nothing) if it breaks a rule."""
+        return self.prepare(signed, height)()
+
+    def prepare(self, signed: SignedTx, height: int) -> _Commit:
+        """Run every check of ``apply`` and return the write, to be called at once and
+        before any other transaction is prepared (a caller persists in between)."""
         tx = signed.tx
         try:
             signed.verify(self.params.ledger_id)
@@ -150,14 +180,18 @@ class LedgerState:
         handler = _HANDLERS[type(tx)]
         commit = handler(self, tx, height)  # checks everything, returns the writes to make
         self._require(tx.sender, self.params.fee_asset, tx.fee + _extra_fee_asset_need(self, tx))
-        events = commit()
-        self._move(tx.sender, self.params.fee_collector, self.params.fee_asset, tx.fee)
-        self.nonces[tx.sender] = tx.nonce
         tx_id = signed.tx_id()
-        return [
-            Event(e.kind, height, tx_id, e.group_id, e.member, e.checkpoint_number, e.detail)
-            for e in events
-        ]
+
+        def write() -> list[Event]:
+            events = commit()
+            self._move(tx.sender, self.params.fee_collector, self.params.fee_asset, tx.fee)
+            self.nonces[tx.sender] = tx.nonce
+            return [
+                Event(e.kind, height, tx_id, e.group_id, e.member, e.checkpoint_number, e.detail)
+                for e in events
+            ]
+
+        return write
 
     # -- handlers: check, then return a closure that writes ------------------------------
     def _transfer(self, tx: Transfer, height: int) -> _Commit:
@@ -166,7 +200,7 @@ class LedgerState:
 
         def commit() -> list[Event]:
             self._move(tx.sender, tx.to, tx.asset, tx.amount)
-            return [Event("transfer", 0, b"", detail=((tx.asset, tx.amount),))]
+            return [_event("transfer", member=tx.to, detail=((tx.asset, tx.amount),))]
 
         return commit
 
@@ -183,7 +217,7 @@ class LedgerState:
                 tx.challenge_window,
                 tx.revoke_fee,
             )
-            return [Event("open", 0, b"", tx.group_id)]
+            return [_event("open", tx.group_id)]
 
         return commit
 
@@ -197,9 +231,9 @@ class LedgerState:
         def commit() -> list[Event]:
             self._debit(tx.sender, tx.asset, tx.amount)
             wallet.balances[tx.asset] = wallet.balances.get(tx.asset, 0) + tx.amount
-            return [
-                Event("deposit", 0, b"", tx.group_id, tx.sender, None, ((tx.asset, tx.amount),))
-            ]
+            mine = wallet.deposits.setdefault(tx.sender, {})
+            mine[tx.asset] = mine.get(tx.asset, 0) + tx.amount
+            return [_event("deposit", tx.group_id, tx.sender, 0, ((tx.asset, tx.amount),))]
 
         return commit
 
@@ -220,7 +254,7 @@ class LedgerState:
             wallet.used.add((tx.member, tx.checkpoint_number))
             wallet.highest_checkpoint = max(wallet.highest_checkpoint, tx.checkpoint_number)
             detail = tuple((b.asset, b.amount) for b in tx.payouts)
-            return [Event("settle", 0, b"", tx.group_id, tx.member, tx.checkpoint_number, detail)]
+            return [_event("settle", tx.group_id, tx.member, tx.checkpoint_number, detail)]
 
         return commit
 
@@ -251,7 +285,7 @@ class LedgerState:
             wallet.used.add((tx.sender, cp.number))
             wallet.highest_checkpoint = max(wallet.highest_checkpoint, cp.number)
             detail = tuple(sorted(_leaf_balances(leaf).items()))
-            return [Event("revoke", 0, b"", cp.group_id, tx.sender, cp.number, detail)]
+            return [_event("revoke", cp.group_id, tx.sender, cp.number, detail)]
 
         return commit
 
@@ -279,7 +313,7 @@ class LedgerState:
                 paid, claim.bond = claim.bond, 0
                 self._credit(tx.sender, self.params.fee_asset, paid)
             kind = "crawl-back" if premature else "crawl-back-honest"
-            return [Event(kind, 0, b"", cp.group_id, tx.member, cp.number, (("fee-paid", paid),))]
+            return [_event(kind, cp.group_id, tx.member, cp.number, (("fee-paid", paid),))]
 
         return commit
 
@@ -301,7 +335,7 @@ class LedgerState:
                 self._credit(claim.member, self.params.fee_asset, claim.bond)
             del wallet.claims[tx.member]
             detail = tuple((b.asset, b.amount) for b in payouts)
-            return [Event("finalize", 0, b"", tx.group_id, tx.member, claim.number, detail)]
+            return [_event("finalize", tx.group_id, tx.member, claim.number, detail)]
 
         return commit
 

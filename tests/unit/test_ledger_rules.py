@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from proto.checkpoint import SignedCheckpoint, checkpoint_of
+from proto.checkpoint import SignedCheckpoint
 from proto.ledger.state import LedgerParams, LedgerRejected, LedgerState
 from proto.ledger.txs import (
     CrawlBack,
@@ -26,12 +26,10 @@ from proto.ledger.txs import (
     Tx,
     sign_tx,
 )
-from proto.merkle import BalanceTree
 from proto.replica import Replica
-from proto.signing import domain_message
 from proto.state import AssetBalance
-from tests.support import key, make_group, pub
-from tests.unit.frost_helpers import dealer_keys, sign_with
+from tests.ledger_support import WalletGroup
+from tests.support import pub
 
 LEDGER_ID = b"\x1e" * 32
 FEE = "SWAP"
@@ -39,16 +37,12 @@ WINDOW = 5
 REVOKE_FEE = 50
 
 
-class World:
-    """A ledger, a group whose wallet key is a 2-of-3 FROST key, and its members."""
+class World(WalletGroup):
+    """The in-process ledger with the wallet group's accounts funded at genesis."""
 
     def __init__(self, seed: int = 0) -> None:
-        self.rng = random.Random(seed)
-        self.shares, self.wallet_key = dealer_keys(self.rng, 2, 3)
-        self.group = make_group(seed=f"ledger{seed}", stewards=4, members=2, funding=0)
-        self.alice, self.bob = self.group.members
-        self.notary = key(seed, "notary")
-        accounts = [pub(k) for k in (self.alice, self.bob, self.notary)]
+        super().__init__(seed, LEDGER_ID)
+        accounts = [pub(k) for k in self.people]
         self.params = LedgerParams(
             ledger_id=LEDGER_ID,
             fee_asset=FEE,
@@ -63,16 +57,6 @@ class World:
         self.ledger = LedgerState(self.params)
         self.genesis_supply = self.ledger.supply()
         self.height = 1
-        self.nonce: dict[bytes, int] = {}
-
-    def frost_sign(self, message: bytes) -> bytes:
-        return sign_with(self.rng, self.shares, [1, 3], self.wallet_key, message)
-
-    def signed(self, tx: Tx, signer: Any = None) -> SignedTx:
-        if tx.sender == self.wallet_key:
-            msg = domain_message("ledger-tx", LEDGER_ID, tx.encode())
-            return SignedTx(tx, self.frost_sign(msg))
-        return sign_tx(tx, signer, LEDGER_ID)
 
     def next_nonce(self, sender: bytes) -> int:
         return self.ledger.next_nonce(sender)
@@ -91,7 +75,6 @@ class World:
         assert after == before, "a rejected transaction changed the ledger"
         return caught.value.code
 
-    # -- group side ---------------------------------------------------------------------
     def open_and_join(self, deposit: int = 500) -> Replica:
         w = self.wallet_key
         self.submit(
@@ -106,19 +89,10 @@ class World:
                 REVOKE_FEE,
             )
         )
-        state = self.group.genesis_state()
         for k in (self.alice, self.bob):
             m = pub(k)
             self.submit(Deposit(m, self.next_nonce(m), 1, self.group.group_id, "USD", deposit), k)
-            state.deposit(m, "USD", deposit)
-        return Replica(state, self.group.committee)
-
-    def checkpoint(self, replica: Replica, number: int) -> SignedCheckpoint:
-        cp = checkpoint_of(replica.state, number)
-        return SignedCheckpoint(cp, self.frost_sign(cp.signing_message()))
-
-    def proof(self, replica: Replica, member: bytes) -> Any:
-        return BalanceTree(replica.state).proof(member)
+        return self.state_after_joins(deposit)
 
     def mine(self, blocks: int) -> None:
         self.height += blocks
@@ -189,7 +163,7 @@ def test_a_stale_revoke_is_crawled_back_in_the_window_and_the_revoker_pays_the_f
     notary_fee = w.ledger.balance(n, FEE)
     w.mine(WINDOW - 2)
     (event,) = w.submit(CrawlBack(n, w.next_nonce(n), 1, a, newer, w.proof(replica, a)), w.notary)
-    assert event.kind == "crawl-back" and event.detail == (("fee-paid", REVOKE_FEE),)
+    assert event.kind == "crawl-back" and event.detail[0].value == REVOKE_FEE
     assert w.ledger.balance(n, FEE) == notary_fee - 1 + REVOKE_FEE
     assert w.ledger.wallets[w.group.group_id].claims[a].balances == {"USD": 300}
     w.mine(WINDOW)
