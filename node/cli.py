@@ -9,7 +9,7 @@ import sys
 from collections.abc import Awaitable, Callable
 from functools import partial
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
 
@@ -31,7 +31,14 @@ app = typer.Typer(
 )
 
 
-def fail(message: str, code: int = 1) -> None:
+def lone_error(exc: BaseException) -> BaseException:
+    """The single error inside nested exception groups (trio wraps errors of nurseries)."""
+    while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
+        exc = exc.exceptions[0]
+    return exc
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
     typer.echo(f"error: {message}", err=True)
     raise typer.Exit(code)
 
@@ -133,10 +140,13 @@ def ledger_run(
 
     try:
         trio.run(serve)
-    except StorageError as exc:
-        fail(str(exc))
-    except OSError as exc:
-        fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}")
+    except BaseException as exc:  # unwrapped, then matched or re-raised
+        inner = lone_error(exc)
+        if isinstance(inner, StorageError):
+            fail(str(inner))
+        if isinstance(inner, OSError):
+            fail(f"cannot listen on {host}:{port}: {inner.strerror or inner}")
+        raise
 
 
 def _with_ledger(url: str, action: Callable[[Any], Awaitable[Any]]) -> Any:

@@ -206,3 +206,24 @@ async def test_blocks_come_on_the_interval_and_the_event_stream_waits_for_them(
         assert page.next > event["height"] >= start
         assert (await client.tx_status(tx_id))["status"] == "included"
         await client.aclose()
+
+
+def test_a_second_ledger_on_the_same_data_fails_with_one_clear_line(tmp_path: Path) -> None:
+    import subprocess  # noqa: PLC0415
+    import sys  # noqa: PLC0415
+
+    from tests.integration.processes import ROOT  # noqa: PLC0415
+
+    with ledger_process(tmp_path / "chain"):
+        result = subprocess.run(
+            [sys.executable, "-m", "node", "ledger", "run", "--data", str(tmp_path / "chain")],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            timeout=60,
+            check=False,
+        )
+    assert result.returncode == 1
+    assert (
+        result.stderr.startswith("error: cannot open the store") and result.stderr.count("\n") == 1
+    )
