@@ -74,6 +74,49 @@ def inspect(
     typer.echo(json.dumps(to_jsonable(obj), indent=2))
 
 
+@app.command()
+def init(
+    data: Annotated[Path, typer.Option("--data", help="the node's data directory")],
+    key_file: Annotated[
+        Path | None, typer.Option(help="where to write the key (default DATA/trader.key)")
+    ] = None,
+    passphrase_file: Annotated[
+        Path | None, typer.Option(help="read the passphrase from this file")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Create this trader's Ed25519 key, encrypted with a passphrase (argon2id + SecretBox,
+    mode 0600). The passphrase comes from --passphrase-file, $SWAPNET_PASSPHRASE, or a
+    prompt."""
+    from nacl.signing import SigningKey  # noqa: PLC0415
+
+    from node.keystore import KeystoreError, passphrase_from, save_key  # noqa: PLC0415
+    from node.p2p import peer_id_of  # noqa: PLC0415
+
+    path = key_file or data / "trader.key"
+    try:
+        if path.exists():
+            fail(f"{path} already exists; refusing to overwrite a key")
+        passphrase = passphrase_from(passphrase_file)
+        if passphrase is None:
+            if not sys.stdin.isatty():
+                fail("no passphrase: use --passphrase-file or $SWAPNET_PASSPHRASE")
+            passphrase = typer.prompt(
+                "Passphrase", hide_input=True, confirmation_prompt=True
+            ).encode()
+        key = SigningKey.generate()
+        save_key(path, key, passphrase)
+    except KeystoreError as exc:
+        fail(str(exc))
+    member = bytes(key.verify_key)
+    info = {"member_id": member.hex(), "peer_id": str(peer_id_of(member)), "key_file": str(path)}
+    if as_json:
+        typer.echo(json.dumps(info))
+    else:
+        for name, value in info.items():
+            typer.echo(f"{name}: {value}")
+
+
 bench_app = typer.Typer(help="Measure swapnet on this machine; results go to BENCHMARKS.md.")
 app.add_typer(bench_app, name="bench")
 

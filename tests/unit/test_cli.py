@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from devnet.benchmarks import record
@@ -67,3 +68,27 @@ def test_record_keeps_older_rows_and_starts_a_new_table_when_columns_change(
         assert f"`{word}`" in text
     section_x = text.split("## y")[0]
     assert section_x.count("| date |") == 2 and "`fourth`" in section_x
+
+
+def test_init_writes_an_encrypted_key_and_never_overwrites_it(tmp_path: Path) -> None:
+    from node.keystore import load_key  # noqa: PLC0415
+
+    pass_file = tmp_path / "pass"
+    pass_file.write_text("s3cret\n")
+    args = ["init", "--data", str(tmp_path / "d"), "--passphrase-file", str(pass_file), "--json"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    info = json.loads(result.output)
+    key = load_key(Path(info["key_file"]), b"s3cret")
+    assert bytes(key.verify_key).hex() == info["member_id"]
+    assert info["peer_id"].startswith("12D3KooW")
+    again = runner.invoke(app, args)
+    assert again.exit_code == 1 and "refusing to overwrite" in again.output
+
+
+def test_init_without_a_passphrase_source_fails_clearly(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("SWAPNET_PASSPHRASE", raising=False)
+    result = runner.invoke(app, ["init", "--data", str(tmp_path)])
+    assert result.exit_code == 1 and result.output.startswith("error: no passphrase")

@@ -1,0 +1,173 @@
+"""The node's configuration: a TOML file, every key of which a command-line flag can
+override (flags win). Validation is strict: an unknown key, a wrong type or a bad value
+is a ``ConfigError`` that names the key, and nothing starts.
+
+Keys (all optional except ``data_dir``):
+
+| key | type | default | meaning |
+| --- | --- | --- | --- |
+| data_dir | path | (required) | where the node keeps its LevelDB store |
+| key_file | path | data_dir/trader.key | the encrypted trader key (``swapnet init``) |
+| passphrase_file | path | none | file holding the key's passphrase (else $SWAPNET_PASSPHRASE) |
+| listen | list of multiaddrs | ["/ip4/127.0.0.1/tcp/0"] | libp2p listen addresses |
+| bootstrap | list of multiaddrs | [] | peers to dial at start, each ending in /p2p/<peer id> |
+| ledger_url | URL | "" | the ledger's HTTP API |
+| api_listen | host:port | "127.0.0.1:0" | the status and control API |
+| log_level | text | "info" | debug, info, warning or error |
+
+Relative paths in a file are relative to the file's directory; in flags, to the working
+directory.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from multiaddr import Multiaddr
+
+from proto.errors import SwapnetError
+
+LOG_LEVELS = ("debug", "info", "warning", "error")
+
+
+class ConfigError(SwapnetError):
+    pass
+
+
+@dataclass(frozen=True)
+class NodeConfig:
+    data_dir: Path
+    key_file: Path
+    passphrase_file: Path | None
+    listen: tuple[str, ...]
+    bootstrap: tuple[str, ...]
+    ledger_url: str
+    api_listen: tuple[str, int]
+    log_level: str
+
+
+KEYS = (
+    "data_dir",
+    "key_file",
+    "passphrase_file",
+    "listen",
+    "bootstrap",
+    "ledger_url",
+    "api_listen",
+    "log_level",
+)
+
+
+def load_config(path: Path | None, overrides: Mapping[str, Any] | None = None) -> NodeConfig:
+    """Read ``path`` (if given), apply ``overrides`` (flags; None values are ignored), and
+    validate everything."""
+    values: dict[str, Any] = {}
+    base = Path.cwd()
+    if path is not None:
+        try:
+            values = tomllib.loads(path.read_text())
+        except FileNotFoundError as exc:
+            raise ConfigError(f"no config file at {path}") from exc
+        except OSError as exc:
+            raise ConfigError(f"cannot read {path}: {exc.strerror}") from exc
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{path} is not valid TOML: {exc}") from exc
+        base = path.parent
+        values = {k: (v, base) for k, v in values.items()}
+    for key, value in (overrides or {}).items():
+        if value is not None:
+            values[key] = (value, Path.cwd())
+    unknown = sorted(set(values) - set(KEYS))
+    if unknown:
+        raise ConfigError(f"unknown key {unknown[0]!r} (known: {', '.join(KEYS)})")
+    if "data_dir" not in values:
+        raise ConfigError("data_dir is required")
+    data_dir = _path(values, "data_dir")
+    assert data_dir is not None
+    key_file = _path(values, "key_file") or data_dir / "trader.key"
+    return NodeConfig(
+        data_dir=data_dir,
+        key_file=key_file,
+        passphrase_file=_path(values, "passphrase_file"),
+        listen=_addrs(values, "listen", ("/ip4/127.0.0.1/tcp/0",), need_peer=False),
+        bootstrap=_addrs(values, "bootstrap", (), need_peer=True),
+        ledger_url=_url(values),
+        api_listen=_host_port(values),
+        log_level=_choice(values, "log_level", "info", LOG_LEVELS),
+    )
+
+
+def _get(values: dict[str, Any], key: str) -> tuple[Any, Path] | None:
+    found: tuple[Any, Path] | None = values.get(key)
+    return found
+
+
+def _path(values: dict[str, Any], key: str) -> Path | None:
+    found = _get(values, key)
+    if found is None:
+        return None
+    value, base = found
+    if not isinstance(value, str | Path) or not str(value):
+        raise ConfigError(f"{key} must be a path")
+    p = Path(value).expanduser()
+    return p if p.is_absolute() else base / p
+
+
+def _addrs(
+    values: dict[str, Any], key: str, default: tuple[str, ...], *, need_peer: bool
+) -> tuple[str, ...]:
+    found = _get(values, key)
+    if found is None:
+        return default
+    value = found[0]
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
+        raise ConfigError(f"{key} must be a list of multiaddrs")
+    for addr in value:
+        try:
+            parsed = Multiaddr(addr)
+        except Exception as exc:
+            raise ConfigError(f"{key}: {addr!r} is not a multiaddr") from exc
+        protocols = [p.name for p in parsed.protocols()]
+        if "tcp" not in protocols:
+            raise ConfigError(f"{key}: {addr!r} has no /tcp/ part")
+        if need_peer and "p2p" not in protocols:
+            raise ConfigError(f"{key}: {addr!r} must end in /p2p/<peer id>")
+    return tuple(value)
+
+
+def _url(values: dict[str, Any]) -> str:
+    found = _get(values, "ledger_url")
+    if found is None:
+        return ""
+    value = found[0]
+    if not isinstance(value, str) or not value.startswith(("http://", "https://")):
+        raise ConfigError("ledger_url must be an http:// or https:// URL")
+    return value.rstrip("/")
+
+
+def _host_port(values: dict[str, Any]) -> tuple[str, int]:
+    found = _get(values, "api_listen")
+    if found is None:
+        return ("127.0.0.1", 0)
+    value = found[0]
+    if not isinstance(value, str) or ":" not in value:
+        raise ConfigError("api_listen must be host:port")
+    host, _, port = value.rpartition(":")
+    if not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ConfigError(f"api_listen: {value!r} is not host:port with a port 0..65535")
+    return (host.strip("[]"), int(port))
+
+
+def _choice(values: dict[str, Any], key: str, default: str, choices: tuple[str, ...]) -> str:
+    found = _get(values, key)
+    if found is None:
+        return default
+    if found[0] not in choices:
+        raise ConfigError(f"{key} must be one of {', '.join(choices)}")
+    return str(found[0])
