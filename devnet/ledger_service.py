@@ -46,7 +46,7 @@ from proto.errors import DecodeError
 from proto.ledger.chain import Allocation, Block, Chain, LedgerGenesis
 from proto.ledger.state import Event, LedgerRejected, Wallet
 from proto.ledger.txs import SignedTx, Transfer, sign_tx
-from storage import LevelDBStore
+from storage import LevelDBStore, StorageError
 from storage.ledger_repo import LedgerRepo
 from storage.repos import ensure_schema
 
@@ -339,6 +339,10 @@ def build_app(service: LedgerService, lock: trio.Lock) -> Starlette:
         assert isinstance(exc, LedgerRejected)
         return JSONResponse({"error": exc.code, "detail": exc.detail}, status_code=400)
 
+    async def storage_failed(request: Request, exc: Exception) -> Response:
+        log.error("storage failure: %s", exc)  # nothing was promised: the write is atomic
+        return JSONResponse({"error": "storage", "detail": str(exc)}, status_code=503)
+
     return Starlette(
         routes=[
             Route("/info", info),
@@ -352,7 +356,11 @@ def build_app(service: LedgerService, lock: trio.Lock) -> Starlette:
             Route("/mine", mine, methods=["POST"]),
             Route("/faucet", faucet, methods=["POST"]),
         ],
-        exception_handlers={BadRequest: bad_request, LedgerRejected: rejected},
+        exception_handlers={
+            BadRequest: bad_request,
+            LedgerRejected: rejected,
+            StorageError: storage_failed,
+        },
     )
 
 
@@ -411,4 +419,7 @@ async def _produce_blocks(
         while True:
             await trio.sleep(interval)
             async with lock:
-                service.produce_block()
+                try:
+                    service.produce_block()
+                except StorageError as exc:  # nothing half-written; try again next interval
+                    log.error("cannot store block %d: %s", service.chain.height + 1, exc)

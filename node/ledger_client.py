@@ -98,9 +98,12 @@ class DevnetLedgerClient(LedgerClient):
             )
         return body
 
-    async def info(self) -> dict[str, Any]:
-        result: dict[str, Any] = await self._call("GET", "/info")
+    async def _get(self, path: str) -> dict[str, Any]:
+        result: dict[str, Any] = await self._call("GET", path)
         return result
+
+    async def info(self) -> dict[str, Any]:
+        return await self._get("/info")
 
     async def submit(self, signed: SignedTx) -> str:
         body = await self._call(
@@ -112,20 +115,16 @@ class DevnetLedgerClient(LedgerClient):
         return str(body["tx_id"])
 
     async def tx_status(self, tx_id: str) -> dict[str, Any]:
-        result: dict[str, Any] = await self._call("GET", f"/tx/{tx_id}")
-        return result
+        return await self._get(f"/tx/{tx_id}")
 
     async def account(self, key: bytes) -> dict[str, Any]:
-        result: dict[str, Any] = await self._call("GET", f"/account/{key.hex()}")
-        return result
+        return await self._get(f"/account/{key.hex()}")
 
     async def wallet(self, group_id: bytes) -> dict[str, Any]:
-        result: dict[str, Any] = await self._call("GET", f"/wallet/{group_id.hex()}")
-        return result
+        return await self._get(f"/wallet/{group_id.hex()}")
 
     async def block(self, height: int) -> dict[str, Any]:
-        result: dict[str, Any] = await self._call("GET", f"/block/{height}")
-        return result
+        return await self._get(f"/block/{height}")
 
     async def events(self, from_height: int, wait: float = 0) -> EventPage:
         body = await self._call(

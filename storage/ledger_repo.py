@@ -11,23 +11,20 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TypeVar
 
-from proto.codec import Wire, decode
-from proto.errors import DecodeError
+from proto.codec import Wire
 from proto.ledger.chain import MAX_BLOCK_BYTES, Block, EventList, LedgerGenesis
 from proto.ledger.state import Event
 from proto.ledger.txs import SignedTx
 from storage import schema
 from storage.errors import StorageError
+from storage.records import decode_record
 from storage.store import Store
 
 T = TypeVar("T", bound=Wire)
 
 
 def _decode(key: bytes, value: bytes, cls: type[T]) -> T:
-    try:
-        return decode(value, cls, max_bytes=MAX_BLOCK_BYTES)
-    except DecodeError as exc:
-        raise StorageError(f"corrupt {cls.__name__} record at {key.hex()}: {exc}") from exc
+    return decode_record(key, value, cls, max_bytes=MAX_BLOCK_BYTES)
 
 
 class LedgerRepo:

@@ -4,6 +4,8 @@
   by another version.
 * ``ReplicaRepo`` saves a replica's applied state and its waiting certified orders in one
   atomic batch, and rebuilds an identical replica from them.
+* ``CheckpointRepo`` holds a steward's checkpoint lock (fsynced before its FROST
+  commitment or share leaves) and the last adopted checkpoint with its state.
 * ``VoteLockRepo`` holds a steward's vote locks. ``persist`` always fsyncs: it is called
   before the vote that the locks guard leaves the process.
 
@@ -15,7 +17,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from proto.codec import decode
+from proto.checkpoint import checkpoint_of
+from proto.checkpointing import Completed, Proposal
 from proto.committee import Committee
 from proto.errors import DecodeError
 from proto.orders import SignedOrder
@@ -23,6 +26,7 @@ from proto.replica import Replica
 from proto.state import GroupState
 from storage import schema
 from storage.errors import StorageError
+from storage.records import decode_record
 from storage.store import Store
 
 
@@ -41,10 +45,7 @@ def ensure_schema(store: Store) -> None:
 def _decode_order_at(key: bytes, value: bytes) -> tuple[bytes, int, SignedOrder]:
     """(member, seq, order) of a member/seq record; the order must consume that seq."""
     member, seq = schema.parse_member_seq_key(key)
-    try:
-        signed = decode(value, SignedOrder)
-    except DecodeError as exc:
-        raise StorageError(f"corrupt order record at {key.hex()}: {exc}") from exc
+    signed = decode_record(key, value, SignedOrder)
     if not any(p.member == member and p.seq == seq for p in signed.order.parties):
         raise StorageError(f"order record at {key.hex()} does not match its key")
     return member, seq, signed
@@ -110,3 +111,44 @@ class VoteLockRepo:
             _, _, signed = _decode_order_at(key, value)
             out.setdefault(signed.order_id, signed)
         return list(out.values())
+
+
+class CheckpointRepo:
+    def __init__(self, store: Store, group_id: bytes) -> None:
+        self.store = store
+        self.group_id = group_id
+
+    def save_lock(self, proposal: Proposal) -> None:
+        """Durably record the accepted proposal (fsync): call before signing anything."""
+        self.store.put(schema.checkpoint_key(self.group_id, "lock"), proposal.encode(), sync=True)
+
+    def load_lock(self) -> Proposal | None:
+        key = schema.checkpoint_key(self.group_id, "lock")
+        raw = self.store.get(key)
+        return None if raw is None else decode_record(key, raw, Proposal)
+
+    def save_base(self, completed: Completed, state: GroupState) -> None:
+        """The adopted checkpoint and the state it commits to, in one atomic write."""
+        if checkpoint_of(state, completed.proposal.number) != completed.proposal.checkpoint:
+            raise StorageError("refusing to store a state that is not the checkpoint's")
+        with self.store.batch(sync=True) as batch:
+            batch.put(schema.checkpoint_key(self.group_id, "base"), completed.encode())
+            batch.put(schema.checkpoint_key(self.group_id, "base-state"), state.encode())
+
+    def load_base(self) -> tuple[Completed, GroupState] | None:
+        key = schema.checkpoint_key(self.group_id, "base")
+        raw = self.store.get(key)
+        if raw is None:
+            return None
+        completed = decode_record(key, raw, Completed)
+        state_key = schema.checkpoint_key(self.group_id, "base-state")
+        raw_state = self.store.get(state_key)
+        if raw_state is None:
+            raise StorageError("a checkpoint is stored without its state")
+        try:
+            state = GroupState.decode(raw_state)
+        except DecodeError as exc:
+            raise StorageError(f"corrupt checkpoint state: {exc}") from exc
+        if checkpoint_of(state, completed.proposal.number) != completed.proposal.checkpoint:
+            raise StorageError("the stored checkpoint state does not match its checkpoint")
+        return completed, state

@@ -10,6 +10,9 @@ order.
 | 0x01   | group id (32)               | the group's applied ``StateSnapshot``        |
 | 0x02   | group id, member (32), seq  | a certified order waiting to be applicable   |
 | 0x03   | group id, member (32), seq  | a steward's vote lock: the ``SignedOrder``   |
+| 0x04   | group id, name (ascii)      | checkpoint records: ``lock`` (the accepted    |
+|        |                             | ``Proposal``), ``base`` (``Completed``) and   |
+|        |                             | ``base-state`` (its ``StateSnapshot``)        |
 | 0x10   | name (ascii)                | ledger metadata: genesis, faucet seed, tip   |
 | 0x11   | height (8)                  | a ledger ``Block``                           |
 | 0x12   | height (8)                  | the ``EventList`` of that block              |
@@ -25,6 +28,7 @@ META = b"\x00"
 STATE = b"\x01"
 WAITING = b"\x02"
 VOTE_LOCK = b"\x03"
+CHECKPOINT = b"\x04"
 
 LEDGER_META = b"\x10"
 BLOCK = b"\x11"
@@ -90,3 +94,7 @@ def tx_index_key(tx_id: bytes) -> bytes:
     if len(tx_id) != 32:
         raise ValueError("tx id must be 32 bytes")
     return TX_INDEX + tx_id
+
+
+def checkpoint_key(group_id: bytes, name: str) -> bytes:
+    return CHECKPOINT + _group(group_id) + name.encode("ascii")

@@ -13,8 +13,11 @@ from pathlib import Path
 
 import pytest
 
+from proto.checkpoint import checkpoint_of
+from proto.checkpointing import Completed, Proposal, vector_of
+from proto.state import GroupState
 from storage import LevelDBStore, MemoryStore, StorageError, Store
-from storage.repos import ReplicaRepo, VoteLockRepo, ensure_schema
+from storage.repos import CheckpointRepo, ReplicaRepo, VoteLockRepo, ensure_schema
 from tests.support import make_group
 
 
@@ -199,3 +202,33 @@ def test_leveldb_loses_no_acknowledged_batch_and_tears_none_on_kill_9(tmp_path: 
         for n in range(count + 2):
             present = sum(1 for _ in s.iterate(b"k%08d/" % n))
             assert present == (20 if n <= count else 0), f"batch {n} torn: {present} of 20"
+
+
+def _proposal(state: GroupState, number: int) -> Proposal:
+    return Proposal(0, A, vector_of(state), checkpoint_of(state, number), b"\x01" * 64)
+
+
+def test_checkpoint_lock_and_base_persist_and_reload_exactly(store: Store) -> None:
+    repo = CheckpointRepo(store, G.group_id)
+    assert repo.load_lock() is None and repo.load_base() is None
+    replica = G.replica()
+    replica.add_certified([G.transfer(A, 1, B, 70)])
+    proposal = _proposal(replica.state, 3)
+    repo.save_lock(proposal)
+    assert repo.load_lock() == proposal
+    completed = Completed(proposal, b"\x02" * 64)
+    repo.save_base(completed, replica.state)
+    loaded = repo.load_base()
+    assert loaded is not None
+    assert loaded[0] == completed and loaded[1].encode() == replica.state.encode()
+
+
+def test_a_base_state_that_is_not_its_checkpoint_is_refused(store: Store) -> None:
+    repo = CheckpointRepo(store, G.group_id)
+    state = G.genesis_state()
+    completed = Completed(_proposal(state, 1), b"\x02" * 64)
+    other = state.copy()
+    other.apply(G.transfer(A, 1, B, 1).order)
+    with pytest.raises(StorageError, match="not the checkpoint"):
+        repo.save_base(completed, other)
+    assert repo.load_base() is None
