@@ -71,7 +71,7 @@ class SeqEntry(Wire):
     seq: int = wf(SEQ)
 
 
-def _by_member(e: SeqEntry) -> bytes:
+def by_member(e: SeqEntry) -> bytes:
     return e.member
 
 
@@ -81,7 +81,7 @@ class Proposal(Wire):
     attempt: int = wf(UInt(32))
     proposer: bytes = wf(MEMBER_ID)
     vector: tuple[SeqEntry, ...] = wf(
-        ListOf(Obj(SeqEntry), max_items=MAX_MEMBERS, strictly_sorted=True, sort_key=_by_member)
+        ListOf(Obj(SeqEntry), max_items=MAX_MEMBERS, strictly_sorted=True, sort_key=by_member)
     )
     checkpoint: Checkpoint = wf(Obj(Checkpoint))
     signature: bytes = wf(SIGNATURE)

@@ -13,6 +13,8 @@ order.
 | 0x04   | group id, name (ascii)      | checkpoint records: ``lock`` (the accepted    |
 |        |                             | ``Proposal``), ``base`` (``Completed``) and   |
 |        |                             | ``base-state`` (its ``StateSnapshot``)        |
+| 0x05   | group id, batch digest (32) | a ``Certificate``                            |
+| 0x06   | group id, member (32), seq  | the digest of the certificate holding it     |
 | 0x10   | name (ascii)                | ledger metadata: genesis, faucet seed, tip   |
 | 0x11   | height (8)                  | a ledger ``Block``                           |
 | 0x12   | height (8)                  | the ``EventList`` of that block              |
@@ -29,6 +31,8 @@ STATE = b"\x01"
 WAITING = b"\x02"
 VOTE_LOCK = b"\x03"
 CHECKPOINT = b"\x04"
+CERTIFICATE = b"\x05"
+CERT_INDEX = b"\x06"
 
 LEDGER_META = b"\x10"
 BLOCK = b"\x11"
@@ -98,3 +102,9 @@ def tx_index_key(tx_id: bytes) -> bytes:
 
 def checkpoint_key(group_id: bytes, name: str) -> bytes:
     return CHECKPOINT + _group(group_id) + name.encode("ascii")
+
+
+def certificate_key(group_id: bytes, digest: bytes) -> bytes:
+    if len(digest) != 32:
+        raise ValueError("certificate digest must be 32 bytes")
+    return CERTIFICATE + _group(group_id) + digest
