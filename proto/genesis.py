@@ -1,0 +1,80 @@
+"""The genesis document: what a group is, fixed when its stewards create it.
+
+It names the group, its stewards (member ids, in FROST identifier order: the i-th steward
+holds share i+1), the FROST threshold, the wallet key the DKG produced, the assets, the
+ledger it lives on, the challenge window and revoke fee it registers there, the
+checkpoint interval, the hash of the terms every member signs, and its admission policy.
+The group id is SHA-256 over the domain tag and the canonical encoding, so any change to
+any field is another group.
+
+Invariants (checked at construction, so a decoded genesis is a valid one): stewards are
+distinct; n >= 3f + 1 holds by definition of f; the threshold is the committee's quorum,
+ceil((n + f + 1) / 2), which FROST safety and checkpoint safety both rest on; the wallet
+key is a valid prime-order point; assets are sorted and distinct.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+from proto.codec import ListOf, Obj, Text, UInt, Wire, register, wf
+from proto.committee import Committee
+from proto.frost.curve import is_valid_point
+from proto.kinds import ASSET, DIGEST, MAX_ASSETS, MAX_STEWARDS, MEMBER_ID
+
+
+@register(80, "admission-policy")
+@dataclass(frozen=True)
+class AdmissionPolicy(Wire):
+    """Who may join: at most ``max_premature_revokes`` premature revokes and
+    ``max_pit_defaults`` pit defaults on the prequals shown, and prequals only from the
+    listed group wallets (empty: any group's)."""
+
+    max_premature_revokes: int = wf(UInt(32))
+    max_pit_defaults: int = wf(UInt(32))
+    trusted_wallets: tuple[bytes, ...] = wf(ListOf(MEMBER_ID, max_items=256, strictly_sorted=True))
+
+
+@register(81, "genesis")
+@dataclass(frozen=True)
+class Genesis(Wire):
+    name: str = wf(Text(64))
+    stewards: tuple[bytes, ...] = wf(ListOf(MEMBER_ID, min_items=1, max_items=MAX_STEWARDS))
+    threshold: int = wf(UInt(16, minimum=1))
+    wallet_key: bytes = wf(MEMBER_ID)
+    assets: tuple[str, ...] = wf(
+        ListOf(ASSET, min_items=1, max_items=MAX_ASSETS, strictly_sorted=True)
+    )
+    ledger_id: bytes = wf(DIGEST)
+    challenge_window: int = wf(UInt(32, minimum=1))
+    revoke_fee: int = wf(UInt(64))
+    checkpoint_interval: int = wf(UInt(32, minimum=1))
+    """Seconds between checkpoints."""
+    terms_hash: bytes = wf(DIGEST)
+    admission: AdmissionPolicy = wf(Obj(AdmissionPolicy))
+
+    def check_fields(self) -> None:
+        committee = Committee(self.stewards)  # distinct, sized
+        if self.threshold != committee.quorum:
+            raise ValueError(
+                f"threshold must be the quorum {committee.quorum} for {committee.n} stewards"
+            )
+        if not is_valid_point(self.wallet_key):
+            raise ValueError("the wallet key is not a valid prime-order point")
+
+    @property
+    def committee(self) -> Committee:
+        """The stewards sorted by id, as votes and certificates use them."""
+        return Committee(tuple(sorted(self.stewards)))
+
+    def frost_identifier(self, steward: bytes) -> int:
+        return self.stewards.index(steward) + 1
+
+    def group_id(self) -> bytes:
+        return hashlib.sha256(b"swapnet/1/genesis\x00" + self.encode()).digest()
+
+
+def terms_hash(terms: str) -> bytes:
+    """The hash of the group's terms text (UTF-8) that every member signs on joining."""
+    return hashlib.sha256(b"swapnet/1/terms\x00" + terms.encode("utf-8")).digest()
