@@ -24,7 +24,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from proto.codec import ListOf, Obj, Text, UInt, Wire, register, wf
 from proto.errors import InvalidSignature
+from proto.kinds import DIGEST, MAX_BATCH_ORDERS
 from proto.orders import SignedOrder
 from proto.state import GroupState
 
@@ -47,12 +49,24 @@ class VerifiedOrders:
             del self._seen[next(iter(self._seen))]
 
 
+@register(14, "refusal")
 @dataclass(frozen=True)
-class Refusal:
+class Refusal(Wire):
     """Why the order at ``index`` of a batch is refused (``reason`` is a stable code)."""
 
-    index: int
-    reason: str
+    index: int = wf(UInt(16))
+    reason: str = wf(Text(32))
+
+
+@register(15, "batch-refused")
+@dataclass(frozen=True)
+class BatchRefused(Wire):
+    """A steward's answer to a batch it will not vote for."""
+
+    batch_digest: bytes = wf(DIGEST)
+    refusals: tuple[Refusal, ...] = wf(
+        ListOf(Obj(Refusal), min_items=1, max_items=2 * MAX_BATCH_ORDERS)
+    )
 
 
 def check_batch(

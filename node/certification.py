@@ -1,0 +1,193 @@
+"""Orders to certificates on the network: one member's view of one group.
+
+* A steward answers ``/swapnet/vote/1``: the request is a ``Batch``; the answer is a
+  ``Vote``, or ``BatchRefused`` naming each refused order. The vote locks are fsynced
+  (``VoteLockRepo.persist``) before the vote is written to the stream.
+* A member submits orders with ``submit``: it asks every steward at once, gathers votes
+  until a quorum makes a certificate, applies it, stores it, and gossips it on the group's
+  certificate topic.
+* Everyone applies certificates from gossip (the topic validator drops anything that does
+  not decode to a valid certificate, so invalid messages are not forwarded either) and
+  serves ``/swapnet/sync/1`` so a member that missed some can fetch them
+  (``sync_with``).
+
+State goes to the store as it changes: certificates (``CertificateRepo``) and the replica
+(``ReplicaRepo``) after each certificate that moved it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+
+import trio
+from nacl.signing import SigningKey
+
+from node.p2p import P2P, P2PError
+from proto.checkpointing import vector_of
+from proto.codec import Wire, decode
+from proto.committee import Committee
+from proto.effects import (
+    ForgetVoteLocks,
+    PersistVoteLocks,
+    RefuseBatch,
+    ReportEquivocation,
+    SendVote,
+)
+from proto.errors import RemoteProtocolError
+from proto.orders import EquivocationProof, SignedOrder
+from proto.replica import Replica
+from proto.state import GroupState
+from proto.steward import Steward
+from proto.sync import SyncHello, SyncReply, hello_of, plan_reply
+from proto.validation import BatchRefused, Refusal
+from proto.votes import Batch, Certificate, Vote, VoteCollector, verify_certificate
+from storage.certificates import CertificateRepo
+from storage.repos import ReplicaRepo, VoteLockRepo
+from storage.store import Store
+
+log = logging.getLogger(__name__)
+
+VOTE_PROTOCOL = "/swapnet/vote/1"
+SYNC_PROTOCOL = "/swapnet/sync/1"
+
+
+class NotCertified(Exception):
+    """A quorum of stewards did not vote for the batch; ``refusals`` says why."""
+
+    def __init__(self, refusals: dict[bytes, tuple[Refusal, ...]]) -> None:
+        self.refusals = refusals
+        reasons = sorted({r.reason for rs in refusals.values() for r in rs})
+        super().__init__(f"not certified: {', '.join(reasons) or 'no quorum'}")
+
+
+class GroupNode:
+    def __init__(
+        self,
+        p2p: P2P,
+        store: Store,
+        committee: Committee,
+        genesis: GroupState,
+        steward_key: SigningKey | None = None,
+    ) -> None:
+        self.p2p = p2p
+        self.committee = committee
+        self.group_id = genesis.group_id
+        self.topic = f"swapnet/1/{self.group_id.hex()}/certificates"
+        self.replicas = ReplicaRepo(store, self.group_id)
+        self.certificates = CertificateRepo(store, self.group_id)
+        self.locks = VoteLockRepo(store, self.group_id)
+        self.replica = self.replicas.load(committee) or Replica(genesis.copy(), committee)
+        self.steward = (
+            Steward(steward_key, self.replica, self.locks.load()) if steward_key else None
+        )
+        self.equivocations: list[EquivocationProof] = []
+        self.applied = trio.Event()
+
+    async def start(self, nursery: trio.Nursery) -> None:
+        if self.steward is not None:
+            self.p2p.set_handler(VOTE_PROTOCOL, self._on_batch)
+        self.p2p.set_handler(SYNC_PROTOCOL, self._on_sync)
+        self.p2p.set_validator(self.topic, self._valid_certificate)
+        subscription = await self.p2p.subscribe(self.topic)
+        nursery.start_soon(self._read_gossip, subscription)
+
+    # -- applying -----------------------------------------------------------------------
+    def apply(self, cert: Certificate) -> None:
+        """Verify and apply a certificate; store what changed. Raises
+        ``InvalidCertificate`` for a bad one (nothing changes)."""
+        before = self.replica.version
+        if self.steward is not None:
+            effects = self.steward.receive_certificate(cert)
+            for effect in effects:
+                if isinstance(effect, ForgetVoteLocks):
+                    self.locks.forget(effect.keys)
+        else:
+            self.replica.receive_certificate(cert)
+        if self.replica.version != before:
+            self.certificates.add(cert)
+            self.replicas.save(self.replica)
+            self.applied.set()
+            self.applied = trio.Event()
+
+    def _valid_certificate(self, publisher: bytes, data: bytes) -> bool:
+        try:
+            verify_certificate(decode(data, Certificate), self.committee, self.group_id)
+        except RemoteProtocolError:
+            return False
+        return True
+
+    async def _read_gossip(self, subscription: object) -> None:
+        async for msg in subscription:  # type: ignore[attr-defined]
+            try:
+                self.apply(decode(bytes(msg.data), Certificate))
+            except RemoteProtocolError as exc:  # the validator let it through: log, drop
+                log.info("dropping a gossiped certificate: %s", exc)
+
+    async def wait_for(self, predicate: Callable[[], bool]) -> None:
+        """Wait until ``predicate()`` holds, re-checking after each applied certificate."""
+        while not predicate():
+            await self.applied.wait()
+
+    # -- voting (stewards) ----------------------------------------------------------------
+    async def _on_batch(self, caller: bytes, request: bytes) -> bytes:
+        assert self.steward is not None
+        batch = decode(request, Batch)  # a bad request fails the stream, nothing else
+        answer: Wire | None = None
+        for effect in self.steward.handle_batch(batch):
+            if isinstance(effect, PersistVoteLocks):
+                self.locks.persist(effect.orders)  # fsync: before the vote leaves
+            elif isinstance(effect, SendVote):
+                answer = effect.vote
+            elif isinstance(effect, RefuseBatch):
+                answer = BatchRefused(effect.batch_digest, effect.refusals)
+            elif isinstance(effect, ReportEquivocation):
+                self.equivocations.append(effect.proof)
+        assert answer is not None
+        return answer.encode()
+
+    # -- submitting (members) -------------------------------------------------------------
+    async def submit(self, orders: Sequence[SignedOrder], timeout: float = 20.0) -> Certificate:
+        batch = Batch(tuple(orders))
+        collector = VoteCollector(batch, self.committee, self.group_id)
+        refusals: dict[bytes, tuple[Refusal, ...]] = {}
+        async with trio.open_nursery() as nursery:
+
+            async def ask(steward: bytes) -> None:
+                try:
+                    raw = await self.p2p.request(steward, VOTE_PROTOCOL, batch.encode(), timeout)
+                    answer = decode(raw, Wire)
+                    if isinstance(answer, Vote) and collector.add(answer) is not None:
+                        nursery.cancel_scope.cancel()  # a quorum: the rest are not needed
+                    elif isinstance(answer, BatchRefused):
+                        refusals[steward] = answer.refusals
+                except (P2PError, RemoteProtocolError) as exc:
+                    log.info("no vote from %s: %s", steward.hex()[:16], exc)
+
+            for steward in self.committee.stewards:
+                nursery.start_soon(ask, steward)
+        if collector.certificate is None:
+            raise NotCertified(refusals)
+        cert = collector.certificate
+        self.apply(cert)
+        await self.p2p.publish(self.topic, cert.encode())
+        return cert
+
+    # -- sync -----------------------------------------------------------------------------
+    async def _on_sync(self, caller: bytes, request: bytes) -> bytes:
+        hello = decode(request, SyncHello)
+        mine = vector_of(self.replica.state)
+        return plan_reply(mine, hello, self.certificates.lookup).encode()
+
+    async def sync_with(self, member: bytes) -> int:
+        """Fetch what ``member`` has and we lack; return how many certificates applied."""
+        applied = 0
+        while True:
+            hello = hello_of(vector_of(self.replica.state), self.replica.waiting)
+            reply = decode(await self.p2p.request(member, SYNC_PROTOCOL, hello.encode()), SyncReply)
+            for cert in reply.certificates:
+                before = self.replica.version
+                self.apply(cert)
+                applied += self.replica.version != before
+            if not reply.more:
+                return applied
