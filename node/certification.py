@@ -83,6 +83,8 @@ class GroupNode:
         )
         self.equivocations: list[EquivocationProof] = []
         self.applied = trio.Event()
+        self.listeners: list[Callable[[list[SignedOrder]], None]] = []
+        """Called with the orders each certificate made applicable, in order."""
 
     async def start(self, nursery: trio.Nursery) -> None:
         if self.steward is not None:
@@ -97,18 +99,19 @@ class GroupNode:
         """Verify and apply a certificate; store what changed. Raises
         ``InvalidCertificate`` for a bad one (nothing changes)."""
         before = self.replica.version
+        applied = self.replica.receive_certificate(cert)
         if self.steward is not None:
-            effects = self.steward.receive_certificate(cert)
-            for effect in effects:
+            for effect in self.steward.forget_applied(applied):
                 if isinstance(effect, ForgetVoteLocks):
                     self.locks.forget(effect.keys)
-        else:
-            self.replica.receive_certificate(cert)
         if self.replica.version != before:
             self.certificates.add(cert)
             self.replicas.save(self.replica)
             self.applied.set()
             self.applied = trio.Event()
+        if applied:
+            for listener in self.listeners:
+                listener(applied)
 
     def _valid_certificate(self, publisher: bytes, data: bytes) -> bool:
         try:

@@ -87,9 +87,10 @@ class Steward:
 
     def receive_certificate(self, cert: Certificate) -> list[Effect]:
         applied = self.replica.receive_certificate(cert)
-        return self._forget_consumed(applied)
+        return self.forget_applied(applied)
 
-    def _forget_consumed(self, applied: list[SignedOrder]) -> list[Effect]:
+    def forget_applied(self, applied: list[SignedOrder]) -> list[Effect]:
+        """Drop the locks of orders the replica has applied (their seqs are consumed)."""
         keys = []
         for signed in applied:
             for p in signed.order.parties:

@@ -1,0 +1,122 @@
+"""Checkpoints on the network: a steward's ``CheckpointSteward`` machine carried over libp2p.
+
+* Proposals and completed checkpoints travel on the group's checkpoint topic (their
+  signatures make them self-authenticating; the topic validator drops anything that does
+  not decode to one of them).
+* FROST messages go to the one steward they are for over ``/swapnet/checkpoint/1`` (a
+  one-way request; the caller is authenticated by the connection, which is what the
+  machine checks the proposer against).
+* Effects are carried out in order. ``PersistCheckpointLock`` is fsynced
+  (``CheckpointRepo.save_lock``) before anything after it leaves the process, an adopted
+  checkpoint and its state are stored (``save_base``), and sends run in the background
+  so a slow peer never holds up the machine.
+* The machine learns every order the node applies (``GroupNode.listeners``) and is
+  ticked ``TICK`` times a second.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import trio
+
+from node.certification import GroupNode
+from node.p2p import P2PError, member_of
+from proto.checkpointing import (
+    Broadcast,
+    CheckpointAdopted,
+    CheckpointEffect,
+    CheckpointSteward,
+    Completed,
+    PersistCheckpointLock,
+    Proposal,
+    SendToSteward,
+)
+from proto.codec import Wire, decode
+from proto.errors import RemoteProtocolError
+from proto.orders import SignedOrder
+from storage.repos import CheckpointRepo
+from storage.store import Store
+
+log = logging.getLogger(__name__)
+
+CHECKPOINT_PROTOCOL = "/swapnet/checkpoint/1"
+TICK = 0.1
+
+
+class CheckpointService:
+    def __init__(self, node: GroupNode, machine: CheckpointSteward, store: Store) -> None:
+        self.node = node
+        self.machine = machine
+        self.repo = CheckpointRepo(store, node.group_id)
+        self.topic = f"swapnet/1/{node.group_id.hex()}/checkpoints"
+        self.adopted: list[Completed] = []
+        self.new_adoption = trio.Event()
+        self._nursery: trio.Nursery | None = None
+
+    async def start(self, nursery: trio.Nursery) -> None:
+        self._nursery = nursery
+        p2p = self.node.p2p
+        p2p.set_handler(CHECKPOINT_PROTOCOL, self._on_direct)
+        p2p.set_validator(self.topic, self._valid)
+        subscription = await p2p.subscribe(self.topic)
+        self.node.listeners.append(self._on_applied)
+        nursery.start_soon(self._read_gossip, subscription)
+        nursery.start_soon(self._ticker)
+
+    # -- inputs -------------------------------------------------------------------------
+    def _on_applied(self, orders: list[SignedOrder]) -> None:
+        self._carry_out(self.machine.on_applied(orders, trio.current_time()))
+
+    async def _on_direct(self, caller: bytes, request: bytes) -> bytes:
+        self._carry_out(self.machine.receive(caller, decode(request, Wire), trio.current_time()))
+        return b""
+
+    @staticmethod
+    def _valid(publisher: bytes, data: bytes) -> bool:
+        try:
+            return isinstance(decode(data, Wire), Proposal | Completed)
+        except RemoteProtocolError:
+            return False
+
+    async def _read_gossip(self, subscription: object) -> None:
+        async for msg in subscription:  # type: ignore[attr-defined]
+            publisher = member_of(msg.from_id) or b""
+            try:
+                wire = decode(bytes(msg.data), Wire)
+            except RemoteProtocolError:
+                continue
+            self._carry_out(self.machine.receive(publisher, wire, trio.current_time()))
+
+    async def _ticker(self) -> None:
+        while True:
+            self._carry_out(self.machine.tick(trio.current_time()))
+            await trio.sleep(TICK)
+
+    async def wait_adopted(self, number: int) -> Completed:
+        """Wait until this steward has adopted a checkpoint numbered ``number`` or later."""
+        while not self.adopted or self.adopted[-1].proposal.number < number:
+            await self.new_adoption.wait()
+        return self.adopted[-1]
+
+    # -- effects ------------------------------------------------------------------------
+    def _carry_out(self, effects: list[CheckpointEffect]) -> None:
+        assert self._nursery is not None
+        for effect in effects:
+            if isinstance(effect, PersistCheckpointLock):
+                self.repo.save_lock(effect.proposal)  # fsync, before anything else leaves
+            elif isinstance(effect, CheckpointAdopted):
+                self.repo.save_base(effect.completed, effect.state)
+                self.adopted.append(effect.completed)
+                self.new_adoption.set()
+                self.new_adoption = trio.Event()
+            elif isinstance(effect, Broadcast):
+                self._nursery.start_soon(self.node.p2p.publish, self.topic, effect.message.encode())
+            elif isinstance(effect, SendToSteward):
+                self._nursery.start_soon(self._send, effect.steward, effect.message)
+
+    async def _send(self, steward: bytes, message: Wire) -> None:
+        try:
+            await self.node.p2p.request(steward, CHECKPOINT_PROTOCOL, message.encode())
+        except P2PError as exc:  # the coordinator's timeout replaces a steward it cannot reach
+            log.info("checkpoint message to %s not delivered: %s", steward.hex()[:16], exc)
