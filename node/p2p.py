@@ -13,6 +13,13 @@ Gossip is best effort: correctness comes from the sync protocol over streams.
 Streams: a request is one varint-prefixed message on a new stream, the answer one
 varint-prefixed message back; both bounded by ``MAX_FRAME``. The handler learns the
 caller's member id from the authenticated connection, never from the payload.
+
+Hygiene (``PeerGuard``): every gossip message counts against its publisher's token bucket
+(a flood is dropped and counts as a strike); a message the topic validator refuses, or a
+stream request the handler cannot decode, is a strike; at ``max_strikes`` the member is
+banned for ``ban_seconds``: disconnected at once, and its messages and streams refused
+while the ban lasts (a banned peer that reconnects is disconnected again at its next
+message).
 """
 
 from __future__ import annotations
@@ -55,6 +62,46 @@ class P2PError(Exception):
     """A peer could not be reached, or broke the stream protocol."""
 
 
+@dataclass
+class PeerGuard:
+    """Per-member rate limits and strikes (pure bookkeeping; time is handed in)."""
+
+    rate: float = 200.0
+    """Gossip messages per second a member may publish, sustained."""
+    burst: float = 1000.0
+    max_strikes: int = 5
+    ban_seconds: float = 300.0
+
+    def __post_init__(self) -> None:
+        self._buckets: dict[bytes, tuple[float, float]] = {}
+        self._strikes: dict[bytes, int] = {}
+        self._banned_until: dict[bytes, float] = {}
+
+    def allow(self, member: bytes, now: float) -> bool:
+        tokens, last = self._buckets.get(member, (self.burst, now))
+        tokens = min(self.burst, tokens + (now - last) * self.rate)
+        if tokens < 1:
+            self._buckets[member] = (tokens, now)
+            return False
+        self._buckets[member] = (tokens - 1, now)
+        return True
+
+    def strike(self, member: bytes, now: float) -> bool:
+        """Count a strike; True when it bans the member (the caller disconnects it)."""
+        self._strikes[member] = self._strikes.get(member, 0) + 1
+        if self._strikes[member] >= self.max_strikes:
+            self._strikes[member] = 0
+            self._banned_until[member] = now + self.ban_seconds
+            return True
+        return False
+
+    def is_banned(self, member: bytes, now: float) -> bool:
+        return self._banned_until.get(member, float("-inf")) > now
+
+    def strikes(self, member: bytes) -> int:
+        return self._strikes.get(member, 0)
+
+
 def peer_id_of(member: bytes) -> ID:
     return ID.from_pubkey(Ed25519PublicKey.from_bytes(member))
 
@@ -77,6 +124,20 @@ class P2P:
     host: Any
     pubsub: Pubsub
     gossipsub: GossipSub
+    nursery: trio.Nursery
+    guard: PeerGuard
+
+    def punish(self, member: bytes) -> None:
+        """A strike against ``member``; on a ban, disconnect it in the background."""
+        if self.guard.strike(member, trio.current_time()):
+            logging.getLogger(__name__).warning("banning %s", member.hex()[:16])
+            self.nursery.start_soon(self._disconnect, member)
+
+    async def _disconnect(self, member: bytes) -> None:
+        try:
+            await self.host.disconnect(peer_id_of(member))
+        except Exception as exc:
+            logging.getLogger(__name__).info("disconnect of %s: %s", member.hex()[:16], exc)
 
     @property
     def member_id(self) -> bytes:
@@ -117,8 +178,23 @@ class P2P:
     # -- gossip -------------------------------------------------------------------------
     def set_validator(self, topic: str, validator: Validator) -> None:
         def check(forwarder: ID, msg: Any) -> bool:
+            now = trio.current_time()
             publisher = member_of(msg.from_id)
-            return publisher is not None and validator(publisher, bytes(msg.data))
+            relay = member_of(forwarder)
+            if publisher is None:
+                if relay is not None:
+                    self.punish(relay)
+                return False
+            if self.guard.is_banned(publisher, now):
+                self.nursery.start_soon(self._disconnect, publisher)  # back again: out again
+                return False
+            if not self.guard.allow(publisher, now):
+                self.punish(publisher)
+                return False
+            if validator(publisher, bytes(msg.data)):
+                return True
+            self.punish(publisher)
+            return False
 
         self.pubsub.set_topic_validator(topic, check, False)
 
@@ -177,7 +253,9 @@ class P2P:
 
 @asynccontextmanager
 async def open_p2p(
-    key: SigningKey, listen: Sequence[str] = ("/ip4/127.0.0.1/tcp/0",)
+    key: SigningKey,
+    listen: Sequence[str] = ("/ip4/127.0.0.1/tcp/0",),
+    guard: PeerGuard | None = None,
 ) -> AsyncIterator[P2P]:
     """A running host, pubsub and gossipsub; on exit they stop in the order the field
     notes found safe (gossipsub, then pubsub, then the host)."""
@@ -196,8 +274,10 @@ async def open_p2p(
         host.run([Multiaddr(a) for a in listen]),
         background_trio_service(pubsub),
         background_trio_service(gossipsub),
+        trio.open_nursery() as nursery,
     ):
         await pubsub.wait_until_ready()
         # A restarted publisher must not reuse seqnos its peers have seen.
         pubsub.counter = time.time_ns()
-        yield P2P(key, host, pubsub, gossipsub)
+        yield P2P(key, host, pubsub, gossipsub, nursery, guard or PeerGuard())
+        nursery.cancel_scope.cancel()

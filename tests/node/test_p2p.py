@@ -11,7 +11,7 @@ import pytest
 import trio
 from nacl.signing import SigningKey
 
-from node.p2p import MAX_FRAME, P2P, P2PError, member_of, open_p2p, peer_id_of
+from node.p2p import MAX_FRAME, P2P, P2PError, PeerGuard, member_of, open_p2p, peer_id_of
 
 TOPIC = "swapnet/test"
 
@@ -85,3 +85,67 @@ async def test_connecting_to_a_dead_address_is_a_clear_error() -> None:
         dead = f"/ip4/127.0.0.1/tcp/1/p2p/{peer_id_of(bytes(other.verify_key))}"
         with trio.fail_after(30), pytest.raises(P2PError, match="cannot connect"):
             await a.connect(dead)
+
+
+def test_peer_guard_limits_rate_counts_strikes_and_bans_for_a_while() -> None:
+    guard = PeerGuard(rate=10, burst=3, max_strikes=2, ban_seconds=60)
+    m = b"\x01" * 32
+    assert [guard.allow(m, 0.0) for _ in range(4)] == [True, True, True, False]
+    assert guard.allow(m, 0.1)  # one token back after 0.1 s at 10/s
+    assert not guard.strike(m, 0.0) and guard.strike(m, 0.0)
+    assert guard.is_banned(m, 59.9) and not guard.is_banned(m, 60.1)
+    assert guard.strikes(m) == 0  # the slate is clean after a ban
+
+
+async def test_a_publisher_of_garbage_is_banned_and_disconnected() -> None:
+    async with AsyncExitStack() as stack:
+        a = await stack.enter_async_context(open_p2p(SigningKey(b"\x21" * 32)))
+        b = await stack.enter_async_context(
+            open_p2p(SigningKey(b"\x22" * 32), guard=PeerGuard(max_strikes=3))
+        )
+        b.set_validator(TOPIC, lambda publisher, data: data.startswith(b"ok"))
+        sub_b = await b.subscribe(TOPIC)
+        await a.subscribe(TOPIC)
+        await a.connect(b.addrs[0])
+        with trio.fail_after(20):
+            await a.wait_mesh(TOPIC, 1)
+            for i in range(3):
+                await a.publish(TOPIC, b"garbage %d" % i)
+            while a.member_id in b.connected_members():
+                await trio.sleep(0.02)
+        assert b.guard.is_banned(a.member_id, trio.current_time())
+        # Back again with a valid message: refused while banned, and disconnected again.
+        await a.connect(b.addrs[0])
+        with trio.fail_after(20):
+            await a.wait_mesh(TOPIC, 1)
+            await a.publish(TOPIC, b"ok but banned")
+            while a.member_id in b.connected_members():
+                await trio.sleep(0.02)
+        with pytest.raises(trio.WouldBlock):
+            sub_b.receive_channel.receive_nowait()
+
+
+async def test_a_flood_is_dropped_and_ends_in_a_ban() -> None:
+    async with AsyncExitStack() as stack:
+        a = await stack.enter_async_context(open_p2p(SigningKey(b"\x23" * 32)))
+        b = await stack.enter_async_context(
+            open_p2p(SigningKey(b"\x24" * 32), guard=PeerGuard(rate=1, burst=2, max_strikes=3))
+        )
+        b.set_validator(TOPIC, lambda publisher, data: True)
+        sub_b = await b.subscribe(TOPIC)
+        await a.subscribe(TOPIC)
+        await a.connect(b.addrs[0])
+        with trio.fail_after(20):
+            await a.wait_mesh(TOPIC, 1)
+            for i in range(6):
+                await a.publish(TOPIC, b"flood %d" % i)
+            while a.member_id in b.connected_members():
+                await trio.sleep(0.02)
+        delivered = 0
+        while True:
+            try:
+                sub_b.receive_channel.receive_nowait()
+            except trio.WouldBlock:
+                break
+            delivered += 1
+        assert delivered <= 2  # the burst, and nothing past it
