@@ -4,8 +4,9 @@ calling."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
+from typing import Any
 
 import pytest
 import trio
@@ -97,54 +98,57 @@ def test_peer_guard_limits_rate_counts_strikes_and_bans_for_a_while() -> None:
     assert guard.strikes(m) == 0  # the slate is clean after a ban
 
 
-async def test_a_publisher_of_garbage_is_banned_and_disconnected() -> None:
+@asynccontextmanager
+async def guarded_pair(
+    guard: PeerGuard, validator: Callable[[bytes, bytes], bool]
+) -> AsyncIterator[tuple[P2P, P2P, Any]]:
+    """Host a publishes to host b, whose topic has ``validator`` and whose guard is
+    ``guard``; yields (a, b, b's subscription) once the mesh is up."""
     async with AsyncExitStack() as stack:
         a = await stack.enter_async_context(open_p2p(SigningKey(b"\x21" * 32)))
-        b = await stack.enter_async_context(
-            open_p2p(SigningKey(b"\x22" * 32), guard=PeerGuard(max_strikes=3))
-        )
-        b.set_validator(TOPIC, lambda publisher, data: data.startswith(b"ok"))
+        b = await stack.enter_async_context(open_p2p(SigningKey(b"\x22" * 32), guard=guard))
+        b.set_validator(TOPIC, validator)
         sub_b = await b.subscribe(TOPIC)
         await a.subscribe(TOPIC)
         await a.connect(b.addrs[0])
         with trio.fail_after(20):
             await a.wait_mesh(TOPIC, 1)
-            for i in range(3):
-                await a.publish(TOPIC, b"garbage %d" % i)
-            while a.member_id in b.connected_members():
-                await trio.sleep(0.02)
+        yield a, b, sub_b
+
+
+async def wait_disconnected(b: P2P, member: bytes) -> None:
+    with trio.fail_after(20):
+        while member in b.connected_members():
+            await trio.sleep(0.02)
+
+
+async def test_a_publisher_of_garbage_is_banned_and_disconnected() -> None:
+    guard = PeerGuard(max_strikes=3)
+    async with guarded_pair(guard, lambda publisher, data: data.startswith(b"ok")) as (a, b, sub):
+        for i in range(3):
+            await a.publish(TOPIC, b"garbage %d" % i)
+        await wait_disconnected(b, a.member_id)
         assert b.guard.is_banned(a.member_id, trio.current_time())
         # Back again with a valid message: refused while banned, and disconnected again.
         await a.connect(b.addrs[0])
         with trio.fail_after(20):
             await a.wait_mesh(TOPIC, 1)
-            await a.publish(TOPIC, b"ok but banned")
-            while a.member_id in b.connected_members():
-                await trio.sleep(0.02)
+        await a.publish(TOPIC, b"ok but banned")
+        await wait_disconnected(b, a.member_id)
         with pytest.raises(trio.WouldBlock):
-            sub_b.receive_channel.receive_nowait()
+            sub.receive_channel.receive_nowait()
 
 
 async def test_a_flood_is_dropped_and_ends_in_a_ban() -> None:
-    async with AsyncExitStack() as stack:
-        a = await stack.enter_async_context(open_p2p(SigningKey(b"\x23" * 32)))
-        b = await stack.enter_async_context(
-            open_p2p(SigningKey(b"\x24" * 32), guard=PeerGuard(rate=1, burst=2, max_strikes=3))
-        )
-        b.set_validator(TOPIC, lambda publisher, data: True)
-        sub_b = await b.subscribe(TOPIC)
-        await a.subscribe(TOPIC)
-        await a.connect(b.addrs[0])
-        with trio.fail_after(20):
-            await a.wait_mesh(TOPIC, 1)
-            for i in range(6):
-                await a.publish(TOPIC, b"flood %d" % i)
-            while a.member_id in b.connected_members():
-                await trio.sleep(0.02)
+    guard = PeerGuard(rate=1, burst=2, max_strikes=3)
+    async with guarded_pair(guard, lambda publisher, data: True) as (a, b, sub):
+        for i in range(6):
+            await a.publish(TOPIC, b"flood %d" % i)
+        await wait_disconnected(b, a.member_id)
         delivered = 0
         while True:
             try:
-                sub_b.receive_channel.receive_nowait()
+                sub.receive_channel.receive_nowait()
             except trio.WouldBlock:
                 break
             delivered += 1
