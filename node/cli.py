@@ -192,6 +192,33 @@ def ledger_run(
         raise
 
 
+@bench_app.command("certify")
+def bench_certify_command(
+    orders: Annotated[int, typer.Option(min=1, help="orders to certify")] = 4000,
+    batch: Annotated[int, typer.Option(min=1, max=512, help="orders per batch")] = 100,
+    members: Annotated[int, typer.Option(min=1, max=16, help="members paying at once")] = 2,
+    output: Annotated[Path, typer.Option(help="the benchmark ledger to append to")] = Path(
+        "BENCHMARKS.md"
+    ),
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Certification throughput and submit-to-certificate latency: 4 stewards and MEMBERS
+    members as libp2p hosts on 127.0.0.1, in one process."""
+    from devnet.bench_certify import bench_certify  # noqa: PLC0415
+    from devnet.benchmarks import record  # noqa: PLC0415
+
+    if orders < batch * members:
+        fail("orders must be at least batch x members")
+    rows = bench_certify(orders, batch, members)
+    command = f"swapnet bench certify --orders {orders} --batch {batch} --members {members}"
+    record(output, "certify", rows, command)
+    typer.echo(
+        json.dumps(rows, indent=2)
+        if as_json
+        else "\n".join(f"{k}: {v}" for k, v in rows[0].items())
+    )
+
+
 def _with_ledger(url: str, action: Callable[[Any], Awaitable[Any]]) -> Any:
     import trio  # noqa: PLC0415
 

@@ -57,42 +57,40 @@ def alice_pays(state_seq: int, count: int, rng: random.Random) -> list[SignedOrd
 
 async def test_certificates_reach_every_node_and_a_late_member_syncs(tmp_path: Path) -> None:
     rng = random.Random(5)
-    async with trio.open_nursery() as nursery:
-        async with group(tmp_path, nursery) as nodes:
-            alice = nodes[pub(ALICE)]
-            seq = 1
-            for _ in range(8):
-                orders = alice_pays(seq, rng.randint(1, 3), rng)
-                cert = await alice.submit(orders)
-                assert cert.batch.orders == tuple(orders)
-                seq += len(orders)
-            final = alice.replica.state.encode()
-            with trio.fail_after(30):  # gossip brings every certificate to every steward
-                for node in nodes.values():
-                    await node.wait_for(lambda n=node: n.replica.state.encode() == final)
-            # Bob was not there: he catches up from alice by sync alone.
-            async with open_p2p(BOB) as p2p:
-                bob = GroupNode(p2p, LevelDBStore(tmp_path / "bob"), G.committee, G.genesis_state())
-                await p2p.connect(alice.p2p.addrs[0])
-                with trio.fail_after(30):
-                    assert await bob.sync_with(pub(ALICE)) == 8
-                assert bob.replica.state.encode() == final and bob.replica.waiting == {}
-        nursery.cancel_scope.cancel()
+    async with trio.open_nursery() as nursery, group(tmp_path, nursery) as nodes:
+        alice = nodes[pub(ALICE)]
+        seq = 1
+        for _ in range(8):
+            orders = alice_pays(seq, rng.randint(1, 3), rng)
+            cert = await alice.submit(orders)
+            assert cert.batch.orders == tuple(orders)
+            seq += len(orders)
+        final = alice.replica.state.encode()
+        with trio.fail_after(30):  # gossip brings every certificate to every steward
+            for node in nodes.values():
+                await node.wait_for(lambda n=node: n.replica.state.encode() == final)
+        # Bob was not there: he catches up from alice by sync alone.
+        async with open_p2p(BOB) as p2p:
+            bob = GroupNode(p2p, LevelDBStore(tmp_path / "bob"), G.committee, G.genesis_state())
+            await p2p.connect(alice.p2p.addrs[0])
+            with trio.fail_after(30):
+                assert await bob.sync_with(pub(ALICE)) == 8
+            assert bob.replica.state.encode() == final and bob.replica.waiting == {}
+        nursery.cancel_scope.cancel()  # readers stop before stores and hosts close
 
 
 async def test_a_forged_order_is_refused_by_every_steward(tmp_path: Path) -> None:
-    async with trio.open_nursery() as nursery:
-        async with group(tmp_path, nursery) as nodes:
-            alice = nodes[pub(ALICE)]
-            order = Transfer(pub(ALICE), 1, pub(BOB), "USD", 5, b"")
-            forged = SignedOrder(
-                order, (G.sign(Transfer(pub(ALICE), 1, pub(BOB), "USD", 6, b"")).signatures[0],)
-            )
-            before = alice.replica.state.encode()
-            with trio.fail_after(30), pytest.raises(NotCertified, match="bad-signature") as caught:
-                await alice.submit([forged])
-            assert len(caught.value.refusals) == 4
-            assert all(n.replica.state.encode() == before for n in nodes.values())
+    async with trio.open_nursery() as nursery, group(tmp_path, nursery) as nodes:
+        alice = nodes[pub(ALICE)]
+        order = Transfer(pub(ALICE), 1, pub(BOB), "USD", 5, b"")
+        forged = SignedOrder(
+            order, (G.sign(Transfer(pub(ALICE), 1, pub(BOB), "USD", 6, b"")).signatures[0],)
+        )
+        before = alice.replica.state.encode()
+        with trio.fail_after(30), pytest.raises(NotCertified, match="bad-signature") as caught:
+            await alice.submit([forged])
+        assert len(caught.value.refusals) == 4
+        assert all(n.replica.state.encode() == before for n in nodes.values())
         nursery.cancel_scope.cancel()
 
 

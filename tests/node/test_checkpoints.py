@@ -101,7 +101,7 @@ async def test_stewards_agree_on_signed_checkpoints_while_a_member_pays(tmp_path
             wallet.verify(latest.proposal.checkpoint.signing_message(), latest.signature)
             stored = CheckpointRepo(store, G.group_id).load_base()
             assert stored is not None and stored[0] == latest
-        nursery.cancel_scope.cancel()
+        nursery.cancel_scope.cancel()  # readers stop before the stores close below
     for store in stores:
         store.close()
 

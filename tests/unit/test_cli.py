@@ -92,3 +92,15 @@ def test_init_without_a_passphrase_source_fails_clearly(
     monkeypatch.delenv("SWAPNET_PASSPHRASE", raising=False)
     result = runner.invoke(app, ["init", "--data", str(tmp_path)])
     assert result.exit_code == 1 and result.output.startswith("error: no passphrase")
+
+
+def test_bench_certify_records_throughput_and_latency(tmp_path: Path) -> None:
+    out = tmp_path / "BENCHMARKS.md"
+    args = ["bench", "certify", "--orders", "40", "--batch", "10", "--output", str(out), "--json"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    (row,) = json.loads(result.output[result.output.index("[") :])
+    assert row["orders"] == "40" and float(row["certified orders/s"]) > 0
+    assert "`swapnet bench certify --orders 40 --batch 10 --members 2`" in out.read_text()
+    refused = runner.invoke(app, ["bench", "certify", "--orders", "5", "--batch", "10"])
+    assert refused.exit_code == 1 and "at least" in refused.output
