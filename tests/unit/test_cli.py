@@ -99,7 +99,10 @@ def test_bench_certify_records_throughput_and_latency(tmp_path: Path) -> None:
     args = ["bench", "certify", "--orders", "40", "--batch", "10", "--output", str(out), "--json"]
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
-    (row,) = json.loads(result.output[result.output.index("[") :])
+    # libp2p may print shutdown chatter around it: take the JSON array the command printed.
+    start = result.output.rindex("[\n  {")
+    end = result.output.index("\n]", start) + 2
+    (row,) = json.loads(result.output[start:end])
     assert row["orders"] == "40" and float(row["certified orders/s"]) > 0
     assert "`swapnet bench certify --orders 40 --batch 10 --members 2`" in out.read_text()
     refused = runner.invoke(app, ["bench", "certify", "--orders", "5", "--batch", "10"])
