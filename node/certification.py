@@ -41,7 +41,7 @@ from proto.state import GroupState
 from proto.steward import Steward
 from proto.sync import SyncHello, SyncReply, hello_of, plan_reply
 from proto.validation import BatchRefused, Refusal
-from proto.votes import Batch, Certificate, Vote, VoteCollector, verify_certificate
+from proto.votes import Batch, Certificate, Vote, VoteCollector
 from storage.certificates import CertificateRepo
 from storage.repos import ReplicaRepo, VoteLockRepo
 from storage.store import Store
@@ -115,7 +115,7 @@ class GroupNode:
 
     def _valid_certificate(self, publisher: bytes, data: bytes) -> bool:
         try:
-            verify_certificate(decode(data, Certificate), self.committee, self.group_id)
+            self.replica.verify(decode(data, Certificate))  # remembered: apply won't redo it
         except RemoteProtocolError:
             return False
         return True

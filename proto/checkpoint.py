@@ -19,7 +19,7 @@ from proto.codec import Obj, UInt, Wire, register, wf
 from proto.errors import InvalidProof, InvalidSignature
 from proto.kinds import DIGEST, GROUP_ID, SIGNATURE
 from proto.merkle import BalanceLeaf, BalanceProof, BalanceTree
-from proto.state import GroupState
+from proto.state import GroupState, snapshot_digest
 
 CHECKPOINT_DOMAIN = "checkpoint"
 
@@ -38,8 +38,9 @@ class Checkpoint(Wire):
 
 
 def checkpoint_of(state: GroupState, number: int) -> Checkpoint:
-    tree = BalanceTree(state)
-    return Checkpoint(state.group_id, number, tree.root, len(tree.leaves), state.digest())
+    snap = state.snapshot()  # once, for both the balance tree and the state digest
+    tree = BalanceTree(state, snap)
+    return Checkpoint(state.group_id, number, tree.root, len(tree.leaves), snapshot_digest(snap))
 
 
 @register(51, "signed-checkpoint")

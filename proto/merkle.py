@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from proto.codec import ListOf, Obj, UInt, Wire, register, wf
 from proto.errors import InvalidProof
 from proto.kinds import DIGEST, MAX_ASSETS, MEMBER_ID
-from proto.state import AssetBalance, GroupState, by_asset
+from proto.state import AssetBalance, GroupState, StateSnapshot, by_asset
 
 MAX_PROOF_DEPTH = 64
 
@@ -125,8 +125,8 @@ class BalanceProof(Wire):
 class BalanceTree:
     """The balance leaves of a state, their root and proofs."""
 
-    def __init__(self, state: GroupState) -> None:
-        snap = state.snapshot()
+    def __init__(self, state: GroupState, snapshot: StateSnapshot | None = None) -> None:
+        snap = snapshot if snapshot is not None else state.snapshot()
         self.members = [a.member for a in snap.accounts]
         self.leaves = [BalanceLeaf(a.member, a.balances) for a in snap.accounts]
         self.hashes = [leaf_hash(leaf.encode()) for leaf in self.leaves]

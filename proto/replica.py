@@ -39,6 +39,17 @@ class Replica:
         self.version = 0
         """Bumped whenever state or waiting orders change: a driver persists when it moves."""
         self._known: dict[bytes, None] = {}
+        self._verified: dict[bytes, None] = {}
+
+    def verify(self, cert: Certificate) -> bytes:
+        """Check ``cert`` against the committee (raises ``InvalidCertificate``) and return
+        its batch digest. A batch verified once is certified, so it is not checked again:
+        a gossip validator and the apply that follows pay for the signatures once."""
+        digest = cert.batch.digest(self.group_id)
+        if digest not in self._verified:
+            verify_certificate(cert, self.committee, self.group_id)
+            _remember(self._verified, digest)
+        return digest
 
     def receive_certificate(self, cert: Certificate) -> list[SignedOrder]:
         """Verify ``cert`` (raises ``InvalidCertificate``) and apply what becomes
@@ -46,10 +57,8 @@ class Replica:
         digest = cert.batch.digest(self.group_id)
         if digest in self._known:
             return []
-        verify_certificate(cert, self.committee, self.group_id)
-        self._known[digest] = None
-        if len(self._known) > _KNOWN_CERTIFICATES_KEPT:
-            del self._known[next(iter(self._known))]
+        self.verify(cert)
+        _remember(self._known, digest)
         return self.add_certified(cert.batch.orders)
 
     def add_certified(self, orders: Iterable[SignedOrder]) -> list[SignedOrder]:
@@ -97,3 +106,10 @@ class Replica:
                 del self.waiting[(p.member, p.seq)]
             work.extend(signed.order.members_touched())
         return applied
+
+
+def _remember(seen: dict[bytes, None], digest: bytes) -> None:
+    """Add to a bounded, oldest-first memory of digests."""
+    seen[digest] = None
+    if len(seen) > _KNOWN_CERTIFICATES_KEPT:
+        del seen[next(iter(seen))]

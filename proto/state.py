@@ -94,6 +94,11 @@ class StateSnapshot(Wire):
                 raise ValueError(f"supply of {asset} exceeds 2**64 - 1")
 
 
+def snapshot_digest(snap: StateSnapshot) -> bytes:
+    """The state digest a checkpoint commits to."""
+    return hashlib.sha256(b"swapnet/1/state\x00" + snap.encode()).digest()
+
+
 @dataclass
 class Account:
     frozen: bool = False
@@ -224,7 +229,7 @@ class GroupState:
         return self.snapshot().encode()
 
     def digest(self) -> bytes:
-        return hashlib.sha256(b"swapnet/1/state\x00" + self.encode()).digest()
+        return snapshot_digest(self.snapshot())
 
     @classmethod
     def from_snapshot(cls, snap: StateSnapshot) -> GroupState:

@@ -129,3 +129,23 @@ def test_steward_forgets_locks_once_their_orders_are_applied() -> None:
 def test_a_batch_cannot_hold_two_orders_for_one_seq() -> None:
     with pytest.raises(ValueError, match="same"):
         batch(G.transfer(A, 1, B, 5), G.transfer(A, 1, B, 6))
+
+
+def test_a_replica_verifies_a_batch_once_and_still_refuses_bad_certificates() -> None:
+    from unittest import mock  # noqa: PLC0415
+
+    from proto import replica as replica_module  # noqa: PLC0415
+
+    b = batch(G.transfer(A, 1, B, 5))
+    cert = certificate_from_votes(b, votes_for(b, 3), G.committee, G.group_id)
+    replica = G.replica()
+    with mock.patch.object(
+        replica_module, "verify_certificate", wraps=replica_module.verify_certificate
+    ) as spy:
+        replica.verify(cert)  # e.g. the gossip validator
+        replica.receive_certificate(cert)  # then the apply
+        assert spy.call_count == 1
+    # The memory is per batch: a forged certificate for a batch never verified is refused.
+    zeroed = tuple(StewardSignature(v.steward, bytes(64)) for v in cert.votes)
+    with pytest.raises(InvalidCertificate):
+        replica.verify(Certificate(batch(G.transfer(A, 2, B, 6)), zeroed))
