@@ -6,16 +6,21 @@ checkpoint for attempt ``a`` gets number ``b + 1 + a`` and is proposed by
 ``stewards[number mod n]`` once ``now >= T + interval + a * timeout``. A stalled attempt is
 never resumed: the next one takes the next number (numbers may be skipped).
 
-A proposal carries the proposer's applied seq vector and the checkpoint of the state it
-implies. A steward accepts it only when:
+A proposal carries the proposer's applied seq vector, the ledger height it read the ledger
+at and the admissions (joins and deposits, ``proto.admission``) it credits, and the
+checkpoint of the state they imply: the last adopted state, less what that checkpoint
+settled to exited members, plus the certified orders up to the vector, plus the
+admissions (``state_at``). A steward accepts it only when:
 
 * it comes, signed, from the proposer of its number;
 * its number is above every number the steward has accepted before, or it is the very
   proposal the steward accepted last (a retry of the same signing);
 * its vector covers (sender by sender, at least) the vector the steward accepted last;
+* its admissions agree with the steward's own view of the ledger at that height;
 * replaying the steward's own certified orders up to that vector over its last adopted
   checkpoint gives exactly the proposed checkpoint. A steward that lacks some of those
-  orders waits (``behind``); one that computes another state refuses.
+  orders, or has not followed the ledger that far, waits (``behind``); one that computes
+  another state refuses.
 
 Accepting writes a lock (``PersistCheckpointLock``) that the driver must make durable
 before any later effect: only then do the steward's FROST commitment and share leave. So
@@ -26,22 +31,39 @@ has two signed checkpoints and vectors never decrease as numbers grow.
 
 A ``SignedCheckpoint`` that verifies under the wallet key and is newer than the last
 adopted one is adopted once the steward can rebuild its state; the certified orders it
-covers leave the steward's order log.
+covers leave the steward's order log. A member that is not a steward runs the same machine
+without a key share: it only adopts.
+
+Wallet transactions. The group wallet's own ledger transactions (opening the wallet, and a
+settle for every exited member a checkpoint leaves holding something) are fully determined
+by the genesis and the adopted state, so every steward computes the same bytes and signs
+them without a lock (``approve_wallet_tx``). One steward coordinates the FROST session at a
+time, rotating every ``timeout`` until the ledger shows the wallet's nonce used
+(``wallet_nonce_seen``); the result is a ``SubmitWalletTx`` effect.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 from nacl.signing import SigningKey
 
 from proto import signing
+from proto.admission import (
+    Admission,
+    Join,
+    LedgerView,
+    admissions_for,
+    admissions_problem,
+    apply_admissions,
+)
+from proto.admission import by_member as admission_key
 from proto.checkpoint import Checkpoint, SignedCheckpoint, checkpoint_of
 from proto.codec import ListOf, Obj, UInt, Wire, register, wf
 from proto.committee import Committee
-from proto.errors import InvalidSignature
+from proto.errors import InvalidSignature, LocalProtocolError
 from proto.frost.curve import FrostError
 from proto.frost.keys import KeyPackage
 from proto.frost.session import (
@@ -57,6 +79,7 @@ from proto.frost.session import (
     SignRequest,
 )
 from proto.kinds import MAX_MEMBERS, MEMBER_ID, SEQ, SIGNATURE
+from proto.ledger.txs import TX_DOMAIN, Settle, SignedTx, Tx
 from proto.orders import SignedOrder
 from proto.replica import Replica
 from proto.state import GroupState
@@ -83,12 +106,15 @@ class Proposal(Wire):
     vector: tuple[SeqEntry, ...] = wf(
         ListOf(Obj(SeqEntry), max_items=MAX_MEMBERS, strictly_sorted=True, sort_key=by_member)
     )
+    ledger_height: int = wf(UInt(64))
+    admissions: tuple[Admission, ...] = wf(
+        ListOf(Obj(Admission), max_items=MAX_MEMBERS, strictly_sorted=True, sort_key=admission_key)
+    )
     checkpoint: Checkpoint = wf(Obj(Checkpoint))
     signature: bytes = wf(SIGNATURE)
 
     def body(self) -> bytes:
-        unsigned = Proposal(self.attempt, self.proposer, self.vector, self.checkpoint, bytes(64))
-        return unsigned.encode()
+        return replace(self, signature=bytes(64)).encode()
 
     def session_id(self) -> bytes:
         return hashlib.sha256(b"swapnet/1/checkpoint-session\x00" + self.body()).digest()
@@ -124,23 +150,33 @@ def covers(newer: tuple[SeqEntry, ...], older: tuple[SeqEntry, ...]) -> bool:
 
 
 def state_at(
-    base: GroupState, log: list[SignedOrder], vector: tuple[SeqEntry, ...], committee: Committee
+    base: GroupState,
+    log: list[SignedOrder],
+    vector: tuple[SeqEntry, ...],
+    committee: Committee,
+    admissions: tuple[Admission, ...] = (),
 ) -> GroupState | str:
-    """The state after applying, over ``base``, the logged orders within ``vector``; or
-    ``"behind"`` (orders missing from the log) or ``"inconsistent"`` (the vector is not a
-    state any replay reaches)."""
+    """The next checkpoint's state: ``base`` less what it settled, plus the logged orders
+    within ``vector``, plus ``admissions``; or ``"behind"`` (orders missing from the log)
+    or ``"inconsistent"`` (no replay reaches the vector, or the admissions do not fit)."""
     target = {e.member: e.seq for e in vector}
     if not covers(vector, vector_of(base)):
         return "inconsistent"
     within = [o for o in log if all(p.seq <= target.get(p.member, 0) for p in o.order.parties)]
-    replica = Replica(base.copy(), committee)
+    state = base.copy()
+    state.close_settled(base.settlements())
+    replica = Replica(state, committee)
     replica.add_certified(within)
     reached = {e.member: e.seq for e in vector_of(replica.state)}
     if replica.waiting or any(reached.get(m, 0) > s for m, s in target.items()):
         return "inconsistent"
     if reached != target:
         return "behind"
-    return replica.state
+    try:
+        apply_admissions(state, admissions)
+    except LocalProtocolError:
+        return "inconsistent"
+    return state
 
 
 # -- effects ---------------------------------------------------------------------------
@@ -166,19 +202,44 @@ class PersistCheckpointLock:
 
 @dataclass(frozen=True)
 class CheckpointAdopted:
+    """``state`` is the checkpoint's; ``live`` is it plus the certified orders beyond it:
+    what the node's replica must now hold."""
+
     completed: Completed
     state: GroupState
+    live: GroupState
 
 
-CheckpointEffect = Broadcast | SendToSteward | PersistCheckpointLock | CheckpointAdopted
+@dataclass(frozen=True)
+class SubmitWalletTx:
+    """A wallet transaction the group has signed: submit it to the ledger."""
+
+    signed: SignedTx
+
+
+CheckpointEffect = (
+    Broadcast | SendToSteward | PersistCheckpointLock | CheckpointAdopted | SubmitWalletTx
+)
+
+
+@dataclass
+class WalletJob:
+    tx: Tx
+    message: bytes
+    since: float
+    tried: set[int] = field(default_factory=set)
 
 
 class CheckpointSteward:
+    """One node's checkpoint machine. With ``key`` (a steward's share of the wallet key)
+    it proposes, checks and signs; without, it only adopts what the group signed."""
+
     def __init__(
         self,
         *,
         identity: SigningKey,
-        key: KeyPackage,
+        key: KeyPackage | None,
+        wallet_key: bytes,
         committee: Committee,
         base: GroupState,
         base_number: int,
@@ -188,24 +249,34 @@ class CheckpointSteward:
         random_bytes: Callable[[int], bytes],
         lock: Proposal | None = None,
         log: list[SignedOrder] | None = None,
+        terms_hash: bytes = bytes(32),
+        ledger_id: bytes = bytes(32),
+        ledger_fee: int = 0,
     ) -> None:
         self.identity = identity
         self.id = signing.public_key_of(identity)
         self.key = key
         self.committee = committee
         self.group_id = base.group_id
-        self.wallet_key = key.group_public_key
+        self.wallet_key = wallet_key
+        if key is not None and key.group_public_key != wallet_key:
+            raise LocalProtocolError("the key share is not for this wallet")
         self.base = base
         self.base_number = base_number
         self.adopted_at = adopted_at
         self.interval = interval
         self.timeout = timeout
         self.random_bytes = random_bytes
+        self.terms_hash = terms_hash
+        self.ledger_id = ledger_id
+        self.ledger_fee = ledger_fee
+        self.ledger = LedgerView()
+        self.joins: dict[bytes, Join] = {}
         self.lock = lock
         self.log: list[SignedOrder] = list(log or [])
         self.live: GroupState = base.copy()
         Replica(self.live, committee).add_certified(self.log)
-        self.signer = Signer(key)
+        self.signer = Signer(key) if key is not None else None
         self.coordinators: dict[bytes, Coordinator] = {}
         self.accepted: dict[bytes, Proposal] = {}
         self.pending_proposals: dict[bytes, Proposal] = {}
@@ -213,10 +284,12 @@ class CheckpointSteward:
         self.pending_adoptions: dict[int, Completed] = {}
         self.proposed: set[int] = set()
         self.completed: dict[int, Completed] = {}
+        self.wallet_jobs: dict[bytes, WalletJob] = {}
         if lock is not None and lock.number > base_number:
             # Checked before it was locked; after a restart we may go on signing it (with
             # fresh nonces: the old ones died with the process).
             self.accepted[lock.session_id()] = lock
+        self._approve_settlements(adopted_at)
 
     # -- identity helpers ---------------------------------------------------------------
     def identifier_of(self, steward: bytes) -> int:
@@ -228,17 +301,38 @@ class CheckpointSteward:
     def proposer_of(self, number: int) -> bytes:
         return self.committee.stewards[number % self.committee.n]
 
+    @property
+    def is_steward(self) -> bool:
+        return self.key is not None
+
     # -- inputs -------------------------------------------------------------------------
     def on_applied(self, orders: list[SignedOrder], now: float) -> list[CheckpointEffect]:
-        """Certified orders the steward's replica just applied (in order)."""
+        """Certified orders the node's replica just applied (in order)."""
         Replica(self.live, self.committee).add_certified(orders)
         self.log.extend(orders)
+        return self._retry_pending(now)
+
+    def on_join(self, join: Join, now: float) -> list[CheckpointEffect]:
+        """A trader's signed join (invalid ones and members' are ignored)."""
+        if join.is_valid(self.group_id, self.terms_hash) and not self.live.is_member(join.member):
+            self.joins.setdefault(join.member, join)
+        return []
+
+    def on_deposit(self, height: int, member: bytes, asset: str, amount: int) -> None:
+        self.ledger.add_deposit(height, member, asset, amount)
+
+    def on_ledger_height(self, height: int, now: float) -> list[CheckpointEffect]:
+        """The node has followed the ledger (every deposit reported) up to ``height``."""
+        self.ledger.advance(height)
         return self._retry_pending(now)
 
     def tick(self, now: float) -> list[CheckpointEffect]:
         effects: list[CheckpointEffect] = []
         for coordinator in list(self.coordinators.values()):
             effects += self._coordinator_effects(coordinator, coordinator.tick(now), now)
+        if not self.is_steward:
+            return effects
+        effects += self._wallet_tick(now)
         due = now - self.adopted_at - self.interval
         if due >= 0:
             attempt = int(due // self.timeout)
@@ -248,10 +342,12 @@ class CheckpointSteward:
         return effects
 
     def receive(self, sender: bytes, msg: Wire, now: float) -> list[CheckpointEffect]:
-        if isinstance(msg, Proposal):
-            return self._on_proposal(msg, now)
         if isinstance(msg, Completed):
             return self._on_completed(msg, now)
+        if not self.is_steward:
+            return []
+        if isinstance(msg, Proposal):
+            return self._on_proposal(msg, now)
         if isinstance(msg, CommitmentRequest | SignRequest):
             if sender not in self.committee:
                 return []
@@ -264,6 +360,65 @@ class CheckpointSteward:
             return self._coordinator_effects(coordinator, out, now)
         return []
 
+    # -- wallet transactions ------------------------------------------------------------
+    def approve_wallet_tx(self, tx: Tx, now: float) -> None:
+        """Sign ``tx`` for the wallet when asked (and coordinate it in turn) until the
+        ledger shows its nonce used. Only for transactions every steward derives alike."""
+        if tx.sender != self.wallet_key or not self.is_steward:
+            return
+        message = signing.domain_message(TX_DOMAIN, self.ledger_id, tx.encode())
+        session = hashlib.sha256(b"swapnet/1/wallet-tx-session\x00" + message).digest()
+        self.wallet_jobs.setdefault(session, WalletJob(tx, message, now))
+
+    def wallet_nonce_seen(self, nonce: int) -> None:
+        """The ledger has applied the wallet's transactions up to ``nonce``."""
+        self.wallet_jobs = {k: j for k, j in self.wallet_jobs.items() if j.tx.nonce > nonce}
+
+    def _approve_settlements(self, now: float) -> None:
+        for s in self.base.settlements():
+            tx = Settle(
+                self.wallet_key,
+                s.nonce,
+                self.ledger_fee,
+                self.group_id,
+                self.base_number,
+                s.member,
+                s.pay_to,
+                s.balances,
+            )
+            self.approve_wallet_tx(tx, now)
+
+    def _wallet_tick(self, now: float) -> list[CheckpointEffect]:
+        assert self.key is not None
+        effects: list[CheckpointEffect] = []
+        for session, job in list(self.wallet_jobs.items()):
+            if session in self.coordinators:
+                continue
+            turn = int((now - job.since) // self.timeout)
+            first = job.tx.nonce % self.committee.n
+            if self.committee.stewards[(first + turn) % self.committee.n] != self.id:
+                continue
+            if turn in job.tried:
+                continue
+            job.tried.add(turn)
+            coordinator = self._coordinator(session, job.message)
+            effects += self._coordinator_effects(coordinator, coordinator.start(now), now)
+        return effects
+
+    def _coordinator(self, session: bytes, message: bytes) -> Coordinator:
+        assert self.key is not None
+        coordinator = Coordinator(
+            session=session,
+            message=message,
+            group_public_key=self.wallet_key,
+            public_shares=dict(self.key.public_shares),
+            threshold=self.key.threshold,
+            available=list(self.key.public_shares),
+            timeout=self.timeout / 4,
+        )
+        self.coordinators[session] = coordinator
+        return coordinator
+
     # -- proposing ----------------------------------------------------------------------
     def _propose(self, number: int, attempt: int, now: float) -> list[CheckpointEffect]:
         self.proposed.add(number)
@@ -272,21 +427,20 @@ class CheckpointSteward:
             number <= self.lock.number or not covers(vector, self.lock.vector)
         ):
             return []  # cannot sign it ourselves: let the next proposer try
-        unsigned = Proposal(attempt, self.id, vector, checkpoint_of(self.live, number), bytes(64))
+        height = self.ledger.height
+        admissions = admissions_for(self.live, self.ledger, self.joins)
+        state = state_at(self.base, self.log, vector, self.committee, admissions)
+        if isinstance(state, str):
+            return []  # our own view does not replay: nothing sound to propose
+        checkpoint = checkpoint_of(state, number)
+        unsigned = Proposal(attempt, self.id, vector, height, admissions, checkpoint, bytes(64))
         sig = signing.sign(self.identity, PROPOSAL_DOMAIN, self.group_id, unsigned.body())
-        proposal = Proposal(attempt, self.id, vector, unsigned.checkpoint, sig)
+        proposal = replace(unsigned, signature=sig)
         effects: list[CheckpointEffect] = [Broadcast(proposal)]
         effects += self._on_proposal(proposal, now)
-        coordinator = Coordinator(
-            session=proposal.session_id(),
-            message=proposal.checkpoint.signing_message(),
-            group_public_key=self.wallet_key,
-            public_shares=dict(self.key.public_shares),
-            threshold=self.key.threshold,
-            available=list(self.key.public_shares),
-            timeout=self.timeout / 4,
+        coordinator = self._coordinator(
+            proposal.session_id(), proposal.checkpoint.signing_message()
         )
-        self.coordinators[proposal.session_id()] = coordinator
         effects += self._coordinator_effects(coordinator, coordinator.start(now), now)
         return effects
 
@@ -302,12 +456,15 @@ class CheckpointSteward:
                 else:
                     effects.append(SendToSteward(target, e.message))
             elif isinstance(e, SessionDone):
-                proposal = self.accepted.get(coordinator.session)
                 del self.coordinators[coordinator.session]
+                proposal = self.accepted.get(coordinator.session)
+                job = self.wallet_jobs.get(coordinator.session)
                 if proposal is not None:
                     completed = Completed(proposal, e.signature)
                     effects.append(Broadcast(completed))
                     effects += self._on_completed(completed, now)
+                elif job is not None:
+                    effects.append(SubmitWalletTx(SignedTx(job.tx, e.signature)))
             elif isinstance(e, SessionFailed):
                 del self.coordinators[coordinator.session]
         return effects
@@ -329,7 +486,10 @@ class CheckpointSteward:
             and (p.number <= self.lock.number or not covers(p.vector, self.lock.vector))
         ):
             return []
-        state = state_at(self.base, self.log, p.vector, self.committee)
+        problem = admissions_problem(
+            self.base, p.admissions, p.ledger_height, self.ledger, self.terms_hash
+        )
+        state = problem or state_at(self.base, self.log, p.vector, self.committee, p.admissions)
         if state == "behind":
             self.pending_proposals[session] = p
             return []
@@ -344,18 +504,24 @@ class CheckpointSteward:
         return effects
 
     def _on_signing_request(self, sender: bytes, msg: Wire, now: float) -> list[CheckpointEffect]:
+        assert self.signer is not None
         session = getattr(msg, "session", b"")
+        job = self.wallet_jobs.get(session)
         proposal = self.accepted.get(session)
-        if proposal is None:
+        if job is not None:
+            expected = job.message  # deterministic bytes: any steward may coordinate
+        elif proposal is None:
             self.pending_requests.setdefault(session, []).append(msg)
             return []
-        if proposal.proposer != sender or self.lock is None or self.lock.session_id() != session:
+        elif proposal.proposer != sender or self.lock is None or self.lock.session_id() != session:
             return []  # only the proposer of the proposal we hold the lock for
+        else:
+            expected = proposal.checkpoint.signing_message()
         try:
             if isinstance(msg, CommitmentRequest):
                 reply: Wire = self.signer.on_commitment_request(msg, self.random_bytes(64))
             elif isinstance(msg, SignRequest):
-                if msg.message != proposal.checkpoint.signing_message():
+                if msg.message != expected:
                     return []
                 reply = self.signer.on_sign_request(msg)
             else:
@@ -366,6 +532,7 @@ class CheckpointSteward:
             coordinator = self.coordinators.get(session)
             if coordinator is None:
                 return []
+            assert self.key is not None
             out = coordinator.receive(self.key.identifier, reply, now)
             return self._coordinator_effects(coordinator, out, now)
         return [SendToSteward(sender, reply)]
@@ -399,7 +566,7 @@ class CheckpointSteward:
 
     def _adopt(self, completed: Completed, now: float) -> CheckpointAdopted | None:
         p = completed.proposal
-        state = state_at(self.base, self.log, p.vector, self.committee)
+        state = state_at(self.base, self.log, p.vector, self.committee, p.admissions)
         if isinstance(state, str) or checkpoint_of(state, p.number) != p.checkpoint:
             return None  # behind (sync brings the orders) or not our history
         target = {e.member: e.seq for e in p.vector}
@@ -409,10 +576,16 @@ class CheckpointSteward:
             if not all(q.seq <= target.get(q.member, 0) for q in o.order.parties)
         ]
         self.base, self.base_number, self.adopted_at = state, p.number, now
+        self.live = state.copy()
+        Replica(self.live, self.committee).add_certified(self.log)
+        for member in list(self.joins):
+            if state.is_member(member):
+                del self.joins[member]
         keep = self.base_number
         self.pending_adoptions = {k: v for k, v in self.pending_adoptions.items() if k > keep}
         self.accepted = {k: v for k, v in self.accepted.items() if v.number > keep}
         self.pending_proposals = {
             k: v for k, v in self.pending_proposals.items() if v.number > keep
         }
-        return CheckpointAdopted(completed, state)
+        self._approve_settlements(now)
+        return CheckpointAdopted(completed, state, self.live.copy())

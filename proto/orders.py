@@ -1,10 +1,11 @@
 """Orders: the signed off-ledger balance updates, and equivocation evidence.
 
-Two kinds of order exist today:
+Three kinds of order exist today:
 
 * ``Transfer``: one sender pays one recipient an amount of one asset.
 * ``Swap``: several parties exchange assets atomically. Every party that pays in some leg
   is a party of the swap, signs it, and consumes its own next sequence number.
+* ``Exit``: a member's last order; it moves nothing and marks the member as leaving.
 
 Both expose the same view: ``parties`` (who is debited, each with the seq it consumes,
 sorted by member id) and ``legs`` (payer, payee, asset, amount). The rest of the protocol
@@ -98,7 +99,8 @@ class Order(Wire):
         return out
 
     def members_touched(self) -> set[bytes]:
-        return {leg.payer for leg in self.legs} | {leg.payee for leg in self.legs}
+        legs = {leg.payer for leg in self.legs} | {leg.payee for leg in self.legs}
+        return legs | {p.member for p in self.parties}
 
 
 def order_id_of(order_bytes: bytes) -> bytes:
@@ -172,7 +174,27 @@ class Swap(Order):
         return self.swap_legs
 
 
-ORDER_KINDS: tuple[type[Order], ...] = (Transfer, Swap)
+@register(7, "exit")
+@dataclass(frozen=True)
+class Exit(Order):
+    """A member leaves cooperatively: its last order. Once applied the member can pay no
+    more; the checkpoint that covers it fixes the balance the group settles to ``pay_to``
+    (a ledger account) on the ledger."""
+
+    member: bytes = wf(MEMBER_ID)
+    seq: int = wf(SEQ)
+    pay_to: bytes = wf(MEMBER_ID)
+
+    @cached_property
+    def parties(self) -> tuple[Party, ...]:
+        return (Party(self.member, self.seq),)
+
+    @cached_property
+    def legs(self) -> tuple[Leg, ...]:
+        return ()
+
+
+ORDER_KINDS: tuple[type[Order], ...] = (Transfer, Swap, Exit)
 
 
 @register(5, "signed-order")

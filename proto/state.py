@@ -1,7 +1,10 @@
 """The group state that certified orders are applied to, and its canonical snapshot.
 
 ``GroupState`` holds, per admitted member: a frozen flag, the last sequence number it
-consumed, and an integer balance per asset. It knows the group's assets.
+consumed, an integer balance per asset, what the group has credited it from its ledger
+deposits (cumulative, per asset), and, once it has exited, the ledger account its balance
+is settled to. It knows the group's assets and the last nonce the group wallet used on the
+ledger (settles are numbered from it, so every steward signs the same settle).
 
 Invariants:
 
@@ -13,7 +16,10 @@ Invariants:
   have applied the same set of orders hold the same balances, seqs and flags, and
   therefore the same snapshot bytes, whatever order the orders arrived in;
 * value is conserved: ``totals()`` changes only through ``deposit`` (a join seen on the
-  ledger) and ``withdraw`` (an exit), never through an order.
+  ledger) and ``withdraw`` (an exit), never through an order;
+* an exited member is never debited again (``member-exited``); it may still be credited,
+  and whatever it holds at a checkpoint is settled to it (``settlements``) and removed
+  from the state at the next one (``close_settled``).
 
 Freezing stops a member from having new orders voted (see ``proto.validation``); it never
 undoes or blocks an order that is already certified.
@@ -24,17 +30,18 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 
-from proto.codec import Bool, ListOf, Obj, UInt, Wire, decode, register, wf
+from proto.codec import Bool, Bytes, ListOf, Obj, UInt, Wire, decode, register, wf
 from proto.errors import LocalProtocolError
 from proto.kinds import (
     AMOUNT,
     ASSET,
     GROUP_ID,
+    KEY_SIZE_BYTES,
     MAX_ASSETS,
     MAX_MEMBERS,
     MEMBER_ID,
 )
-from proto.orders import Order
+from proto.orders import Exit, Order
 
 MAX_STATE_BYTES = 64 << 20
 
@@ -61,6 +68,16 @@ class AccountRecord(Wire):
     balances: tuple[AssetBalance, ...] = wf(
         ListOf(Obj(AssetBalance), max_items=MAX_ASSETS, strictly_sorted=True, sort_key=by_asset)
     )
+    deposited: tuple[AssetBalance, ...] = wf(
+        ListOf(Obj(AssetBalance), max_items=MAX_ASSETS, strictly_sorted=True, sort_key=by_asset)
+    )
+    """Cumulative ledger deposits the group has credited to this member."""
+    exit_to: bytes = wf(Bytes(max_size=KEY_SIZE_BYTES))
+    """Empty while a member; the ledger account its balance is settled to once exited."""
+
+    def check_fields(self) -> None:
+        if self.exit_to and len(self.exit_to) != KEY_SIZE_BYTES:
+            raise ValueError("exit_to is empty or a 32-byte account")
 
 
 def _member_key(a: AccountRecord) -> bytes:
@@ -81,6 +98,7 @@ class StateSnapshot(Wire):
             Obj(AccountRecord), max_items=MAX_MEMBERS, strictly_sorted=True, sort_key=_member_key
         )
     )
+    wallet_nonce: int = wf(UInt(64))
 
     def check_fields(self) -> None:
         known = set(self.assets)
@@ -104,6 +122,19 @@ class Account:
     frozen: bool = False
     last_seq: int = 0
     balances: dict[str, int] = field(default_factory=dict)
+    deposited: dict[str, int] = field(default_factory=dict)
+    exit_to: bytes = b""
+
+
+@dataclass(frozen=True)
+class Settlement:
+    """What the group owes an exited member at a checkpoint, and the wallet nonce of the
+    settle transaction that pays it."""
+
+    member: bytes
+    pay_to: bytes
+    balances: tuple[AssetBalance, ...]
+    nonce: int
 
 
 class GroupState:
@@ -113,9 +144,10 @@ class GroupState:
         self.group_id = group_id
         self.assets: tuple[str, ...] = tuple(sorted(set(assets)))
         self.accounts: dict[bytes, Account] = {}
+        self.wallet_nonce = 1  # the wallet's OpenWallet transaction
         self._supply = dict.fromkeys(self.assets, 0)  # orders move value, never change this
         # Validate the header once through the snapshot's own rules.
-        StateSnapshot(group_id, self.assets, ())
+        StateSnapshot(group_id, self.assets, (), 1)
 
     # -- reading ------------------------------------------------------------------------
     def is_member(self, member: bytes) -> bool:
@@ -124,6 +156,10 @@ class GroupState:
     def is_frozen(self, member: bytes) -> bool:
         account = self.accounts.get(member)
         return account is not None and account.frozen
+
+    def has_exited(self, member: bytes) -> bool:
+        account = self.accounts.get(member)
+        return account is not None and bool(account.exit_to)
 
     def next_seq(self, member: bytes) -> int:
         account = self.accounts.get(member)
@@ -164,6 +200,43 @@ class GroupState:
         balances[asset] = balances.get(asset, 0) + amount
         self._supply[asset] += amount
 
+    def credit_deposits(self, member: bytes, cumulative: dict[str, int]) -> None:
+        """Credit whatever ``cumulative`` (the member's ledger deposits so far, per asset)
+        adds to what was credited before. Raises ``LocalProtocolError`` if it is less."""
+        account = self._account(member)
+        for asset, total in sorted(cumulative.items()):
+            before = account.deposited.get(asset, 0)
+            if total < before:
+                raise LocalProtocolError("cumulative deposits cannot shrink")
+            if total > before:
+                self.deposit(member, asset, total - before)
+                account.deposited[asset] = total
+
+    def settlements(self) -> list[Settlement]:
+        """The settles a checkpoint of this state owes: every exited member that holds
+        something, by member id, numbered from the wallet's next nonce."""
+        owed = [
+            (m, a)
+            for m, a in sorted(self.accounts.items())
+            if a.exit_to and any(a.balances.values())
+        ]
+        return [
+            Settlement(
+                m,
+                a.exit_to,
+                tuple(AssetBalance(k, v) for k, v in sorted(a.balances.items()) if v),
+                self.wallet_nonce + 1 + i,
+            )
+            for i, (m, a) in enumerate(owed)
+        ]
+
+    def close_settled(self, settled: list[Settlement]) -> None:
+        """Remove what the previous checkpoint settled (the payout left the wallet)."""
+        for s in settled:
+            for b in s.balances:
+                self.withdraw(s.member, b.asset, b.amount)
+        self.wallet_nonce += len(settled)
+
     def withdraw(self, member: bytes, asset: str, amount: int) -> None:
         """Debit funds that leave the group wallet on the ledger (an exit)."""
         balances = self._account(member).balances
@@ -186,6 +259,11 @@ class GroupState:
             if leg.payer not in self.accounts or leg.payee not in self.accounts:
                 return "not-member"
         for party in order.parties:
+            account = self.accounts.get(party.member)
+            if account is None:
+                return "not-member"
+            if account.exit_to:
+                return "member-exited"
             if party.seq != self.accounts[party.member].last_seq + 1:
                 return "seq-gap" if party.seq > self.next_seq(party.member) else "seq-used"
         for (payer, asset), amount in order.debits().items():
@@ -204,6 +282,8 @@ class GroupState:
             payee[leg.asset] = payee.get(leg.asset, 0) + leg.amount
         for party in order.parties:
             self.accounts[party.member].last_seq = party.seq
+        if isinstance(order, Exit):
+            self.accounts[order.member].exit_to = order.pay_to
 
     # -- canonical form -----------------------------------------------------------------
     def snapshot(self) -> StateSnapshot:
@@ -215,14 +295,13 @@ class GroupState:
                     member,
                     account.frozen,
                     account.last_seq,
-                    tuple(
-                        AssetBalance(asset, amount)
-                        for asset, amount in sorted(account.balances.items())
-                        if amount
-                    ),
+                    _balances(account.balances),
+                    _balances(account.deposited),
+                    account.exit_to,
                 )
                 for member, account in sorted(self.accounts.items())
             ),
+            self.wallet_nonce,
         )
 
     def encode(self) -> bytes:
@@ -236,8 +315,13 @@ class GroupState:
         state = cls(snap.group_id, snap.assets)
         for record in snap.accounts:
             state.accounts[record.member] = Account(
-                record.frozen, record.last_seq, {b.asset: b.amount for b in record.balances}
+                record.frozen,
+                record.last_seq,
+                {b.asset: b.amount for b in record.balances},
+                {b.asset: b.amount for b in record.deposited},
+                record.exit_to,
             )
+        state.wallet_nonce = snap.wallet_nonce
         state._supply = state.totals()
         return state
 
@@ -262,3 +346,7 @@ class GroupState:
             balances[asset] = amount
         else:
             balances.pop(asset, None)
+
+
+def _balances(amounts: dict[str, int]) -> tuple[AssetBalance, ...]:
+    return tuple(AssetBalance(asset, amount) for asset, amount in sorted(amounts.items()) if amount)

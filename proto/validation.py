@@ -108,7 +108,14 @@ def _order_problem(
             return "unknown-asset"
         if not state.is_member(leg.payer) or not state.is_member(leg.payee):
             return "not-member"
+    for leg in order.legs:
+        if state.has_exited(leg.payee):
+            return "member-exited"
     for party in order.parties:
+        if not state.is_member(party.member):
+            return "not-member"
+        if state.has_exited(party.member):
+            return "member-exited"
         if state.is_frozen(party.member):
             return "frozen"
         expected = next_seq.get(party.member, state.next_seq(party.member))

@@ -61,6 +61,7 @@ async def test_stewards_agree_on_signed_checkpoints_while_a_member_pays(tmp_path
             machine = CheckpointSteward(
                 identity=key,
                 key=keys[index + 1],
+                wallet_key=keys[1].group_public_key,
                 committee=G.committee,
                 base=G.genesis_state(),
                 base_number=0,

@@ -82,10 +82,19 @@ def snapshots(draw: st.DrawFn) -> StateSnapshot:
     for member in sorted(draw(st.sets(member_ids, max_size=4))):
         held = sorted(draw(st.sets(st.sampled_from(asset_list), max_size=len(asset_list))))
         balances = tuple(AssetBalance(a, draw(st.integers(1, 2**60))) for a in held)
+        exit_to = draw(st.one_of(st.just(b""), member_ids))
         accounts.append(
-            AccountRecord(member, draw(st.booleans()), draw(st.integers(0, 2**64 - 1)), balances)
+            AccountRecord(
+                member,
+                draw(st.booleans()),
+                draw(st.integers(0, 2**64 - 1)),
+                balances,
+                balances,
+                exit_to,
+            )
         )
-    return StateSnapshot(draw(digests), tuple(asset_list), tuple(accounts))
+    nonce = draw(st.integers(1, 2**64 - 1))
+    return StateSnapshot(draw(digests), tuple(asset_list), tuple(accounts), nonce)
 
 
 @st.composite

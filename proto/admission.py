@@ -1,0 +1,161 @@
+"""Joins and deposits: how ledger funds enter the group, at checkpoints.
+
+A trader joins by two acts: a ``Deposit`` into the group wallet on the ledger, and a
+``Join`` (its signature over the group's terms hash) sent to the stewards. Neither moves
+anything by itself. A checkpoint proposal names the ledger height it reads the ledger at
+and lists ``Admission`` records: for each member, its cumulative deposits up to that
+height, with its ``Join`` if it is not a member yet. The checkpoint's state admits the
+new members and credits what their cumulative deposits add to what was credited before.
+
+A steward checks a proposal's admissions against its own view of the ledger
+(``LedgerView``): it waits (``behind``) until it has followed the ledger to the proposal's
+height, and refuses (``inconsistent``) a cumulative figure that is not the ledger's, a
+join that is not signed over the group's terms, a join for a member already admitted or a
+credit to someone who neither is a member nor joins. Leaving someone's deposit out is not
+a fault (the next proposal includes it); inventing one is.
+
+Invariants: credits only ever come from deposits the ledger holds, each unit once
+(cumulative figures never shrink, and only the increase is credited); a member's join
+signature is kept in the checkpoint proposal it was admitted by.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from nacl.signing import SigningKey
+
+from proto import signing
+from proto.codec import ListOf, Obj, Wire, register, wf
+from proto.errors import LocalProtocolError
+from proto.kinds import DIGEST, MAX_ASSETS, MEMBER_ID, SIGNATURE
+from proto.state import AssetBalance, GroupState, by_asset
+
+JOIN_DOMAIN = "join"
+
+
+@register(82, "join")
+@dataclass(frozen=True)
+class Join(Wire):
+    """A trader's signature over the group's terms: its consent, and its join request."""
+
+    member: bytes = wf(MEMBER_ID)
+    terms_hash: bytes = wf(DIGEST)
+    signature: bytes = wf(SIGNATURE)
+
+    def body(self) -> bytes:
+        return Join(self.member, self.terms_hash, bytes(64)).encode()
+
+    def is_valid(self, group_id: bytes, terms_hash: bytes) -> bool:
+        return self.terms_hash == terms_hash and signing.is_valid(
+            self.member, self.signature, JOIN_DOMAIN, group_id, self.body()
+        )
+
+
+def sign_join(key: SigningKey, group_id: bytes, terms_hash: bytes) -> Join:
+    unsigned = Join(signing.public_key_of(key), terms_hash, bytes(64))
+    return Join(
+        unsigned.member,
+        terms_hash,
+        signing.sign(key, JOIN_DOMAIN, group_id, unsigned.body()),
+    )
+
+
+@register(83, "admission")
+@dataclass(frozen=True)
+class Admission(Wire):
+    member: bytes = wf(MEMBER_ID)
+    deposited: tuple[AssetBalance, ...] = wf(
+        ListOf(Obj(AssetBalance), max_items=MAX_ASSETS, strictly_sorted=True, sort_key=by_asset)
+    )
+    """The member's cumulative deposits into the wallet up to the proposal's height."""
+    join: tuple[Join, ...] = wf(ListOf(Obj(Join), max_items=1))
+    """The member's join, when it is not a member yet (else empty)."""
+
+    def check_fields(self) -> None:
+        if self.join and self.join[0].member != self.member:
+            raise ValueError("an admission's join must be the member's own")
+
+
+def by_member(a: Admission) -> bytes:
+    return a.member
+
+
+@dataclass
+class LedgerView:
+    """What a node has followed of the ledger for one group: the deposits into its wallet,
+    by height, up to ``height``."""
+
+    height: int = 0
+    deposits: list[tuple[int, bytes, str, int]] = field(default_factory=list)
+    """(height, member, asset, amount), in ledger order."""
+
+    def add_deposit(self, height: int, member: bytes, asset: str, amount: int) -> None:
+        self.deposits.append((height, member, asset, amount))
+        self.height = max(self.height, height)
+
+    def advance(self, height: int) -> None:
+        self.height = max(self.height, height)
+
+    def cumulative(self, at_height: int) -> dict[bytes, dict[str, int]]:
+        out: dict[bytes, dict[str, int]] = {}
+        for h, member, asset, amount in self.deposits:
+            if h <= at_height:
+                mine = out.setdefault(member, {})
+                mine[asset] = mine.get(asset, 0) + amount
+        return out
+
+
+def admissions_for(
+    state: GroupState, view: LedgerView, joins: Mapping[bytes, Join]
+) -> tuple[Admission, ...]:
+    """What a proposer admits at ``view.height``: every member whose cumulative deposits
+    grew, and every joiner with deposits whose join it holds."""
+    out: list[Admission] = []
+    for member, totals in sorted(view.cumulative(view.height).items()):
+        deposited = tuple(AssetBalance(a, n) for a, n in sorted(totals.items()) if n)
+        if state.is_member(member):
+            credited = state.accounts[member].deposited
+            if any(n > credited.get(a, 0) for a, n in totals.items()):
+                out.append(Admission(member, deposited, ()))
+        elif member in joins:
+            out.append(Admission(member, deposited, (joins[member],)))
+    return tuple(out)
+
+
+def admissions_problem(
+    state: GroupState,
+    admissions: Iterable[Admission],
+    ledger_height: int,
+    view: LedgerView,
+    terms_hash: bytes,
+) -> str | None:
+    """``None`` if the admissions are right by ``view``; ``"behind"`` if the view has not
+    reached ``ledger_height``; otherwise ``"inconsistent"``."""
+    admissions = tuple(admissions)
+    if not admissions:
+        return None
+    if view.height < ledger_height:
+        return "behind"
+    ledger = view.cumulative(ledger_height)
+    for a in admissions:
+        totals = {b.asset: b.amount for b in a.deposited}
+        if totals != ledger.get(a.member, {}):
+            return "inconsistent"
+        if state.is_member(a.member) == bool(a.join):
+            return "inconsistent"
+        if a.join and not a.join[0].is_valid(state.group_id, terms_hash):
+            return "inconsistent"
+    return None
+
+
+def apply_admissions(state: GroupState, admissions: Iterable[Admission]) -> None:
+    """Admit and credit; raises ``LocalProtocolError`` (state may be partly changed: call
+    it on a copy) when the admissions do not fit the state."""
+    for a in admissions:
+        if a.join:
+            state.admit(a.member)
+        elif not state.is_member(a.member):
+            raise LocalProtocolError("a credit for someone who is not a member")
+        state.credit_deposits(a.member, {b.asset: b.amount for b in a.deposited})

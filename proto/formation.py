@@ -1,0 +1,190 @@
+"""Forming a group: the stewards' Pedersen DKG on the wire, and the genesis it yields.
+
+Every steward is given the same ``GroupSpec`` (everything the genesis fixes except the
+wallet key, which the DKG makes). Its hash is the ceremony id, so shares and packages of
+one ceremony are never valid in another. Steward i (its position in the sorted steward
+list, plus one) deals from its own random polynomial, kept sealed on its own disk before
+anything leaves, so a restarted steward deals the very same shares.
+
+The exchange is pull-based and idempotent: a steward asks each other steward for a
+``DkgReply`` (that steward's round-one package and the signed share dealt to the caller,
+who is authenticated by the connection). When a steward holds every package and every
+share it finishes (``finish``): every package's proof of knowledge is checked and every
+share against its dealer's commitment (a fault names the culprit, see
+``proto.frost.dkg``); the wallet key is the sum of the packages' constant terms, and the
+genesis is the spec plus that key. Any two honest stewards that finish hold the same
+genesis, since it depends only on the spec and the public packages.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from nacl.signing import SigningKey
+
+from proto import signing
+from proto.codec import Bytes, ListOf, Obj, Text, UInt, Wire, register, wf
+from proto.committee import Committee
+from proto.frost.curve import FrostError, decode_scalar, encode_scalar, polynomial_at
+from proto.frost.dkg import (
+    SHARE_DOMAIN,
+    DkgFault,
+    Round1Package,
+    SecretPackage,
+    SignedShare,
+    part1,
+    part3,
+    share_message,
+)
+from proto.frost.keys import KeyPackage
+from proto.genesis import AdmissionPolicy, Genesis
+from proto.kinds import ASSET, DIGEST, MAX_ASSETS, MAX_STEWARDS, MEMBER_ID, SIGNATURE
+
+SCALAR = Bytes(32)
+
+
+@register(84, "group-spec")
+@dataclass(frozen=True)
+class GroupSpec(Wire):
+    name: str = wf(Text(64))
+    stewards: tuple[bytes, ...] = wf(
+        ListOf(MEMBER_ID, min_items=1, max_items=MAX_STEWARDS, strictly_sorted=True)
+    )
+    assets: tuple[str, ...] = wf(
+        ListOf(ASSET, min_items=1, max_items=MAX_ASSETS, strictly_sorted=True)
+    )
+    ledger_id: bytes = wf(DIGEST)
+    challenge_window: int = wf(UInt(32, minimum=1))
+    revoke_fee: int = wf(UInt(64))
+    checkpoint_interval: int = wf(UInt(32, minimum=1))
+    terms_hash: bytes = wf(DIGEST)
+    admission: AdmissionPolicy = wf(Obj(AdmissionPolicy))
+
+    def check_fields(self) -> None:
+        if len(self.stewards) < 2:
+            raise ValueError("a group needs at least two stewards for a threshold key")
+        Committee(self.stewards)
+
+    def ceremony(self) -> bytes:
+        return hashlib.sha256(b"swapnet/1/dkg-ceremony\x00" + self.encode()).digest()
+
+    @property
+    def threshold(self) -> int:
+        return Committee(self.stewards).quorum
+
+    def identifier_of(self, steward: bytes) -> int:
+        return self.stewards.index(steward) + 1
+
+    def genesis(self, wallet_key: bytes) -> Genesis:
+        return Genesis(
+            self.name,
+            self.stewards,
+            self.threshold,
+            wallet_key,
+            self.assets,
+            self.ledger_id,
+            self.challenge_window,
+            self.revoke_fee,
+            self.checkpoint_interval,
+            self.terms_hash,
+            self.admission,
+        )
+
+
+@register(85, "dkg-pull")
+@dataclass(frozen=True)
+class DkgPull(Wire):
+    ceremony: bytes = wf(DIGEST)
+
+
+@register(86, "dkg-reply")
+@dataclass(frozen=True)
+class DkgReply(Wire):
+    ceremony: bytes = wf(DIGEST)
+    identifier: int = wf(UInt(16, minimum=1))
+    commitment: tuple[bytes, ...] = wf(ListOf(Bytes(32), min_items=1, max_items=MAX_STEWARDS))
+    proof_r: bytes = wf(Bytes(32))
+    proof_mu: bytes = wf(SCALAR)
+    recipient: int = wf(UInt(16, minimum=1))
+    share: bytes = wf(SCALAR)
+    share_signature: bytes = wf(SIGNATURE)
+
+    @property
+    def package(self) -> Round1Package:
+        return Round1Package(
+            self.identifier, self.commitment, self.proof_r, decode_scalar(self.proof_mu)
+        )
+
+    def signed_share(self) -> SignedShare:
+        return SignedShare(
+            self.ceremony,
+            self.identifier,
+            self.recipient,
+            decode_scalar(self.share),
+            self.share_signature,
+        )
+
+
+@dataclass(frozen=True)
+class Dealer:
+    """One steward's side of the ceremony, rebuilt from its sealed coefficients."""
+
+    spec: GroupSpec
+    identity: SigningKey
+    secret: SecretPackage
+    package: Round1Package
+
+    @classmethod
+    def create(
+        cls, spec: GroupSpec, identity: SigningKey, coefficients: tuple[int, ...], nonce: int
+    ) -> Dealer:
+        me = spec.identifier_of(signing.public_key_of(identity))
+        secret, package = part1(me, coefficients, nonce, len(spec.stewards))
+        return cls(spec, identity, secret, package)
+
+    def reply_to(self, caller: bytes) -> DkgReply | None:
+        """What ``caller`` (an authenticated peer) is owed: None unless it is a steward."""
+        if caller not in self.spec.stewards or caller == signing.public_key_of(self.identity):
+            return None
+        j = self.spec.identifier_of(caller)
+        share = polynomial_at(list(self.secret.coefficients), j)
+        ceremony = self.spec.ceremony()
+        sig = signing.sign(
+            self.identity,
+            SHARE_DOMAIN,
+            ceremony,
+            share_message(self.secret.identifier, j, share),
+        )
+        p = self.package
+        return DkgReply(
+            ceremony,
+            p.identifier,
+            p.commitment,
+            p.proof_r,
+            encode_scalar(p.proof_mu),
+            j,
+            encode_scalar(share),
+            sig,
+        )
+
+    def finish(self, replies: Mapping[bytes, DkgReply]) -> tuple[KeyPackage, Genesis]:
+        """Every other steward's reply, by steward id. Raises ``DkgFault`` naming a
+        culprit, or ``FrostError`` if something is missing."""
+        ceremony = self.spec.ceremony()
+        packages = {self.package.identifier: self.package}
+        received: dict[int, SignedShare] = {}
+        identities: dict[int, bytes] = {}
+        for steward, reply in replies.items():
+            i = self.spec.identifier_of(steward)
+            identities[i] = steward
+            if reply.ceremony != ceremony or reply.identifier != i:
+                raise DkgFault([i], "a reply for another ceremony or steward")
+            try:
+                packages[i] = reply.package
+                received[i] = reply.signed_share()
+            except FrostError as exc:
+                raise DkgFault([i], f"malformed reply: {exc}") from exc
+        key = part3(self.secret, packages, received, identities)
+        return key, self.spec.genesis(key.group_public_key)

@@ -1,0 +1,286 @@
+"""A group's life in proto/, no network: stewards form it by DKG, traders join by deposit
+and signed terms, trade, and one exits; the group signs the settle that pays it.
+
+The stewards' checkpoint machines exchange messages through a loop that delivers
+everything at once; what is checked is that the rules (admissions against the ledger view,
+exits, settlements, wallet transactions) give every node the same states and a settle
+the ledger would accept."""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from dataclasses import replace
+
+import pytest
+
+from proto.admission import Admission, LedgerView, admissions_problem, sign_join
+from proto.checkpoint import checkpoint_of
+from proto.checkpointing import (
+    Broadcast,
+    CheckpointAdopted,
+    CheckpointSteward,
+    SendToSteward,
+    SubmitWalletTx,
+)
+from proto.codec import decode
+from proto.committee import Committee
+from proto.formation import Dealer, DkgReply, GroupSpec
+from proto.frost.curve import L
+from proto.frost.dkg import DkgFault
+from proto.genesis import AdmissionPolicy, terms_hash
+from proto.ledger.state import LedgerParams, LedgerRejected, LedgerState
+from proto.ledger.txs import Deposit, OpenWallet, Settle, sign_tx
+from proto.orders import Exit, Transfer, sign_order
+from proto.replica import Replica
+from proto.state import AssetBalance, GroupState
+from tests.support import key, pub
+
+LEDGER_ID = hashlib.sha256(b"ledger").digest()
+TERMS = terms_hash("be excellent to each other")
+
+
+def spec_for(stewards: list[bytes]) -> GroupSpec:
+    return GroupSpec(
+        "lifecycle",
+        tuple(sorted(stewards)),
+        ("BTC", "USD"),
+        LEDGER_ID,
+        10,
+        5,
+        1,
+        TERMS,
+        AdmissionPolicy(0, 0, ()),
+    )
+
+
+def form(seed: int, n: int = 4) -> tuple[GroupSpec, list, dict[bytes, Dealer]]:  # type: ignore[type-arg]
+    rng = random.Random(seed)
+    identities = [key(seed, f"steward{i}") for i in range(n)]
+    spec = spec_for([pub(k) for k in identities])
+    dealers = {
+        pub(k): Dealer.create(
+            spec,
+            k,
+            tuple(rng.randrange(1, L) for _ in range(spec.threshold)),
+            rng.randrange(1, L),
+        )
+        for k in identities
+    }
+    results = []
+    for me, dealer in dealers.items():
+        replies = {}
+        for other, theirs in dealers.items():
+            if other != me:
+                reply = theirs.reply_to(me)
+                assert reply is not None
+                replies[other] = decode(reply.encode(), DkgReply)  # over the wire
+        results.append(dealer.finish(replies))
+    return spec, results, dealers
+
+
+def test_dkg_gives_every_steward_the_same_genesis_and_a_working_key() -> None:
+    spec, results, dealers = form(1)
+    genesis = results[0][1]
+    assert all(g == genesis for _, g in results)
+    assert all(k.group_public_key == genesis.wallet_key for k, _ in results)
+    assert genesis.threshold == Committee(spec.stewards).quorum
+    # no one outside the stewards is dealt a share
+    assert next(iter(dealers.values())).reply_to(pub(key(1, "outsider"))) is None
+
+
+def test_dkg_names_a_dealer_whose_share_is_wrong() -> None:
+    spec, _, dealers = form(2)
+    ids = list(dealers)
+    me, cheat = ids[0], ids[1]
+    replies = {o: d.reply_to(me) for o, d in dealers.items() if o != me}
+    bad = replies[cheat]
+    assert bad is not None
+    share = (int.from_bytes(bad.share, "little") + 1) % L
+    replies[cheat] = replace(bad, share=share.to_bytes(32, "little"))
+    with pytest.raises(DkgFault) as err:
+        dealers[me].finish(replies)  # type: ignore[arg-type]
+    assert err.value.culprits == [spec.identifier_of(cheat)]
+
+
+class Net:
+    """Stewards' machines, a ledger, and instant delivery of everything they send."""
+
+    def __init__(self, seed: int) -> None:
+        _, results, _ = form(seed)
+        self.genesis = results[0][1]
+        self.gid = self.genesis.group_id()
+        self.stewards = [key(seed, f"steward{i}") for i in range(4)]
+        self.committee = self.genesis.committee
+        self.alice, self.bob = key(seed, "alice"), key(seed, "bob")
+        self.now = 0.0
+        self.rng = random.Random(seed)
+        genesis_state = GroupState(self.gid, self.genesis.assets)
+        for s in self.genesis.stewards:
+            genesis_state.admit(s)
+        self.machines: dict[bytes, CheckpointSteward] = {}
+        by_id = {pub(k): kp for k, (kp, _) in zip(self.stewards, results, strict=True)}
+        for identity in self.stewards:
+            self.machines[pub(identity)] = CheckpointSteward(
+                identity=identity,
+                key=by_id[pub(identity)],
+                wallet_key=self.genesis.wallet_key,
+                committee=self.committee,
+                base=genesis_state.copy(),
+                base_number=0,
+                adopted_at=0.0,
+                interval=1.0,
+                timeout=4.0,
+                random_bytes=self.rng.randbytes,
+                terms_hash=TERMS,
+                ledger_id=LEDGER_ID,
+                ledger_fee=1,
+            )
+        self.replica = Replica(genesis_state.copy(), self.committee)  # a member's view
+        self.adopted: dict[bytes, list[CheckpointAdopted]] = {m: [] for m in self.machines}
+        self.submitted: list[Settle | OpenWallet] = []
+        self.ledger = LedgerState(
+            LedgerParams(
+                LEDGER_ID,
+                "USD",
+                1,
+                pub(key(seed, "collector")),
+                (
+                    (pub(self.alice), "USD", 1000),
+                    (pub(self.alice), "BTC", 10),
+                    (pub(self.bob), "USD", 1000),
+                    (self.genesis.wallet_key, "USD", 100),
+                ),
+            )
+        )
+        self.height = 0
+
+    def ledger_tx(self, signed: object) -> None:
+        self.height += 1
+        events = self.ledger.apply(signed, self.height)  # type: ignore[arg-type]
+        for m in self.machines.values():
+            for e in events:
+                if e.kind == "deposit":
+                    m.on_deposit(self.height, e.member, e.detail[0].name, e.detail[0].value)
+            self.run(m, m.on_ledger_height(self.height, self.now))
+            m.wallet_nonce_seen(self.ledger.nonces.get(self.genesis.wallet_key, 0))
+
+    def run(self, me: CheckpointSteward, effects: list) -> None:  # type: ignore[type-arg]
+        for e in effects:
+            if isinstance(e, Broadcast):
+                for other in self.machines.values():
+                    if other is not me:
+                        self.run(other, other.receive(me.id, e.message, self.now))
+            elif isinstance(e, SendToSteward):
+                target = self.machines[e.steward]
+                self.run(target, target.receive(me.id, e.message, self.now))
+            elif isinstance(e, CheckpointAdopted):
+                self.adopted[me.id].append(e)
+            elif isinstance(e, SubmitWalletTx):
+                self.submitted.append(e.signed.tx)  # type: ignore[arg-type]
+                try:
+                    self.ledger_tx(e.signed)
+                except LedgerRejected as exc:  # a second coordinator's copy: nonce used
+                    assert exc.code == "replayed"
+
+    def apply_everywhere(self, orders: list) -> None:  # type: ignore[type-arg]
+        applied = self.replica.add_certified(orders)
+        for m in self.machines.values():
+            self.run(m, m.on_applied(list(applied), self.now))
+
+    def until(self, predicate, limit: float = 60.0) -> None:  # type: ignore[no-untyped-def]
+        while not predicate():
+            assert self.now < limit, "no progress"
+            self.now += 0.25
+            for m in self.machines.values():
+                self.run(m, m.tick(self.now))
+
+    def last(self) -> CheckpointAdopted:
+        return self.adopted[next(iter(self.machines))][-1]
+
+
+def test_join_trade_exit_and_settle() -> None:
+    net = Net(3)
+    a, b = pub(net.alice), pub(net.bob)
+    # the wallet opens first: every steward derives the same transaction
+    open_tx = OpenWallet(net.genesis.wallet_key, 1, 1, net.gid, net.gid, net.genesis.assets, 10, 5)
+    for m in net.machines.values():
+        m.approve_wallet_tx(open_tx, net.now)
+    net.until(lambda: net.gid in net.ledger.wallets)
+    # alice and bob deposit; only alice has sent her join yet
+    net.ledger_tx(sign_tx(Deposit(a, 1, 1, net.gid, "USD", 500), net.alice, LEDGER_ID))
+    net.ledger_tx(sign_tx(Deposit(b, 1, 1, net.gid, "USD", 300), net.bob, LEDGER_ID))
+    join_a = sign_join(net.alice, net.gid, TERMS)
+    forged = replace(sign_join(net.bob, net.gid, TERMS), terms_hash=bytes(32))
+    for m in net.machines.values():
+        m.on_join(join_a, net.now)
+        m.on_join(forged, net.now)  # not over the group's terms: ignored
+    net.until(lambda: bool(net.adopted[next(iter(net.machines))]))
+    state = net.last().state
+    assert state.balance(a, "USD") == 500 and not state.is_member(b)
+    # bob joins later and is admitted at a later checkpoint with his earlier deposit
+    for m in net.machines.values():
+        m.on_join(sign_join(net.bob, net.gid, TERMS), net.now)
+    net.until(lambda: net.last().state.is_member(b))
+    assert net.last().state.balance(b, "USD") == 300
+    # every steward adopted the same checkpoints
+    numbers = {m: [x.completed.proposal.number for x in xs] for m, xs in net.adopted.items()}
+    assert len({tuple(v[-1:]) for v in numbers.values()}) == 1
+    # the member's replica takes the checkpoint's credits through ``live``
+    net.replica.state = net.last().live.copy()
+    # alice pays bob, then exits to her own ledger account
+    keys = {a: net.alice, b: net.bob}
+    pay = sign_order(Transfer(a, 1, b, "USD", 120, b""), keys, net.gid)
+    leave = sign_order(Exit(a, 2, a), keys, net.gid)
+    net.apply_everywhere([pay, leave])
+    before = net.ledger.balance(a, "USD")
+    net.until(lambda: net.ledger.balance(a, "USD") > before)
+    assert net.ledger.balance(a, "USD") == before + 380  # exactly her final balance
+    settles = [t for t in net.submitted if isinstance(t, Settle)]
+    assert settles[0].member == a and settles[0].payouts == (AssetBalance("USD", 380),)
+    # at the next checkpoint she holds nothing, and the wallet nonce moved on
+    settled_at = settles[0].checkpoint_number
+    net.until(lambda: net.last().completed.proposal.number > settled_at)
+    final = net.last().state
+    assert final.balance(a, "USD") == 0 and final.has_exited(a)
+    assert final.wallet_nonce == 2
+    assert net.ledger.wallets[net.gid].balances["USD"] == final.supply()["USD"]
+
+
+def test_admissions_are_checked_against_the_ledger_view() -> None:
+    gid = hashlib.sha256(b"g").digest()
+    state = GroupState(gid, ("USD",))
+    alice = key(0, "alice")
+    view = LedgerView()
+    view.add_deposit(3, pub(alice), "USD", 50)
+    join = sign_join(alice, gid, TERMS)
+    good = (Admission(pub(alice), (AssetBalance("USD", 50),), (join,)),)
+    assert admissions_problem(state, good, 3, view, TERMS) is None
+    assert admissions_problem(state, good, 4, view, TERMS) == "behind"
+    inflated = (Admission(pub(alice), (AssetBalance("USD", 51),), (join,)),)
+    assert admissions_problem(state, inflated, 3, view, TERMS) == "inconsistent"
+    no_join = (Admission(pub(alice), (AssetBalance("USD", 50),), ()),)
+    assert admissions_problem(state, no_join, 3, view, TERMS) == "inconsistent"
+    other_terms = (Admission(pub(alice), good[0].deposited, (sign_join(alice, gid, bytes(32)),)),)
+    assert admissions_problem(state, other_terms, 3, view, TERMS) == "inconsistent"
+
+
+def test_an_exited_member_cannot_pay_but_can_be_paid() -> None:
+    gid = hashlib.sha256(b"g2").digest()
+    a, b = key(0, "a"), key(0, "b")
+    state = GroupState(gid, ("USD",))
+    for k in (a, b):
+        state.admit(pub(k))
+        state.credit_deposits(pub(k), {"USD": 100})
+    keys = {pub(a): a, pub(b): b}
+    state.apply(sign_order(Exit(pub(a), 1, pub(a)), keys, gid).order)
+    assert state.apply_problem(Transfer(pub(a), 2, pub(b), "USD", 1, b"")) == "member-exited"
+    state.apply(Transfer(pub(b), 1, pub(a), "USD", 10, b""))
+    owed = state.settlements()
+    assert [(s.member, s.balances, s.nonce) for s in owed] == [
+        (pub(a), (AssetBalance("USD", 110),), 2)
+    ]
+    state.close_settled(owed)
+    assert state.balance(pub(a), "USD") == 0 and state.wallet_nonce == 2
+    assert state.supply() == state.totals()
+    assert checkpoint_of(state, 1).state_digest == state.digest()
