@@ -41,6 +41,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from node.http_api import BadRequest, hex32, json_body
 from proto.codec import MAX_MESSAGE_BYTES, decode
 from proto.errors import DecodeError
 from proto.ledger.chain import Allocation, Block, Chain, LedgerGenesis
@@ -58,12 +59,6 @@ FAUCET_SUPPLY = 10**15
 MAX_EVENT_BLOCKS = 500
 MAX_WAIT_SECONDS = 30.0
 MAX_DRAINED_BYTES = 8 << 20
-
-
-class BadRequest(Exception):
-    def __init__(self, code: str, detail: str, status: int = 400) -> None:
-        self.code, self.detail, self.status = code, detail, status
-        super().__init__(detail)
 
 
 def new_genesis() -> tuple[LedgerGenesis, bytes]:
@@ -228,16 +223,6 @@ def event_json(e: Event) -> dict[str, Any]:
 # -- HTTP ------------------------------------------------------------------------------
 
 
-def _hex32(value: str, what: str) -> bytes:
-    try:
-        raw = bytes.fromhex(value)
-    except ValueError as exc:
-        raise BadRequest("bad-request", f"{what} must be hex") from exc
-    if len(raw) != 32:
-        raise BadRequest("bad-request", f"{what} must be 32 bytes")
-    return raw
-
-
 def _int_param(request: Request, name: str, default: int, low: int, high: int) -> int:
     raw = request.query_params.get(name)
     if raw is None:
@@ -268,16 +253,6 @@ async def _read_bounded(request: Request) -> bytes:
     return bytes(body)
 
 
-async def _json_body(request: Request) -> dict[str, Any]:
-    try:
-        body = await request.json()
-    except ValueError as exc:
-        raise BadRequest("bad-request", "the body must be JSON") from exc
-    if not isinstance(body, dict):
-        raise BadRequest("bad-request", "the body must be a JSON object")
-    return body
-
-
 def build_app(service: LedgerService, lock: trio.Lock) -> Starlette:
     async def info(request: Request) -> Response:
         return JSONResponse(service.info())
@@ -295,13 +270,13 @@ def build_app(service: LedgerService, lock: trio.Lock) -> Starlette:
             return JSONResponse(service.submit(signed), status_code=202)
 
     async def tx(request: Request) -> Response:
-        return JSONResponse(service.tx_status(_hex32(request.path_params["tx_id"], "tx id")))
+        return JSONResponse(service.tx_status(hex32(request.path_params["tx_id"], "tx id")))
 
     async def account(request: Request) -> Response:
-        return JSONResponse(service.account(_hex32(request.path_params["key"], "account")))
+        return JSONResponse(service.account(hex32(request.path_params["key"], "account")))
 
     async def wallet(request: Request) -> Response:
-        return JSONResponse(service.wallet(_hex32(request.path_params["group_id"], "group id")))
+        return JSONResponse(service.wallet(hex32(request.path_params["group_id"], "group id")))
 
     async def block(request: Request) -> Response:
         try:
@@ -320,7 +295,7 @@ def build_app(service: LedgerService, lock: trio.Lock) -> Starlette:
         return JSONResponse({"events": found, "next": next_height, "height": service.chain.height})
 
     async def mine(request: Request) -> Response:
-        body = await _json_body(request)
+        body = await json_body(request)
         blocks = body.get("blocks", 1)
         if type(blocks) is not int or not 1 <= blocks <= 10_000:
             raise BadRequest("bad-request", "blocks must be an integer from 1 to 10000")
@@ -330,7 +305,7 @@ def build_app(service: LedgerService, lock: trio.Lock) -> Starlette:
         return JSONResponse({"height": service.chain.height})
 
     async def faucet(request: Request) -> Response:
-        body = await _json_body(request)
+        body = await json_body(request)
         account_hex, asset, amount = body.get("account"), body.get("asset"), body.get("amount")
         if not isinstance(account_hex, str) or asset not in service.genesis.assets:
             raise BadRequest(
@@ -340,7 +315,7 @@ def build_app(service: LedgerService, lock: trio.Lock) -> Starlette:
             raise BadRequest("bad-request", "amount must be a positive integer")
         async with lock:
             return JSONResponse(
-                service.faucet(_hex32(account_hex, "account"), asset, amount), status_code=202
+                service.faucet(hex32(account_hex, "account"), asset, amount), status_code=202
             )
 
     async def bad_request(request: Request, exc: Exception) -> Response:

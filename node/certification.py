@@ -11,8 +11,13 @@
   serves ``/swapnet/sync/1`` so a member that missed some can fetch them
   (``sync_with``).
 
-State goes to the store as it changes: certificates (``CertificateRepo``) and the replica
-(``ReplicaRepo``) after each certificate that moved it.
+What is stored is the last adopted checkpoint with its state (``CheckpointRepo``, written
+at adoption) and every certificate (``CertificateRepo``, as it arrives; fsynced when this
+node formed it, since the caller is then told its orders are final). The live replica is
+never stored: a (re)started node rebuilds it from the checkpoint's state plus the stored
+certified orders beyond it, so a kill -9 at any moment loses nothing and applies nothing
+twice. ``recovered`` holds the orders that rebuild applied, in order (the checkpoint
+machine's log starts from them).
 """
 
 from __future__ import annotations
@@ -43,7 +48,7 @@ from proto.sync import SyncHello, SyncReply, hello_of, plan_reply
 from proto.validation import BatchRefused, Refusal
 from proto.votes import Batch, Certificate, Vote, VoteCollector
 from storage.certificates import CertificateRepo
-from storage.repos import ReplicaRepo, VoteLockRepo
+from storage.repos import CheckpointRepo, VoteLockRepo
 from storage.store import Store
 
 log = logging.getLogger(__name__)
@@ -74,10 +79,13 @@ class GroupNode:
         self.committee = committee
         self.group_id = genesis.group_id
         self.topic = f"swapnet/1/{self.group_id.hex()}/certificates"
-        self.replicas = ReplicaRepo(store, self.group_id)
         self.certificates = CertificateRepo(store, self.group_id)
         self.locks = VoteLockRepo(store, self.group_id)
-        self.replica = self.replicas.load(committee) or Replica(genesis.copy(), committee)
+        self.base = CheckpointRepo(store, self.group_id).load_base()
+        base_state = genesis if self.base is None else self.base[1]
+        self.replica = Replica(base_state.copy(), committee)
+        seqs = {e.member: e.seq for e in vector_of(base_state)}
+        self.recovered = self.replica.add_certified(self.certificates.orders_after(seqs))
         self.steward = (
             Steward(steward_key, self.replica, self.locks.load()) if steward_key else None
         )
@@ -95,25 +103,33 @@ class GroupNode:
         nursery.start_soon(self._read_gossip, subscription)
 
     # -- applying -----------------------------------------------------------------------
-    def apply(self, cert: Certificate) -> None:
-        """Verify and apply a certificate; store what changed. Raises
+    def apply(self, cert: Certificate, *, sync: bool = False) -> None:
+        """Verify and apply a certificate; store it if it was new. Raises
         ``InvalidCertificate`` for a bad one (nothing changes)."""
         before = self.replica.version
         applied = self.replica.receive_certificate(cert)
+        if self.replica.version != before:
+            self.certificates.add(cert, sync=sync)
+        self._applied(applied)
+
+    def adopt(self, live: GroupState) -> None:
+        """A checkpoint was adopted: ``live`` is its state plus the orders beyond it."""
+        self._applied(self.replica.replace_state(live.copy()))
+
+    def _applied(self, applied: list[SignedOrder]) -> None:
         if self.steward is not None:
             for effect in self.steward.forget_applied(applied):
                 if isinstance(effect, ForgetVoteLocks):
                     self.locks.forget(effect.keys)
-        if self.replica.version != before:
-            self.certificates.add(cert)
-            self.replicas.save(self.replica)
-            self.applied.set()
-            self.applied = trio.Event()
+        self.applied.set()
+        self.applied = trio.Event()
         if applied:
             for listener in self.listeners:
                 listener(applied)
 
     def _valid_certificate(self, publisher: bytes, data: bytes) -> bool:
+        if not self.replica.state.is_member(publisher):
+            return False  # only members publish certificates
         try:
             self.replica.verify(decode(data, Certificate))  # remembered: apply won't redo it
         except RemoteProtocolError:
@@ -172,7 +188,7 @@ class GroupNode:
         if collector.certificate is None:
             raise NotCertified(refusals)
         cert = collector.certificate
-        self.apply(cert)
+        self.apply(cert, sync=True)  # durable before the caller is told it is final
         await self.p2p.publish(self.topic, cert.encode())
         return cert
 

@@ -11,12 +11,17 @@
   checkpoint and its state are stored (``save_base``), and sends run in the background
   so a slow peer never holds up the machine.
 * The machine learns every order the node applies (``GroupNode.listeners``) and is
-  ticked ``TICK`` times a second.
+  ticked ``TICK`` times a second. An adopted checkpoint's live state replaces the node's
+  replica state (it carries the checkpoint's admissions and settlements).
+* Wallet transactions the group signed (``SubmitWalletTx``) go to ``submit_wallet_tx``.
+* Members that are not stewards run the same service with a keyless machine: they adopt
+  completed checkpoints and nothing else.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 
 import trio
 
@@ -31,22 +36,34 @@ from proto.checkpointing import (
     PersistCheckpointLock,
     Proposal,
     SendToSteward,
+    SubmitWalletTx,
 )
 from proto.codec import Wire, decode
 from proto.errors import RemoteProtocolError
+from proto.ledger.txs import SignedTx
 from proto.orders import SignedOrder
+from proto.state import GroupState
+from proto.sync import StateReply, StateRequest
 from storage.repos import CheckpointRepo
 from storage.store import Store
 
 log = logging.getLogger(__name__)
 
 CHECKPOINT_PROTOCOL = "/swapnet/checkpoint/1"
+STATE_PROTOCOL = "/swapnet/checkpoint-state/1"
 TICK = 0.1
 
 
 class CheckpointService:
-    def __init__(self, node: GroupNode, machine: CheckpointSteward, store: Store) -> None:
+    def __init__(
+        self,
+        node: GroupNode,
+        machine: CheckpointSteward,
+        store: Store,
+        submit_wallet_tx: Callable[[SignedTx], Awaitable[None]] | None = None,
+    ) -> None:
         self.node = node
+        self.submit_wallet_tx = submit_wallet_tx
         self.machine = machine
         self.repo = CheckpointRepo(store, node.group_id)
         self.topic = f"swapnet/1/{node.group_id.hex()}/checkpoints"
@@ -57,8 +74,10 @@ class CheckpointService:
     async def start(self, nursery: trio.Nursery) -> None:
         self._nursery = nursery
         p2p = self.node.p2p
-        p2p.set_handler(CHECKPOINT_PROTOCOL, self._on_direct)
+        if self.machine.is_steward:
+            p2p.set_handler(CHECKPOINT_PROTOCOL, self._on_direct)
         p2p.set_validator(self.topic, self._valid)
+        p2p.set_handler(STATE_PROTOCOL, self._on_state_request)
         subscription = await p2p.subscribe(self.topic)
         self.node.listeners.append(self._on_applied)
         nursery.start_soon(self._read_gossip, subscription)
@@ -67,6 +86,10 @@ class CheckpointService:
     # -- inputs -------------------------------------------------------------------------
     def _on_applied(self, orders: list[SignedOrder]) -> None:
         self._carry_out(self.machine.on_applied(orders, trio.current_time()))
+
+    def feed(self, effects: list[CheckpointEffect]) -> None:
+        """Carry out effects of a machine input the caller made (ledger, joins)."""
+        self._carry_out(effects)
 
     async def _on_direct(self, caller: bytes, request: bytes) -> bytes:
         self._carry_out(self.machine.receive(caller, decode(request, Wire), trio.current_time()))
@@ -88,6 +111,26 @@ class CheckpointService:
                 continue
             self._carry_out(self.machine.receive(publisher, wire, trio.current_time()))
 
+    async def _on_state_request(self, caller: bytes, request: bytes) -> bytes:
+        have = decode(request, StateRequest).have
+        base = self.repo.load_base()
+        if base is None or base[0].proposal.number <= have:
+            return StateReply((), b"").encode()
+        return StateReply((base[0],), base[1].encode()).encode()
+
+    async def sync_state_with(self, member: bytes) -> bool:
+        """Sync by checkpoint: adopt ``member``'s checkpoint and state if newer than ours
+        (for when the orders to rebuild it are gone). True if one was adopted."""
+        have = self.machine.base_number
+        raw = await self.node.p2p.request(member, STATE_PROTOCOL, StateRequest(have).encode())
+        reply = decode(raw, StateReply)
+        if not reply.completed:
+            return False
+        state = GroupState.decode(reply.state)
+        effects = self.machine.adopt_state(reply.completed[0], state, trio.current_time())
+        self._carry_out(effects)
+        return bool(effects)
+
     async def _ticker(self) -> None:
         while True:
             self._carry_out(self.machine.tick(trio.current_time()))
@@ -107,6 +150,7 @@ class CheckpointService:
                 self.repo.save_lock(effect.proposal)  # fsync, before anything else leaves
             elif isinstance(effect, CheckpointAdopted):
                 self.repo.save_base(effect.completed, effect.state)
+                self.node.adopt(effect.live)
                 self.adopted.append(effect.completed)
                 self.new_adoption.set()
                 self.new_adoption = trio.Event()
@@ -114,6 +158,8 @@ class CheckpointService:
                 self._nursery.start_soon(self.node.p2p.publish, self.topic, effect.message.encode())
             elif isinstance(effect, SendToSteward):
                 self._nursery.start_soon(self._send, effect.steward, effect.message)
+            elif isinstance(effect, SubmitWalletTx) and self.submit_wallet_tx is not None:
+                self._nursery.start_soon(self.submit_wallet_tx, effect.signed)
 
     async def _send(self, steward: bytes, message: Wire) -> None:
         try:

@@ -117,6 +117,104 @@ def init(
             typer.echo(f"{name}: {value}")
 
 
+@app.command()
+def run(
+    config: Annotated[Path | None, typer.Option("--config", help="the node's TOML file")] = None,
+    data_dir: Annotated[Path | None, typer.Option(help="the node's data directory")] = None,
+    key_file: Annotated[Path | None, typer.Option(help="the encrypted trader key")] = None,
+    passphrase_file: Annotated[Path | None, typer.Option(help="the key's passphrase")] = None,
+    listen: Annotated[list[str] | None, typer.Option(help="libp2p listen multiaddr")] = None,
+    bootstrap: Annotated[list[str] | None, typer.Option(help="peer multiaddr /p2p/..")] = None,
+    ledger_url: Annotated[str | None, typer.Option(help="the ledger's HTTP API")] = None,
+    api_listen: Annotated[str | None, typer.Option(help="host:port of the node's API")] = None,
+    log_level: Annotated[str | None, typer.Option(help="debug, info, warning, error")] = None,
+    group_spec: Annotated[Path | None, typer.Option(help="form this group (stewards)")] = None,
+    genesis_file: Annotated[Path | None, typer.Option(help="join this group")] = None,
+) -> None:
+    """Run the node until SIGTERM or SIGINT. Every config key is also a flag (flags win)."""
+    import trio  # noqa: PLC0415
+
+    from node.config import ConfigError, load_config  # noqa: PLC0415
+    from node.keystore import KeystoreError, load_key, passphrase_from  # noqa: PLC0415
+    from node.runtime import run_node  # noqa: PLC0415
+
+    overrides = {
+        "data_dir": data_dir,
+        "key_file": key_file,
+        "passphrase_file": passphrase_file,
+        "listen": listen or None,
+        "bootstrap": bootstrap or None,
+        "ledger_url": ledger_url,
+        "api_listen": api_listen,
+        "log_level": log_level,
+        "group_spec": group_spec,
+        "genesis_file": genesis_file,
+    }
+    try:
+        cfg = load_config(config, overrides)
+        if not cfg.ledger_url:
+            fail("ledger_url is required")
+        passphrase = passphrase_from(cfg.passphrase_file)
+        if passphrase is None:
+            fail("no passphrase: set passphrase_file or $SWAPNET_PASSPHRASE")
+        key = load_key(cfg.key_file, passphrase)
+    except (ConfigError, KeystoreError) as exc:
+        fail(str(exc))
+    try:
+        trio.run(run_node, cfg, key)
+    except BaseException as exc:
+        err = lone_error(exc)
+        if isinstance(err, KeyboardInterrupt):
+            raise SystemExit(130) from None
+        if isinstance(err, SystemExit):
+            raise err from None
+        logging.getLogger("swapnet").exception("node failed")
+        fail(f"node failed: {err}")
+
+
+group_app = typer.Typer(help="Groups: describe one to form, show what a node holds.")
+app.add_typer(group_app, name="group")
+
+
+@group_app.command("spec")
+def group_spec_cmd(
+    out: Annotated[Path, typer.Option("--out", help="where to write the spec file")],
+    name: Annotated[str, typer.Option(help="the group's name")],
+    steward: Annotated[list[str], typer.Option(help="a steward's member id (hex), each")],
+    ledger_url: Annotated[str, typer.Option(help="the ledger the group lives on")],
+    asset: Annotated[list[str], typer.Option(help="an asset the group holds, each")],
+    terms: Annotated[Path, typer.Option(help="the terms text every member signs")],
+    challenge_window: Annotated[int, typer.Option(help="blocks a revoke waits")] = 20,
+    revoke_fee: Annotated[int, typer.Option(help="fee-asset units a premature revoke costs")] = 100,
+    checkpoint_interval: Annotated[int, typer.Option(help="seconds between checkpoints")] = 5,
+) -> None:
+    """Write a GroupSpec: what the stewards' DKG will turn into the group's genesis."""
+    import httpx  # noqa: PLC0415
+
+    from proto.formation import GroupSpec  # noqa: PLC0415
+    from proto.genesis import AdmissionPolicy, terms_hash  # noqa: PLC0415
+
+    try:
+        info = httpx.get(f"{ledger_url.rstrip('/')}/info", timeout=10).json()
+        spec = GroupSpec(
+            name,
+            tuple(sorted(bytes.fromhex(s) for s in steward)),
+            tuple(sorted(asset)),
+            bytes.fromhex(info["ledger_id"]),
+            challenge_window,
+            revoke_fee,
+            checkpoint_interval,
+            terms_hash(terms.read_text()),
+            AdmissionPolicy(0, 0, ()),
+        )
+    except httpx.HTTPError as exc:
+        fail(f"cannot reach the ledger: {exc}")
+    except (OSError, ValueError, KeyError) as exc:
+        fail(f"cannot make the spec: {exc}")
+    out.write_bytes(spec.encode())
+    typer.echo(json.dumps({"ceremony": spec.ceremony().hex(), "threshold": spec.threshold}))
+
+
 bench_app = typer.Typer(help="Measure swapnet on this machine; results go to BENCHMARKS.md.")
 app.add_typer(bench_app, name="bench")
 

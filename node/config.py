@@ -14,6 +14,8 @@ Keys (all optional except ``data_dir``):
 | ledger_url | URL | "" | the ledger's HTTP API |
 | api_listen | host:port | "127.0.0.1:0" | the status and control API |
 | log_level | text | "info" | debug, info, warning or error |
+| group_spec | path | none | a steward's ``GroupSpec`` file: form that group (DKG) |
+| genesis_file | path | none | a joining member's copy of the group's genesis |
 
 Relative paths in a file are relative to the file's directory; in flags, to the working
 directory.
@@ -48,6 +50,8 @@ class NodeConfig:
     ledger_url: str
     api_listen: tuple[str, int]
     log_level: str
+    group_spec: Path | None = None
+    genesis_file: Path | None = None
 
 
 KEYS = (
@@ -59,6 +63,8 @@ KEYS = (
     "ledger_url",
     "api_listen",
     "log_level",
+    "group_spec",
+    "genesis_file",
 )
 
 
@@ -98,6 +104,8 @@ def load_config(path: Path | None, overrides: Mapping[str, Any] | None = None) -
         ledger_url=_url(values),
         api_listen=_host_port(values),
         log_level=_choice(values, "log_level", "info", LOG_LEVELS),
+        group_spec=_path(values, "group_spec"),
+        genesis_file=_path(values, "genesis_file"),
     )
 
 

@@ -564,11 +564,33 @@ class CheckpointSteward:
                     effects += self._on_proposal(proposal, now)
         return effects
 
+    def adopt_state(
+        self, completed: Completed, state: GroupState, now: float
+    ) -> list[CheckpointEffect]:
+        """Sync by checkpoint: take a newer signed checkpoint together with its whole state
+        (from a peer) when the orders to rebuild it are no longer at hand. Checked: the
+        wallet signed it, it is newer than ours, and the state is exactly the one it
+        commits to. Anything else is ignored."""
+        p = completed.proposal
+        if p.checkpoint.group_id != self.group_id or p.number <= self.base_number:
+            return []
+        try:
+            completed.signed.verify(self.wallet_key)
+        except InvalidSignature:
+            return []
+        if state.group_id != self.group_id or checkpoint_of(state, p.number) != p.checkpoint:
+            return []
+        return [self._take(completed, state, now)]
+
     def _adopt(self, completed: Completed, now: float) -> CheckpointAdopted | None:
         p = completed.proposal
         state = state_at(self.base, self.log, p.vector, self.committee, p.admissions)
         if isinstance(state, str) or checkpoint_of(state, p.number) != p.checkpoint:
             return None  # behind (sync brings the orders) or not our history
+        return self._take(completed, state, now)
+
+    def _take(self, completed: Completed, state: GroupState, now: float) -> CheckpointAdopted:
+        p = completed.proposal
         target = {e.member: e.seq for e in p.vector}
         self.log = [
             o

@@ -188,3 +188,32 @@ class Dealer:
                 raise DkgFault([i], f"malformed reply: {exc}") from exc
         key = part3(self.secret, packages, received, identities)
         return key, self.spec.genesis(key.group_public_key)
+
+
+@register(87, "steward-key")
+@dataclass(frozen=True)
+class StewardKey(Wire):
+    """A steward's FROST key package as stored: the public part in the clear, the signing
+    share sealed (by the node, with a key only it holds)."""
+
+    identifier: int = wf(UInt(16, minimum=1))
+    threshold: int = wf(UInt(16, minimum=1))
+    group_public_key: bytes = wf(Bytes(32))
+    public_shares: tuple[bytes, ...] = wf(ListOf(Bytes(32), min_items=1, max_items=MAX_STEWARDS))
+    """Participant i's public share at position i - 1."""
+    sealed_share: bytes = wf(Bytes(max_size=128))
+
+    @classmethod
+    def of(cls, key: KeyPackage, sealed_share: bytes) -> StewardKey:
+        shares = tuple(key.public_shares[i] for i in sorted(key.public_shares))
+        return cls(key.identifier, key.threshold, key.group_public_key, shares, sealed_share)
+
+    def package(self, signing_share: bytes) -> KeyPackage:
+        """The key package, given the unsealed share (``FrostError`` if they disagree)."""
+        return KeyPackage(
+            self.identifier,
+            decode_scalar(signing_share),
+            self.group_public_key,
+            {i + 1: p for i, p in enumerate(self.public_shares)},
+            self.threshold,
+        )

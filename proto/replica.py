@@ -22,6 +22,7 @@ from collections import deque
 from collections.abc import Iterable
 
 from proto.committee import Committee
+from proto.errors import LocalProtocolError
 from proto.orders import EquivocationProof, SignedOrder, equivocation_proof
 from proto.state import GroupState
 from proto.votes import Certificate, verify_certificate
@@ -69,6 +70,17 @@ class Replica:
             if self._admit(signed):
                 touched.update(p.member for p in signed.order.parties)
         return self._drain(touched)
+
+    def replace_state(self, state: GroupState) -> list[SignedOrder]:
+        """Take a checkpoint's live state (it covers everything applied here, with the
+        checkpoint's admissions and settlements); apply what became applicable."""
+        if state.group_id != self.group_id:
+            raise LocalProtocolError("a state of another group")
+        self.state = state
+        self.version += 1
+        for key in [k for k in self.waiting if k[1] < state.next_seq(k[0])]:
+            del self.waiting[key]  # consumed in the new state
+        return self._drain({member for member, _ in self.waiting})
 
     def waiting_orders(self) -> list[SignedOrder]:
         """Certified orders not yet applicable, each once, in a stable order."""

@@ -25,8 +25,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from proto.checkpointing import SeqEntry, by_member
-from proto.codec import MAX_MESSAGE_BYTES, Bool, ListOf, Obj, Wire, register, wf
+from proto.checkpointing import Completed, SeqEntry, by_member
+from proto.codec import MAX_MESSAGE_BYTES, Bool, Bytes, ListOf, Obj, UInt, Wire, register, wf
 from proto.kinds import MAX_MEMBERS
 from proto.votes import Certificate
 
@@ -109,3 +109,21 @@ def plan_reply(
             chosen[key] = cert
             spent += size
     return SyncReply(tuple(chosen.values()), mine, False)
+
+
+@register(58, "checkpoint-state-request")
+@dataclass(frozen=True)
+class StateRequest(Wire):
+    """Sync by checkpoint: "send me your last adopted checkpoint if it is above ``have``"."""
+
+    have: int = wf(UInt(64))
+
+
+@register(59, "checkpoint-state-reply")
+@dataclass(frozen=True)
+class StateReply(Wire):
+    """Empty when the peer has nothing newer; else its adopted checkpoint and the encoded
+    state it commits to (the asker checks both: ``CheckpointSteward.adopt_state``)."""
+
+    completed: tuple[Completed, ...] = wf(ListOf(Obj(Completed), max_items=1))
+    state: bytes = wf(Bytes(max_size=MAX_MESSAGE_BYTES - 64 * 1024))

@@ -15,6 +15,9 @@ order.
 |        |                             | ``base-state`` (its ``StateSnapshot``)        |
 | 0x05   | group id, batch digest (32) | a ``Certificate``                            |
 | 0x06   | group id, member (32), seq  | the digest of the certificate holding it     |
+| 0x07   | group id, name (ascii)      | group records: ``spec``, ``dkg-seed`` (sealed),|
+|        |                             | ``genesis``, ``steward-key`` (share sealed)   |
+| 0x08   | group id, member (32)       | a trader's signed ``Join``                   |
 | 0x10   | name (ascii)                | ledger metadata: genesis, faucet seed, tip   |
 | 0x11   | height (8)                  | a ledger ``Block``                           |
 | 0x12   | height (8)                  | the ``EventList`` of that block              |
@@ -24,7 +27,7 @@ order.
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 META = b"\x00"
 STATE = b"\x01"
@@ -33,6 +36,8 @@ VOTE_LOCK = b"\x03"
 CHECKPOINT = b"\x04"
 CERTIFICATE = b"\x05"
 CERT_INDEX = b"\x06"
+GROUP = b"\x07"
+JOIN = b"\x08"
 
 LEDGER_META = b"\x10"
 BLOCK = b"\x11"
@@ -108,3 +113,13 @@ def certificate_key(group_id: bytes, digest: bytes) -> bytes:
     if len(digest) != 32:
         raise ValueError("certificate digest must be 32 bytes")
     return CERTIFICATE + _group(group_id) + digest
+
+
+def group_key(group_id: bytes, name: str) -> bytes:
+    return GROUP + _group(group_id) + name.encode("ascii")
+
+
+def join_key(group_id: bytes, member: bytes) -> bytes:
+    if len(member) != _MEMBER:
+        raise ValueError("member id must be 32 bytes")
+    return JOIN + _group(group_id) + member

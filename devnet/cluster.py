@@ -1,0 +1,310 @@
+"""A local group as real OS processes: the devnet ledger, stewards that form the group by
+DKG, and members that join it by deposit and signed terms. Used by the integration tests
+and the devnet commands.
+
+Everything listens on 127.0.0.1 with ports from the OS. Since ports are known only once a
+process is up, node i bootstraps to every node started before it (connections go both
+ways, so the group ends fully connected); a restarted node bootstraps to all the others.
+
+Devnet keys are encrypted with a fixed, public passphrase and the cheapest argon2id
+parameters: they protect nothing and must never hold real funds.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+from nacl import pwhash
+from nacl.signing import SigningKey
+
+from node.control import COOKIE_NAME
+from node.keystore import save_key
+from proto.formation import GroupSpec
+from proto.genesis import AdmissionPolicy, terms_hash
+
+ROOT = Path(__file__).resolve().parents[1]
+DEVNET_PASSPHRASE = "devnet-keys-are-public"
+TERMS = "Devnet group terms: for testing only; nothing here is worth anything.\n"
+
+
+class ClusterError(Exception):
+    pass
+
+
+@dataclass
+class NodeProc:
+    name: str
+    data: Path
+    key: SigningKey
+    args: list[str]
+    proc: subprocess.Popen[str] | None = None
+    info: dict[str, Any] = field(default_factory=dict)
+    lines: queue.Queue[str | None] = field(default_factory=queue.Queue)
+
+    @property
+    def member(self) -> bytes:
+        return bytes(self.key.verify_key)
+
+    @property
+    def api(self) -> str:
+        return str(self.info["api"])
+
+    @property
+    def addr(self) -> str:
+        return str(self.info["addrs"][0])
+
+    @property
+    def stderr(self) -> Path:
+        return self.data / "node.stderr"
+
+    def token(self) -> str:
+        return (self.data / COOKIE_NAME).read_text().strip()
+
+    def start(self, bootstrap: list[str], timeout: float) -> None:
+        args = list(self.args)
+        for addr in bootstrap:
+            args += ["--bootstrap", addr]
+        env = dict(os.environ, SWAPNET_PASSPHRASE=DEVNET_PASSPHRASE)
+        with self.stderr.open("a") as err:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "node", "run", *args],
+                stdout=subprocess.PIPE,
+                stderr=err,
+                text=True,
+                cwd=ROOT,
+                env=env,
+            )
+        self.lines = queue.Queue()
+        proc = self.proc
+
+        def pump() -> None:
+            assert proc.stdout is not None
+            for line in proc.stdout:
+                self.lines.put(line)
+            self.lines.put(None)
+
+        threading.Thread(target=pump, daemon=True).start()
+        self.info = self._wait_ready(timeout)
+
+    def _wait_ready(self, timeout: float) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                line = self.lines.get(timeout=max(0.1, deadline - time.monotonic()))
+            except queue.Empty:
+                raise ClusterError(f"{self.name}: not ready in {timeout}s\n{self.tail()}") from None
+            if line is None:
+                raise ClusterError(f"{self.name}: exited before ready\n{self.tail()}")
+            if line.startswith("{") and '"ready": true' in line:
+                info: dict[str, Any] = json.loads(line)
+                return info
+
+    def tail(self, lines: int = 40) -> str:
+        try:
+            return "\n".join(self.stderr.read_text().splitlines()[-lines:])
+        except OSError:
+            return ""
+
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def kill_9(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(timeout=10)
+
+    def stop(self, timeout: float = 20) -> int:
+        assert self.proc is not None
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                return self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+                raise ClusterError(f"{self.name}: did not stop on SIGTERM in {timeout}s") from None
+        return self.proc.returncode
+
+    # -- the control API ------------------------------------------------------------------
+    def call(self, method: str, path: str, body: Any = None, timeout: float = 60) -> Any:
+        response = httpx.request(
+            method,
+            f"{self.api}{path}",
+            json=body,
+            headers={"authorization": f"Bearer {self.token()}"},
+            timeout=timeout,
+        )
+        if response.status_code >= 400:
+            raise ClusterError(f"{self.name} {path}: {response.status_code} {response.text}")
+        return response.json()
+
+    def status(self) -> dict[str, Any]:
+        result: dict[str, Any] = httpx.get(f"{self.api}/status", timeout=10).json()
+        return result
+
+
+@dataclass
+class Cluster:
+    base: Path
+    ledger_url: str
+    stewards: list[NodeProc]
+    members: list[NodeProc]
+    spec: GroupSpec
+    timeout: float = 60.0
+
+    @property
+    def nodes(self) -> list[NodeProc]:
+        return self.stewards + self.members
+
+    @classmethod
+    def create(
+        cls,
+        base: Path,
+        ledger_url: str,
+        *,
+        stewards: int = 4,
+        members: int = 2,
+        checkpoint_interval: int = 2,
+        challenge_window: int = 20,
+        timeout: float = 60.0,
+    ) -> Cluster:
+        base.mkdir(parents=True, exist_ok=True)
+        info = httpx.get(f"{ledger_url}/info", timeout=10).json()
+        names = [f"steward{i}" for i in range(stewards)] + [f"member{i}" for i in range(members)]
+        keys = {name: SigningKey.generate() for name in names}
+        for name, key in keys.items():
+            save_key(
+                base / name / "trader.key",
+                key,
+                DEVNET_PASSPHRASE.encode(),
+                opslimit=pwhash.argon2id.OPSLIMIT_MIN,
+                memlimit=pwhash.argon2id.MEMLIMIT_MIN,
+            )
+        spec = GroupSpec(
+            "devnet",
+            tuple(sorted(bytes(keys[n].verify_key) for n in names[:stewards])),
+            ("BTC", "USD"),
+            bytes.fromhex(info["ledger_id"]),
+            challenge_window,
+            100,
+            checkpoint_interval,
+            terms_hash(TERMS),
+            AdmissionPolicy(0, 0, ()),
+        )
+        (base / "group.spec").write_bytes(spec.encode())
+        (base / "terms.txt").write_text(TERMS)
+
+        def node(name: str, extra: list[str]) -> NodeProc:
+            data = base / name
+            args = ["--data-dir", str(data), "--ledger-url", ledger_url, *extra]
+            return NodeProc(name, data, keys[name], args)
+
+        spec_args = ["--group-spec", str(base / "group.spec")]
+        genesis_args = ["--genesis-file", str(base / "group.genesis")]
+        return cls(
+            base,
+            ledger_url,
+            [node(n, spec_args) for n in names[:stewards]],
+            [node(n, genesis_args) for n in names[stewards:]],
+            spec,
+            timeout,
+        )
+
+    # -- ledger helpers -------------------------------------------------------------------
+    def faucet(self, member: bytes, asset: str, amount: int) -> None:
+        r = httpx.post(
+            f"{self.ledger_url}/faucet",
+            json={"account": member.hex(), "asset": asset, "amount": amount},
+            timeout=10,
+        )
+        if r.status_code >= 400:
+            raise ClusterError(f"faucet: {r.text}")
+
+    def ledger_balance(self, member: bytes, asset: str) -> int:
+        body = httpx.get(f"{self.ledger_url}/account/{member.hex()}", timeout=10).json()
+        return int(body["balances"].get(asset, 0))
+
+    # -- bringing it up -------------------------------------------------------------------
+    def start_stewards(self) -> None:
+        """Start the stewards in parallel-friendly order (each bootstraps to the earlier
+        ones) and wait until the DKG is done and every steward is ready."""
+        started: list[str] = []
+        threads = []
+        errors: list[BaseException] = []
+        # The first steward must be up (listening) before the others can dial it, but its
+        # ready line comes only after the DKG, which needs the others: start each process,
+        # wait for its libp2p address from the log, then start the next.
+        for n in self.stewards:
+            n.info = {}
+
+            def go(n: NodeProc = n, boot: list[str] = list(started)) -> None:
+                try:
+                    n.start(boot, self.timeout)
+                except BaseException as exc:
+                    errors.append(exc)
+
+            t = threading.Thread(target=go)
+            t.start()
+            threads.append(t)
+            started.append(self._listening_addr(n))
+        for t in threads:
+            t.join()
+        if errors:
+            raise errors[0]
+
+    def _listening_addr(self, n: NodeProc) -> str:
+        """The /p2p multiaddr a starting node logs as soon as its host listens."""
+        deadline = time.monotonic() + self.timeout
+        while time.monotonic() < deadline:
+            try:
+                for line in n.stderr.read_text().splitlines():
+                    if "libp2p listening" in line and "addr=" in line:
+                        return line.split("addr=", 1)[1].strip()
+            except OSError:
+                pass
+            time.sleep(0.05)
+        raise ClusterError(f"{n.name}: never started listening\n{n.tail()}")
+
+    def write_genesis(self) -> None:
+        group = self.stewards[0].call("GET", "/v1/group")
+        (self.base / "group.genesis").write_bytes(bytes.fromhex(group["genesis"]))
+
+    def start_members(self) -> None:
+        boot = [s.addr for s in self.stewards]
+        for m in self.members:
+            m.start(boot, self.timeout)
+
+    def restart(self, n: NodeProc) -> None:
+        n.start([o.addr for o in self.nodes if o is not n and o.running()], self.timeout)
+
+    def wait(self, what: str, predicate: Callable[[], bool], timeout: float | None = None) -> None:
+        deadline = time.monotonic() + (timeout or self.timeout)
+        while not predicate():
+            if time.monotonic() > deadline:
+                raise ClusterError(f"timed out waiting for {what}")
+            time.sleep(0.1)
+
+    def stop_all(self) -> dict[str, int]:
+        codes = {}
+        for n in self.nodes:
+            if n.proc is not None and n.running():
+                codes[n.name] = n.stop()
+        return codes
+
+    def kill_all(self) -> None:
+        for n in self.nodes:
+            if n.proc is not None and n.proc.poll() is None:
+                n.proc.kill()
+                n.proc.wait()

@@ -1,0 +1,443 @@
+"""The long-running node: ``swapnet run``.
+
+Start-up, in order: the trader key (decrypted), the store (LevelDB, schema checked), the
+ledger (its id and fee rules), the libp2p host (peer id from the trader key), the control
+API (cookie written), the bootstrap dialer. Then the group: a formed one from the store; or
+a steward forms one from its ``group_spec`` (DKG with the other stewards); or a member
+takes the ``genesis_file`` it was given. Then the services: certification
+(``GroupNode``), checkpoints (``CheckpointService``; a keyless follower for members), the
+ledger follower (deposits and the wallet's nonce feed the checkpoint machine), the
+trader's own orders (``Trader``), and anti-entropy (every ``SYNC_EVERY`` seconds, sync
+certificates, and if need be the checkpoint, with one connected member).
+
+When everything is up the node prints one JSON line on stdout (``{"ready": true, ...}``)
+for launchers, and ``/readyz`` turns 200.
+
+Shutdown: SIGTERM or SIGINT sets the shutdown event; the API stops taking calls, the
+services are cancelled and the store is closed last. Every write is an atomic batch, so
+whatever the moment of the stop (a kill -9 included) nothing is half-written; a restart
+rebuilds the live state from the last checkpoint and the stored certificates.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import random
+import signal
+import sys
+from dataclasses import dataclass
+from typing import Any
+
+import trio
+from nacl.signing import SigningKey
+
+from node.certification import GroupNode
+from node.checkpoints import CheckpointService
+from node.config import NodeConfig
+from node.control import build_app, write_cookie
+from node.formation import (
+    load_key_package,
+    prepare_dealer,
+    run_dkg,
+    serve_dealer,
+    store_formed,
+)
+from node.http_api import BadRequest, serve_app
+from node.ledger_client import DevnetLedgerClient, LedgerClient, LedgerError, LedgerUnavailable
+from node.p2p import P2P, P2PError, open_p2p, peer_id_of
+from node.trader import Trader
+from proto.admission import Join, sign_join
+from proto.checkpointing import CheckpointSteward
+from proto.codec import decode
+from proto.errors import RemoteProtocolError
+from proto.formation import GroupSpec
+from proto.frost.keys import KeyPackage
+from proto.genesis import Genesis
+from proto.ledger.txs import Deposit, OpenWallet, SignedTx, Transfer, sign_tx
+from proto.signing import public_key_of
+from proto.state import GroupState
+from storage import LevelDBStore
+from storage.groups import GroupRepo
+from storage.repos import CheckpointRepo, ensure_schema
+from storage.store import Store
+
+log = logging.getLogger(__name__)
+
+JOIN_PROTOCOL = "/swapnet/join/1"
+SYNC_EVERY = 2.0
+LEDGER_POLL = 2.0
+WALLET_FEE_BUDGET = 10_000
+"""Fee-asset units the first steward moves to the wallet key so it can pay ledger fees."""
+
+
+def genesis_state(genesis: Genesis) -> GroupState:
+    state = GroupState(genesis.group_id(), genesis.assets)
+    for steward in genesis.stewards:
+        state.admit(steward)
+    return state
+
+
+def open_wallet_tx(genesis: Genesis, fee: int) -> OpenWallet:
+    gid = genesis.group_id()
+    return OpenWallet(
+        genesis.wallet_key,
+        1,
+        fee,
+        gid,
+        gid,
+        genesis.assets,
+        genesis.challenge_window,
+        genesis.revoke_fee,
+    )
+
+
+@dataclass
+class Group:
+    genesis: Genesis
+    node: GroupNode
+    service: CheckpointService
+    trader: Trader
+    key_package: KeyPackage | None
+
+
+class NodeRuntime:
+    def __init__(self, config: NodeConfig, key: SigningKey) -> None:
+        self.config = config
+        self.key = key
+        self.member_id = public_key_of(key)
+        self.group: Group | None = None
+        self.p2p: P2P | None = None
+        self.ledger: LedgerClient = DevnetLedgerClient(config.ledger_url)
+        self.ledger_info: dict[str, Any] | None = None
+        self.ledger_height = 0
+        self.wallet_open = False
+        self.api_url = ""
+        self.shutdown = trio.Event()
+        self.started = trio.current_time()
+
+    # -- what the API reads ---------------------------------------------------------------
+    def not_ready(self) -> list[str]:
+        problems = []
+        if self.p2p is None:
+            problems.append("p2p")
+        if self.ledger_info is None:
+            problems.append("ledger")
+        if self.group is None:
+            problems.append("group")
+        return problems
+
+    def require_group(self) -> Group:
+        if self.group is None:
+            raise BadRequest("no-group", "this node has no group yet", 503)
+        return self.group
+
+    def status(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "member": self.member_id.hex(),
+            "peer_id": self.p2p.peer_id.to_base58() if self.p2p else None,
+            "addresses": self.p2p.addrs if self.p2p else [],
+            "ledger_height": self.ledger_height,
+            "ready": not self.not_ready(),
+        }
+        g = self.group
+        if g is not None:
+            state = g.node.replica.state
+            machine = g.service.machine
+            out["group"] = {
+                "group_id": g.node.group_id.hex(),
+                "name": g.genesis.name,
+                "steward": g.key_package is not None,
+                "wallet_open": self.wallet_open,
+                "members": len(state.accounts),
+                "members_online": len(self.p2p.connected_members() & set(state.accounts))
+                if self.p2p
+                else 0,
+                "balances": {
+                    m.hex(): {a: state.balance(m, a) for a in state.assets if state.balance(m, a)}
+                    for m in sorted(state.accounts)
+                },
+                "supply": state.supply(),
+                "state_digest": state.digest().hex(),
+                "checkpoint": {
+                    "number": machine.base_number,
+                    "state_digest": machine.base.digest().hex(),
+                    "age_seconds": round(trio.current_time() - machine.adopted_at, 3),
+                },
+                "orders_since_checkpoint": len(machine.log),
+                "waiting": len(g.node.replica.waiting),
+                "trader": {"stuck": g.trader.stuck, "queued": len(g.trader.queue)},
+            }
+        return out
+
+    # -- running --------------------------------------------------------------------------
+    async def run(self) -> None:
+        data = self.config.data_dir
+        data.mkdir(parents=True, exist_ok=True)
+        with LevelDBStore(data / "store") as store:
+            ensure_schema(store)
+            try:
+                async with trio.open_nursery() as outer:
+                    outer.start_soon(self._watch_signals)
+                    async with (
+                        open_p2p(self.key, self.config.listen) as p2p,
+                        trio.open_nursery() as nursery,
+                    ):
+                        self.p2p = p2p
+                        for addr in p2p.addrs:
+                            log.info("libp2p listening addr=%s", addr)
+                        nursery.start_soon(self._serve, store, p2p, nursery)
+                        await self.shutdown.wait()
+                        nursery.cancel_scope.cancel()
+                    outer.cancel_scope.cancel()
+            finally:
+                await self.ledger.aclose()
+
+    async def _watch_signals(self) -> None:
+        with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+            async for _ in signals:
+                self.shutdown.set()
+                return
+
+    async def _serve(self, store: Store, p2p: P2P, nursery: trio.Nursery) -> None:
+        token = write_cookie(self.config.data_dir)
+        host, port = self.config.api_listen
+        self.api_url = await serve_app(build_app(self, token), host, port, self.shutdown, nursery)
+        nursery.start_soon(self._dial_bootstrap, p2p)
+        self.ledger_info = await self._ledger_info()
+        groups = GroupRepo(store)
+        genesis, key_package = await self._group(groups, p2p)
+        gid = genesis.group_id()
+        node = GroupNode(
+            p2p, store, genesis.committee, genesis_state(genesis), self.key if key_package else None
+        )
+        base = node.base
+        interval = float(genesis.checkpoint_interval)
+        machine = CheckpointSteward(
+            identity=self.key,
+            key=key_package,
+            wallet_key=genesis.wallet_key,
+            committee=genesis.committee,
+            base=genesis_state(genesis) if base is None else base[1],
+            base_number=0 if base is None else base[0].proposal.number,
+            adopted_at=trio.current_time(),
+            interval=interval,
+            timeout=max(4.0, 2 * interval),
+            random_bytes=os.urandom,
+            lock=CheckpointRepo(store, gid).load_lock(),
+            log=list(node.recovered),
+            terms_hash=genesis.terms_hash,
+            ledger_id=bytes.fromhex(self.ledger_info["ledger_id"]),
+            ledger_fee=int(self.ledger_info["min_fee"]),
+        )
+        for join in groups.joins(gid):
+            machine.on_join(join, trio.current_time())
+        service = CheckpointService(node, machine, store, self._submit_wallet_tx)
+        await node.start(nursery)
+        await service.start(nursery)
+        trader = Trader(node, self.key)
+        self.group = Group(genesis, node, service, trader, key_package)
+        if key_package is not None:
+            p2p.set_handler(JOIN_PROTOCOL, self._on_join_factory(groups, gid, service))
+        nursery.start_soon(trader.run)
+        nursery.start_soon(self._follow_ledger, genesis, service)
+        nursery.start_soon(self._anti_entropy)
+        print(
+            json.dumps(
+                {
+                    "ready": True,
+                    "member": self.member_id.hex(),
+                    "peer_id": p2p.peer_id.to_base58(),
+                    "addrs": p2p.addrs,
+                    "api": self.api_url,
+                    "group_id": gid.hex(),
+                    "steward": key_package is not None,
+                    "data_dir": str(self.config.data_dir),
+                }
+            ),
+            flush=True,
+        )
+        log.info("node ready member=%s api=%s", self.member_id.hex()[:16], self.api_url)
+
+    async def _ledger_info(self) -> dict[str, Any]:
+        while True:
+            try:
+                return await self.ledger.info()
+            except LedgerUnavailable as exc:
+                log.warning("waiting for the ledger: %s", exc)
+                await trio.sleep(1.0)
+
+    async def _group(self, groups: GroupRepo, p2p: P2P) -> tuple[Genesis, KeyPackage | None]:
+        spec: GroupSpec | None = None
+        if self.config.group_spec is not None:
+            spec = decode(self.config.group_spec.read_bytes(), GroupSpec)
+            dealer = prepare_dealer(groups, spec, self.key)
+            serve_dealer(p2p, dealer)  # for as long as we run: others may still be pulling
+        gid = groups.current()
+        if gid is None:
+            if spec is not None:
+                assert self.ledger_info is not None
+                if spec.ledger_id.hex() != self.ledger_info["ledger_id"]:
+                    raise ValueError("the group spec is for another ledger")
+                key_package, genesis = await run_dkg(p2p, dealer)
+                gid = store_formed(groups, self.key, key_package, genesis)
+            elif self.config.genesis_file is not None:
+                genesis = decode(self.config.genesis_file.read_bytes(), Genesis)
+                gid = groups.save_formed(genesis, None)
+            else:
+                raise ValueError("no group: configure group_spec (steward) or genesis_file")
+        genesis_found = groups.genesis(gid)
+        assert genesis_found is not None
+        stored = groups.steward_key(gid)
+        if stored is None:
+            return genesis_found, None
+        return genesis_found, load_key_package(self.key, stored)
+
+    async def _dial_bootstrap(self, p2p: P2P) -> None:
+        """Keep every bootstrap peer connected (dial, and redial when it drops)."""
+        while True:
+            connected = p2p.connected_members()
+            for addr in self.config.bootstrap:
+                peer = addr.rsplit("/p2p/", 1)[-1]
+                if any(p2p_peer_b58(m) == peer for m in connected):
+                    continue
+                try:
+                    await p2p.connect(addr)
+                except P2PError as exc:
+                    log.debug("bootstrap %s not reachable yet: %s", addr, exc)
+            await trio.sleep(1.0)
+
+    # -- the ledger -----------------------------------------------------------------------
+    async def _follow_ledger(self, genesis: Genesis, service: CheckpointService) -> None:
+        gid_hex = genesis.group_id().hex()
+        machine = service.machine
+        next_height = 1
+        while True:
+            try:
+                page = await self.ledger.events(next_height, wait=LEDGER_POLL)
+                now = trio.current_time()
+                for e in page.events:
+                    if e["group_id"] != gid_hex:
+                        continue
+                    if e["kind"] == "open":
+                        self.wallet_open = True
+                    elif e["kind"] == "deposit":
+                        member = bytes.fromhex(e["member"])
+                        for asset, amount in e["detail"].items():
+                            machine.on_deposit(e["height"], member, asset, amount)
+                next_height = page.next
+                self.ledger_height = page.next - 1
+                service.feed(machine.on_ledger_height(self.ledger_height, now))
+                account = await self.ledger.account(genesis.wallet_key)
+                machine.wallet_nonce_seen(int(account["next_nonce"]) - 1)
+                if machine.is_steward and not self.wallet_open:
+                    await self._open_wallet(genesis, machine, account)
+            except LedgerUnavailable as exc:
+                log.warning("ledger unavailable: %s", exc)
+                await trio.sleep(LEDGER_POLL)
+
+    async def _open_wallet(
+        self, genesis: Genesis, machine: CheckpointSteward, account: dict[str, Any]
+    ) -> None:
+        """Stewards sign the wallet's opening; the first steward funds its fees."""
+        assert self.ledger_info is not None
+        fee_asset, fee = self.ledger_info["fee_asset"], int(self.ledger_info["min_fee"])
+        if (
+            genesis.committee.stewards[0] == self.member_id
+            and account["balances"].get(fee_asset, 0) < fee
+        ):
+            mine = await self.ledger.account(self.member_id)
+            tx = Transfer(
+                self.member_id,
+                int(mine["next_nonce"]),
+                fee,
+                genesis.wallet_key,
+                fee_asset,
+                WALLET_FEE_BUDGET,
+            )
+            try:
+                await self.ledger.submit(sign_tx(tx, self.key, machine.ledger_id))
+            except LedgerError as exc:
+                log.warning("cannot fund the wallet's fees: %s", exc)
+        machine.approve_wallet_tx(open_wallet_tx(genesis, fee), trio.current_time())
+
+    async def _submit_wallet_tx(self, signed: SignedTx) -> None:
+        try:
+            tx_id = await self.ledger.submit(signed)
+            log.info("wallet tx %s submitted (nonce %d)", tx_id[:16], signed.tx.nonce)
+        except LedgerError as exc:  # another steward's copy got there first, typically
+            log.info("wallet tx nonce %d not accepted: %s", signed.tx.nonce, exc)
+        except LedgerUnavailable as exc:
+            log.warning("wallet tx nonce %d not submitted: %s", signed.tx.nonce, exc)
+
+    # -- joining --------------------------------------------------------------------------
+    def _on_join_factory(self, groups: GroupRepo, gid: bytes, service: CheckpointService) -> Any:
+        async def on_join(caller: bytes, request: bytes) -> bytes:
+            join = decode(request, Join)
+            machine = service.machine
+            if join.member != caller or not join.is_valid(gid, machine.terms_hash):
+                raise RemoteProtocolError("a join must be the caller's own, over our terms")
+            groups.add_join(gid, join)  # fsynced: kept across restarts until admitted
+            service.feed(machine.on_join(join, trio.current_time()))
+            return b"ok"
+
+        return on_join
+
+    async def join(self, deposits: dict[str, int]) -> dict[str, Any]:
+        """Deposit on the ledger, then give every steward our signed join."""
+        g = self.require_group()
+        assert self.ledger_info is not None and self.p2p is not None
+        if not self.wallet_open:
+            raise BadRequest("wallet-not-open", "the group's wallet is not on the ledger yet", 409)
+        ledger_id = bytes.fromhex(self.ledger_info["ledger_id"])
+        fee = int(self.ledger_info["min_fee"])
+        gid = g.node.group_id
+        tx_ids = []
+        for asset, amount in deposits.items():
+            account = await self.ledger.account(self.member_id)
+            tx = Deposit(self.member_id, int(account["next_nonce"]), fee, gid, asset, amount)
+            tx_ids.append(await self.ledger.submit(sign_tx(tx, self.key, ledger_id)))
+        join = sign_join(self.key, gid, g.genesis.terms_hash).encode()
+        told = []
+        for steward in g.genesis.committee.stewards:
+            if steward == self.member_id:
+                told.append(steward.hex())
+                continue
+            try:
+                await self.p2p.request(steward, JOIN_PROTOCOL, join)
+                told.append(steward.hex())
+            except P2PError as exc:
+                log.info("join not delivered to %s: %s", steward.hex()[:16], exc)
+        return {"deposits": tx_ids, "stewards_told": told}
+
+    # -- anti-entropy ---------------------------------------------------------------------
+    async def _anti_entropy(self) -> None:
+        rng = random.Random()
+        while True:
+            await trio.sleep(SYNC_EVERY)
+            g, p2p = self.group, self.p2p
+            if g is None or p2p is None:
+                continue
+            peers = sorted(p2p.connected_members() & set(g.node.replica.state.accounts))
+            if not peers:
+                continue
+            peer = rng.choice(peers)
+            try:
+                await g.service.sync_state_with(peer)
+                await g.node.sync_with(peer)
+            except (P2PError, RemoteProtocolError) as exc:
+                log.info("sync with %s failed: %s", peer.hex()[:16], exc)
+
+
+def p2p_peer_b58(member: bytes) -> str:
+    return str(peer_id_of(member).to_base58())
+
+
+async def run_node(config: NodeConfig, key: SigningKey) -> None:
+    logging.basicConfig(
+        level=config.log_level.upper(),
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    await NodeRuntime(config, key).run()
