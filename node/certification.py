@@ -174,7 +174,12 @@ class GroupNode:
 
             async def ask(steward: bytes) -> None:
                 try:
-                    raw = await self.p2p.request(steward, VOTE_PROTOCOL, batch.encode(), timeout)
+                    if steward == self.p2p.member_id and self.steward is not None:
+                        raw = await self._on_batch(steward, batch.encode())  # our own vote
+                    else:
+                        raw = await self.p2p.request(
+                            steward, VOTE_PROTOCOL, batch.encode(), timeout
+                        )
                     answer = decode(raw, Wire)
                     if isinstance(answer, Vote) and collector.add(answer) is not None:
                         nursery.cancel_scope.cancel()  # a quorum: the rest are not needed

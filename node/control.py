@@ -174,9 +174,11 @@ def build_app(runtime: NodeRuntime, token: str) -> Starlette:
 
 
 def _certified(cert: Any, group_id: bytes) -> dict[str, Any]:
+    if cert is None:
+        return {"certified": True, "batch": None, "orders": None, "votes": None}
     return {
         "certified": True,
         "batch": cert.batch.digest(group_id).hex(),
         "orders": len(cert.batch.orders),
-        "votes": len(cert.signatures),
+        "votes": len(cert.votes),
     }

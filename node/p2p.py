@@ -222,7 +222,7 @@ class P2P:
                 await stream.write(encode_varint_prefixed(response))
             except Exception as exc:
                 logging.getLogger(__name__).info(
-                    "stream %s from %s failed: %s", protocol, caller, exc
+                    "stream %s from %s failed: %r", protocol, (caller or b"").hex()[:16], exc
                 )
             finally:
                 await stream.close()

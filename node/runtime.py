@@ -60,6 +60,7 @@ from proto.signing import public_key_of
 from proto.state import GroupState
 from storage import LevelDBStore
 from storage.groups import GroupRepo
+from storage.outbox import OutboxRepo
 from storage.repos import CheckpointRepo, ensure_schema
 from storage.store import Store
 
@@ -236,7 +237,7 @@ class NodeRuntime:
         service = CheckpointService(node, machine, store, self._submit_wallet_tx)
         await node.start(nursery)
         await service.start(nursery)
-        trader = Trader(node, self.key)
+        trader = Trader(node, self.key, OutboxRepo(store, gid, self.member_id))
         self.group = Group(genesis, node, service, trader, key_package)
         if key_package is not None:
             p2p.set_handler(JOIN_PROTOCOL, self._on_join_factory(groups, gid, service))
@@ -440,4 +441,6 @@ async def run_node(config: NodeConfig, key: SigningKey) -> None:
         stream=sys.stderr,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    for chatty in ("httpx", "httpcore", "hypercorn.access"):
+        logging.getLogger(chatty).setLevel(logging.WARNING)
     await NodeRuntime(config, key).run()

@@ -18,6 +18,7 @@ order.
 | 0x07   | group id, name (ascii)      | group records: ``spec``, ``dkg-seed`` (sealed),|
 |        |                             | ``genesis``, ``steward-key`` (share sealed)   |
 | 0x08   | group id, member (32)       | a trader's signed ``Join``                   |
+| 0x09   | group id, member (32), seq  | the trader's own signed order, until applied |
 | 0x10   | name (ascii)                | ledger metadata: genesis, faucet seed, tip   |
 | 0x11   | height (8)                  | a ledger ``Block``                           |
 | 0x12   | height (8)                  | the ``EventList`` of that block              |
@@ -38,6 +39,7 @@ CERTIFICATE = b"\x05"
 CERT_INDEX = b"\x06"
 GROUP = b"\x07"
 JOIN = b"\x08"
+OUTBOX = b"\x09"
 
 LEDGER_META = b"\x10"
 BLOCK = b"\x11"
