@@ -249,13 +249,13 @@ class Cluster:
         for n in self.stewards:
             n.info = {}
 
-            def go(n: NodeProc = n, boot: list[str] = list(started)) -> None:
+            def go(n: NodeProc, boot: list[str]) -> None:
                 try:
                     n.start(boot, self.timeout)
                 except BaseException as exc:
                     errors.append(exc)
 
-            t = threading.Thread(target=go)
+            t = threading.Thread(target=go, args=(n, list(started)))
             t.start()
             threads.append(t)
             started.append(self._listening_addr(n))
@@ -308,3 +308,53 @@ class Cluster:
             if n.proc is not None and n.proc.poll() is None:
                 n.proc.kill()
                 n.proc.wait()
+
+
+@dataclass
+class LedgerProc:
+    """``swapnet ledger run`` as a child process on 127.0.0.1, port from the OS."""
+
+    proc: subprocess.Popen[str]
+    url: str
+
+    @classmethod
+    def start(cls, data: Path, block_interval: float = 0.5, timeout: float = 30) -> LedgerProc:
+        data.parent.mkdir(parents=True, exist_ok=True)
+        with (data.parent / "ledger.stderr").open("a") as err:
+            proc = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "node",
+                    "ledger",
+                    "run",
+                    "--data",
+                    str(data),
+                    "--port",
+                    "0",
+                    "--block-interval",
+                    str(block_interval),
+                ],
+                stdout=subprocess.PIPE,
+                stderr=err,
+                text=True,
+                cwd=ROOT,
+            )
+        assert proc.stdout is not None
+        deadline = time.monotonic() + timeout
+        for line in proc.stdout:
+            if "swapnet ledger ready" in line:
+                return cls(proc, line.split("url=", 1)[1].split()[0])
+            if time.monotonic() > deadline:
+                break
+        proc.kill()
+        raise ClusterError("the ledger did not start")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()

@@ -57,6 +57,10 @@ VOTE_PROTOCOL = "/swapnet/vote/1"
 SYNC_PROTOCOL = "/swapnet/sync/1"
 
 
+def certificate_topic(group_id: bytes) -> str:
+    return f"swapnet/1/{group_id.hex()}/certificates"
+
+
 class NotCertified(Exception):
     """A quorum of stewards did not vote for the batch; ``refusals`` says why."""
 
@@ -64,6 +68,11 @@ class NotCertified(Exception):
         self.refusals = refusals
         reasons = sorted({r.reason for rs in refusals.values() for r in rs})
         super().__init__(f"not certified: {', '.join(reasons) or 'no quorum'}")
+
+    def first_refused(self) -> int | None:
+        """The first order index any steward refused (None: nobody said which)."""
+        indices = [r.index for rs in self.refusals.values() for r in rs]
+        return min(indices) if indices else None
 
 
 class GroupNode:
@@ -78,7 +87,7 @@ class GroupNode:
         self.p2p = p2p
         self.committee = committee
         self.group_id = genesis.group_id
-        self.topic = f"swapnet/1/{self.group_id.hex()}/certificates"
+        self.topic = certificate_topic(self.group_id)
         self.certificates = CertificateRepo(store, self.group_id)
         self.locks = VoteLockRepo(store, self.group_id)
         self.base = CheckpointRepo(store, self.group_id).load_base()
@@ -160,6 +169,8 @@ class GroupNode:
                 answer = effect.vote
             elif isinstance(effect, RefuseBatch):
                 answer = BatchRefused(effect.batch_digest, effect.refusals)
+                if any(r.reason == "bad-signature" for r in effect.refusals):
+                    self.p2p.punish(caller)  # whoever submits a forgery answers for it
             elif isinstance(effect, ReportEquivocation):
                 self.equivocations.append(effect.proof)
         assert answer is not None

@@ -317,6 +317,27 @@ def bench_certify_command(
     )
 
 
+@bench_app.command("devnet")
+def bench_devnet_command(
+    orders: Annotated[int, typer.Option(min=1, help="orders to certify")] = 2000,
+    clients: Annotated[int, typer.Option(min=1, max=64, help="callers per node")] = 8,
+    output: Annotated[Path, typer.Option(help="the benchmark ledger to append to")] = Path(
+        "BENCHMARKS.md"
+    ),
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Certified orders per second and submit-to-certificate latency in a real devnet: the
+    ledger and 4 steward nodes as processes, payments through the control APIs."""
+    from devnet.bench_devnet import bench_devnet  # noqa: PLC0415
+    from devnet.benchmarks import record  # noqa: PLC0415
+
+    row = bench_devnet(orders, clients)
+    record(output, "devnet", [row], f"swapnet bench devnet --orders {orders} --clients {clients}")
+    typer.echo(
+        json.dumps([row], indent=2) if as_json else "\n".join(f"{k}: {v}" for k, v in row.items())
+    )
+
+
 def _with_ledger(url: str, action: Callable[[Any], Awaitable[Any]]) -> Any:
     import trio  # noqa: PLC0415
 

@@ -8,10 +8,16 @@
   fresh at every start), which the CLI reads by itself. A missing token is 401, a wrong
   one 403.
 
+Orders accept a ``request_id`` (an idempotency key): a retried call with the same id gets
+the first call's order, never a second one.
+
 Control calls: ``GET /v1/group`` (genesis, hex), ``GET /v1/balance``, ``POST /v1/pay``
 ``{"to": hex, "asset": str, "amount": int}``, ``POST /v1/exit`` ``{"pay_to": hex?}``,
 ``POST /v1/join`` ``{"deposits": {asset: amount}}`` (deposit on the ledger, then send the
-signed join to the stewards). Errors are ``{"error": code, "detail": text}``.
+signed join to the stewards), ``POST /v1/swap/quote`` ``{"give": {asset, amount}, "get":
+{asset, amount}, "fills": n, "counterparty": hex?}`` (a maker's standing quote), ``POST
+/v1/swap`` ``{"counterparty": hex, "give": {...}, "get": {...}}`` (take a maker's
+quote). Errors are ``{"error": code, "detail": text}``.
 """
 
 from __future__ import annotations
@@ -30,8 +36,10 @@ from starlette.routing import Route
 
 from node.http_api import BadRequest, hex32, json_body
 from node.ledger_client import LedgerError, LedgerUnavailable
-from node.trader import OrderRefused
+from node.swaps import Quote
+from node.trader import OrderPending, OrderRefused
 from proto.orders import Exit, Transfer
+from proto.rfq import SwapAsk
 
 if TYPE_CHECKING:
     from node.runtime import NodeRuntime
@@ -59,7 +67,7 @@ def _amount(value: object, what: str = "amount") -> int:
     return value
 
 
-def build_app(runtime: NodeRuntime, token: str) -> Starlette:
+def build_app(runtime: NodeRuntime, token: str) -> Starlette:  # noqa: PLR0915 (one route each)
     Handler = Callable[[Request], Awaitable[Response]]
 
     def guarded(handler: Handler) -> Handler:
@@ -122,7 +130,8 @@ def build_app(runtime: NodeRuntime, token: str) -> Starlette:
         if to == runtime.member_id:
             raise BadRequest("bad-request", "a payment to oneself")
         cert = await g.trader.place(
-            lambda seq: Transfer(runtime.member_id, seq, to, asset, amount, memo)
+            lambda seq: Transfer(runtime.member_id, seq, to, asset, amount, memo),
+            _request_id(body),
         )
         return JSONResponse(_certified(cert, g.node.group_id))
 
@@ -130,8 +139,40 @@ def build_app(runtime: NodeRuntime, token: str) -> Starlette:
         body = await json_body(request)
         g = runtime.require_group()
         pay_to = hex32(body["pay_to"], "pay_to") if "pay_to" in body else runtime.member_id
-        cert = await g.trader.place(lambda seq: Exit(runtime.member_id, seq, pay_to))
+        cert = await g.trader.place(
+            lambda seq: Exit(runtime.member_id, seq, pay_to), _request_id(body)
+        )
         return JSONResponse(_certified(cert, g.node.group_id))
+
+    def _leg(body: dict[str, Any], name: str, assets: tuple[str, ...]) -> tuple[str, int]:
+        leg = body.get(name)
+        if not isinstance(leg, dict) or leg.get("asset") not in assets:
+            raise BadRequest("bad-request", f"{name} must be {{asset, amount}} in {assets}")
+        return str(leg["asset"]), _amount(leg.get("amount"), f"{name}.amount")
+
+    async def swap(request: Request) -> Response:
+        body = await json_body(request)
+        g = runtime.require_group()
+        maker = hex32(body.get("counterparty"), "counterparty")
+        give = _leg(body, "give", g.genesis.assets)
+        get = _leg(body, "get", g.genesis.assets)
+        if give[0] == get[0] or maker == runtime.member_id:
+            raise BadRequest("bad-request", "a swap exchanges two assets with someone else")
+        cert = await g.desk.take(maker, SwapAsk(*give, *get), _request_id(body))
+        return JSONResponse(_certified(cert, g.node.group_id))
+
+    async def quote(request: Request) -> Response:
+        body = await json_body(request)
+        g = runtime.require_group()
+        give = _leg(body, "give", g.genesis.assets)
+        get = _leg(body, "get", g.genesis.assets)
+        fills = _amount(body.get("fills", 1), "fills")
+        who = body.get("counterparty")
+        counterparty = None if who is None else hex32(who, "counterparty")
+        if give[0] == get[0]:
+            raise BadRequest("bad-request", "a swap exchanges two different assets")
+        g.desk.quote(Quote(*give, *get, fills, counterparty))
+        return JSONResponse({"quoted": True, "quotes": len(g.desk.quotes)})
 
     async def join(request: Request) -> Response:
         body = await json_body(request)
@@ -149,6 +190,9 @@ def build_app(runtime: NodeRuntime, token: str) -> Starlette:
     async def refused(request: Request, exc: Exception) -> Response:
         return JSONResponse({"error": "order-refused", "detail": str(exc)}, status_code=409)
 
+    async def pending(request: Request, exc: Exception) -> Response:
+        return JSONResponse({"certified": False, "pending": True, "detail": str(exc)}, 202)
+
     async def ledger_failed(request: Request, exc: Exception) -> Response:
         code = exc.code if isinstance(exc, LedgerError) else "ledger-unavailable"
         return JSONResponse({"error": code, "detail": str(exc)}, status_code=502)
@@ -163,14 +207,27 @@ def build_app(runtime: NodeRuntime, token: str) -> Starlette:
             Route("/v1/pay", guarded(pay), methods=["POST"]),
             Route("/v1/exit", guarded(exit_), methods=["POST"]),
             Route("/v1/join", guarded(join), methods=["POST"]),
+            Route("/v1/swap", guarded(swap), methods=["POST"]),
+            Route("/v1/swap/quote", guarded(quote), methods=["POST"]),
         ],
         exception_handlers={
             BadRequest: bad_request,
             OrderRefused: refused,
+            OrderPending: pending,
             LedgerError: ledger_failed,
             LedgerUnavailable: ledger_failed,
         },
     )
+
+
+def _request_id(body: dict[str, Any]) -> bytes | None:
+    """The client's idempotency key (``request_id``, 1 to 128 characters), if given."""
+    value = body.get("request_id")
+    if value is None:
+        return None
+    if not isinstance(value, str) or not 1 <= len(value) <= 128:
+        raise BadRequest("bad-request", "request_id must be a string of 1 to 128 characters")
+    return value.encode()
 
 
 def _certified(cert: Any, group_id: bytes) -> dict[str, Any]:

@@ -45,6 +45,8 @@ from libp2p.utils.varint import encode_varint_prefixed, read_varint_prefixed_byt
 from multiaddr import Multiaddr
 from nacl.signing import SigningKey
 
+from proto.errors import RemoteProtocolError
+
 logging.getLogger("libp2p").setLevel(logging.WARNING)
 
 GOSSIP_PROTOCOL = TProtocol("/meshsub/1.1.0")
@@ -98,6 +100,9 @@ class PeerGuard:
     def is_banned(self, member: bytes, now: float) -> bool:
         return self._banned_until.get(member, float("-inf")) > now
 
+    def banned(self, now: float) -> list[bytes]:
+        return sorted(m for m, until in self._banned_until.items() if until > now)
+
     def strikes(self, member: bytes) -> int:
         return self._strikes.get(member, 0)
 
@@ -132,6 +137,16 @@ class P2P:
         if self.guard.strike(member, trio.current_time()):
             logging.getLogger(__name__).warning("banning %s", member.hex()[:16])
             self.nursery.start_soon(self._disconnect, member)
+
+    async def keep_banned_out(self) -> None:
+        """A banned member that dials again is dropped again (its streams are refused
+        meanwhile, and its gossip too)."""
+        while True:
+            await trio.sleep(0.5)
+            now = trio.current_time()
+            for member in self.connected_members():
+                if self.guard.is_banned(member, now):
+                    await self._disconnect(member)
 
     async def _disconnect(self, member: bytes) -> None:
         try:
@@ -215,11 +230,17 @@ class P2P:
         async def serve(stream: Any) -> None:
             caller = member_of(stream.muxed_conn.peer_id)
             try:
-                if caller is None:
+                if caller is None or self.guard.is_banned(caller, trio.current_time()):
                     return
                 request = await read_varint_prefixed_bytes_limited(stream, MAX_FRAME)
                 response = await handler(caller, request)
                 await stream.write(encode_varint_prefixed(response))
+            except RemoteProtocolError as exc:  # garbage or a protocol breach: a strike
+                assert caller is not None
+                self.punish(caller)
+                logging.getLogger(__name__).info(
+                    "stream %s from %s broke the protocol: %s", protocol, caller.hex()[:16], exc
+                )
             except Exception as exc:
                 logging.getLogger(__name__).info(
                     "stream %s from %s failed: %r", protocol, (caller or b"").hex()[:16], exc
@@ -279,5 +300,7 @@ async def open_p2p(
         await pubsub.wait_until_ready()
         # A restarted publisher must not reuse seqnos its peers have seen.
         pubsub.counter = time.time_ns()
-        yield P2P(key, host, pubsub, gossipsub, nursery, guard or PeerGuard())
+        p2p = P2P(key, host, pubsub, gossipsub, nursery, guard or PeerGuard())
+        nursery.start_soon(p2p.keep_banned_out)
+        yield p2p
         nursery.cancel_scope.cancel()

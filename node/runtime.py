@@ -47,6 +47,7 @@ from node.formation import (
 from node.http_api import BadRequest, serve_app
 from node.ledger_client import DevnetLedgerClient, LedgerClient, LedgerError, LedgerUnavailable
 from node.p2p import P2P, P2PError, open_p2p, peer_id_of
+from node.swaps import SwapDesk
 from node.trader import Trader
 from proto.admission import Join, sign_join
 from proto.checkpointing import CheckpointSteward
@@ -67,6 +68,7 @@ from storage.store import Store
 log = logging.getLogger(__name__)
 
 JOIN_PROTOCOL = "/swapnet/join/1"
+HELLO_PROTOCOL = "/swapnet/hello/1"
 SYNC_EVERY = 2.0
 LEDGER_POLL = 2.0
 WALLET_FEE_BUDGET = 10_000
@@ -101,6 +103,7 @@ class Group:
     service: CheckpointService
     trader: Trader
     key_package: KeyPackage | None
+    desk: SwapDesk
 
 
 class NodeRuntime:
@@ -115,6 +118,7 @@ class NodeRuntime:
         self.ledger_height = 0
         self.wallet_open = False
         self.api_url = ""
+        self.peer_addrs: dict[bytes, list[str]] = {}
         self.shutdown = trio.Event()
         self.started = trio.current_time()
 
@@ -141,6 +145,9 @@ class NodeRuntime:
             "addresses": self.p2p.addrs if self.p2p else [],
             "ledger_height": self.ledger_height,
             "ready": not self.not_ready(),
+            "banned": [m.hex() for m in self.p2p.guard.banned(trio.current_time())]
+            if self.p2p
+            else [],
         }
         g = self.group
         if g is not None:
@@ -168,7 +175,10 @@ class NodeRuntime:
                 },
                 "orders_since_checkpoint": len(machine.log),
                 "waiting": len(g.node.replica.waiting),
-                "trader": {"stuck": g.trader.stuck, "queued": len(g.trader.queue)},
+                "trader": {
+                    "retrying": g.trader.retrying,
+                    "queued": len(g.trader.queue) + len(g.trader.in_flight),
+                },
             }
         return out
 
@@ -238,7 +248,8 @@ class NodeRuntime:
         await node.start(nursery)
         await service.start(nursery)
         trader = Trader(node, self.key, OutboxRepo(store, gid, self.member_id))
-        self.group = Group(genesis, node, service, trader, key_package)
+        desk = SwapDesk(p2p, trader, nursery)
+        self.group = Group(genesis, node, service, trader, key_package, desk)
         if key_package is not None:
             p2p.set_handler(JOIN_PROTOCOL, self._on_join_factory(groups, gid, service))
         nursery.start_soon(trader.run)
@@ -296,18 +307,45 @@ class NodeRuntime:
         return genesis_found, load_key_package(self.key, stored)
 
     async def _dial_bootstrap(self, p2p: P2P) -> None:
-        """Keep every bootstrap peer connected (dial, and redial when it drops)."""
+        """Keep every peer we know an address of connected: the bootstrap peers, and
+        every peer that told us its listen addresses (``/swapnet/hello/1``); redial any
+        that drops. After each dial both sides swap their listen addresses, so a group
+        bootstrapped in a chain ends fully connected and heals after restarts."""
+        p2p.set_handler(HELLO_PROTOCOL, self._on_hello)
         while True:
             connected = p2p.connected_members()
-            for addr in self.config.bootstrap:
-                peer = addr.rsplit("/p2p/", 1)[-1]
+            targets = {a.rsplit("/p2p/", 1)[-1]: a for a in self.config.bootstrap}
+            for member, addrs in self.peer_addrs.items():
+                targets[p2p_peer_b58(member)] = addrs[0]
+            for peer, addr in targets.items():
                 if any(p2p_peer_b58(m) == peer for m in connected):
                     continue
                 try:
-                    await p2p.connect(addr)
-                except P2PError as exc:
-                    log.debug("bootstrap %s not reachable yet: %s", addr, exc)
+                    member = await p2p.connect(addr)
+                    answer = await p2p.request(member, HELLO_PROTOCOL, _addrs_json(p2p))
+                    self._learn(member, answer)
+                except (P2PError, RemoteProtocolError) as exc:
+                    log.debug("peer %s not reachable yet: %s", addr, exc)
             await trio.sleep(1.0)
+
+    async def _on_hello(self, caller: bytes, request: bytes) -> bytes:
+        self._learn(caller, request)
+        assert self.p2p is not None
+        return _addrs_json(self.p2p)
+
+    def _learn(self, member: bytes, raw: bytes) -> None:
+        """Keep ``member``'s listen addresses (only ones that name its own peer id)."""
+        try:
+            addrs = json.loads(raw)
+        except ValueError as exc:
+            raise RemoteProtocolError("hello is not JSON") from exc
+        suffix = f"/p2p/{p2p_peer_b58(member)}"
+        if not isinstance(addrs, list) or not all(
+            isinstance(a, str) and a.endswith(suffix) and len(a) < 256 for a in addrs[:8]
+        ):
+            raise RemoteProtocolError("hello must list the caller's own multiaddrs")
+        if addrs:
+            self.peer_addrs[member] = addrs[:8]
 
     # -- the ledger -----------------------------------------------------------------------
     async def _follow_ledger(self, genesis: Genesis, service: CheckpointService) -> None:
@@ -429,6 +467,10 @@ class NodeRuntime:
                 await g.node.sync_with(peer)
             except (P2PError, RemoteProtocolError) as exc:
                 log.info("sync with %s failed: %s", peer.hex()[:16], exc)
+
+
+def _addrs_json(p2p: P2P) -> bytes:
+    return json.dumps(p2p.addrs).encode()
 
 
 def p2p_peer_b58(member: bytes) -> str:

@@ -9,15 +9,19 @@ spent on it.
 A seq, once signed, is never reused for another order (a steward may have locked it):
 every signed order goes to the outbox (``storage.outbox``, fsynced) before it leaves, and
 stays there until the replica has applied it. If the stewards do not certify a batch it is
-offered again, as it is (less what is applied meanwhile), until they do or until
-``MAX_ATTEMPTS``; after that the sequencer stops taking orders and says why (``stuck``)
-rather than risk equivocating. A restarted node submits its outbox again first.
+offered again, as it is (less what is applied meanwhile), with a capped backoff, until they
+do: a signed order cannot be taken back, and the orders after it wait for it. (The usual
+cause is transient: the other party of a swap has earlier orders in flight, or a steward
+is down.) A caller waits ``PLACE_TIMEOUT`` and is then told the order is pending
+(``OrderPending``): it will still be certified. A restarted node submits its outbox again
+first.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
 import trio
@@ -32,9 +36,13 @@ from storage.outbox import OutboxRepo
 log = logging.getLogger(__name__)
 
 MAX_BATCH = 256
-MAX_ATTEMPTS = 30
 RETRY = 0.25
 MAX_RETRY = 2.0
+PLACE_TIMEOUT = 30.0
+
+
+class OrderPending(Exception):
+    """Signed and queued, not certified yet: it stays queued and will be."""
 
 
 class OrderRefused(Exception):
@@ -46,11 +54,11 @@ class OrderRefused(Exception):
 
 
 @dataclass
-class _Pending:
+class Pending:
     signed: SignedOrder
+    request: bytes | None = None
     done: trio.Event = field(default_factory=trio.Event)
     certificate: Certificate | None = None
-    error: str | None = None
 
 
 class Trader:
@@ -60,17 +68,21 @@ class Trader:
         self.id = public_key_of(key)
         self.outbox = outbox
         self.next_seq = node.replica.state.next_seq(self.id)
-        self.queue: list[_Pending] = []
+        self.queue: list[Pending] = []
         kept = outbox.load()
         applied = [o for o in kept if not self._unapplied(o)]
         outbox.remove(applied)
         for signed in kept:
             if self._unapplied(signed):  # signed before a restart: offer it again, first
-                self.queue.append(_Pending(signed))
+                self.queue.append(Pending(signed))
                 self.next_seq = max(self.next_seq, self._my_seq(signed) + 1)
-        self.in_flight: list[_Pending] = []
+        self.in_flight: list[Pending] = []
         self.wakeup = trio.Event()
-        self.stuck: str | None = None
+        self.retrying: str | None = None
+        """Why the batch in flight is not certified yet (None when it went through)."""
+        self.signing = trio.Lock()
+        """Held from choosing a seq until the order that takes it is queued (or dropped
+        unsigned), so no two orders ever get one seq."""
 
     async def run(self) -> None:
         while True:
@@ -89,33 +101,41 @@ class Trader:
     def _unapplied(self, signed: SignedOrder) -> bool:
         return self._my_seq(signed) >= self.node.replica.state.next_seq(self.id)
 
-    async def _certify(self, batch: list[_Pending]) -> None:
-        self.outbox.put(p.signed for p in batch)  # fsync: before any of them leaves
+    async def _certify(self, batch: list[Pending]) -> None:
+        """Certify ``batch`` (in seq order). When the stewards refuse from some order on
+        (a swap whose other party's earlier orders are not certified yet, say), the
+        orders before it are certified alone, so two traders' batches that wait on each
+        other never deadlock."""
+        self.outbox.put((p.signed, p.request) for p in batch)  # fsync: before they leave
         last: Exception | None = None
-        for attempt in range(MAX_ATTEMPTS):
-            orders = [p.signed for p in batch if self._unapplied(p.signed)]
-            if not orders:  # certified meanwhile (a sync brought the certificate)
-                self._finish(batch, None)
+        attempt = 0
+        while True:
+            left = [p for p in batch if p.certificate is None and self._unapplied(p.signed)]
+            if not left:
+                self._finish(batch)
                 return
-            try:
-                cert = await self.node.submit(orders)
-            except NotCertified as exc:
-                last = exc
-                log.info("batch of %d not certified (attempt %d): %s", len(orders), attempt, exc)
-                await trio.sleep(min(MAX_RETRY, RETRY * (attempt + 1)))
-                continue
-            self._finish(batch, cert)
-            return
-        self.stuck = f"a signed batch was not certified: {last}"
-        for p in batch + self.queue:
-            p.error = self.stuck
-            p.done.set()
-        self.queue = []
+            size = len(left)
+            while size > 0:
+                try:
+                    cert = await self.node.submit([p.signed for p in left[:size]])
+                except NotCertified as exc:
+                    last = exc
+                    first = exc.first_refused()
+                    size = first if first is not None and first < size else 0
+                    continue
+                for p in left[:size]:
+                    p.certificate = cert
+                break
+            if size == 0:
+                log.info("batch of %d not certified (attempt %d): %s", len(left), attempt, last)
+                attempt += 1
+                self.retrying = str(last)
+                await trio.sleep(min(MAX_RETRY, RETRY * attempt))
 
-    def _finish(self, batch: list[_Pending], cert: Certificate | None) -> None:
+    def _finish(self, batch: list[Pending]) -> None:
+        self.retrying = None
         self.outbox.remove(p.signed for p in batch)
         for p in batch:
-            p.certificate = cert
             p.done.set()
 
     def _spendable(self, asset: str) -> int:
@@ -124,18 +144,30 @@ class Trader:
             held -= p.signed.order.debits().get((self.id, asset), 0)
         return held
 
-    async def place(self, make: Callable[[int], Order]) -> Certificate | None:
-        """Sign ``make(seq)`` with this trader's next seq and wait until it is certified;
-        return the certificate (None if it arrived by sync rather than by our votes)."""
-        if self.stuck:
-            raise OrderRefused(self.stuck)
+    @asynccontextmanager
+    async def reserved_seq(self) -> AsyncIterator[int]:
+        """The next seq, reserved while the block runs: the block either ``queue``s one
+        order that takes it or signs nothing with it."""
+        async with self.signing:
+            state = self.node.replica.state
+            if not state.is_member(self.id):
+                raise OrderRefused("not a member of the group (yet)")
+            if state.has_exited(self.id):
+                raise OrderRefused("this member has exited the group")
+            self.next_seq = max(self.next_seq, state.next_seq(self.id))
+            yield self.next_seq
+
+    async def wait_settled(self, seq: int, timeout: float) -> bool:
+        """Wait until every order before ``seq`` is applied (nothing of ours in flight);
+        False if that takes longer than ``timeout``."""
+        with trio.move_on_after(timeout):
+            await self.node.wait_for(lambda: self.node.replica.state.next_seq(self.id) >= seq)
+            return True
+        return False
+
+    def check(self, order: Order) -> None:
+        """Refuse (``OrderRefused``) an order our own view says the stewards would."""
         state = self.node.replica.state
-        if not state.is_member(self.id):
-            raise OrderRefused("not a member of the group (yet)")
-        if state.has_exited(self.id):
-            raise OrderRefused("this member has exited the group")
-        self.next_seq = max(self.next_seq, state.next_seq(self.id))
-        order = make(self.next_seq)
         for leg in order.legs:
             if not state.is_member(leg.payee):
                 raise OrderRefused(f"{leg.payee.hex()} is not a member")
@@ -144,12 +176,52 @@ class Trader:
         for (payer, asset), amount in order.debits().items():
             if payer == self.id and self._spendable(asset) < amount:
                 raise OrderRefused(f"insufficient {asset}")
-        signed = sign_order(order, {self.id: self.key}, self.node.group_id)
+
+    def queue_signed(self, signed: SignedOrder, request: bytes | None = None) -> Pending:
+        """Queue a fully signed order that takes the reserved seq (call inside
+        ``reserved_seq``); ``request`` is the client's idempotency key, if any."""
+        assert self.signing.locked() and self._my_seq(signed) == self.next_seq
         self.next_seq += 1
-        pending = _Pending(signed)
+        pending = Pending(signed, request)
         self.queue.append(pending)
         self.wakeup.set()
-        await pending.done.wait()
-        if pending.error is not None:
-            raise OrderRefused(pending.error)
+        return pending
+
+    def earlier(self, request: bytes | None) -> Pending | bool:
+        """What a client's request id already asked for: its pending order, True if that
+        order is applied, False if the id is new."""
+        if request is None:
+            return False
+        for p in self.in_flight + self.queue:
+            if p.request == request:
+                return p
+        seq = self.outbox.seq_of_request(request)
+        if seq is None:
+            return False
+        if seq < self.node.replica.state.next_seq(self.id):
+            return True
+        raise OrderPending(f"this request is seq {seq}, queued and not certified yet")
+
+    async def place(
+        self, make: Callable[[int], Order], request: bytes | None = None
+    ) -> Certificate | None:
+        """Sign ``make(seq)`` with this trader's next seq and wait until it is certified;
+        return the certificate (None if it arrived by sync rather than by our votes).
+        A ``request`` id seen before gets the first order's outcome, never a second order."""
+        async with self.reserved_seq() as seq:
+            earlier = self.earlier(request)
+            if earlier is True:
+                return None
+            if earlier is False:
+                order = make(seq)
+                self.check(order)
+                signed = sign_order(order, {self.id: self.key}, self.node.group_id)
+                earlier = self.queue_signed(signed, request)
+        return await self.outcome(earlier)
+
+    async def outcome(self, pending: Pending) -> Certificate | None:
+        with trio.move_on_after(PLACE_TIMEOUT):
+            await pending.done.wait()
+        if not pending.done.is_set():
+            raise OrderPending(f"signed and queued, not certified yet: {self.retrying}")
         return pending.certificate

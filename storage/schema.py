@@ -19,6 +19,7 @@ order.
 |        |                             | ``genesis``, ``steward-key`` (share sealed)   |
 | 0x08   | group id, member (32)       | a trader's signed ``Join``                   |
 | 0x09   | group id, member (32), seq  | the trader's own signed order, until applied |
+| 0x0a   | group id, request hash (32) | the seq a client's request id was given      |
 | 0x10   | name (ascii)                | ledger metadata: genesis, faucet seed, tip   |
 | 0x11   | height (8)                  | a ledger ``Block``                           |
 | 0x12   | height (8)                  | the ``EventList`` of that block              |
@@ -40,6 +41,7 @@ CERT_INDEX = b"\x06"
 GROUP = b"\x07"
 JOIN = b"\x08"
 OUTBOX = b"\x09"
+REQUEST = b"\x0a"
 
 LEDGER_META = b"\x10"
 BLOCK = b"\x11"
@@ -125,3 +127,9 @@ def join_key(group_id: bytes, member: bytes) -> bytes:
     if len(member) != _MEMBER:
         raise ValueError("member id must be 32 bytes")
     return JOIN + _group(group_id) + member
+
+
+def request_key(group_id: bytes, request_hash: bytes) -> bytes:
+    if len(request_hash) != 32:
+        raise ValueError("request hash must be 32 bytes")
+    return REQUEST + _group(group_id) + request_hash
