@@ -538,14 +538,21 @@ class CheckpointSteward:
         return [SendToSteward(sender, reply)]
 
     # -- adopting -----------------------------------------------------------------------
-    def _on_completed(self, completed: Completed, now: float) -> list[CheckpointEffect]:
+    def _newer_and_signed(self, completed: Completed) -> bool:
+        """Ours, above our base, and signed by the wallet key."""
         p = completed.proposal
         if p.checkpoint.group_id != self.group_id or p.number <= self.base_number:
-            return []
+            return False
         try:
             completed.signed.verify(self.wallet_key)
         except InvalidSignature:
+            return False
+        return True
+
+    def _on_completed(self, completed: Completed, now: float) -> list[CheckpointEffect]:
+        if not self._newer_and_signed(completed):
             return []
+        p = completed.proposal
         self.completed.setdefault(p.number, completed)
         self.pending_adoptions[p.number] = completed
         return self._retry_pending(now)
@@ -571,13 +578,9 @@ class CheckpointSteward:
         (from a peer) when the orders to rebuild it are no longer at hand. Checked: the
         wallet signed it, it is newer than ours, and the state is exactly the one it
         commits to. Anything else is ignored."""
+        if not self._newer_and_signed(completed):
+            return []
         p = completed.proposal
-        if p.checkpoint.group_id != self.group_id or p.number <= self.base_number:
-            return []
-        try:
-            completed.signed.verify(self.wallet_key)
-        except InvalidSignature:
-            return []
         if state.group_id != self.group_id or checkpoint_of(state, p.number) != p.checkpoint:
             return []
         return [self._take(completed, state, now)]
