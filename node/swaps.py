@@ -103,6 +103,8 @@ class SwapDesk:
         quote = next((q for q in self.quotes if q.matches(caller, ask)), None)
         if quote is None or caller in self.sessions:
             raise SwapDeclined("no quote for that swap")
+        if self.trader.signing.locked():  # busy: never queue asks ahead of our own orders
+            raise SwapDeclined("busy signing; ask again")
         reserved: trio.Event = trio.Event()
         holder: list[int] = []
 
