@@ -313,12 +313,12 @@ class NodeRuntime:
         bootstrapped in a chain ends fully connected and heals after restarts."""
         p2p.set_handler(HELLO_PROTOCOL, self._on_hello)
         while True:
-            connected = p2p.connected_members()
+            connected = {p2p_peer_b58(m) for m in p2p.connected_members()}
             targets = {a.rsplit("/p2p/", 1)[-1]: a for a in self.config.bootstrap}
             for member, addrs in self.peer_addrs.items():
                 targets[p2p_peer_b58(member)] = addrs[0]
             for peer, addr in targets.items():
-                if any(p2p_peer_b58(m) == peer for m in connected):
+                if peer in connected:
                     continue
                 try:
                     member = await p2p.connect(addr)
@@ -352,6 +352,7 @@ class NodeRuntime:
         gid_hex = genesis.group_id().hex()
         machine = service.machine
         next_height = 1
+        wallet_txs = 0  # the wallet key sends only OpenWallet and Settle: one event each
         while True:
             try:
                 page = await self.ledger.events(next_height, wait=LEDGER_POLL)
@@ -359,8 +360,9 @@ class NodeRuntime:
                 for e in page.events:
                     if e["group_id"] != gid_hex:
                         continue
-                    if e["kind"] == "open":
+                    if e["kind"] in ("open", "settle"):
                         self.wallet_open = True
+                        wallet_txs += 1
                     elif e["kind"] == "deposit":
                         member = bytes.fromhex(e["member"])
                         for asset, amount in e["detail"].items():
@@ -368,9 +370,9 @@ class NodeRuntime:
                 next_height = page.next
                 self.ledger_height = page.next - 1
                 service.feed(machine.on_ledger_height(self.ledger_height, now))
-                account = await self.ledger.account(genesis.wallet_key)
-                machine.wallet_nonce_seen(int(account["next_nonce"]) - 1)
+                machine.wallet_nonce_seen(wallet_txs)
                 if machine.is_steward and not self.wallet_open:
+                    account = await self.ledger.account(genesis.wallet_key)
                     await self._open_wallet(genesis, machine, account)
             except LedgerUnavailable as exc:
                 log.warning("ledger unavailable: %s", exc)
