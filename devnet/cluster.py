@@ -201,7 +201,7 @@ class Cluster:
             100,
             checkpoint_interval,
             terms_hash(TERMS),
-            AdmissionPolicy(0, 0, ()),
+            AdmissionPolicy(0, 0, (), 0, 0),
         )
         (base / "group.spec").write_bytes(spec.encode())
         (base / "terms.txt").write_text(TERMS)

@@ -205,7 +205,7 @@ def group_spec_cmd(
             revoke_fee,
             checkpoint_interval,
             terms_hash(terms.read_text()),
-            AdmissionPolicy(0, 0, ()),
+            AdmissionPolicy(0, 0, (), 0, 0),
         )
     except httpx.HTTPError as exc:
         fail(f"cannot reach the ledger: {exc}")

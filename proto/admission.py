@@ -8,7 +8,8 @@ height, with its ``Join`` if it is not a member yet. The checkpoint's state admi
 new members and credits what their cumulative deposits add to what was credited before.
 
 A steward checks a proposal's admissions against its own view of the ledger
-(``LedgerView``): it waits (``behind``) until it has followed the ledger to the proposal's
+(``proto.ledger_view``) and the joins against the genesis's admission policy
+(``proto.prequal``): it waits (``behind``) until it has followed the ledger to the proposal's
 height, and refuses (``inconsistent``) a cumulative figure that is not the ledger's, a
 join that is not signed over the group's terms, a join for a member already admitted or a
 credit to someone who neither is a member nor joins. Leaving someone's deposit out is not
@@ -16,21 +17,27 @@ a fault (the next proposal includes it); inventing one is.
 
 Invariants: credits only ever come from deposits the ledger holds, each unit once
 (cumulative figures never shrink, and only the increase is credited); a member's join
-signature is kept in the checkpoint proposal it was admitted by.
+signature (with the prequals it showed) is kept in the checkpoint proposal it was admitted
+by, and by every node that adopts that checkpoint.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 
 from nacl.signing import SigningKey
 
 from proto import signing
 from proto.codec import ListOf, Obj, Wire, register, wf
 from proto.errors import LocalProtocolError
+from proto.genesis import AdmissionPolicy
 from proto.kinds import DIGEST, MAX_ASSETS, MEMBER_ID, SIGNATURE
+from proto.ledger_view import LedgerView
+from proto.prequal import Prequal, policy_problem
 from proto.state import AssetBalance, GroupState, by_asset
+
+MAX_JOIN_PREQUALS = 8
 
 JOIN_DOMAIN = "join"
 
@@ -38,14 +45,16 @@ JOIN_DOMAIN = "join"
 @register(82, "join")
 @dataclass(frozen=True)
 class Join(Wire):
-    """A trader's signature over the group's terms: its consent, and its join request."""
+    """A trader's signature over the group's terms (its consent, and its join request),
+    with the prequals it shows the group's admission policy."""
 
     member: bytes = wf(MEMBER_ID)
     terms_hash: bytes = wf(DIGEST)
+    prequals: tuple[Prequal, ...] = wf(ListOf(Obj(Prequal), max_items=MAX_JOIN_PREQUALS))
     signature: bytes = wf(SIGNATURE)
 
     def body(self) -> bytes:
-        return Join(self.member, self.terms_hash, bytes(64)).encode()
+        return Join(self.member, self.terms_hash, self.prequals, bytes(64)).encode()
 
     def is_valid(self, group_id: bytes, terms_hash: bytes) -> bool:
         return self.terms_hash == terms_hash and signing.is_valid(
@@ -53,13 +62,27 @@ class Join(Wire):
         )
 
 
-def sign_join(key: SigningKey, group_id: bytes, terms_hash: bytes) -> Join:
-    unsigned = Join(signing.public_key_of(key), terms_hash, bytes(64))
+def sign_join(
+    key: SigningKey, group_id: bytes, terms_hash: bytes, prequals: Sequence[Prequal] = ()
+) -> Join:
+    unsigned = Join(signing.public_key_of(key), terms_hash, tuple(prequals), bytes(64))
     return Join(
         unsigned.member,
         terms_hash,
+        unsigned.prequals,
         signing.sign(key, JOIN_DOMAIN, group_id, unsigned.body()),
     )
+
+
+def join_problem(
+    join: Join, group_id: bytes, terms_hash: bytes, policy: AdmissionPolicy, at_height: int
+) -> str | None:
+    """Why the group may not admit ``join`` at ledger height ``at_height`` (plain words),
+    or ``None``."""
+    if not join.is_valid(group_id, terms_hash):
+        return "the join is not signed over the group's terms"
+    problem = policy_problem(policy, join.member, join.prequals, at_height)
+    return None if problem is None else f"the admission policy refuses it: {problem}"
 
 
 @register(83, "admission")
@@ -82,36 +105,11 @@ def by_member(a: Admission) -> bytes:
     return a.member
 
 
-@dataclass
-class LedgerView:
-    """What a node has followed of the ledger for one group: the deposits into its wallet,
-    by height, up to ``height``."""
-
-    height: int = 0
-    deposits: list[tuple[int, bytes, str, int]] = field(default_factory=list)
-    """(height, member, asset, amount), in ledger order."""
-
-    def add_deposit(self, height: int, member: bytes, asset: str, amount: int) -> None:
-        self.deposits.append((height, member, asset, amount))
-        self.height = max(self.height, height)
-
-    def advance(self, height: int) -> None:
-        self.height = max(self.height, height)
-
-    def cumulative(self, at_height: int) -> dict[bytes, dict[str, int]]:
-        out: dict[bytes, dict[str, int]] = {}
-        for h, member, asset, amount in self.deposits:
-            if h <= at_height:
-                mine = out.setdefault(member, {})
-                mine[asset] = mine.get(asset, 0) + amount
-        return out
-
-
 def admissions_for(
-    state: GroupState, view: LedgerView, joins: Mapping[bytes, Join]
+    state: GroupState, view: LedgerView, joins: Mapping[bytes, Join], policy: AdmissionPolicy
 ) -> tuple[Admission, ...]:
     """What a proposer admits at ``view.height``: every member whose cumulative deposits
-    grew, and every joiner with deposits whose join it holds."""
+    grew, and every joiner with deposits whose join it holds and the policy takes."""
     out: list[Admission] = []
     for member, totals in sorted(view.cumulative(view.height).items()):
         deposited = tuple(AssetBalance(a, n) for a, n in sorted(totals.items()) if n)
@@ -119,9 +117,13 @@ def admissions_for(
             credited = state.accounts[member].deposited
             if any(n > credited.get(a, 0) for a, n in totals.items()):
                 out.append(Admission(member, deposited, ()))
-        elif member in joins:
+        elif member in joins and _acceptable(joins[member], state.group_id, policy, view.height):
             out.append(Admission(member, deposited, (joins[member],)))
     return tuple(out)
+
+
+def _acceptable(join: Join, group_id: bytes, policy: AdmissionPolicy, height: int) -> bool:
+    return join_problem(join, group_id, join.terms_hash, policy, height) is None
 
 
 def admissions_problem(
@@ -130,6 +132,7 @@ def admissions_problem(
     ledger_height: int,
     view: LedgerView,
     terms_hash: bytes,
+    policy: AdmissionPolicy,
 ) -> str | None:
     """``None`` if the admissions are right by ``view``; ``"behind"`` if the view has not
     reached ``ledger_height``; otherwise ``"inconsistent"``."""
@@ -145,17 +148,19 @@ def admissions_problem(
             return "inconsistent"
         if state.is_member(a.member) == bool(a.join):
             return "inconsistent"
-        if a.join and not a.join[0].is_valid(state.group_id, terms_hash):
+        if a.join and join_problem(a.join[0], state.group_id, terms_hash, policy, ledger_height):
             return "inconsistent"
     return None
 
 
-def apply_admissions(state: GroupState, admissions: Iterable[Admission]) -> None:
-    """Admit and credit; raises ``LocalProtocolError`` (state may be partly changed: call
-    it on a copy) when the admissions do not fit the state."""
+def apply_admissions(
+    state: GroupState, admissions: Iterable[Admission], at_checkpoint: int = 0
+) -> None:
+    """Admit (as of checkpoint ``at_checkpoint``) and credit; raises ``LocalProtocolError``
+    (state may be partly changed: call it on a copy) when the admissions do not fit."""
     for a in admissions:
         if a.join:
-            state.admit(a.member)
+            state.admit(a.member, at_checkpoint)
         elif not state.is_member(a.member):
             raise LocalProtocolError("a credit for someone who is not a member")
         state.credit_deposits(a.member, {b.asset: b.amount for b in a.deposited})

@@ -1,7 +1,7 @@
 """Checkpoints: the group's state at a point, signed by the group wallet key.
 
-A ``Checkpoint`` commits to the balances (the merkle root over members' balance leaves and
-the leaf count, which pins the tree size for proofs) and to the whole applied state (the
+A ``Checkpoint`` commits to the balances and histories (the merkle root over members'
+leaves and the leaf count, which pins the tree size for proofs) and to the whole applied state (the
 digest of its canonical snapshot: seqs, frozen flags, balances). ``SignedCheckpoint``
 carries the wallet key's signature (a FROST aggregate, i.e. a plain Ed25519 signature)
 over the domain message ``swapnet/1/checkpoint`` + group id + the checkpoint's bytes.
@@ -32,6 +32,9 @@ class Checkpoint(Wire):
     balances_root: bytes = wf(DIGEST)
     members: int = wf(UInt(32))
     state_digest: bytes = wf(DIGEST)
+    ledger_height: int = wf(UInt(64))
+    """The ledger height the state read joins, deposits and claims at: how fresh a badge
+    (a prequal) cut from this checkpoint is."""
 
     def signing_message(self) -> bytes:
         return signing.domain_message(CHECKPOINT_DOMAIN, self.group_id, self.encode())
@@ -40,7 +43,14 @@ class Checkpoint(Wire):
 def checkpoint_of(state: GroupState, number: int) -> Checkpoint:
     snap = state.snapshot()  # once, for both the balance tree and the state digest
     tree = BalanceTree(state, snap)
-    return Checkpoint(state.group_id, number, tree.root, len(tree.leaves), snapshot_digest(snap))
+    return Checkpoint(
+        state.group_id,
+        number,
+        tree.root,
+        len(tree.leaves),
+        snapshot_digest(snap),
+        state.ledger_height,
+    )
 
 
 @register(51, "signed-checkpoint")

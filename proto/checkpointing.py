@@ -7,16 +7,18 @@ checkpoint for attempt ``a`` gets number ``b + 1 + a`` and is proposed by
 never resumed: the next one takes the next number (numbers may be skipped).
 
 A proposal carries the proposer's applied seq vector, the ledger height it read the ledger
-at and the admissions (joins and deposits, ``proto.admission``) it credits, and the
-checkpoint of the state they imply: the last adopted state, less what that checkpoint
-settled to exited members, plus the certified orders up to the vector, plus the
-admissions (``state_at``). A steward accepts it only when:
+at, the admissions (joins and deposits, ``proto.admission``) it credits and the revoke
+claims (``proto.claims``) it books, and the checkpoint of the state they imply: the last
+adopted state, less what that checkpoint settled to exited members, plus the certified
+orders up to the vector, plus the admissions and claims (``state_at``). A steward accepts
+it only when:
 
 * it comes, signed, from the proposer of its number;
 * its number is above every number the steward has accepted before, or it is the very
   proposal the steward accepted last (a retry of the same signing);
 * its vector covers (sender by sender, at least) the vector the steward accepted last;
-* its admissions agree with the steward's own view of the ledger at that height;
+* its admissions and claims agree with the steward's own view of the ledger at that
+  height, and its joins with the genesis's admission policy;
 * replaying the steward's own certified orders up to that vector over its last adopted
   checkpoint gives exactly the proposed checkpoint. A steward that lacks some of those
   orders, or has not followed the ledger that far, waits (``behind``); one that computes
@@ -54,13 +56,14 @@ from proto import signing
 from proto.admission import (
     Admission,
     Join,
-    LedgerView,
     admissions_for,
     admissions_problem,
     apply_admissions,
 )
 from proto.admission import by_member as admission_key
 from proto.checkpoint import Checkpoint, SignedCheckpoint, checkpoint_of
+from proto.claims import ClaimRecord, apply_claims, claims_for, claims_problem
+from proto.claims import by_member as claim_key
 from proto.codec import ListOf, Obj, UInt, Wire, register, wf
 from proto.committee import Committee
 from proto.errors import InvalidSignature, LocalProtocolError
@@ -78,13 +81,18 @@ from proto.frost.session import (
     Signer,
     SignRequest,
 )
+from proto.genesis import AdmissionPolicy
 from proto.kinds import MAX_MEMBERS, MEMBER_ID, SEQ, SIGNATURE
 from proto.ledger.txs import TX_DOMAIN, Settle, SignedTx, Tx
+from proto.ledger_view import LedgerView, ViewEvent
 from proto.orders import SignedOrder
 from proto.replica import Replica
 from proto.state import GroupState
 
 PROPOSAL_DOMAIN = "checkpoint-proposal"
+OPEN_POLICY = AdmissionPolicy(0, 0, (), 0, 0)
+EMPTY = Checkpoint(bytes(32), 1, bytes(32), 0, bytes(32), 0)
+"""A placeholder checkpoint for a proposal that is still being drafted."""
 
 
 @register(52, "seq-entry")
@@ -109,6 +117,9 @@ class Proposal(Wire):
     ledger_height: int = wf(UInt(64))
     admissions: tuple[Admission, ...] = wf(
         ListOf(Obj(Admission), max_items=MAX_MEMBERS, strictly_sorted=True, sort_key=admission_key)
+    )
+    claims: tuple[ClaimRecord, ...] = wf(
+        ListOf(Obj(ClaimRecord), max_items=MAX_MEMBERS, strictly_sorted=True, sort_key=claim_key)
     )
     checkpoint: Checkpoint = wf(Obj(Checkpoint))
     signature: bytes = wf(SIGNATURE)
@@ -155,12 +166,19 @@ def state_at(
     vector: tuple[SeqEntry, ...],
     committee: Committee,
     admissions: tuple[Admission, ...] = (),
+    *,
+    claims: tuple[ClaimRecord, ...] = (),
+    ledger_height: int | None = None,
+    number: int = 0,
 ) -> GroupState | str:
-    """The next checkpoint's state: ``base`` less what it settled, plus the logged orders
-    within ``vector``, plus ``admissions``; or ``"behind"`` (orders missing from the log)
-    or ``"inconsistent"`` (no replay reaches the vector, or the admissions do not fit)."""
+    """The state of checkpoint ``number``: ``base`` less what it settled, plus the logged
+    orders within ``vector``, plus ``admissions`` and ``claims`` read at ``ledger_height``
+    (``None``: the base's); or ``"behind"`` (orders missing from the log) or
+    ``"inconsistent"`` (no replay reaches the vector, the ledger height goes back, or the
+    admissions or claims do not fit)."""
     target = {e.member: e.seq for e in vector}
-    if not covers(vector, vector_of(base)):
+    height = base.ledger_height if ledger_height is None else ledger_height
+    if not covers(vector, vector_of(base)) or height < base.ledger_height:
         return "inconsistent"
     within = [o for o in log if all(p.seq <= target.get(p.member, 0) for p in o.order.parties)]
     state = base.copy()
@@ -173,9 +191,11 @@ def state_at(
     if reached != target:
         return "behind"
     try:
-        apply_admissions(state, admissions)
+        apply_admissions(state, admissions, number)
+        apply_claims(state, claims)
     except LocalProtocolError:
         return "inconsistent"
+    state.ledger_height = height
     return state
 
 
@@ -252,6 +272,7 @@ class CheckpointSteward:
         terms_hash: bytes = bytes(32),
         ledger_id: bytes = bytes(32),
         ledger_fee: int = 0,
+        policy: AdmissionPolicy = OPEN_POLICY,
     ) -> None:
         self.identity = identity
         self.id = signing.public_key_of(identity)
@@ -268,6 +289,7 @@ class CheckpointSteward:
         self.timeout = timeout
         self.random_bytes = random_bytes
         self.terms_hash = terms_hash
+        self.policy = policy
         self.ledger_id = ledger_id
         self.ledger_fee = ledger_fee
         self.ledger = LedgerView()
@@ -313,13 +335,18 @@ class CheckpointSteward:
         return self._retry_pending(now)
 
     def on_join(self, join: Join, now: float) -> list[CheckpointEffect]:
-        """A trader's signed join (invalid ones and members' are ignored)."""
+        """A trader's signed join (invalid ones and members' are ignored; the admission
+        policy is checked again at each proposal, as prequals age)."""
         if join.is_valid(self.group_id, self.terms_hash) and not self.live.is_member(join.member):
             self.joins.setdefault(join.member, join)
         return []
 
     def on_deposit(self, height: int, member: bytes, asset: str, amount: int) -> None:
         self.ledger.add_deposit(height, member, asset, amount)
+
+    def on_ledger_event(self, event: ViewEvent) -> None:
+        """An event of the group's wallet on the ledger (deposit or exit game), in order."""
+        self.ledger.add(event)
 
     def on_ledger_height(self, height: int, now: float) -> list[CheckpointEffect]:
         """The node has followed the ledger (every deposit reported) up to ``height``."""
@@ -428,12 +455,17 @@ class CheckpointSteward:
         ):
             return []  # cannot sign it ourselves: let the next proposer try
         height = self.ledger.height
-        admissions = admissions_for(self.live, self.ledger, self.joins)
-        state = state_at(self.base, self.log, vector, self.committee, admissions)
+        if height < self.base.ledger_height:
+            return []  # we have not followed the ledger as far as the group has
+        admissions = admissions_for(self.live, self.ledger, self.joins, self.policy)
+        claims = claims_for(self.live, self.ledger)
+        empty = replace(EMPTY, number=number)
+        draft = Proposal(attempt, self.id, vector, height, admissions, claims, empty, bytes(64))
+        state = self._state_for(draft)
         if isinstance(state, str):
             return []  # our own view does not replay: nothing sound to propose
         checkpoint = checkpoint_of(state, number)
-        unsigned = Proposal(attempt, self.id, vector, height, admissions, checkpoint, bytes(64))
+        unsigned = replace(draft, checkpoint=checkpoint)
         sig = signing.sign(self.identity, PROPOSAL_DOMAIN, self.group_id, unsigned.body())
         proposal = replace(unsigned, signature=sig)
         effects: list[CheckpointEffect] = [Broadcast(proposal)]
@@ -487,9 +519,9 @@ class CheckpointSteward:
         ):
             return []
         problem = admissions_problem(
-            self.base, p.admissions, p.ledger_height, self.ledger, self.terms_hash
-        )
-        state = problem or state_at(self.base, self.log, p.vector, self.committee, p.admissions)
+            self.base, p.admissions, p.ledger_height, self.ledger, self.terms_hash, self.policy
+        ) or claims_problem(self.base, p.claims, p.ledger_height, self.ledger)
+        state = problem or self._state_for(p)
         if state == "behind":
             self.pending_proposals[session] = p
             return []
@@ -587,10 +619,22 @@ class CheckpointSteward:
 
     def _adopt(self, completed: Completed, now: float) -> CheckpointAdopted | None:
         p = completed.proposal
-        state = state_at(self.base, self.log, p.vector, self.committee, p.admissions)
+        state = self._state_for(p)
         if isinstance(state, str) or checkpoint_of(state, p.number) != p.checkpoint:
             return None  # behind (sync brings the orders) or not our history
         return self._take(completed, state, now)
+
+    def _state_for(self, p: Proposal) -> GroupState | str:
+        return state_at(
+            self.base,
+            self.log,
+            p.vector,
+            self.committee,
+            p.admissions,
+            claims=p.claims,
+            ledger_height=p.ledger_height,
+            number=p.number,
+        )
 
     def _take(self, completed: Completed, state: GroupState, now: float) -> CheckpointAdopted:
         p = completed.proposal

@@ -27,13 +27,17 @@ from proto.kinds import ASSET, DIGEST, MAX_ASSETS, MAX_STEWARDS, MEMBER_ID
 @register(80, "admission-policy")
 @dataclass(frozen=True)
 class AdmissionPolicy(Wire):
-    """Who may join: at most ``max_premature_revokes`` premature revokes and
-    ``max_pit_defaults`` pit defaults on the prequals shown, and prequals only from the
-    listed group wallets (empty: any group's)."""
+    """Who may join: at most ``max_premature_revokes`` premature revokes (caught or not)
+    and ``max_pit_defaults`` pit defaults over the prequals shown; prequals only from the
+    listed group wallets (empty: any group's); at least ``min_prequals`` of them, from
+    distinct groups; each cut from a checkpoint at most ``max_prequal_age`` ledger blocks
+    older than the admitting proposal (0: any age). See ``proto.prequal``."""
 
     max_premature_revokes: int = wf(UInt(32))
     max_pit_defaults: int = wf(UInt(32))
     trusted_wallets: tuple[bytes, ...] = wf(ListOf(MEMBER_ID, max_items=256, strictly_sorted=True))
+    min_prequals: int = wf(UInt(8))
+    max_prequal_age: int = wf(UInt(64))
 
 
 @register(81, "genesis")

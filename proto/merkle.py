@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from proto.codec import ListOf, Obj, UInt, Wire, register, wf
 from proto.errors import InvalidProof
 from proto.kinds import DIGEST, MAX_ASSETS, MEMBER_ID
-from proto.state import AssetBalance, GroupState, StateSnapshot, by_asset
+from proto.state import AssetBalance, GroupState, History, StateSnapshot, by_asset
 
 MAX_PROOF_DEPTH = 64
 
@@ -91,10 +91,14 @@ def root_from_path(leaf: bytes, index: int, size: int, path: Sequence[bytes]) ->
 @register(30, "balance-leaf")
 @dataclass(frozen=True)
 class BalanceLeaf(Wire):
+    """One member's leaf: its balances (what the ledger pays on a revoke) and its history
+    (what a prequal badge states)."""
+
     member: bytes = wf(MEMBER_ID)
     balances: tuple[AssetBalance, ...] = wf(
         ListOf(Obj(AssetBalance), max_items=MAX_ASSETS, strictly_sorted=True, sort_key=by_asset)
     )
+    history: History = wf(Obj(History))
 
     def balance(self, asset: str) -> int:
         return next((b.amount for b in self.balances if b.asset == asset), 0)
@@ -128,7 +132,7 @@ class BalanceTree:
     def __init__(self, state: GroupState, snapshot: StateSnapshot | None = None) -> None:
         snap = snapshot if snapshot is not None else state.snapshot()
         self.members = [a.member for a in snap.accounts]
-        self.leaves = [BalanceLeaf(a.member, a.balances) for a in snap.accounts]
+        self.leaves = [BalanceLeaf(a.member, a.balances, a.history) for a in snap.accounts]
         self.hashes = [leaf_hash(leaf.encode()) for leaf in self.leaves]
         self.root = root_of_hashes(self.hashes)
         self._index = {m: i for i, m in enumerate(self.members)}

@@ -3,8 +3,12 @@
 ``GroupState`` holds, per admitted member: a frozen flag, the last sequence number it
 consumed, an integer balance per asset, what the group has credited it from its ledger
 deposits (cumulative, per asset), and, once it has exited, the ledger account its balance
-is settled to. It knows the group's assets and the last nonce the group wallet used on the
-ledger (settles are numbered from it, so every steward signs the same settle).
+is settled to, its ``History`` (what a prequal badge states: when it joined, its orders
+and turnover, its revokes) and what the ledger has paid out on its revoke claims. The
+state knows the group's assets, the last nonce the group wallet used on the ledger
+(settles are numbered from it, so every steward signs the same settle), the ledger height
+its joins, deposits and claims were read at, and what the group lost to claims paid
+beyond what a member held.
 
 Invariants:
 
@@ -16,7 +20,8 @@ Invariants:
   have applied the same set of orders hold the same balances, seqs and flags, and
   therefore the same snapshot bytes, whatever order the orders arrived in;
 * value is conserved: ``totals()`` changes only through ``deposit`` (a join seen on the
-  ledger) and ``withdraw`` (an exit), never through an order;
+  ledger) and ``withdraw`` (an exit or a paid revoke claim), never through an order; the
+  group wallet holds ``totals()`` less ``losses`` (claims paid beyond a member's balance);
 * an exited member is never debited again (``member-exited``); it may still be credited,
   and whatever it holds at a checkpoint is settled to it (``settlements``) and removed
   from the state at the next one (``close_settled``).
@@ -28,7 +33,7 @@ undoes or blocks an order that is already certified.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from proto.codec import Bool, Bytes, ListOf, Obj, UInt, Wire, decode, register, wf
 from proto.errors import LocalProtocolError
@@ -57,6 +62,39 @@ def by_asset(b: AssetBalance) -> str:
     return b.asset
 
 
+@register(23, "history")
+@dataclass(frozen=True)
+class History(Wire):
+    """A member's record in the group, as a prequal badge states it.
+
+    ``joined_at`` is the checkpoint number that admitted it; ``orders`` counts the orders
+    it signed, ``volume`` its turnover per asset (paid plus received, saturating at
+    2**64 - 1). ``revokes``, ``crawl_backs`` and ``premature_revokes`` are its revokes on
+    the ledger, how many of them a notary crawled back, and how many of those showed the
+    member more than it held (the cheats); ``uncovered_revokes`` counts claims the ledger
+    paid beyond what the member held (a cheat no notary caught in time).
+    """
+
+    joined_at: int = wf(UInt(64))
+    orders: int = wf(UInt(64))
+    volume: tuple[AssetBalance, ...] = wf(
+        ListOf(Obj(AssetBalance), max_items=MAX_ASSETS, strictly_sorted=True, sort_key=by_asset)
+    )
+    revokes: int = wf(UInt(32))
+    crawl_backs: int = wf(UInt(32))
+    premature_revokes: int = wf(UInt(32))
+    uncovered_revokes: int = wf(UInt(32))
+    pit_defaults: int = wf(UInt(32))
+
+    @property
+    def cheats(self) -> int:
+        """Premature revokes, caught or not: what an admission policy counts."""
+        return self.premature_revokes + self.uncovered_revokes
+
+
+EMPTY_HISTORY = History(0, 0, (), 0, 0, 0, 0, 0)
+
+
 @register(21, "account")
 @dataclass(frozen=True)
 class AccountRecord(Wire):
@@ -74,6 +112,11 @@ class AccountRecord(Wire):
     """Cumulative ledger deposits the group has credited to this member."""
     exit_to: bytes = wf(Bytes(max_size=KEY_SIZE_BYTES))
     """Empty while a member; the ledger account its balance is settled to once exited."""
+    history: History = wf(Obj(History))
+    claims_paid: tuple[AssetBalance, ...] = wf(
+        ListOf(Obj(AssetBalance), max_items=MAX_ASSETS, strictly_sorted=True, sort_key=by_asset)
+    )
+    """Cumulative payouts of the member's revoke claims on the ledger."""
 
     def check_fields(self) -> None:
         if self.exit_to and len(self.exit_to) != KEY_SIZE_BYTES:
@@ -99,6 +142,12 @@ class StateSnapshot(Wire):
         )
     )
     wallet_nonce: int = wf(UInt(64))
+    ledger_height: int = wf(UInt(64))
+    """The ledger height this state's joins, deposits and claims were read at."""
+    losses: tuple[AssetBalance, ...] = wf(
+        ListOf(Obj(AssetBalance), max_items=MAX_ASSETS, strictly_sorted=True, sort_key=by_asset)
+    )
+    """What revoke claims paid out beyond the members' balances (the wallet is short)."""
 
     def check_fields(self) -> None:
         known = set(self.assets)
@@ -124,6 +173,12 @@ class Account:
     balances: dict[str, int] = field(default_factory=dict)
     deposited: dict[str, int] = field(default_factory=dict)
     exit_to: bytes = b""
+    history: History = EMPTY_HISTORY
+    orders: int = 0
+    volume: dict[str, int] = field(default_factory=dict)
+    """Live counters of ``history.orders`` and ``history.volume`` (kept as plain ints on
+    the hot path; ``history`` holds the rest)."""
+    claims_paid: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -145,9 +200,11 @@ class GroupState:
         self.assets: tuple[str, ...] = tuple(sorted(set(assets)))
         self.accounts: dict[bytes, Account] = {}
         self.wallet_nonce = 1  # the wallet's OpenWallet transaction
+        self.ledger_height = 0
+        self.losses: dict[str, int] = {}
         self._supply = dict.fromkeys(self.assets, 0)  # orders move value, never change this
         # Validate the header once through the snapshot's own rules.
-        StateSnapshot(group_id, self.assets, (), 1)
+        StateSnapshot(group_id, self.assets, (), 1, 0, ())
 
     # -- reading ------------------------------------------------------------------------
     def is_member(self, member: bytes) -> bool:
@@ -182,10 +239,15 @@ class GroupState:
         return dict(self._supply)
 
     # -- membership and the ledger boundary (driven by checkpoints) ---------------------
-    def admit(self, member: bytes) -> None:
+    def admit(self, member: bytes, at_checkpoint: int = 0) -> None:
         if member in self.accounts:
             raise LocalProtocolError("member already admitted")
-        self.accounts[member] = Account()
+        self.accounts[member] = Account(history=replace(EMPTY_HISTORY, joined_at=at_checkpoint))
+
+    def history(self, member: bytes) -> History:
+        """The member's history with its live order counters folded in."""
+        account = self._account(member)
+        return replace(account.history, orders=account.orders, volume=_balances(account.volume))
 
     def freeze(self, member: bytes) -> None:
         self._account(member).frozen = True
@@ -237,6 +299,50 @@ class GroupState:
                 self.withdraw(s.member, b.asset, b.amount)
         self.wallet_nonce += len(settled)
 
+    def record_claims(
+        self,
+        member: bytes,
+        revokes: int,
+        crawl_backs: int,
+        premature: int,
+        paid: dict[str, int],
+    ) -> None:
+        """Book what the ledger shows of the member's revoke claims, as cumulative figures:
+        any revoke freezes the member; what the ledger paid out since the last booking
+        leaves its balance, and whatever it paid beyond that balance is a loss of the group
+        and an uncovered revoke on the member's record. Raises ``LocalProtocolError`` if a
+        figure shrinks (the state may then be partly changed: call it on a copy)."""
+        account = self._account(member)
+        h = account.history
+        if revokes < h.revokes or crawl_backs < h.crawl_backs or premature < h.premature_revokes:
+            raise LocalProtocolError("cumulative claim figures cannot shrink")
+        if crawl_backs > revokes or premature > crawl_backs:
+            raise LocalProtocolError("more crawl backs than revokes")
+        uncovered = h.uncovered_revokes
+        for asset, total in sorted(paid.items()):
+            before = account.claims_paid.get(asset, 0)
+            if asset not in self.assets or total < before:
+                raise LocalProtocolError("claim payouts of an unknown asset, or shrinking")
+            delta = total - before
+            if not delta:
+                continue
+            take = min(delta, account.balances.get(asset, 0))
+            if take:
+                self.withdraw(member, asset, take)
+            if delta > take:
+                self.losses[asset] = self.losses.get(asset, 0) + delta - take
+                uncovered += 1
+            account.claims_paid[asset] = total
+        if revokes:
+            account.frozen = True
+        account.history = replace(
+            h,
+            revokes=revokes,
+            crawl_backs=crawl_backs,
+            premature_revokes=premature,
+            uncovered_revokes=min(uncovered, (1 << 32) - 1),
+        )
+
     def withdraw(self, member: bytes, asset: str, amount: int) -> None:
         """Debit funds that leave the group wallet on the ledger (an exit)."""
         balances = self._account(member).balances
@@ -276,12 +382,19 @@ class GroupState:
         if problem is not None:
             raise LocalProtocolError(f"order cannot be applied: {problem}")
         for leg in order.legs:
-            payer = self.accounts[leg.payer].balances
-            payee = self.accounts[leg.payee].balances
+            payer_account = self.accounts[leg.payer]
+            payee_account = self.accounts[leg.payee]
+            payer = payer_account.balances
+            payee = payee_account.balances
             self._set(payer, leg.asset, payer[leg.asset] - leg.amount)
             payee[leg.asset] = payee.get(leg.asset, 0) + leg.amount
+            _turnover(payer_account.volume, leg.asset, leg.amount)
+            if payee_account is not payer_account:
+                _turnover(payee_account.volume, leg.asset, leg.amount)
         for party in order.parties:
-            self.accounts[party.member].last_seq = party.seq
+            account = self.accounts[party.member]
+            account.last_seq = party.seq
+            account.orders += 1
         if isinstance(order, Exit):
             self.accounts[order.member].exit_to = order.pay_to
 
@@ -298,10 +411,18 @@ class GroupState:
                     _balances(account.balances),
                     _balances(account.deposited),
                     account.exit_to,
+                    replace(
+                        account.history,
+                        orders=min(account.orders, _U64),
+                        volume=_balances(account.volume),
+                    ),
+                    _balances(account.claims_paid),
                 )
                 for member, account in sorted(self.accounts.items())
             ),
             self.wallet_nonce,
+            self.ledger_height,
+            _balances(self.losses),
         )
 
     def encode(self) -> bytes:
@@ -320,8 +441,14 @@ class GroupState:
                 {b.asset: b.amount for b in record.balances},
                 {b.asset: b.amount for b in record.deposited},
                 record.exit_to,
+                record.history,
+                record.history.orders,
+                {b.asset: b.amount for b in record.history.volume},
+                {b.asset: b.amount for b in record.claims_paid},
             )
         state.wallet_nonce = snap.wallet_nonce
+        state.ledger_height = snap.ledger_height
+        state.losses = {b.asset: b.amount for b in snap.losses}
         state._supply = state.totals()
         return state
 
@@ -346,6 +473,13 @@ class GroupState:
             balances[asset] = amount
         else:
             balances.pop(asset, None)
+
+
+_U64 = (1 << 64) - 1
+
+
+def _turnover(volume: dict[str, int], asset: str, amount: int) -> None:
+    volume[asset] = min(volume.get(asset, 0) + amount, _U64)
 
 
 def _balances(amounts: dict[str, int]) -> tuple[AssetBalance, ...]:

@@ -20,6 +20,10 @@ group's revoke fee from the revoker as a bond; ``CrawlBack`` within the window (
 deadline) resets the claim to a newer checkpoint, and where the stale checkpoint showed
 the revoker more of some asset, the bond goes to whoever crawled back; ``Finalize`` after
 the window pays the claim from the wallet and returns any bond left.
+
+Events name the group and member; their details are the amounts per asset: deposited,
+claimed (revoke), the claim's balances now (crawl back, plus ``fee-paid``: the bond that
+went to the crawler) or paid out (settle, finalize).
 """
 
 from __future__ import annotations
@@ -313,7 +317,8 @@ class LedgerState:
                 paid, claim.bond = claim.bond, 0
                 self._credit(tx.sender, self.params.fee_asset, paid)
             kind = "crawl-back" if premature else "crawl-back-honest"
-            return [_event(kind, cp.group_id, tx.member, cp.number, (("fee-paid", paid),))]
+            detail = (*sorted(newer.items()), ("fee-paid", paid))
+            return [_event(kind, cp.group_id, tx.member, cp.number, detail)]
 
         return commit
 

@@ -7,6 +7,7 @@ happens. Ports come from the OS (--port 0), everything listens on 127.0.0.1.
 from __future__ import annotations
 
 import os
+import re
 import queue
 import signal
 import subprocess
@@ -19,6 +20,15 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 TIMEOUT_FACTOR = float(os.environ.get("SWAPNET_TEST_TIMEOUT_FACTOR", "1"))
+_OWN_FRAME = re.compile(r'File "' + re.escape(str(ROOT)) + r'/(node|proto|storage|devnet)/')
+
+
+def own_tracebacks(log: str) -> list[str]:
+    """The tracebacks in ``log`` that pass through swapnet's own code. py-libp2p logs
+    tracebacks of its own (a notifee cancelled while a connection closes, say) that are
+    not ours to fail on; a process that died of an exception exits non-zero anyway."""
+    chunks = log.split("Traceback (most recent call last):")[1:]
+    return [c[:2000] for c in chunks if _OWN_FRAME.search(c.split("\n\n", 1)[0])]
 
 
 @dataclass

@@ -42,7 +42,7 @@ from proto.genesis import terms_hash
 from proto.ledger.txs import Deposit, sign_tx
 from proto.orders import Transfer, sign_order
 from proto.votes import Batch
-from tests.integration.processes import TIMEOUT_FACTOR, ledger_process
+from tests.integration.processes import TIMEOUT_FACTOR, ledger_process, own_tracebacks
 
 pytestmark = pytest.mark.xdist_group("processes")
 
@@ -62,7 +62,7 @@ def cluster(tmp_path: Path) -> Iterator[Cluster]:
             codes = c.stop_all()
             assert set(codes.values()) <= {0}, codes
             for n in c.nodes:
-                assert "Traceback" not in n.stderr.read_text(), n.tail()
+                assert not own_tracebacks(n.stderr.read_text()), n.tail()
         finally:
             c.kill_all()
 

@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 from proto.merkle import BalanceLeaf, BalanceProof
 from proto.orders import Leg, Party, SignedOrder, Swap, Transfer
-from proto.state import AccountRecord, AssetBalance, StateSnapshot
+from proto.state import AccountRecord, AssetBalance, History, StateSnapshot
 from proto.votes import Batch, Certificate, StewardSignature, Vote
 
 member_ids = st.binary(min_size=32, max_size=32)
@@ -91,16 +91,40 @@ def snapshots(draw: st.DrawFn) -> StateSnapshot:
                 balances,
                 balances,
                 exit_to,
+                draw(histories(asset_list)),
+                balances[:1],
             )
         )
     nonce = draw(st.integers(1, 2**64 - 1))
-    return StateSnapshot(draw(digests), tuple(asset_list), tuple(accounts), nonce)
+    height = draw(st.integers(0, 2**64 - 1))
+    return StateSnapshot(draw(digests), tuple(asset_list), tuple(accounts), nonce, height, ())
+
+
+@st.composite
+def histories(draw: st.DrawFn, asset_list: list[str]) -> History:
+    small = st.integers(0, 2**32 - 1)
+    revokes = draw(small)
+    crawl_backs = draw(st.integers(0, revokes))
+    return History(
+        draw(st.integers(0, 2**64 - 1)),
+        draw(st.integers(0, 2**64 - 1)),
+        tuple(AssetBalance(a, draw(amounts)) for a in asset_list[:2]),
+        revokes,
+        crawl_backs,
+        draw(st.integers(0, crawl_backs)),
+        draw(small),
+        draw(small),
+    )
 
 
 @st.composite
 def balance_proofs(draw: st.DrawFn) -> BalanceProof:
     held = sorted(draw(st.sets(assets, max_size=3)))
-    leaf = BalanceLeaf(draw(member_ids), tuple(AssetBalance(a, draw(amounts)) for a in held))
+    leaf = BalanceLeaf(
+        draw(member_ids),
+        tuple(AssetBalance(a, draw(amounts)) for a in held),
+        draw(histories(sorted(held))),
+    )
     size = draw(st.integers(1, 2**20))
     return BalanceProof(
         leaf, draw(st.integers(0, size - 1)), size, tuple(draw(st.lists(digests, max_size=20)))

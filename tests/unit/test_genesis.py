@@ -30,7 +30,7 @@ def genesis(**changes: object) -> Genesis:
         revoke_fee=50,
         checkpoint_interval=10,
         terms_hash=terms_hash("We settle in good faith."),
-        admission=AdmissionPolicy(0, 0, ()),
+        admission=AdmissionPolicy(0, 0, (), 0, 0),
     )
     return dataclasses.replace(base, **changes)
 
@@ -43,7 +43,7 @@ def test_genesis_round_trips_and_its_id_commits_to_every_field() -> None:
         {"name": "day traders"},
         {"revoke_fee": 51},
         {"terms_hash": terms_hash("other terms")},
-        {"admission": AdmissionPolicy(1, 0, ())},
+        {"admission": AdmissionPolicy(1, 0, (), 0, 0)},
         {"stewards": tuple(reversed(g.stewards))},
     ):
         ids.add(genesis(**change).group_id())

@@ -14,7 +14,8 @@ from dataclasses import replace
 
 import pytest
 
-from proto.admission import Admission, LedgerView, admissions_problem, sign_join
+from proto.admission import Admission, admissions_problem, sign_join
+from proto.ledger_view import LedgerView
 from proto.checkpoint import checkpoint_of
 from proto.checkpointing import (
     Broadcast,
@@ -38,6 +39,7 @@ from tests.support import key, pub
 
 LEDGER_ID = hashlib.sha256(b"ledger").digest()
 TERMS = terms_hash("be excellent to each other")
+OPEN = AdmissionPolicy(0, 0, (), 0, 0)
 
 
 def spec_for(stewards: list[bytes]) -> GroupSpec:
@@ -50,7 +52,7 @@ def spec_for(stewards: list[bytes]) -> GroupSpec:
         5,
         1,
         TERMS,
-        AdmissionPolicy(0, 0, ()),
+        AdmissionPolicy(0, 0, (), 0, 0),
     )
 
 
@@ -255,14 +257,14 @@ def test_admissions_are_checked_against_the_ledger_view() -> None:
     view.add_deposit(3, pub(alice), "USD", 50)
     join = sign_join(alice, gid, TERMS)
     good = (Admission(pub(alice), (AssetBalance("USD", 50),), (join,)),)
-    assert admissions_problem(state, good, 3, view, TERMS) is None
-    assert admissions_problem(state, good, 4, view, TERMS) == "behind"
+    assert admissions_problem(state, good, 3, view, TERMS, OPEN) is None
+    assert admissions_problem(state, good, 4, view, TERMS, OPEN) == "behind"
     inflated = (Admission(pub(alice), (AssetBalance("USD", 51),), (join,)),)
-    assert admissions_problem(state, inflated, 3, view, TERMS) == "inconsistent"
+    assert admissions_problem(state, inflated, 3, view, TERMS, OPEN) == "inconsistent"
     no_join = (Admission(pub(alice), (AssetBalance("USD", 50),), ()),)
-    assert admissions_problem(state, no_join, 3, view, TERMS) == "inconsistent"
+    assert admissions_problem(state, no_join, 3, view, TERMS, OPEN) == "inconsistent"
     other_terms = (Admission(pub(alice), good[0].deposited, (sign_join(alice, gid, bytes(32)),)),)
-    assert admissions_problem(state, other_terms, 3, view, TERMS) == "inconsistent"
+    assert admissions_problem(state, other_terms, 3, view, TERMS, OPEN) == "inconsistent"
 
 
 def test_an_exited_member_cannot_pay_but_can_be_paid() -> None:

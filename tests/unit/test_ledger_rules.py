@@ -163,7 +163,8 @@ def test_a_stale_revoke_is_crawled_back_in_the_window_and_the_revoker_pays_the_f
     notary_fee = w.ledger.balance(n, FEE)
     w.mine(WINDOW - 2)
     (event,) = w.submit(CrawlBack(n, w.next_nonce(n), 1, a, newer, w.proof(replica, a)), w.notary)
-    assert event.kind == "crawl-back" and event.detail[0].value == REVOKE_FEE
+    assert event.kind == "crawl-back" and event.detail[-1].name == "fee-paid"
+    assert event.detail[-1].value == REVOKE_FEE
     assert w.ledger.balance(n, FEE) == notary_fee - 1 + REVOKE_FEE
     assert w.ledger.wallets[w.group.group_id].claims[a].balances == {"USD": 300}
     w.mine(WINDOW)

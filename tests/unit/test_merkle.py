@@ -52,7 +52,9 @@ def test_a_proof_fails_against_another_root_or_when_altered() -> None:
         proof.verify(BalanceTree(other).root)
     inflated = BalanceProof(
         type(proof.leaf)(
-            member, tuple(type(b)(b.asset, b.amount + 1) for b in proof.leaf.balances)
+            member,
+            tuple(type(b)(b.asset, b.amount + 1) for b in proof.leaf.balances),
+            proof.leaf.history,
         ),
         proof.index,
         proof.size,

@@ -1,0 +1,230 @@
+"""Revoke evidence: what a notary gossips after a crawl back, and the bundle that shows a
+cheat to anyone outside the group.
+
+``RevokeEvidence`` carries the two ledger transactions themselves: the revoker's
+``Revoke`` (signed by the revoker; inside it the stale checkpoint, signed by the group's
+wallet key, and the revoker's proof under it) and the notary's ``CrawlBack`` (the newer
+checkpoint and proof), with the heights the ledger included them at, signed by the notary
+that reports them. Every claim in it checks without the ledger: who signed what, that the
+newer checkpoint has the higher number, and what each showed the revoker.
+
+``EvidenceBundle`` adds what makes it hold up outside the group: the genesis (the wallet
+key, the ledger, the terms hash; its hash is the group id), the terms text, and the
+revoker's signed ``Join`` over that terms hash; the exporter signs the whole file, so any
+altered byte fails (a change inside a signed part fails that signature as well).
+``EvidenceBundle.verify`` returns the findings and ``account`` tells them in plain words.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, replace
+
+from nacl.signing import SigningKey
+
+from proto import signing
+from proto.admission import Join
+from proto.checkpoint import SignedCheckpoint
+from proto.codec import Obj, Text, UInt, Wire, decode, register, wf
+from proto.errors import InvalidProof, InvalidSignature, RemoteProtocolError
+from proto.genesis import Genesis, terms_hash
+from proto.kinds import MEMBER_ID, SIGNATURE
+from proto.ledger.txs import CrawlBack, Revoke, SignedTx
+from proto.merkle import BalanceProof
+
+EVIDENCE_DOMAIN = "revoke-evidence"
+BUNDLE_DOMAIN = "evidence-bundle"
+MAX_TERMS_CHARS = 65_536
+MAX_BUNDLE_BYTES = 1 << 20
+
+
+class BadEvidence(RemoteProtocolError):
+    """Evidence that does not check out; the message says which link broke."""
+
+
+@register(96, "revoke-evidence")
+@dataclass(frozen=True)
+class RevokeEvidence(Wire):
+    reporter: bytes = wf(MEMBER_ID)
+    revoke: SignedTx = wf(Obj(SignedTx))
+    revoke_height: int = wf(UInt(64, minimum=1))
+    crawl_back: SignedTx = wf(Obj(SignedTx))
+    crawl_back_height: int = wf(UInt(64, minimum=1))
+    signature: bytes = wf(SIGNATURE)
+
+    def body(self) -> bytes:
+        return replace(self, signature=bytes(64)).encode()
+
+    @property
+    def group_id(self) -> bytes:
+        return self.crawl_back_tx.checkpoint.checkpoint.group_id
+
+    @property
+    def revoke_tx(self) -> Revoke:
+        if not isinstance(self.revoke.tx, Revoke):
+            raise BadEvidence("the first transaction is not a revoke")
+        return self.revoke.tx
+
+    @property
+    def crawl_back_tx(self) -> CrawlBack:
+        if not isinstance(self.crawl_back.tx, CrawlBack):
+            raise BadEvidence("the second transaction is not a crawl back")
+        return self.crawl_back.tx
+
+    def verify(self, wallet_key: bytes, ledger_id: bytes) -> Finding:
+        """Check every signature and link; return what it shows (``BadEvidence`` if any
+        check fails)."""
+        revoke, crawl = self.revoke_tx, self.crawl_back_tx
+        if not signing.is_valid(
+            self.reporter, self.signature, EVIDENCE_DOMAIN, self.group_id, self.body()
+        ):
+            raise BadEvidence("the reporter's signature does not verify")
+        for name, signed in (("revoke", self.revoke), ("crawl back", self.crawl_back)):
+            try:
+                signed.verify(ledger_id)
+            except InvalidSignature as exc:
+                raise BadEvidence(f"the {name} is not signed by its sender") from exc
+        if crawl.member != revoke.sender:
+            raise BadEvidence("the crawl back is against someone else")
+        if self.crawl_back_height < self.revoke_height:
+            raise BadEvidence("the crawl back came before the revoke")
+        stale = _proven(revoke.checkpoint, revoke.proof, revoke.sender, wallet_key, "stale")
+        newer = _proven(crawl.checkpoint, crawl.proof, revoke.sender, wallet_key, "newer")
+        if revoke.checkpoint.checkpoint.group_id != self.group_id:
+            raise BadEvidence("the two checkpoints are of different groups")
+        if crawl.checkpoint.checkpoint.number <= revoke.checkpoint.checkpoint.number:
+            raise BadEvidence("the crawl back's checkpoint is not newer than the revoke's")
+        return Finding(
+            revoker=revoke.sender,
+            notary=crawl.sender,
+            reporter=self.reporter,
+            stale_number=revoke.checkpoint.checkpoint.number,
+            newer_number=crawl.checkpoint.checkpoint.number,
+            stale=stale,
+            newer=newer,
+            revoke_height=self.revoke_height,
+            crawl_back_height=self.crawl_back_height,
+            revoke_tx=self.revoke.tx_id(),
+            crawl_back_tx=self.crawl_back.tx_id(),
+        )
+
+
+def _proven(
+    signed: SignedCheckpoint, proof: BalanceProof, member: bytes, wallet_key: bytes, which: str
+) -> dict[str, int]:
+    try:
+        signed.verify(wallet_key)
+    except InvalidSignature as exc:
+        raise BadEvidence(f"the {which} checkpoint is not signed by the group wallet") from exc
+    try:
+        leaf = signed.balance_of(proof, member)
+    except InvalidProof as exc:
+        raise BadEvidence(f"the proof under the {which} checkpoint fails: {exc}") from exc
+    return {b.asset: b.amount for b in leaf.balances}
+
+
+def sign_evidence(
+    key: SigningKey, revoke: SignedTx, revoke_height: int, crawl: SignedTx, crawl_height: int
+) -> RevokeEvidence:
+    unsigned = RevokeEvidence(
+        signing.public_key_of(key), revoke, revoke_height, crawl, crawl_height, bytes(64)
+    )
+    sig = signing.sign(key, EVIDENCE_DOMAIN, unsigned.group_id, unsigned.body())
+    return replace(unsigned, signature=sig)
+
+
+@dataclass(frozen=True)
+class Finding:
+    revoker: bytes
+    notary: bytes
+    reporter: bytes
+    stale_number: int
+    newer_number: int
+    stale: dict[str, int]
+    newer: dict[str, int]
+    revoke_height: int
+    crawl_back_height: int
+    revoke_tx: bytes
+    crawl_back_tx: bytes
+
+    @property
+    def premature(self) -> bool:
+        """The stale checkpoint showed the revoker more of some asset than the newer one
+        (the ledger's rule for moving the revoke fee to the notary)."""
+        return any(n > self.newer.get(a, 0) for a, n in self.stale.items())
+
+
+@register(97, "evidence-bundle")
+@dataclass(frozen=True)
+class EvidenceBundle(Wire):
+    genesis: Genesis = wf(Obj(Genesis))
+    terms: str = wf(Text(MAX_TERMS_CHARS))
+    join: Join = wf(Obj(Join))
+    evidence: RevokeEvidence = wf(Obj(RevokeEvidence))
+    exporter: bytes = wf(MEMBER_ID)
+    signature: bytes = wf(SIGNATURE)
+
+    def body(self) -> bytes:
+        return replace(self, signature=bytes(64)).encode()
+
+    def verify(self) -> Finding:
+        g = self.genesis
+        gid = g.group_id()
+        if not signing.is_valid(self.exporter, self.signature, BUNDLE_DOMAIN, gid, self.body()):
+            raise BadEvidence("the exporter's signature over the bundle does not verify")
+        if terms_hash(self.terms) != g.terms_hash:
+            raise BadEvidence("the terms text is not the one the genesis fixes")
+        finding = self.evidence.verify(g.wallet_key, g.ledger_id)
+        if self.evidence.group_id != gid:
+            raise BadEvidence("the checkpoints are not of the group the genesis describes")
+        if self.join.member != finding.revoker:
+            raise BadEvidence("the join is not the revoker's")
+        if not self.join.is_valid(gid, g.terms_hash):
+            raise BadEvidence("the revoker's join is not a signature over the group's terms")
+        return finding
+
+    def account(self) -> str:
+        """What happened, in plain words (call after ``verify``)."""
+        f = self.verify()
+        g = self.genesis
+        terms_digest = hashlib.sha256(self.terms.encode()).hexdigest()[:16]
+        verdict = (
+            "The stale checkpoint showed the revoker more than the newer one: a premature "
+            f"revoke. Under the group's rules the revoke fee ({g.revoke_fee}) went to the notary."
+            if f.premature
+            else "The newer checkpoint showed the revoker at least as much: the claim was "
+            "corrected, not a cheat, and no fee moved."
+        )
+        return "\n".join(
+            [
+                f"Group {g.name!r} (id {g.group_id().hex()[:16]}), wallet key "
+                f"{g.wallet_key.hex()[:16]}, {len(g.stewards)} stewards, threshold {g.threshold}.",
+                f"Trader {f.revoker.hex()[:16]} signed the group's terms "
+                f"(text sha256 {terms_digest}...) when joining.",
+                f"At ledger height {f.revoke_height} the trader revoked, claiming "
+                f"{_amounts(f.stale)} under checkpoint {f.stale_number}.",
+                f"At height {f.crawl_back_height}, within the {g.challenge_window}-block window, "
+                f"notary {f.notary.hex()[:16]} showed checkpoint {f.newer_number}, where the "
+                f"trader held {_amounts(f.newer)}.",
+                verdict,
+                "Both checkpoints are signed by the group wallet key; both transactions by "
+                f"their senders; this file by {self.exporter.hex()[:16]}.",
+            ]
+        )
+
+
+def _amounts(balances: dict[str, int]) -> str:
+    return ", ".join(f"{n} {a}" for a, n in sorted(balances.items())) or "nothing"
+
+
+def sign_bundle(
+    key: SigningKey, genesis: Genesis, terms: str, join: Join, evidence: RevokeEvidence
+) -> EvidenceBundle:
+    unsigned = EvidenceBundle(genesis, terms, join, evidence, signing.public_key_of(key), bytes(64))
+    sig = signing.sign(key, BUNDLE_DOMAIN, genesis.group_id(), unsigned.body())
+    return replace(unsigned, signature=sig)
+
+
+def read_bundle(data: bytes) -> EvidenceBundle:
+    """Strictly decode a bundle file (``DecodeError`` if it is not one)."""
+    return decode(data, EvidenceBundle, max_bytes=MAX_BUNDLE_BYTES)
