@@ -179,21 +179,23 @@ class Cluster:
         checkpoint_interval: int = 2,
         challenge_window: int = 20,
         timeout: float = 60.0,
+        name: str = "devnet",
+        policy: AdmissionPolicy | None = None,
     ) -> Cluster:
         base.mkdir(parents=True, exist_ok=True)
         info = httpx.get(f"{ledger_url}/info", timeout=10).json()
         names = [f"steward{i}" for i in range(stewards)] + [f"member{i}" for i in range(members)]
         keys = {name: SigningKey.generate() for name in names}
-        for name, key in keys.items():
+        for who, key in keys.items():
             save_key(
-                base / name / "trader.key",
+                base / who / "trader.key",
                 key,
                 DEVNET_PASSPHRASE.encode(),
                 opslimit=pwhash.argon2id.OPSLIMIT_MIN,
                 memlimit=pwhash.argon2id.MEMLIMIT_MIN,
             )
         spec = GroupSpec(
-            "devnet",
+            name,
             tuple(sorted(bytes(keys[n].verify_key) for n in names[:stewards])),
             ("BTC", "USD"),
             bytes.fromhex(info["ledger_id"]),
@@ -201,7 +203,7 @@ class Cluster:
             100,
             checkpoint_interval,
             terms_hash(TERMS),
-            AdmissionPolicy(0, 0, (), 0, 0),
+            AdmissionPolicy(0, 0, (), 0, 0) if policy is None else policy,
         )
         (base / "group.spec").write_bytes(spec.encode())
         (base / "terms.txt").write_text(TERMS)
@@ -209,6 +211,7 @@ class Cluster:
         def node(name: str, extra: list[str]) -> NodeProc:
             data = base / name
             args = ["--data-dir", str(data), "--ledger-url", ledger_url, *extra]
+            args += ["--terms-file", str(base / "terms.txt")]
             return NodeProc(name, data, keys[name], args)
 
         spec_args = ["--group-spec", str(base / "group.spec")]
@@ -280,6 +283,23 @@ class Cluster:
     def write_genesis(self) -> None:
         group = self.stewards[0].call("GET", "/v1/group")
         (self.base / "group.genesis").write_bytes(bytes.fromhex(group["genesis"]))
+
+    def guest(self, name: str, key: SigningKey) -> NodeProc:
+        """A member node for ``key`` (a trader of another group, say), not started yet."""
+        data = self.base / name
+        save_key(
+            data / "trader.key",
+            key,
+            DEVNET_PASSPHRASE.encode(),
+            opslimit=pwhash.argon2id.OPSLIMIT_MIN,
+            memlimit=pwhash.argon2id.MEMLIMIT_MIN,
+        )
+        args = ["--data-dir", str(data), "--ledger-url", self.ledger_url]
+        args += ["--genesis-file", str(self.base / "group.genesis")]
+        args += ["--terms-file", str(self.base / "terms.txt")]
+        node = NodeProc(name, data, key, args)
+        self.members.append(node)
+        return node
 
     def start_members(self) -> None:
         boot = [s.addr for s in self.stewards]

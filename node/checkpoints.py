@@ -68,6 +68,7 @@ class CheckpointService:
         self.repo = CheckpointRepo(store, node.group_id)
         self.topic = f"swapnet/1/{node.group_id.hex()}/checkpoints"
         self.adopted: list[Completed] = []
+        self.adoption_listeners: list[Callable[[Completed, GroupState], None]] = []
         self.new_adoption = trio.Event()
         self._nursery: trio.Nursery | None = None
 
@@ -151,6 +152,8 @@ class CheckpointService:
             elif isinstance(effect, CheckpointAdopted):
                 self.repo.save_base(effect.completed, effect.state)
                 self.node.adopt(effect.live)
+                for listener in self.adoption_listeners:
+                    listener(effect.completed, effect.state)
                 self.adopted.append(effect.completed)
                 self.new_adoption.set()
                 self.new_adoption = trio.Event()

@@ -18,6 +18,7 @@ import proto.merkle
 import proto.orders
 import proto.state
 import proto.votes
+from node.cli_exit_game import evidence_app, prequal_app
 from node.wirejson import to_jsonable
 from proto.codec import Wire, decode
 from proto.errors import DecodeError
@@ -130,6 +131,7 @@ def run(
     log_level: Annotated[str | None, typer.Option(help="debug, info, warning, error")] = None,
     group_spec: Annotated[Path | None, typer.Option(help="form this group (stewards)")] = None,
     genesis_file: Annotated[Path | None, typer.Option(help="join this group")] = None,
+    terms_file: Annotated[Path | None, typer.Option(help="the group's terms text")] = None,
 ) -> None:
     """Run the node until SIGTERM or SIGINT. Every config key is also a flag (flags win)."""
     import trio  # noqa: PLC0415
@@ -149,6 +151,7 @@ def run(
         "log_level": log_level,
         "group_spec": group_spec,
         "genesis_file": genesis_file,
+        "terms_file": terms_file,
     }
     try:
         cfg = load_config(config, overrides)
@@ -174,6 +177,8 @@ def run(
 
 group_app = typer.Typer(help="Groups: describe one to form, show what a node holds.")
 app.add_typer(group_app, name="group")
+app.add_typer(prequal_app, name="prequal")
+app.add_typer(evidence_app, name="evidence")
 
 
 @group_app.command("spec")

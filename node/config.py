@@ -16,6 +16,7 @@ Keys (all optional except ``data_dir``):
 | log_level | text | "info" | debug, info, warning or error |
 | group_spec | path | none | a steward's ``GroupSpec`` file: form that group (DKG) |
 | genesis_file | path | none | a joining member's copy of the group's genesis |
+| terms_file | path | none | the group's terms text (must hash to the genesis's terms hash) |
 
 Relative paths in a file are relative to the file's directory; in flags, to the working
 directory.
@@ -52,6 +53,7 @@ class NodeConfig:
     log_level: str
     group_spec: Path | None = None
     genesis_file: Path | None = None
+    terms_file: Path | None = None
 
 
 KEYS = (
@@ -65,6 +67,7 @@ KEYS = (
     "log_level",
     "group_spec",
     "genesis_file",
+    "terms_file",
 )
 
 
@@ -106,6 +109,7 @@ def load_config(path: Path | None, overrides: Mapping[str, Any] | None = None) -
         log_level=_choice(values, "log_level", "info", LOG_LEVELS),
         group_spec=_path(values, "group_spec"),
         genesis_file=_path(values, "genesis_file"),
+        terms_file=_path(values, "terms_file"),
     )
 
 

@@ -27,19 +27,27 @@ import os
 import secrets
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from node.exit_game import ExitGameError
 from node.http_api import BadRequest, hex32, json_body
 from node.ledger_client import LedgerError, LedgerUnavailable
 from node.swaps import Quote
 from node.trader import OrderPending, OrderRefused
+from node.wirejson import badge_json
+from proto.admission import MAX_JOIN_PREQUALS
+from proto.codec import Wire, decode
+from proto.errors import DecodeError
 from proto.orders import Exit, Transfer
+from proto.prequal import Prequal
 from proto.rfq import SwapAsk
+
+W = TypeVar("W", bound=Wire)
 
 if TYPE_CHECKING:
     from node.runtime import NodeRuntime
@@ -65,6 +73,15 @@ def _amount(value: object, what: str = "amount") -> int:
     if type(value) is not int or not 1 <= value < 1 << 64:
         raise BadRequest("bad-request", f"{what} must be a positive integer below 2**64")
     return value
+
+
+def _decoded(value: object, cls: type[W], what: str) -> W:
+    try:
+        if not isinstance(value, str):
+            raise ValueError("not a hex string")
+        return decode(bytes.fromhex(value), cls)
+    except (ValueError, DecodeError) as exc:
+        raise BadRequest("bad-request", f"{what}: hex of an encoded {what} ({exc})") from exc
 
 
 def build_app(runtime: NodeRuntime, token: str) -> Starlette:  # noqa: PLR0915 (one route each)
@@ -181,7 +198,29 @@ def build_app(runtime: NodeRuntime, token: str) -> Starlette:  # noqa: PLR0915 (
         if not isinstance(deposits, dict) or any(a not in g.genesis.assets for a in deposits):
             raise BadRequest("bad-request", f"deposits: {{asset: amount}} in {g.genesis.assets}")
         checked = {a: _amount(v, f"deposit of {a}") for a, v in sorted(deposits.items())}
-        return JSONResponse(await runtime.join(checked))
+        raw = body.get("prequals", [])
+        if not isinstance(raw, list) or len(raw) > MAX_JOIN_PREQUALS:
+            raise BadRequest("bad-request", f"prequals: a list of at most {MAX_JOIN_PREQUALS}")
+        prequals = tuple(_decoded(p, Prequal, "prequal") for p in raw)
+        return JSONResponse(await runtime.join(checked, prequals))
+
+    async def revoke(request: Request) -> Response:
+        body = await json_body(request)
+        number = body.get("checkpoint")
+        if number is not None and (type(number) is not int or number < 1):
+            raise BadRequest("bad-request", "checkpoint: a checkpoint number, or leave it out")
+        return JSONResponse(await runtime.require_group().game.revoke(number))
+
+    async def prequal(request: Request) -> Response:
+        raw = request.query_params.get("member")
+        member = None if raw is None else hex32(raw, "member")
+        badge = runtime.require_group().game.prequal(member)
+        return JSONResponse({"prequal": badge.encode().hex(), **badge_json(badge)})
+
+    async def evidence(request: Request) -> Response:
+        member = hex32(request.path_params["member"], "member")
+        bundle = runtime.require_group().game.bundle(member)
+        return JSONResponse({"bundle": bundle.encode().hex(), "account": bundle.account()})
 
     async def bad_request(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, BadRequest)
@@ -192,6 +231,10 @@ def build_app(runtime: NodeRuntime, token: str) -> Starlette:  # noqa: PLR0915 (
 
     async def pending(request: Request, exc: Exception) -> Response:
         return JSONResponse({"certified": False, "pending": True, "detail": str(exc)}, 202)
+
+    async def exit_game_failed(request: Request, exc: Exception) -> Response:
+        code = exc.code if isinstance(exc, ExitGameError) else "exit-game"
+        return JSONResponse({"error": code, "detail": str(exc)}, status_code=409)
 
     async def ledger_failed(request: Request, exc: Exception) -> Response:
         code = exc.code if isinstance(exc, LedgerError) else "ledger-unavailable"
@@ -209,6 +252,9 @@ def build_app(runtime: NodeRuntime, token: str) -> Starlette:  # noqa: PLR0915 (
             Route("/v1/join", guarded(join), methods=["POST"]),
             Route("/v1/swap", guarded(swap), methods=["POST"]),
             Route("/v1/swap/quote", guarded(quote), methods=["POST"]),
+            Route("/v1/revoke", guarded(revoke), methods=["POST"]),
+            Route("/v1/prequal", guarded(prequal)),
+            Route("/v1/evidence/{member}", guarded(evidence)),
         ],
         exception_handlers={
             BadRequest: bad_request,
@@ -216,6 +262,7 @@ def build_app(runtime: NodeRuntime, token: str) -> Starlette:  # noqa: PLR0915 (
             OrderPending: pending,
             LedgerError: ledger_failed,
             LedgerUnavailable: ledger_failed,
+            ExitGameError: exit_game_failed,
         },
     )
 

@@ -37,6 +37,7 @@ from node.certification import GroupNode
 from node.checkpoints import CheckpointService
 from node.config import NodeConfig
 from node.control import build_app, write_cookie
+from node.exit_game import ExitGame
 from node.formation import (
     load_key_package,
     prepare_dealer,
@@ -49,14 +50,15 @@ from node.ledger_client import DevnetLedgerClient, LedgerClient, LedgerError, Le
 from node.p2p import P2P, P2PError, open_p2p, peer_id_of
 from node.swaps import SwapDesk
 from node.trader import Trader
-from proto.admission import Join, sign_join
+from proto.admission import Join, join_problem, sign_join
 from proto.checkpointing import CheckpointSteward
 from proto.codec import decode
 from proto.errors import RemoteProtocolError
 from proto.formation import GroupSpec
 from proto.frost.keys import KeyPackage
-from proto.genesis import Genesis
+from proto.genesis import Genesis, terms_hash
 from proto.ledger.txs import Deposit, OpenWallet, SignedTx, Transfer, sign_tx
+from proto.prequal import Prequal
 from proto.signing import public_key_of
 from proto.state import GroupState
 from storage import LevelDBStore
@@ -104,6 +106,7 @@ class Group:
     trader: Trader
     key_package: KeyPackage | None
     desk: SwapDesk
+    game: ExitGame
 
 
 class NodeRuntime:
@@ -115,7 +118,6 @@ class NodeRuntime:
         self.p2p: P2P | None = None
         self.ledger: LedgerClient = DevnetLedgerClient(config.ledger_url)
         self.ledger_info: dict[str, Any] | None = None
-        self.ledger_height = 0
         self.wallet_open = False
         self.api_url = ""
         self.peer_addrs: dict[bytes, list[str]] = {}
@@ -143,7 +145,7 @@ class NodeRuntime:
             "member": self.member_id.hex(),
             "peer_id": self.p2p.peer_id.to_base58() if self.p2p else None,
             "addresses": self.p2p.addrs if self.p2p else [],
-            "ledger_height": self.ledger_height,
+            "ledger_height": self.group.game.view.height if self.group else 0,
             "ready": not self.not_ready(),
             "banned": [m.hex() for m in self.p2p.guard.banned(trio.current_time())]
             if self.p2p
@@ -156,6 +158,7 @@ class NodeRuntime:
             out["group"] = {
                 "group_id": g.node.group_id.hex(),
                 "name": g.genesis.name,
+                "wallet_key": g.genesis.wallet_key.hex(),
                 "steward": g.key_package is not None,
                 "wallet_open": self.wallet_open,
                 "members": len(state.accounts),
@@ -179,6 +182,19 @@ class NodeRuntime:
                     "retrying": g.trader.retrying,
                     "queued": len(g.trader.queue) + len(g.trader.in_flight),
                 },
+                "frozen": [m.hex() for m in sorted(state.accounts) if state.is_frozen(m)],
+                "revokes": {
+                    m.hex(): {
+                        "revokes": h.revokes,
+                        "crawl_backs": h.crawl_backs,
+                        "premature": h.premature_revokes,
+                        "uncovered": h.uncovered_revokes,
+                    }
+                    for m in sorted(state.accounts)
+                    if (h := state.history(m)).revokes
+                },
+                "losses": dict(state.losses),
+                "notary": g.game.status(),
             }
         return out
 
@@ -241,19 +257,33 @@ class NodeRuntime:
             terms_hash=genesis.terms_hash,
             ledger_id=bytes.fromhex(self.ledger_info["ledger_id"]),
             ledger_fee=int(self.ledger_info["min_fee"]),
+            policy=genesis.admission,
         )
         for join in groups.joins(gid):
             machine.on_join(join, trio.current_time())
         service = CheckpointService(node, machine, store, self._submit_wallet_tx)
+        game = ExitGame(
+            key=self.key,
+            genesis=genesis,
+            service=service,
+            store=store,
+            ledger=self.ledger,
+            ledger_id=machine.ledger_id,
+            fee=machine.ledger_fee,
+            data_dir=self.config.data_dir,
+            terms=self._terms(genesis),
+            on_wallet_seen=self._wallet_seen,
+        )
         await node.start(nursery)
         await service.start(nursery)
+        await game.start(nursery)
         trader = Trader(node, self.key, OutboxRepo(store, gid, self.member_id))
         desk = SwapDesk(p2p, trader, nursery)
-        self.group = Group(genesis, node, service, trader, key_package, desk)
+        self.group = Group(genesis, node, service, trader, key_package, desk, game)
         if key_package is not None:
             p2p.set_handler(JOIN_PROTOCOL, self._on_join_factory(groups, gid, service))
+            nursery.start_soon(self._keep_wallet_open, genesis, machine)
         nursery.start_soon(trader.run)
-        nursery.start_soon(self._follow_ledger, genesis, service)
         nursery.start_soon(self._anti_entropy)
         print(
             json.dumps(
@@ -271,6 +301,14 @@ class NodeRuntime:
             flush=True,
         )
         log.info("node ready member=%s api=%s", self.member_id.hex()[:16], self.api_url)
+
+    def _terms(self, genesis: Genesis) -> str | None:
+        if self.config.terms_file is None:
+            return None
+        text = self.config.terms_file.read_text()
+        if terms_hash(text) != genesis.terms_hash:
+            raise ValueError("terms_file is not the text the group's genesis fixes")
+        return text
 
     async def _ledger_info(self) -> dict[str, Any]:
         while True:
@@ -348,35 +386,18 @@ class NodeRuntime:
             self.peer_addrs[member] = addrs[:8]
 
     # -- the ledger -----------------------------------------------------------------------
-    async def _follow_ledger(self, genesis: Genesis, service: CheckpointService) -> None:
-        gid_hex = genesis.group_id().hex()
-        machine = service.machine
-        next_height = 1
-        wallet_txs = 0  # the wallet key sends only OpenWallet and Settle: one event each
-        while True:
+    def _wallet_seen(self, wallet_txs: int) -> None:
+        self.wallet_open = wallet_txs > 0
+
+    async def _keep_wallet_open(self, genesis: Genesis, machine: CheckpointSteward) -> None:
+        """A steward opens the group's wallet on the ledger unless the follower saw it."""
+        while not self.wallet_open:
             try:
-                page = await self.ledger.events(next_height, wait=LEDGER_POLL)
-                now = trio.current_time()
-                for e in page.events:
-                    if e["group_id"] != gid_hex:
-                        continue
-                    if e["kind"] in ("open", "settle"):
-                        self.wallet_open = True
-                        wallet_txs += 1
-                    elif e["kind"] == "deposit":
-                        member = bytes.fromhex(e["member"])
-                        for asset, amount in e["detail"].items():
-                            machine.on_deposit(e["height"], member, asset, amount)
-                next_height = page.next
-                self.ledger_height = page.next - 1
-                service.feed(machine.on_ledger_height(self.ledger_height, now))
-                machine.wallet_nonce_seen(wallet_txs)
-                if machine.is_steward and not self.wallet_open:
-                    account = await self.ledger.account(genesis.wallet_key)
-                    await self._open_wallet(genesis, machine, account)
+                account = await self.ledger.account(genesis.wallet_key)
+                await self._open_wallet(genesis, machine, account)
             except LedgerUnavailable as exc:
                 log.warning("ledger unavailable: %s", exc)
-                await trio.sleep(LEDGER_POLL)
+            await trio.sleep(LEDGER_POLL)
 
     async def _open_wallet(
         self, genesis: Genesis, machine: CheckpointSteward, account: dict[str, Any]
@@ -419,14 +440,22 @@ class NodeRuntime:
             machine = service.machine
             if join.member != caller or not join.is_valid(gid, machine.terms_hash):
                 raise RemoteProtocolError("a join must be the caller's own, over our terms")
+            problem = join_problem(
+                join, gid, machine.terms_hash, machine.policy, machine.ledger.height
+            )
+            if problem is not None:
+                return json.dumps({"ok": False, "reason": problem}).encode()
             groups.add_join(gid, join)  # fsynced: kept across restarts until admitted
             service.feed(machine.on_join(join, trio.current_time()))
-            return b"ok"
+            return json.dumps({"ok": True}).encode()
 
         return on_join
 
-    async def join(self, deposits: dict[str, int]) -> dict[str, Any]:
-        """Deposit on the ledger, then give every steward our signed join."""
+    async def join(
+        self, deposits: dict[str, int], prequals: tuple[Prequal, ...] = ()
+    ) -> dict[str, Any]:
+        """Check our join against the group's admission policy, deposit on the ledger,
+        then give every steward our signed join (with the prequals shown)."""
         g = self.require_group()
         assert self.ledger_info is not None and self.p2p is not None
         if not self.wallet_open:
@@ -434,23 +463,35 @@ class NodeRuntime:
         ledger_id = bytes.fromhex(self.ledger_info["ledger_id"])
         fee = int(self.ledger_info["min_fee"])
         gid = g.node.group_id
+        signed = sign_join(self.key, gid, g.genesis.terms_hash, prequals)
+        problem = join_problem(
+            signed, gid, g.genesis.terms_hash, g.genesis.admission, g.game.view.height
+        )
+        if problem is not None:  # before any deposit: a refused join changes nothing
+            raise BadRequest("join-refused", problem, 409)
         tx_ids = []
         for asset, amount in deposits.items():
             account = await self.ledger.account(self.member_id)
             tx = Deposit(self.member_id, int(account["next_nonce"]), fee, gid, asset, amount)
             tx_ids.append(await self.ledger.submit(sign_tx(tx, self.key, ledger_id)))
-        join = sign_join(self.key, gid, g.genesis.terms_hash).encode()
-        told = []
+        join = signed.encode()
+        told, refused = [], {}
         for steward in g.genesis.committee.stewards:
             if steward == self.member_id:
                 told.append(steward.hex())
                 continue
             try:
-                await self.p2p.request(steward, JOIN_PROTOCOL, join)
-                told.append(steward.hex())
-            except P2PError as exc:
+                answer = json.loads(await self.p2p.request(steward, JOIN_PROTOCOL, join))
+            except (P2PError, ValueError) as exc:
                 log.info("join not delivered to %s: %s", steward.hex()[:16], exc)
-        return {"deposits": tx_ids, "stewards_told": told}
+                continue
+            if isinstance(answer, dict) and answer.get("ok"):
+                told.append(steward.hex())
+            else:
+                refused[steward.hex()] = str(
+                    answer.get("reason") if isinstance(answer, dict) else answer
+                )
+        return {"deposits": tx_ids, "stewards_told": told, "refused": refused}
 
     # -- anti-entropy ---------------------------------------------------------------------
     async def _anti_entropy(self) -> None:

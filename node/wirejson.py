@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from proto.codec import Wire
+from proto.prequal import Prequal
 
 
 def to_jsonable(value: Any) -> Any:
@@ -19,3 +20,27 @@ def to_jsonable(value: Any) -> Any:
     if isinstance(value, tuple | list):
         return [to_jsonable(v) for v in value]
     return value
+
+
+def badge_json(badge: Prequal) -> dict[str, Any]:
+    """What a prequal badge states, for people and scripts (unchecked: verify first)."""
+    h = badge.history
+    cp = badge.checkpoint.checkpoint
+    return {
+        "member": badge.member.hex(),
+        "group_id": cp.group_id.hex(),
+        "wallet_key": badge.wallet_key.hex(),
+        "checkpoint": cp.number,
+        "ledger_height": cp.ledger_height,
+        "history": {
+            "joined_at_checkpoint": h.joined_at,
+            "orders": h.orders,
+            "volume": {b.asset: b.amount for b in h.volume},
+            "revokes": h.revokes,
+            "crawl_backs": h.crawl_backs,
+            "premature_revokes": h.premature_revokes,
+            "uncovered_revokes": h.uncovered_revokes,
+            "pit_defaults": h.pit_defaults,
+        },
+        "balances": {b.asset: b.amount for b in badge.proof.leaf.balances},
+    }

@@ -5,8 +5,9 @@ A batch is checked order by order, in batch order, against the view's applied st
 (``GroupState``) plus what earlier orders of the same batch already consume:
 
 * every party signed (``bad-signature``);
-* every payer and payee is an admitted member (``not-member``), no party is frozen
-  (``frozen``), every asset is one of the group's (``unknown-asset``);
+* every payer and payee is an admitted member (``not-member``), no party or payee is
+  frozen (``frozen``: a member that revoked on the ledger), every asset is one of the
+  group's (``unknown-asset``);
 * each party's seq is its next one: one past its last applied seq, or one past the seq
   it consumed earlier in this batch (``bad-seq``);
 * each party holds what it pays (``insufficient-funds``): its applied balance, less what it
@@ -111,6 +112,8 @@ def _order_problem(
     for leg in order.legs:
         if state.has_exited(leg.payee):
             return "member-exited"
+        if state.is_frozen(leg.payee):
+            return "frozen"  # a revoker: its claim is being paid out on the ledger
     for party in order.parties:
         if not state.is_member(party.member):
             return "not-member"

@@ -20,6 +20,12 @@ order.
 | 0x08   | group id, member (32)       | a trader's signed ``Join``                   |
 | 0x09   | group id, member (32), seq  | the trader's own signed order, until applied |
 | 0x0a   | group id, request hash (32) | the seq a client's request id was given      |
+| 0x0b   | group id, ``cursor``        | the ledger follower's cursor: height followed |
+|        |                             | and wallet transactions seen (two u64)        |
+| 0x0b   | group id, ``e`` + index (8) | a followed ``ViewEvent``, in ledger order     |
+| 0x0c   | group id, member, tx id     | ``RevokeEvidence`` against the member         |
+| 0x0d   | group id, number (8)        | the node's own receipt under that checkpoint: |
+|        |                             | a ``Prequal`` (signed checkpoint + its proof) |
 | 0x10   | name (ascii)                | ledger metadata: genesis, faucet seed, tip   |
 | 0x11   | height (8)                  | a ledger ``Block``                           |
 | 0x12   | height (8)                  | the ``EventList`` of that block              |
@@ -29,7 +35,7 @@ order.
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 META = b"\x00"
 STATE = b"\x01"
@@ -42,6 +48,9 @@ GROUP = b"\x07"
 JOIN = b"\x08"
 OUTBOX = b"\x09"
 REQUEST = b"\x0a"
+FOLLOW = b"\x0b"
+EVIDENCE = b"\x0c"
+RECEIPT = b"\x0d"
 
 LEDGER_META = b"\x10"
 BLOCK = b"\x11"
@@ -133,3 +142,21 @@ def request_key(group_id: bytes, request_hash: bytes) -> bytes:
     if len(request_hash) != 32:
         raise ValueError("request hash must be 32 bytes")
     return REQUEST + _group(group_id) + request_hash
+
+
+def follow_key(group_id: bytes, name: str) -> bytes:
+    return FOLLOW + _group(group_id) + name.encode("ascii")
+
+
+def follow_event_key(group_id: bytes, index: int) -> bytes:
+    return FOLLOW + _group(group_id) + b"e" + _u64(index)
+
+
+def evidence_key(group_id: bytes, member: bytes, tx_id: bytes) -> bytes:
+    if len(member) != _MEMBER or len(tx_id) != 32:
+        raise ValueError("member id and tx id must be 32 bytes")
+    return EVIDENCE + _group(group_id) + member + tx_id
+
+
+def receipt_key(group_id: bytes, number: int) -> bytes:
+    return RECEIPT + _group(group_id) + _u64(number)

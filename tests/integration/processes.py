@@ -7,8 +7,8 @@ happens. Ports come from the OS (--port 0), everything listens on 127.0.0.1.
 from __future__ import annotations
 
 import os
-import re
 import queue
+import re
 import signal
 import subprocess
 import sys
@@ -20,7 +20,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 TIMEOUT_FACTOR = float(os.environ.get("SWAPNET_TEST_TIMEOUT_FACTOR", "1"))
-_OWN_FRAME = re.compile(r'File "' + re.escape(str(ROOT)) + r'/(node|proto|storage|devnet)/')
+_OWN_FRAME = re.compile(r'File "' + re.escape(str(ROOT)) + r"/(node|proto|storage|devnet)/")
 
 
 def own_tracebacks(log: str) -> list[str]:

@@ -38,9 +38,11 @@ from node.certification import VOTE_PROTOCOL, certificate_topic
 from node.p2p import P2PError, open_p2p
 from node.runtime import JOIN_PROTOCOL
 from proto.admission import sign_join
+from proto.codec import decode
 from proto.genesis import terms_hash
 from proto.ledger.txs import Deposit, sign_tx
 from proto.orders import Transfer, sign_order
+from proto.prequal import Prequal
 from proto.votes import Batch
 from tests.integration.processes import TIMEOUT_FACTOR, ledger_process, own_tracebacks
 
@@ -108,6 +110,14 @@ def test_a_group_forms_trades_survives_a_crash_and_settles_an_exit(cluster: Clus
         lambda: group_of(stayer)["balances"][leaver.member.hex()] == {} and all_agree(c),
         timeout=90 * TIMEOUT_FACTOR,
     )
+    # 6. the leaver's node wrote its badge: its record here, vouched for by the wallet key
+    badge_file = leaver.data / "prequal-final.swapnet"
+    c.wait("the exit badge", badge_file.exists)
+    badge = decode(badge_file.read_bytes(), Prequal)
+    history = badge.verify()
+    assert badge.member == leaver.member
+    assert badge.wallet_key.hex() == group_of(stayer)["wallet_key"]
+    assert history.orders > 0 and history.revokes == 0 and history.joined_at >= 1
 
 
 def form_and_join(c: Cluster) -> dict[str, dict[str, int]]:

@@ -26,6 +26,7 @@ from proto.merkle import BalanceTree
 from proto.notary import RESEND_BLOCKS, Notary
 from proto.prequal import policy_problem, prequal_of
 from proto.state import GroupState
+from proto.validation import check_batch
 from tests.support import key, pub
 from tests.unit.test_ledger_rules import LEDGER_ID, REVOKE_FEE, WINDOW, World, stale_and_newer
 
@@ -85,7 +86,7 @@ def finalize(w: World, member: bytes) -> SignedTx:
     return w.signed(Finalize(n, w.next_nonce(n), 1, w.group.group_id, member), w.notary)
 
 
-def test_a_stale_revoke_is_crawled_back_booked_and_shown_on_the_badge() -> None:
+def test_a_stale_revoke_is_crawled_back_booked_and_shown_on_the_badge() -> None:  # noqa: PLR0915
     w = World(7)
     replica, stale, stale_proof, newer = stale_and_newer(w)
     a, b, n = pub(w.alice), pub(w.bob), pub(w.notary)
@@ -111,6 +112,9 @@ def test_a_stale_revoke_is_crawled_back_booked_and_shown_on_the_badge() -> None:
     state3 = book(w, newest, view, 3)
     assert state3.is_frozen(a) and state3.history(a).premature_revokes == 1
     assert state3.balance(a, "USD") == 300 and state3.ledger_height == view.height
+    gid = w.group.group_id
+    to_alice, from_alice = w.group.transfer(b, 1, a, 1), w.group.transfer(a, 2, b, 1)
+    assert [r.reason for r in check_batch(state3, (to_alice, from_alice), gid)] == ["frozen"] * 2
     # after the window the ledger pays the claim; the next checkpoint takes it out
     w.mine(WINDOW)
     feed(view, apply(w, finalize(w, a)))

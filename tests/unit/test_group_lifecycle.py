@@ -15,7 +15,6 @@ from dataclasses import replace
 import pytest
 
 from proto.admission import Admission, admissions_problem, sign_join
-from proto.ledger_view import LedgerView
 from proto.checkpoint import checkpoint_of
 from proto.checkpointing import (
     Broadcast,
@@ -32,6 +31,7 @@ from proto.frost.dkg import DkgFault
 from proto.genesis import AdmissionPolicy, terms_hash
 from proto.ledger.state import LedgerParams, LedgerRejected, LedgerState
 from proto.ledger.txs import Deposit, OpenWallet, Settle, sign_tx
+from proto.ledger_view import LedgerView
 from proto.orders import Exit, Transfer, sign_order
 from proto.replica import Replica
 from proto.state import AssetBalance, GroupState

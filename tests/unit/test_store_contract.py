@@ -15,7 +15,7 @@ import pytest
 
 from proto.checkpoint import checkpoint_of
 from proto.checkpointing import Completed, Proposal, vector_of
-from proto.state import GroupState
+from proto.state import AssetBalance, GroupState
 from storage import LevelDBStore, MemoryStore, StorageError, Store
 from storage.repos import CheckpointRepo, ReplicaRepo, VoteLockRepo, ensure_schema
 from tests.support import make_group
@@ -232,3 +232,25 @@ def test_a_base_state_that_is_not_its_checkpoint_is_refused(store: Store) -> Non
     with pytest.raises(StorageError, match="not the checkpoint"):
         repo.save_base(completed, other)
     assert repo.load_base() is None
+
+
+def test_the_followed_ledger_resumes_exactly_where_it_was_written(store: Store) -> None:
+    from proto.ledger_view import LedgerView, ViewEvent  # noqa: PLC0415
+    from storage.follow import FollowRepo  # noqa: PLC0415
+
+    gid = b"\x07" * 32
+    repo = FollowRepo(store, gid)
+    assert repo.load().height == 0 and repo.load().events == []
+    first = [ViewEvent(3, "deposit", A, 0, (AssetBalance("USD", 5),))]
+    repo.advance(4, 1, 0, first)
+    second = [
+        ViewEvent(7, "revoke", A, 2, (AssetBalance("USD", 5),)),
+        ViewEvent(9, "crawl-back", A, 3, (AssetBalance("USD", 4),)),
+    ]
+    repo.advance(9, 1, 1, second)
+    repo.advance(12, 2, 3, [])
+    loaded = repo.load()
+    assert (loaded.height, loaded.wallet_txs, loaded.events) == (12, 2, first + second)
+    view = LedgerView.from_events(loaded.height, loaded.events)
+    assert view.height == 12 and view.open_claims(10)[A].number == 3
+    assert FollowRepo(store, b"\x08" * 32).load().events == []  # per group

@@ -1,0 +1,165 @@
+"""``swapnet prequal`` and ``swapnet evidence``: badges and evidence bundles, fetched from
+a running node or checked offline."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import typer
+
+prequal_app = typer.Typer(help="Prequal badges: a trader's history, signed by a group.")
+evidence_app = typer.Typer(help="Evidence bundles: a premature revoke, provable offline.")
+
+
+def _fail(message: str) -> NoReturn:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(1)
+
+
+def _node_get(api: str, data_dir: Path, path: str) -> dict[str, Any]:
+    import httpx  # noqa: PLC0415
+
+    from node.control import COOKIE_NAME  # noqa: PLC0415
+
+    try:
+        token = (data_dir / COOKIE_NAME).read_text().strip()
+        reply = httpx.get(
+            f"{api.rstrip('/')}{path}", headers={"authorization": f"Bearer {token}"}, timeout=30
+        )
+    except OSError as exc:
+        _fail(f"cannot read the node's cookie: {exc}")
+    except httpx.HTTPError as exc:
+        _fail(f"cannot reach the node: {exc}")
+    body: dict[str, Any] = reply.json()
+    if reply.status_code != 200:
+        _fail(f"{body.get('error')}: {body.get('detail')}")
+    return body
+
+
+def _write(out: Path, data: bytes) -> None:
+    tmp = out.with_name(out.name + ".tmp")
+    tmp.write_bytes(data)
+    tmp.replace(out)
+
+
+API = Annotated[str, typer.Option("--api", help="the node's API URL")]
+DATA = Annotated[Path, typer.Option("--data", help="the node's data dir (for its cookie)")]
+
+
+@prequal_app.command("fetch")
+def prequal_fetch(
+    api: API,
+    data: DATA,
+    out: Annotated[Path, typer.Option("--out", help="where to write the badge")],
+    member: Annotated[str | None, typer.Option(help="whose badge (hex; default: ours)")] = None,
+) -> None:
+    """Cut a badge from the node's newest checkpoint and write it to a file."""
+    query = "" if member is None else f"?member={member}"
+    body = _node_get(api, data, f"/v1/prequal{query}")
+    _write(out, bytes.fromhex(body["prequal"]))
+    typer.echo(json.dumps({k: v for k, v in body.items() if k != "prequal"}))
+
+
+def _read_badge(file: Path) -> Any:
+    from proto.codec import decode  # noqa: PLC0415
+    from proto.errors import DecodeError  # noqa: PLC0415
+    from proto.prequal import Prequal  # noqa: PLC0415
+
+    try:
+        return decode(file.read_bytes(), Prequal)
+    except OSError as exc:
+        _fail(f"cannot read {file}: {exc}")
+    except DecodeError as exc:
+        _fail(f"{file} is not a prequal badge: {exc}")
+
+
+@prequal_app.command("show")
+def prequal_show(file: Path) -> None:
+    """Print what a badge states (without checking it: see ``verify``)."""
+    from node.wirejson import badge_json  # noqa: PLC0415
+
+    typer.echo(json.dumps(badge_json(_read_badge(file)), indent=2))
+
+
+@prequal_app.command("verify")
+def prequal_verify(
+    file: Path,
+    ledger_url: Annotated[
+        str | None, typer.Option(help="check the wallet key against the group's on this ledger")
+    ] = None,
+    policy: Annotated[
+        Path | None, typer.Option(help="a genesis file: would its admission policy admit this?")
+    ] = None,
+    height: Annotated[int | None, typer.Option(help="ledger height for the age rule")] = None,
+) -> None:
+    """Check a badge: the wallet key signed the checkpoint and the proof holds; with
+    ``--ledger-url`` that key is the group's wallet on the ledger; with ``--policy`` that
+    the group's admission policy takes it. Exit 1 if any check fails."""
+    from node.wirejson import badge_json  # noqa: PLC0415
+    from proto.codec import decode  # noqa: PLC0415
+    from proto.errors import DecodeError, InvalidProof, InvalidSignature  # noqa: PLC0415
+    from proto.genesis import Genesis  # noqa: PLC0415
+    from proto.prequal import policy_problem  # noqa: PLC0415
+
+    badge = _read_badge(file)
+    try:
+        badge.verify()
+    except (InvalidSignature, InvalidProof) as exc:
+        _fail(f"the badge does not verify: {exc}")
+    out: dict[str, Any] = {"valid": True, **badge_json(badge)}
+    if ledger_url is not None:
+        import httpx  # noqa: PLC0415
+
+        try:
+            wallet = httpx.get(f"{ledger_url.rstrip('/')}/wallet/{badge.group_id.hex()}").json()
+            tip = httpx.get(f"{ledger_url.rstrip('/')}/info").json()["height"]
+        except (httpx.HTTPError, ValueError, KeyError) as exc:
+            _fail(f"cannot read the group's wallet from the ledger: {exc}")
+        if wallet.get("key") != badge.wallet_key.hex():
+            _fail("the badge's wallet key is not the group's wallet on that ledger")
+        out["ledger"] = {"wallet_key_matches": True, "height": tip}
+        height = tip if height is None else height
+    if policy is not None:
+        try:
+            genesis = decode(policy.read_bytes(), Genesis)
+        except (OSError, DecodeError) as exc:
+            _fail(f"cannot read the genesis {policy}: {exc}")
+        problem = policy_problem(genesis.admission, badge.member, [badge], height or 0)
+        out["admitted"] = problem is None
+        if problem is not None:
+            typer.echo(json.dumps({**out, "refused": problem}, indent=2))
+            _fail(f"group {genesis.name!r} would refuse it: {problem}")
+    typer.echo(json.dumps(out, indent=2))
+
+
+@evidence_app.command("export")
+def evidence_export(
+    api: API,
+    data: DATA,
+    member: Annotated[str, typer.Option(help="the revoker (hex)")],
+    out: Annotated[Path, typer.Option("--out", help="where to write the bundle")],
+) -> None:
+    """Write the evidence bundle against a revoker, signed by the node."""
+    body = _node_get(api, data, f"/v1/evidence/{member}")
+    _write(out, bytes.fromhex(body["bundle"]))
+    typer.echo(body["account"])
+
+
+@evidence_app.command("verify")
+def evidence_verify(file: Path) -> None:
+    """Check every signature and link of a bundle, offline, and say what happened."""
+    from proto.errors import DecodeError  # noqa: PLC0415
+    from proto.evidence import BadEvidence, read_bundle  # noqa: PLC0415
+
+    try:
+        bundle = read_bundle(file.read_bytes())
+        text = bundle.account()
+    except OSError as exc:
+        _fail(f"cannot read {file}: {exc}")
+    except DecodeError as exc:
+        _fail(f"not an evidence bundle (or altered): {exc}")
+    except BadEvidence as exc:
+        _fail(f"the evidence does not hold: {exc}")
+    typer.echo(text)
