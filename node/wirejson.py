@@ -34,6 +34,7 @@ def badge_json(badge: Prequal) -> dict[str, Any]:
         "ledger_height": cp.ledger_height,
         "history": {
             "joined_at_checkpoint": h.joined_at,
+            "joined_at_height": h.joined_height,
             "orders": h.orders,
             "volume": {b.asset: b.amount for b in h.volume},
             "revokes": h.revokes,

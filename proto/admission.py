@@ -154,13 +154,17 @@ def admissions_problem(
 
 
 def apply_admissions(
-    state: GroupState, admissions: Iterable[Admission], at_checkpoint: int = 0
+    state: GroupState,
+    admissions: Iterable[Admission],
+    at_checkpoint: int = 0,
+    at_height: int = 0,
 ) -> None:
-    """Admit (as of checkpoint ``at_checkpoint``) and credit; raises ``LocalProtocolError``
-    (state may be partly changed: call it on a copy) when the admissions do not fit."""
+    """Admit (as of checkpoint ``at_checkpoint``, read at ledger height ``at_height``) and
+    credit; raises ``LocalProtocolError`` (state may be partly changed: call it on a copy)
+    when the admissions do not fit."""
     for a in admissions:
         if a.join:
-            state.admit(a.member, at_checkpoint)
+            state.admit(a.member, at_checkpoint, at_height)
         elif not state.is_member(a.member):
             raise LocalProtocolError("a credit for someone who is not a member")
         state.credit_deposits(a.member, {b.asset: b.amount for b in a.deposited})

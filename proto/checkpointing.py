@@ -191,7 +191,7 @@ def state_at(
     if reached != target:
         return "behind"
     try:
-        apply_admissions(state, admissions, number)
+        apply_admissions(state, admissions, number, height)
         apply_claims(state, claims)
     except LocalProtocolError:
         return "inconsistent"

@@ -67,7 +67,9 @@ def by_asset(b: AssetBalance) -> str:
 class History(Wire):
     """A member's record in the group, as a prequal badge states it.
 
-    ``joined_at`` is the checkpoint number that admitted it; ``orders`` counts the orders
+    ``joined_at`` is the checkpoint number that admitted it and ``joined_height`` the
+    ledger height that checkpoint read (its tenure, against a badge's own height); ``orders``
+    counts the orders
     it signed, ``volume`` its turnover per asset (paid plus received, saturating at
     2**64 - 1). ``revokes``, ``crawl_backs`` and ``premature_revokes`` are its revokes on
     the ledger, how many of them a notary crawled back, and how many of those showed the
@@ -76,6 +78,7 @@ class History(Wire):
     """
 
     joined_at: int = wf(UInt(64))
+    joined_height: int = wf(UInt(64))
     orders: int = wf(UInt(64))
     volume: tuple[AssetBalance, ...] = wf(
         ListOf(Obj(AssetBalance), max_items=MAX_ASSETS, strictly_sorted=True, sort_key=by_asset)
@@ -92,7 +95,7 @@ class History(Wire):
         return self.premature_revokes + self.uncovered_revokes
 
 
-EMPTY_HISTORY = History(0, 0, (), 0, 0, 0, 0, 0)
+EMPTY_HISTORY = History(0, 0, 0, (), 0, 0, 0, 0, 0)
 
 
 @register(21, "account")
@@ -239,10 +242,11 @@ class GroupState:
         return dict(self._supply)
 
     # -- membership and the ledger boundary (driven by checkpoints) ---------------------
-    def admit(self, member: bytes, at_checkpoint: int = 0) -> None:
+    def admit(self, member: bytes, at_checkpoint: int = 0, at_height: int = 0) -> None:
         if member in self.accounts:
             raise LocalProtocolError("member already admitted")
-        self.accounts[member] = Account(history=replace(EMPTY_HISTORY, joined_at=at_checkpoint))
+        joined = replace(EMPTY_HISTORY, joined_at=at_checkpoint, joined_height=at_height)
+        self.accounts[member] = Account(history=joined)
 
     def history(self, member: bytes) -> History:
         """The member's history with its live order counters folded in."""

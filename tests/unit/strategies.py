@@ -108,6 +108,7 @@ def histories(draw: st.DrawFn, asset_list: list[str]) -> History:
     return History(
         draw(st.integers(0, 2**64 - 1)),
         draw(st.integers(0, 2**64 - 1)),
+        draw(st.integers(0, 2**64 - 1)),
         tuple(AssetBalance(a, draw(amounts)) for a in asset_list[:2]),
         revokes,
         crawl_backs,

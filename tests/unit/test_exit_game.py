@@ -11,7 +11,7 @@ from dataclasses import replace
 
 import pytest
 
-from proto.admission import join_problem, sign_join
+from proto.admission import admissions_for, admissions_problem, join_problem, sign_join
 from proto.checkpoint import SignedCheckpoint, checkpoint_of
 from proto.checkpointing import OPEN_POLICY as OPEN
 from proto.checkpointing import state_at, vector_of
@@ -153,6 +153,16 @@ def test_a_stale_revoke_is_crawled_back_booked_and_shown_on_the_badge() -> None:
     lenient = AdmissionPolicy(1, 0, (), 0, 0)
     assert join_problem(join, other, terms_hash(TERMS), lenient, 10) is None
     assert "premature" in (join_problem(join, other, terms_hash(TERMS), OPEN, 10) or "")
+    # ... and its stewards neither propose nor accept admitting it
+    other_state = GroupState(other, ("USD",))
+    other_view = LedgerView()
+    other_view.add_deposit(10, a, "USD", 7)
+    joins = {a: join}
+    assert admissions_for(other_state, other_view, joins, strict) == ()
+    (admission,) = admissions_for(other_state, other_view, joins, lenient)
+    checked = (other_state, (admission,), 10, other_view, terms_hash(TERMS))
+    assert admissions_problem(*checked, lenient) is None
+    assert admissions_problem(*checked, strict) == "inconsistent"
 
 
 def test_an_honest_revoke_is_left_alone_and_a_missed_cheat_is_a_loss() -> None:
