@@ -73,10 +73,14 @@ class PeerGuard:
     burst: float = 1000.0
     max_strikes: int = 5
     ban_seconds: float = 300.0
+    strike_window: float = 60.0
+    """Strikes older than this are forgotten: a peer that misbehaves in earnest reaches
+    ``max_strikes`` within seconds, while a rare transport glitch under load (py-libp2p
+    has handed us a mangled stream frame from an honest peer) never adds up to a ban."""
 
     def __post_init__(self) -> None:
         self._buckets: dict[bytes, tuple[float, float]] = {}
-        self._strikes: dict[bytes, int] = {}
+        self._strikes: dict[bytes, list[float]] = {}
         self._banned_until: dict[bytes, float] = {}
 
     def allow(self, member: bytes, now: float) -> bool:
@@ -90,11 +94,13 @@ class PeerGuard:
 
     def strike(self, member: bytes, now: float) -> bool:
         """Count a strike; True when it bans the member (the caller disconnects it)."""
-        self._strikes[member] = self._strikes.get(member, 0) + 1
-        if self._strikes[member] >= self.max_strikes:
-            self._strikes[member] = 0
+        recent = [t for t in self._strikes.get(member, []) if now - t < self.strike_window]
+        recent.append(now)
+        if len(recent) >= self.max_strikes:
+            self._strikes[member] = []
             self._banned_until[member] = now + self.ban_seconds
             return True
+        self._strikes[member] = recent
         return False
 
     def is_banned(self, member: bytes, now: float) -> bool:
@@ -103,8 +109,9 @@ class PeerGuard:
     def banned(self, now: float) -> list[bytes]:
         return sorted(m for m, until in self._banned_until.items() if until > now)
 
-    def strikes(self, member: bytes) -> int:
-        return self._strikes.get(member, 0)
+    def strikes(self, member: bytes, now: float) -> int:
+        """Strikes within the window before ``now``."""
+        return sum(1 for t in self._strikes.get(member, []) if now - t < self.strike_window)
 
 
 def peer_id_of(member: bytes) -> ID:

@@ -95,7 +95,11 @@ def test_peer_guard_limits_rate_counts_strikes_and_bans_for_a_while() -> None:
     assert guard.allow(m, 0.1)  # one token back after 0.1 s at 10/s
     assert not guard.strike(m, 0.0) and guard.strike(m, 0.0)
     assert guard.is_banned(m, 59.9) and not guard.is_banned(m, 60.1)
-    assert guard.strikes(m) == 0  # the slate is clean after a ban
+    assert guard.strikes(m, 0.0) == 0  # the slate is clean after a ban
+    # strikes spread wider than the window never add up to a ban
+    slow = b"\x02" * 32
+    assert not any(guard.strike(slow, t * 61.0) for t in range(10))
+    assert guard.strikes(slow, 10 * 61.0) == 0 and not guard.is_banned(slow, 10 * 61.0)
 
 
 @asynccontextmanager
