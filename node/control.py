@@ -13,8 +13,13 @@ the first call's order, never a second one.
 
 Control calls: ``GET /v1/group`` (genesis, hex), ``GET /v1/balance``, ``POST /v1/pay``
 ``{"to": hex, "asset": str, "amount": int}``, ``POST /v1/exit`` ``{"pay_to": hex?}``,
-``POST /v1/join`` ``{"deposits": {asset: amount}}`` (deposit on the ledger, then send the
-signed join to the stewards), ``POST /v1/swap/quote`` ``{"give": {asset, amount}, "get":
+``POST /v1/join`` ``{"deposits": {asset: amount}, "prequals": [hex]?}`` (check the
+admission policy, deposit on the ledger, then send the signed join to the stewards; a
+refused join is 409 ``join-refused`` and deposits nothing), ``POST /v1/revoke``
+``{"checkpoint": n?}`` (claim our balance on the ledger under our receipt of checkpoint n,
+the newest by default), ``GET /v1/prequal?member=hex`` (a badge from the newest
+checkpoint), ``GET /v1/evidence/{member}`` (the evidence bundle against a revoker, signed
+by this node), ``POST /v1/swap/quote`` ``{"give": {asset, amount}, "get":
 {asset, amount}, "fills": n, "counterparty": hex?}`` (a maker's standing quote), ``POST
 /v1/swap`` ``{"counterparty": hex, "give": {...}, "get": {...}}`` (take a maker's
 quote). Errors are ``{"error": code, "detail": text}``.
