@@ -7,7 +7,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: test lint typecheck unit venv lock clean devnet
+.PHONY: test lint typecheck unit venv lock clean devnet chromium
 
 venv: $(STAMP)
 
@@ -25,8 +25,16 @@ typecheck: $(STAMP)
 	$(BIN)/mypy --strict proto storage
 	$(BIN)/mypy node devnet
 
-test: lint typecheck
+test: lint typecheck chromium
 	$(BIN)/python -m pytest
+
+# The dashboard test drives Debian's headless Chromium; install it when it is missing.
+chromium:
+	@command -v chromium >/dev/null || { \
+	  echo "installing Debian's chromium for the dashboard test" >&2; \
+	  SUDO=$$(test "$$(id -u)" = 0 || echo sudo); \
+	  $$SUDO apt-get install -y -q chromium >/dev/null 2>&1 || \
+	  { $$SUDO apt-get update -q >/dev/null && $$SUDO apt-get install -y -q chromium >/dev/null; }; }
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest tests/unit
@@ -42,6 +50,6 @@ lock:
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis
 
+# A fresh 4-node devnet in ./devnet-data, left running; `swapnet devnet down` stops it.
 devnet: $(STAMP)
-	@echo "make devnet: the devnet ledger and launcher are not built yet (issues 4 and 7)." >&2
-	@exit 2
+	$(BIN)/swapnet devnet up -n 4 --detach --dir devnet-data

@@ -12,9 +12,9 @@ parameters: they protect nothing and must never hold real funds.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
-import queue
 import signal
 import subprocess
 import sys
@@ -43,6 +43,11 @@ class ClusterError(Exception):
     pass
 
 
+def seeded_key(seed: str, name: str) -> SigningKey:
+    """A devnet key that is the same for the same seed and name (never for real money)."""
+    return SigningKey(hashlib.sha256(f"swapnet/devnet/{seed}/{name}".encode()).digest())
+
+
 @dataclass
 class NodeProc:
     name: str
@@ -51,7 +56,6 @@ class NodeProc:
     args: list[str]
     proc: subprocess.Popen[str] | None = None
     info: dict[str, Any] = field(default_factory=dict)
-    lines: queue.Queue[str | None] = field(default_factory=queue.Queue)
 
     @property
     def member(self) -> bytes:
@@ -72,44 +76,46 @@ class NodeProc:
     def token(self) -> str:
         return (self.data / COOKIE_NAME).read_text().strip()
 
-    def start(self, bootstrap: list[str], timeout: float) -> None:
+    @property
+    def stdout(self) -> Path:
+        return self.data / "node.stdout"
+
+    def start(self, bootstrap: list[str], timeout: float, *, detach: bool = False) -> None:
+        """Start the node and wait for its ready line. ``detach`` puts it in a session of
+        its own, so it outlives the process that started it (``swapnet devnet up``)."""
         args = list(self.args)
         for addr in bootstrap:
             args += ["--bootstrap", addr]
         env = dict(os.environ, SWAPNET_PASSPHRASE=DEVNET_PASSPHRASE)
-        with self.stderr.open("a") as err:
+        self.data.mkdir(parents=True, exist_ok=True)
+        offset = self.stdout.stat().st_size if self.stdout.exists() else 0
+        with self.stderr.open("a") as err, self.stdout.open("a") as out:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "node", "run", *args],
-                stdout=subprocess.PIPE,
+                stdout=out,
                 stderr=err,
                 text=True,
                 cwd=ROOT,
                 env=env,
+                start_new_session=detach,
             )
-        self.lines = queue.Queue()
-        proc = self.proc
+        self.info = self._wait_ready(timeout, offset)
 
-        def pump() -> None:
-            assert proc.stdout is not None
-            for line in proc.stdout:
-                self.lines.put(line)
-            self.lines.put(None)
-
-        threading.Thread(target=pump, daemon=True).start()
-        self.info = self._wait_ready(timeout)
-
-    def _wait_ready(self, timeout: float) -> dict[str, Any]:
+    def _wait_ready(self, timeout: float, offset: int) -> dict[str, Any]:
         deadline = time.monotonic() + timeout
         while True:
-            try:
-                line = self.lines.get(timeout=max(0.1, deadline - time.monotonic()))
-            except queue.Empty:
-                raise ClusterError(f"{self.name}: not ready in {timeout}s\n{self.tail()}") from None
-            if line is None:
+            with self.stdout.open() as fh:
+                fh.seek(offset)
+                for line in fh:
+                    if line.startswith("{") and '"ready": true' in line and line.endswith("\n"):
+                        info: dict[str, Any] = json.loads(line)
+                        return info
+            assert self.proc is not None
+            if self.proc.poll() is not None:
                 raise ClusterError(f"{self.name}: exited before ready\n{self.tail()}")
-            if line.startswith("{") and '"ready": true' in line:
-                info: dict[str, Any] = json.loads(line)
-                return info
+            if time.monotonic() > deadline:
+                raise ClusterError(f"{self.name}: not ready in {timeout}s\n{self.tail()}")
+            time.sleep(0.05)
 
     def tail(self, lines: int = 40) -> str:
         try:
@@ -163,6 +169,8 @@ class Cluster:
     members: list[NodeProc]
     spec: GroupSpec
     timeout: float = 60.0
+    detach: bool = False
+    """Start nodes in sessions of their own, to outlive this process (``devnet up``)."""
 
     @property
     def nodes(self) -> list[NodeProc]:
@@ -181,11 +189,15 @@ class Cluster:
         timeout: float = 60.0,
         name: str = "devnet",
         policy: AdmissionPolicy | None = None,
+        seed: str | None = None,
+        detach: bool = False,
     ) -> Cluster:
         base.mkdir(parents=True, exist_ok=True)
         info = httpx.get(f"{ledger_url}/info", timeout=10).json()
         names = [f"steward{i}" for i in range(stewards)] + [f"member{i}" for i in range(members)]
-        keys = {name: SigningKey.generate() for name in names}
+        keys = {
+            who: SigningKey.generate() if seed is None else seeded_key(seed, who) for who in names
+        }
         for who, key in keys.items():
             save_key(
                 base / who / "trader.key",
@@ -223,6 +235,7 @@ class Cluster:
             [node(n, genesis_args) for n in names[stewards:]],
             spec,
             timeout,
+            detach,
         )
 
     # -- ledger helpers -------------------------------------------------------------------
@@ -254,7 +267,7 @@ class Cluster:
 
             def go(n: NodeProc, boot: list[str]) -> None:
                 try:
-                    n.start(boot, self.timeout)
+                    n.start(boot, self.timeout, detach=self.detach)
                 except BaseException as exc:
                     errors.append(exc)
 
@@ -304,10 +317,11 @@ class Cluster:
     def start_members(self) -> None:
         boot = [s.addr for s in self.stewards]
         for m in self.members:
-            m.start(boot, self.timeout)
+            m.start(boot, self.timeout, detach=self.detach)
 
     def restart(self, n: NodeProc) -> None:
-        n.start([o.addr for o in self.nodes if o is not n and o.running()], self.timeout)
+        boot = [o.addr for o in self.nodes if o is not n and o.running()]
+        n.start(boot, self.timeout, detach=self.detach)
 
     def wait(self, what: str, predicate: Callable[[], bool], timeout: float | None = None) -> None:
         deadline = time.monotonic() + (timeout or self.timeout)
@@ -338,9 +352,13 @@ class LedgerProc:
     url: str
 
     @classmethod
-    def start(cls, data: Path, block_interval: float = 0.5, timeout: float = 30) -> LedgerProc:
+    def start(
+        cls, data: Path, block_interval: float = 0.5, timeout: float = 30, *, detach: bool = False
+    ) -> LedgerProc:
         data.parent.mkdir(parents=True, exist_ok=True)
-        with (data.parent / "ledger.stderr").open("a") as err:
+        stdout = data.parent / "ledger.stdout"
+        offset = stdout.stat().st_size if stdout.exists() else 0
+        with (data.parent / "ledger.stderr").open("a") as err, stdout.open("a") as out:
             proc = subprocess.Popen(
                 [
                     sys.executable,
@@ -355,20 +373,22 @@ class LedgerProc:
                     "--block-interval",
                     str(block_interval),
                 ],
-                stdout=subprocess.PIPE,
+                stdout=out,
                 stderr=err,
                 text=True,
                 cwd=ROOT,
+                start_new_session=detach,
             )
-        assert proc.stdout is not None
         deadline = time.monotonic() + timeout
-        for line in proc.stdout:
-            if "swapnet ledger ready" in line:
-                return cls(proc, line.split("url=", 1)[1].split()[0])
-            if time.monotonic() > deadline:
-                break
+        while time.monotonic() < deadline and proc.poll() is None:
+            with stdout.open() as fh:
+                fh.seek(offset)
+                for line in fh:
+                    if "swapnet ledger ready" in line and line.endswith("\n"):
+                        return cls(proc, line.split("url=", 1)[1].split()[0])
+            time.sleep(0.05)
         proc.kill()
-        raise ClusterError("the ledger did not start")
+        raise ClusterError(f"the ledger did not start; see {data.parent / 'ledger.stderr'}")
 
     def stop(self) -> None:
         if self.proc.poll() is None:

@@ -18,7 +18,9 @@ import proto.merkle
 import proto.orders
 import proto.state
 import proto.votes
+from node.cli_devnet import devnet_app
 from node.cli_exit_game import evidence_app, prequal_app
+from node.cli_node import register as register_node_commands
 from node.wirejson import to_jsonable
 from proto.codec import Wire, decode
 from proto.errors import DecodeError
@@ -177,6 +179,8 @@ def run(
 
 group_app = typer.Typer(help="Groups: describe one to form, show what a node holds.")
 app.add_typer(group_app, name="group")
+register_node_commands(app, group_app)
+app.add_typer(devnet_app, name="devnet")
 app.add_typer(prequal_app, name="prequal")
 app.add_typer(evidence_app, name="evidence")
 

@@ -9,6 +9,8 @@ from typing import Annotated, Any, NoReturn
 
 import typer
 
+from node.cli_node import API, DATA, TOKEN, NodeClient
+
 prequal_app = typer.Typer(help="Prequal badges: a trader's history, signed by a group.")
 evidence_app = typer.Typer(help="Evidence bundles: a premature revoke, provable offline.")
 
@@ -18,46 +20,23 @@ def _fail(message: str) -> NoReturn:
     raise typer.Exit(1)
 
 
-def _node_get(api: str, data_dir: Path, path: str) -> dict[str, Any]:
-    import httpx  # noqa: PLC0415
-
-    from node.control import COOKIE_NAME  # noqa: PLC0415
-
-    try:
-        token = (data_dir / COOKIE_NAME).read_text().strip()
-        reply = httpx.get(
-            f"{api.rstrip('/')}{path}", headers={"authorization": f"Bearer {token}"}, timeout=30
-        )
-    except OSError as exc:
-        _fail(f"cannot read the node's cookie: {exc}")
-    except httpx.HTTPError as exc:
-        _fail(f"cannot reach the node: {exc}")
-    body: dict[str, Any] = reply.json()
-    if reply.status_code != 200:
-        _fail(f"{body.get('error')}: {body.get('detail')}")
-    return body
-
-
 def _write(out: Path, data: bytes) -> None:
     tmp = out.with_name(out.name + ".tmp")
     tmp.write_bytes(data)
     tmp.replace(out)
 
 
-API = Annotated[str, typer.Option("--api", help="the node's API URL")]
-DATA = Annotated[Path, typer.Option("--data", help="the node's data dir (for its cookie)")]
-
-
 @prequal_app.command("fetch")
 def prequal_fetch(
-    api: API,
-    data: DATA,
     out: Annotated[Path, typer.Option("--out", help="where to write the badge")],
+    data: DATA = Path("data"),
+    api: API = None,
+    token: TOKEN = None,
     member: Annotated[str | None, typer.Option(help="whose badge (hex; default: ours)")] = None,
 ) -> None:
     """Cut a badge from the node's newest checkpoint and write it to a file."""
     query = "" if member is None else f"?member={member}"
-    body = _node_get(api, data, f"/v1/prequal{query}")
+    body = NodeClient(data, api, token).call("GET", f"/v1/prequal{query}")
     _write(out, bytes.fromhex(body["prequal"]))
     typer.echo(json.dumps({k: v for k, v in body.items() if k != "prequal"}))
 
@@ -136,13 +115,14 @@ def prequal_verify(
 
 @evidence_app.command("export")
 def evidence_export(
-    api: API,
-    data: DATA,
     member: Annotated[str, typer.Option(help="the revoker (hex)")],
     out: Annotated[Path, typer.Option("--out", help="where to write the bundle")],
+    data: DATA = Path("data"),
+    api: API = None,
+    token: TOKEN = None,
 ) -> None:
     """Write the evidence bundle against a revoker, signed by the node."""
-    body = _node_get(api, data, f"/v1/evidence/{member}")
+    body = NodeClient(data, api, token).call("GET", f"/v1/evidence/{member}")
     _write(out, bytes.fromhex(body["bundle"]))
     typer.echo(body["account"])
 

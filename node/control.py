@@ -27,8 +27,6 @@ quote). Errors are ``{"error": code, "detail": text}``.
 
 from __future__ import annotations
 
-import hmac
-import os
 import secrets
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -36,13 +34,16 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
+from node.dashboard import DASHBOARD_HTML
 from node.exit_game import ExitGameError
 from node.http_api import BadRequest, hex32, json_body
 from node.ledger_client import LedgerError, LedgerUnavailable
+from node.metrics import CONTENT_TYPE
 from node.swaps import Quote
+from node.tokens import SCOPES, TokenBook, TokenError, write_private
 from node.trader import OrderPending, OrderRefused
 from node.wirejson import badge_json
 from proto.admission import MAX_JOIN_PREQUALS
@@ -61,16 +62,9 @@ COOKIE_NAME = "control.cookie"
 
 
 def write_cookie(data_dir: Path) -> str:
-    """A fresh token in ``data_dir/control.cookie`` (0600, atomic)."""
+    """A fresh admin token in ``data_dir/control.cookie`` (0600, atomic)."""
     token = secrets.token_hex(32)
-    path = data_dir / COOKIE_NAME
-    tmp = path.with_name(f".{COOKIE_NAME}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(token)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    write_private(data_dir / COOKIE_NAME, token)
     return token
 
 
@@ -89,10 +83,10 @@ def _decoded(value: object, cls: type[W], what: str) -> W:
         raise BadRequest("bad-request", f"{what}: hex of an encoded {what} ({exc})") from exc
 
 
-def build_app(runtime: NodeRuntime, token: str) -> Starlette:  # noqa: PLR0915 (one route each)
+def build_app(runtime: NodeRuntime, tokens: TokenBook) -> Starlette:  # noqa: PLR0915
     Handler = Callable[[Request], Awaitable[Response]]
 
-    def guarded(handler: Handler) -> Handler:
+    def guarded(handler: Handler, scope: str = "read") -> Handler:
         async def check(request: Request) -> Response:
             header = request.headers.get("authorization", "")
             if not header.startswith("Bearer "):
@@ -100,9 +94,15 @@ def build_app(runtime: NodeRuntime, token: str) -> Starlette:  # noqa: PLR0915 (
                     {"error": "unauthorized", "detail": "a bearer token is required"},
                     status_code=401,
                 )
-            if not hmac.compare_digest(header[7:].encode(), token.encode()):
+            granted = tokens.scope_of(header[7:])
+            if granted is None:
                 return JSONResponse(
                     {"error": "forbidden", "detail": "that token is not valid here"},
+                    status_code=403,
+                )
+            if not tokens.allows(granted, scope):
+                return JSONResponse(
+                    {"error": "forbidden", "detail": f"this call needs a {scope} token"},
                     status_code=403,
                 )
             return await handler(request)
@@ -120,6 +120,37 @@ def build_app(runtime: NodeRuntime, token: str) -> Starlette:  # noqa: PLR0915 (
 
     async def status(request: Request) -> Response:
         return JSONResponse(runtime.status())
+
+    async def metrics(request: Request) -> Response:
+        return Response(runtime.metrics.render(), media_type=CONTENT_TYPE)
+
+    async def dashboard(request: Request) -> Response:
+        return HTMLResponse(DASHBOARD_HTML)
+
+    async def getinfo(request: Request) -> Response:
+        return JSONResponse(runtime.getinfo())
+
+    async def history(request: Request) -> Response:
+        raw = request.query_params.get("limit", "50")
+        if not raw.isdigit() or not 1 <= int(raw) <= 1000:
+            raise BadRequest("bad-request", "limit: 1 to 1000")
+        return JSONResponse({"orders": runtime.history(int(raw))})
+
+    async def tokens_list(request: Request) -> Response:
+        return JSONResponse({"tokens": tokens.listing(), "scopes": list(SCOPES)})
+
+    async def tokens_mint(request: Request) -> Response:
+        body = await json_body(request)
+        try:
+            token, token_id = tokens.mint(str(body.get("scope", "")), str(body.get("label", "")))
+        except TokenError as exc:
+            raise BadRequest("bad-request", str(exc)) from exc
+        return JSONResponse({"token": token, "id": token_id, "scope": body["scope"]})
+
+    async def tokens_revoke(request: Request) -> Response:
+        if not tokens.revoke(request.path_params["token_id"]):
+            raise BadRequest("unknown-token", "no one token with that id (8+ hex digits)", 404)
+        return JSONResponse({"revoked": request.path_params["token_id"]})
 
     async def group(request: Request) -> Response:
         genesis = runtime.require_group().genesis
@@ -250,16 +281,23 @@ def build_app(runtime: NodeRuntime, token: str) -> Starlette:  # noqa: PLR0915 (
             Route("/livez", livez),
             Route("/readyz", readyz),
             Route("/status", status),
+            Route("/metrics", metrics),
+            Route("/", dashboard),
+            Route("/v1/getinfo", guarded(getinfo)),
             Route("/v1/group", guarded(group)),
             Route("/v1/balance", guarded(balance)),
-            Route("/v1/pay", guarded(pay), methods=["POST"]),
-            Route("/v1/exit", guarded(exit_), methods=["POST"]),
-            Route("/v1/join", guarded(join), methods=["POST"]),
-            Route("/v1/swap", guarded(swap), methods=["POST"]),
-            Route("/v1/swap/quote", guarded(quote), methods=["POST"]),
-            Route("/v1/revoke", guarded(revoke), methods=["POST"]),
+            Route("/v1/history", guarded(history)),
             Route("/v1/prequal", guarded(prequal)),
-            Route("/v1/evidence/{member}", guarded(evidence)),
+            Route("/v1/pay", guarded(pay, "pay"), methods=["POST"]),
+            Route("/v1/swap", guarded(swap, "pay"), methods=["POST"]),
+            Route("/v1/swap/quote", guarded(quote, "pay"), methods=["POST"]),
+            Route("/v1/exit", guarded(exit_, "admin"), methods=["POST"]),
+            Route("/v1/join", guarded(join, "admin"), methods=["POST"]),
+            Route("/v1/revoke", guarded(revoke, "admin"), methods=["POST"]),
+            Route("/v1/evidence/{member}", guarded(evidence, "admin")),
+            Route("/v1/tokens", guarded(tokens_list, "admin")),
+            Route("/v1/tokens", guarded(tokens_mint, "admin"), methods=["POST"]),
+            Route("/v1/tokens/{token_id}", guarded(tokens_revoke, "admin"), methods=["DELETE"]),
         ],
         exception_handlers={
             BadRequest: bad_request,

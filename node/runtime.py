@@ -33,6 +33,7 @@ from typing import Any
 import trio
 from nacl.signing import SigningKey
 
+from node import __version__ as VERSION
 from node.certification import GroupNode
 from node.checkpoints import CheckpointService
 from node.config import NodeConfig
@@ -47,8 +48,10 @@ from node.formation import (
 )
 from node.http_api import BadRequest, serve_app
 from node.ledger_client import DevnetLedgerClient, LedgerClient, LedgerError, LedgerUnavailable
+from node.metrics import NodeMetrics
 from node.p2p import P2P, P2PError, open_p2p, peer_id_of
 from node.swaps import SwapDesk
+from node.tokens import TokenBook, write_private
 from node.trader import Trader
 from proto.admission import Join, join_problem, sign_join
 from proto.checkpointing import CheckpointSteward
@@ -70,6 +73,7 @@ from storage.store import Store
 log = logging.getLogger(__name__)
 
 JOIN_PROTOCOL = "/swapnet/join/1"
+NODE_FILE = "node.json"
 HELLO_PROTOCOL = "/swapnet/hello/1"
 SYNC_EVERY = 2.0
 LEDGER_POLL = 2.0
@@ -123,6 +127,7 @@ class NodeRuntime:
         self.peer_addrs: dict[bytes, list[str]] = {}
         self.shutdown = trio.Event()
         self.started = trio.current_time()
+        self.metrics = NodeMetrics(self.status)
 
     # -- what the API reads ---------------------------------------------------------------
     def not_ready(self) -> list[str]:
@@ -140,8 +145,64 @@ class NodeRuntime:
             raise BadRequest("no-group", "this node has no group yet", 503)
         return self.group
 
+    def getinfo(self) -> dict[str, Any]:
+        """Who this node is and where to reach it (``swapnet getinfo``)."""
+        g = self.group
+        return {
+            "version": VERSION,
+            "member": self.member_id.hex(),
+            "peer_id": self.p2p.peer_id.to_base58() if self.p2p else None,
+            "addresses": self.p2p.addrs if self.p2p else [],
+            "api": self.api_url,
+            "data_dir": str(self.config.data_dir),
+            "ledger_url": self.config.ledger_url,
+            "group_id": g.node.group_id.hex() if g else None,
+            "group_name": g.genesis.name if g else None,
+            "steward": bool(g and g.key_package is not None),
+            "ready": not self.not_ready(),
+        }
+
+    def history(self, limit: int) -> list[dict[str, Any]]:
+        """This trader's last ``limit`` certified orders, newest first."""
+        g = self.require_group()
+        out: list[dict[str, Any]] = []
+        seq = g.node.replica.state.next_seq(self.member_id) - 1
+        while seq >= 1 and len(out) < limit:
+            cert = g.node.certificates.lookup(self.member_id, seq)
+            signed = (
+                None
+                if cert is None
+                else next(
+                    (
+                        o
+                        for o in cert.batch.orders
+                        if any(p.member == self.member_id and p.seq == seq for p in o.order.parties)
+                    ),
+                    None,
+                )
+            )
+            if signed is not None:
+                out.append(
+                    {
+                        "seq": seq,
+                        "kind": signed.order.TYPE_NAME,
+                        "legs": [
+                            {
+                                "from": leg.payer.hex(),
+                                "to": leg.payee.hex(),
+                                "asset": leg.asset,
+                                "amount": leg.amount,
+                            }
+                            for leg in signed.order.legs
+                        ],
+                    }
+                )
+            seq -= 1
+        return out
+
     def status(self) -> dict[str, Any]:
         out: dict[str, Any] = {
+            "version": VERSION,
             "member": self.member_id.hex(),
             "peer_id": self.p2p.peer_id.to_base58() if self.p2p else None,
             "addresses": self.p2p.addrs if self.p2p else [],
@@ -162,7 +223,9 @@ class NodeRuntime:
                 "steward": g.key_package is not None,
                 "wallet_open": self.wallet_open,
                 "members": len(state.accounts),
-                "members_online": len(self.p2p.connected_members() & set(state.accounts))
+                "members_online": len(
+                    (self.p2p.connected_members() | {self.member_id}) & set(state.accounts)
+                )
                 if self.p2p
                 else 0,
                 "balances": {
@@ -228,9 +291,9 @@ class NodeRuntime:
                 return
 
     async def _serve(self, store: Store, p2p: P2P, nursery: trio.Nursery) -> None:
-        token = write_cookie(self.config.data_dir)
+        tokens = TokenBook(self.config.data_dir, write_cookie(self.config.data_dir))
         host, port = self.config.api_listen
-        self.api_url = await serve_app(build_app(self, token), host, port, self.shutdown, nursery)
+        self.api_url = await serve_app(build_app(self, tokens), host, port, self.shutdown, nursery)
         nursery.start_soon(self._dial_bootstrap, p2p)
         self.ledger_info = await self._ledger_info()
         groups = GroupRepo(store)
@@ -274,10 +337,13 @@ class NodeRuntime:
             terms=self._terms(genesis),
             on_wallet_seen=self._wallet_seen,
         )
+        node.listeners.append(lambda orders: self.metrics.orders_certified.inc(len(orders)))
+        service.adoption_listeners.append(lambda c, s: self.metrics.checkpoints_adopted.inc())
         await node.start(nursery)
         await service.start(nursery)
         await game.start(nursery)
         trader = Trader(node, self.key, OutboxRepo(store, gid, self.member_id))
+        trader.on_certified = self.metrics.certify_seconds.observe
         desk = SwapDesk(p2p, trader, nursery)
         self.group = Group(genesis, node, service, trader, key_package, desk, game)
         if key_package is not None:
@@ -285,21 +351,20 @@ class NodeRuntime:
             nursery.start_soon(self._keep_wallet_open, genesis, machine)
         nursery.start_soon(trader.run)
         nursery.start_soon(self._anti_entropy)
-        print(
-            json.dumps(
-                {
-                    "ready": True,
-                    "member": self.member_id.hex(),
-                    "peer_id": p2p.peer_id.to_base58(),
-                    "addrs": p2p.addrs,
-                    "api": self.api_url,
-                    "group_id": gid.hex(),
-                    "steward": key_package is not None,
-                    "data_dir": str(self.config.data_dir),
-                }
-            ),
-            flush=True,
-        )
+        ready = {
+            "ready": True,
+            "member": self.member_id.hex(),
+            "peer_id": p2p.peer_id.to_base58(),
+            "addrs": p2p.addrs,
+            "api": self.api_url,
+            "group_id": gid.hex(),
+            "steward": key_package is not None,
+            "data_dir": str(self.config.data_dir),
+            "pid": os.getpid(),
+        }
+        # where the CLI finds this node (``swapnet --data DIR ...``)
+        write_private(self.config.data_dir / NODE_FILE, json.dumps(ready))
+        print(json.dumps(ready), flush=True)
         log.info("node ready member=%s api=%s", self.member_id.hex()[:16], self.api_url)
 
     def _terms(self, genesis: Genesis) -> str | None:

@@ -59,6 +59,7 @@ class Pending:
     request: bytes | None = None
     done: trio.Event = field(default_factory=trio.Event)
     certificate: Certificate | None = None
+    queued_at: float = field(default_factory=trio.current_time)
 
 
 class Trader:
@@ -80,6 +81,8 @@ class Trader:
         self.wakeup = trio.Event()
         self.retrying: str | None = None
         """Why the batch in flight is not certified yet (None when it went through)."""
+        self.on_certified: Callable[[float], None] | None = None
+        """Told each order's seconds from queued to certified (the metrics histogram)."""
         self.signing = trio.Lock()
         """Held from choosing a seq until the order that takes it is queued (or dropped
         unsigned), so no two orders ever get one seq."""
@@ -123,8 +126,11 @@ class Trader:
                     first = exc.first_refused()
                     size = first if first is not None and first < size else 0
                     continue
+                now = trio.current_time()
                 for p in left[:size]:
                     p.certificate = cert
+                    if self.on_certified is not None:
+                        self.on_certified(now - p.queued_at)
                 break
             if size == 0:
                 log.info("batch of %d not certified (attempt %d): %s", len(left), attempt, last)

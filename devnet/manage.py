@@ -1,0 +1,250 @@
+"""``swapnet devnet``: a local group on this machine, after bitcoind regtest, anvil and
+Polar. ``up`` starts the embedded ledger and N steward nodes as processes, forms the group
+by DKG, funds every node from the faucet and joins it, and records where everything is in
+``DIR/devnet.json``; ``status``, ``logs``, ``stop``, ``start`` and ``down`` work from that
+file, so they work from another shell too.
+
+Every key of a devnet is derived from its seed and its passphrase is public: a devnet is
+for testing, never for anything of value.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from devnet.cluster import (
+    DEVNET_PASSPHRASE,
+    Cluster,
+    ClusterError,
+    LedgerProc,
+    NodeProc,
+    seeded_key,
+)
+
+STATE_FILE = "devnet.json"
+DEPOSIT = {"USD": 1_000_000, "BTC": 100_000}
+FUNDING = 10_000_000
+WARNING = (
+    f"devnet keys come from the seed and the passphrase is public ({DEVNET_PASSPHRASE!r}): "
+    "never use them for anything of value"
+)
+
+
+class DevnetError(Exception):
+    pass
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+@dataclass
+class Devnet:
+    base: Path
+    state: dict[str, Any]
+
+    @classmethod
+    def load(cls, base: Path) -> Devnet:
+        try:
+            return cls(base, json.loads((base / STATE_FILE).read_text()))
+        except (OSError, ValueError) as exc:
+            raise DevnetError(f"no devnet in {base} (`swapnet devnet up` first)") from exc
+
+    def save(self) -> None:
+        tmp = self.base / f".{STATE_FILE}.tmp"
+        tmp.write_text(json.dumps(self.state, indent=2))
+        tmp.replace(self.base / STATE_FILE)
+
+    def node(self, name: str) -> dict[str, Any]:
+        for n in self.state["nodes"]:
+            if n["name"] == name:
+                return dict(n)
+        names = ", ".join(n["name"] for n in self.state["nodes"])
+        raise DevnetError(f"no node {name!r} in this devnet (nodes: {names})")
+
+    def processes(self) -> list[tuple[str, int]]:
+        return [("ledger", self.state["ledger"]["pid"])] + [
+            (n["name"], n["pid"]) for n in self.state["nodes"]
+        ]
+
+    def rows(self) -> list[dict[str, Any]]:
+        """One row per node: where it is and how it is."""
+        out = []
+        for n in self.state["nodes"]:
+            row = {
+                "name": n["name"],
+                "peer_id": n["peer_id"],
+                "api": n["api"],
+                "status_url": f"{n['api']}/status",
+                "data_dir": n["data"],
+                "cookie": n["cookie"],
+                "running": alive(n["pid"]),
+            }
+            if row["running"]:
+                try:
+                    s = httpx.get(f"{n['api']}/status", timeout=5).json()
+                    g = s.get("group") or {}
+                    row["ready"] = s["ready"]
+                    row["checkpoint"] = g.get("checkpoint", {}).get("number")
+                except (httpx.HTTPError, ValueError, KeyError):
+                    row["ready"] = False
+            out.append(row)
+        return out
+
+
+def up(base: Path, n: int, seed: str, *, detach: bool, timeout: float = 120.0) -> Devnet:
+    """Start a fresh devnet in ``base`` (anything there from an earlier one is wiped)."""
+    if n < 2:
+        raise DevnetError("a group needs at least 2 stewards (-n 2 or more)")
+    if (base / STATE_FILE).exists():
+        old = Devnet.load(base)
+        if any(alive(pid) for _, pid in old.processes()):
+            raise DevnetError(f"a devnet is already up in {base}: `swapnet devnet down` first")
+    if base.exists():
+        shutil.rmtree(base)
+    base.mkdir(parents=True)
+    ledger = LedgerProc.start(base / "ledger" / "data", block_interval=0.5, detach=detach)
+    cluster: Cluster | None = None
+    try:
+        cluster = Cluster.create(
+            base / "nodes",
+            ledger.url,
+            stewards=n,
+            members=0,
+            seed=seed,
+            detach=detach,
+            timeout=timeout,
+        )
+        info = httpx.get(f"{ledger.url}/info", timeout=10).json()
+        for node in cluster.nodes:
+            for asset in {*DEPOSIT, info["fee_asset"]}:
+                cluster.faucet(node.member, asset, FUNDING)
+        cluster.start_stewards()
+        cluster.write_genesis()
+        cluster.wait(
+            "the wallet to open", lambda: all(_group(x)["wallet_open"] for x in cluster.nodes)
+        )
+        for node in cluster.nodes:
+            node.call("POST", "/v1/join", {"deposits": DEPOSIT})
+        cluster.wait(
+            "every node admitted",
+            lambda: all(len(_group(x)["balances"]) == n for x in cluster.nodes),
+        )
+    except BaseException:
+        if cluster is not None:
+            cluster.kill_all()
+        ledger.proc.kill()
+        raise
+    devnet = Devnet(
+        base,
+        {
+            "seed": seed,
+            "ledger": {"pid": ledger.proc.pid, "url": ledger.url, "data": str(base / "ledger")},
+            "nodes": [_record(x) for x in cluster.nodes],
+            "genesis": str(base / "nodes" / "group.genesis"),
+        },
+    )
+    devnet.save()
+    return devnet
+
+
+def _group(node: NodeProc) -> dict[str, Any]:
+    g: dict[str, Any] = node.status()["group"]
+    return g
+
+
+def _record(node: NodeProc) -> dict[str, Any]:
+    assert node.proc is not None
+    return {
+        "name": node.name,
+        "pid": node.proc.pid,
+        "member": node.member.hex(),
+        "peer_id": node.info["peer_id"],
+        "addr": node.addr,
+        "api": node.api,
+        "data": str(node.data),
+        "cookie": str(node.data / "control.cookie"),
+        "args": node.args,
+    }
+
+
+def stop_pid(pid: int, timeout: float = 20.0) -> None:
+    if not alive(pid):
+        return
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+        _reap(pid)
+    if alive(pid):
+        os.kill(pid, signal.SIGKILL)
+        _reap(pid)
+
+
+def _reap(pid: int) -> None:
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)
+
+
+def down(base: Path) -> list[str]:
+    devnet = Devnet.load(base)
+    stopped = []
+    for name, pid in reversed(devnet.processes()):  # nodes first, the ledger last
+        if alive(pid):
+            stop_pid(pid)
+            stopped.append(name)
+    (base / STATE_FILE).unlink()
+    return stopped
+
+
+def stop(base: Path, name: str) -> None:
+    devnet = Devnet.load(base)
+    pid = devnet.state["ledger"]["pid"] if name == "ledger" else devnet.node(name)["pid"]
+    stop_pid(pid)
+
+
+def start(base: Path, name: str, timeout: float = 120.0) -> dict[str, Any]:
+    devnet = Devnet.load(base)
+    record = devnet.node(name)
+    if alive(record["pid"]):
+        raise DevnetError(f"{name} is running already")
+    node = NodeProc(
+        name, Path(record["data"]), seeded_key(devnet.state["seed"], name), record["args"]
+    )
+    boot = [n["addr"] for n in devnet.state["nodes"] if n["name"] != name and alive(n["pid"])]
+    try:
+        node.start(boot, timeout, detach=True)
+    except ClusterError as exc:
+        raise DevnetError(str(exc)) from exc
+    fresh = _record(node)
+    devnet.state["nodes"] = [fresh if n["name"] == name else n for n in devnet.state["nodes"]]
+    devnet.save()
+    return fresh
+
+
+def logs(base: Path, name: str, lines: int) -> str:
+    devnet = Devnet.load(base)
+    if name == "ledger":
+        path = Path(devnet.state["ledger"]["data"]) / "ledger.stderr"
+    else:
+        path = Path(devnet.node(name)["data"]) / "node.stderr"
+    try:
+        return "\n".join(path.read_text().splitlines()[-lines:])
+    except OSError as exc:
+        raise DevnetError(f"no log at {path}: {exc}") from exc

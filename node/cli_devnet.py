@@ -1,0 +1,146 @@
+"""``swapnet devnet``: bring a local group up and down, see it, and read its logs."""
+
+from __future__ import annotations
+
+import json
+import signal
+import threading
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import typer
+
+devnet_app = typer.Typer(help="A local devnet: the ledger and N nodes as processes.")
+
+DIR = Annotated[Path, typer.Option("--dir", envvar="SWAPNET_DEVNET", help="where the devnet lives")]
+JSON = Annotated[bool, typer.Option("--json", help="print JSON")]
+DEFAULT_DIR = Path("devnet-data")
+
+
+def _fail(message: str) -> NoReturn:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(1)
+
+
+def _table(rows: list[dict[str, Any]], columns: list[str], title: str) -> None:
+    from rich.console import Console  # noqa: PLC0415
+    from rich.table import Table  # noqa: PLC0415
+
+    table = Table(title=title)
+    for c in columns:
+        table.add_column(c, overflow="fold")
+    for row in rows:
+        table.add_row(*(str(row.get(c, "-")) for c in columns))
+    Console().print(table)
+
+
+@devnet_app.command("up")
+def devnet_up(
+    n: Annotated[int, typer.Option("-n", min=2, max=20, help="nodes (all stewards)")] = 4,
+    seed: Annotated[str, typer.Option(help="keys are derived from it")] = "swapnet",
+    detach: Annotated[bool, typer.Option(help="leave it running and return")] = False,
+    directory: DIR = DEFAULT_DIR,
+    as_json: JSON = False,
+) -> None:
+    """Start the ledger and N nodes, form the group, fund and join every node."""
+    from devnet.manage import WARNING, DevnetError, down, up  # noqa: PLC0415
+
+    try:
+        devnet = up(directory.resolve(), n, seed, detach=detach)
+    except (DevnetError, OSError) as exc:
+        _fail(str(exc))
+    except Exception as exc:  # a node that did not come up: say which, and stop
+        _fail(f"the devnet did not come up: {exc}")
+    rows = devnet.rows()
+    if as_json:
+        typer.echo(
+            json.dumps({"ledger": devnet.state["ledger"], "nodes": rows, "warning": WARNING})
+        )
+    else:
+        typer.echo(
+            f"ledger: {devnet.state['ledger']['url']}  (data {devnet.state['ledger']['data']})"
+        )
+        _table(rows, ["name", "peer_id", "status_url", "data_dir", "cookie"], "swapnet devnet")
+        typer.echo(f"genesis: {devnet.state['genesis']}")
+        typer.echo(f"warning: {WARNING}", err=True)
+    if detach:
+        return
+    typer.echo("running; Ctrl-C stops it", err=True)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    stop.wait()
+    down(directory.resolve())
+
+
+@devnet_app.command("down")
+def devnet_down(directory: DIR = DEFAULT_DIR, as_json: JSON = False) -> None:
+    """Stop every process of the devnet (nodes first, then the ledger)."""
+    from devnet.manage import DevnetError, down  # noqa: PLC0415
+
+    try:
+        stopped = down(directory.resolve())
+    except DevnetError as exc:
+        _fail(str(exc))
+    typer.echo(
+        json.dumps({"stopped": stopped})
+        if as_json
+        else f"stopped: {', '.join(stopped) or 'nothing was running'}"
+    )
+
+
+@devnet_app.command("status")
+def devnet_status(directory: DIR = DEFAULT_DIR, as_json: JSON = False) -> None:
+    """Every node: running, ready, checkpoint, where it is."""
+    from devnet.manage import Devnet, DevnetError, alive  # noqa: PLC0415
+
+    try:
+        devnet = Devnet.load(directory.resolve())
+    except DevnetError as exc:
+        _fail(str(exc))
+    rows = devnet.rows()
+    ledger = {**devnet.state["ledger"], "running": alive(devnet.state["ledger"]["pid"])}
+    if as_json:
+        typer.echo(json.dumps({"ledger": ledger, "nodes": rows}))
+        return
+    typer.echo(f"ledger: {ledger['url']} running={ledger['running']}")
+    _table(rows, ["name", "running", "ready", "checkpoint", "status_url"], "devnet status")
+
+
+@devnet_app.command("logs")
+def devnet_logs(
+    name: Annotated[str, typer.Argument(help="a node's name, or 'ledger'")],
+    lines: Annotated[int, typer.Option(min=1)] = 50,
+    directory: DIR = DEFAULT_DIR,
+) -> None:
+    """The last lines of a node's (or the ledger's) log."""
+    from devnet.manage import DevnetError, logs  # noqa: PLC0415
+
+    try:
+        typer.echo(logs(directory.resolve(), name, lines))
+    except DevnetError as exc:
+        _fail(str(exc))
+
+
+@devnet_app.command("stop")
+def devnet_stop(name: str, directory: DIR = DEFAULT_DIR) -> None:
+    """Stop one node (SIGTERM), or the ledger."""
+    from devnet.manage import DevnetError, stop  # noqa: PLC0415
+
+    try:
+        stop(directory.resolve(), name)
+    except DevnetError as exc:
+        _fail(str(exc))
+    typer.echo(f"stopped {name}")
+
+
+@devnet_app.command("start")
+def devnet_start(name: str, directory: DIR = DEFAULT_DIR, as_json: JSON = False) -> None:
+    """Start a stopped node again; it catches up with the group."""
+    from devnet.manage import DevnetError, start  # noqa: PLC0415
+
+    try:
+        record = start(directory.resolve(), name)
+    except DevnetError as exc:
+        _fail(str(exc))
+    typer.echo(json.dumps(record) if as_json else f"started {name}: {record['api']}")

@@ -1,0 +1,96 @@
+"""Prometheus metrics of a node, after the Prometheus naming rules: the ``swapnet_``
+prefix, base units (seconds, base units of an asset), ``_total`` for counters, and no
+per-peer labels (the only label is ``asset``, bounded by the genesis).
+
+Counters and the histogram are updated where things happen (orders certified, checkpoints
+adopted, submit-to-certificate latency); gauges are read from the node at scrape time
+(``StatusCollector``), so they are never stale.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
+
+
+class StatusCollector(Collector):
+    """Gauges from the node's status, read when Prometheus scrapes."""
+
+    def __init__(self, status: Callable[[], dict[str, Any]]) -> None:
+        self.status = status
+
+    def collect(self) -> Iterator[Any]:
+        s = self.status()
+        g = s.get("group") or {}
+        yield _gauge("swapnet_ready", "1 when libp2p, storage, ledger and API are up", s["ready"])
+        yield _gauge("swapnet_ledger_height", "ledger height followed", s["ledger_height"])
+        yield _gauge("swapnet_banned_peers", "peers banned for misbehaving", len(s["banned"]))
+        if not g:
+            return
+        cp = g["checkpoint"]
+        yield _gauge("swapnet_members", "admitted members", g["members"])
+        yield _gauge("swapnet_members_online", "members connected", g["members_online"])
+        yield _gauge("swapnet_checkpoint_number", "last adopted checkpoint", cp["number"])
+        yield _gauge("swapnet_checkpoint_age_seconds", "since it was adopted", cp["age_seconds"])
+        yield _gauge(
+            "swapnet_orders_at_risk",
+            "certified orders not in a checkpoint yet",
+            g["orders_since_checkpoint"],
+        )
+        yield _gauge("swapnet_frozen_members", "members frozen by a revoke", len(g["frozen"]))
+        notary = g["notary"]
+        yield _gauge(
+            "swapnet_open_claims", "revoke claims open on the ledger", len(notary["open_claims"])
+        )
+        yield _gauge("swapnet_evidence_held", "revoke evidence kept", len(notary["evidence"]))
+        crawls = CounterMetricFamily("swapnet_crawl_backs_sent", "crawl backs this notary sent")
+        crawls.add_metric([], notary["crawl_backs_sent"])
+        yield crawls
+        supply = GaugeMetricFamily(
+            "swapnet_group_supply_base_units", "group supply per asset", labels=["asset"]
+        )
+        for asset, amount in sorted(g["supply"].items()):
+            supply.add_metric([asset], amount)
+        yield supply
+        mine = GaugeMetricFamily(
+            "swapnet_balance_base_units", "this trader's balance per asset", labels=["asset"]
+        )
+        for asset, amount in sorted(g["balances"].get(s["member"], {}).items()):
+            mine.add_metric([asset], amount)
+        yield mine
+
+
+def _gauge(name: str, doc: str, value: float) -> GaugeMetricFamily:
+    return GaugeMetricFamily(name, doc, value=float(value))
+
+
+class NodeMetrics:
+    def __init__(self, status: Callable[[], dict[str, Any]]) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.orders_certified = Counter(
+            "swapnet_orders_certified",
+            "certified orders this node applied",
+            registry=self.registry,
+        )
+        self.checkpoints_adopted = Counter(
+            "swapnet_checkpoints_adopted",
+            "signed checkpoints this node adopted",
+            registry=self.registry,
+        )
+        self.certify_seconds = Histogram(
+            "swapnet_certify_seconds",
+            "this trader's orders, from queued to certified",
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.registry.register(StatusCollector(status))
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
