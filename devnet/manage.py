@@ -45,13 +45,18 @@ class DevnetError(Exception):
 
 
 def alive(pid: int) -> bool:
+    """The process runs (a zombie, dead but not reaped yet, does not count)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True  # no /proc here: trust the signal
+    return stat.rsplit(")", 1)[-1].split()[0] != "Z"
 
 
 @dataclass
@@ -142,9 +147,12 @@ def up(base: Path, n: int, seed: str, *, detach: bool, timeout: float = 120.0) -
         )
         for node in cluster.nodes:
             node.call("POST", "/v1/join", {"deposits": DEPOSIT})
-        cluster.wait(
-            "every node admitted",
-            lambda: all(len(_group(x)["balances"]) == n for x in cluster.nodes),
+        members = [x.member.hex() for x in cluster.nodes]
+        cluster.wait(  # every deposit credited, as every node sees it
+            "every node admitted and credited",
+            lambda: all(
+                all(_group(x)["balances"].get(m) == DEPOSIT for m in members) for x in cluster.nodes
+            ),
         )
     except BaseException:
         if cluster is not None:

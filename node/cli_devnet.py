@@ -144,3 +144,21 @@ def devnet_start(name: str, directory: DIR = DEFAULT_DIR, as_json: JSON = False)
     except DevnetError as exc:
         _fail(str(exc))
     typer.echo(json.dumps(record) if as_json else f"started {name}: {record['api']}")
+
+
+@devnet_app.command("scenario")
+def devnet_scenario(
+    name: Annotated[str, typer.Argument(help="trade, cheat, crash or exit")],
+    directory: DIR = DEFAULT_DIR,
+) -> None:
+    """Play one of the seed's stories on the running devnet; exit 1 if it goes wrong."""
+    from devnet.manage import Devnet, DevnetError  # noqa: PLC0415
+    from devnet.scenarios import PLAYS, ScenarioFailed  # noqa: PLC0415
+
+    if name not in PLAYS:
+        _fail(f"no scenario {name!r}: choose one of {', '.join(PLAYS)}")
+    try:
+        PLAYS[name](Devnet.load(directory.resolve()), lambda line: typer.echo(f"  {line}"))
+    except (DevnetError, ScenarioFailed) as exc:
+        _fail(f"scenario {name} failed: {exc}")
+    typer.echo(f"scenario {name}: every expectation held")

@@ -13,6 +13,7 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -46,20 +47,37 @@ def js(*args: str) -> Any:
     return json.loads(swapnet(*args, "--json").stdout)
 
 
-@pytest.fixture
-def devnet(tmp_path: Path) -> Iterator[Path]:
-    base = tmp_path / "devnet"
+@contextmanager
+def devnet_up(base: Path, nodes: int) -> Iterator[Path]:
+    """`swapnet devnet up -n N --detach`, and `devnet down` whatever happens."""
     try:
-        up = js("devnet", "up", "-n", "3", "--detach", "--dir", str(base), "--seed", "ops")
-        assert [n["name"] for n in up["nodes"]] == ["steward0", "steward1", "steward2"]
+        up = js("devnet", "up", "-n", str(nodes), "--detach", "--dir", str(base), "--seed", "ops")
+        assert [n["name"] for n in up["nodes"]] == [f"steward{i}" for i in range(nodes)]
         assert "public" in up["warning"]
         yield base
     finally:
         state = base / "devnet.json"
         if state.exists():
-            pids = [n["pid"] for n in json.loads(state.read_text())["nodes"]]
+            record = json.loads(state.read_text())
+            pids = [n["pid"] for n in record["nodes"]] + [record["ledger"]["pid"]]
             swapnet("devnet", "down", "--dir", str(base), check=False)
             assert not any(alive(p) for p in pids)
+
+
+@pytest.fixture
+def devnet(tmp_path: Path) -> Iterator[Path]:
+    with devnet_up(tmp_path / "devnet", 3) as base:
+        yield base
+
+
+def test_every_scenario_plays_on_a_four_node_devnet(tmp_path: Path) -> None:
+    with devnet_up(tmp_path / "devnet", 4) as base:
+        for name in ("trade", "crash", "cheat", "exit"):
+            played = swapnet("devnet", "scenario", name, "--dir", str(base), check=False)
+            assert played.returncode == 0, f"{name}:\n{played.stdout}\n{played.stderr}"
+            assert f"scenario {name}: every expectation held" in played.stdout
+        unknown = swapnet("devnet", "scenario", "nonsense", "--dir", str(base), check=False)
+        assert unknown.returncode == 1 and "choose one of" in unknown.stderr
 
 
 def test_the_cli_tokens_metrics_and_dashboard_on_a_real_devnet(  # noqa: PLR0915

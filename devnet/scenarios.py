@@ -1,0 +1,251 @@
+"""``swapnet devnet scenario NAME``: the seed's stories, played on a running devnet.
+
+* ``trade``: payments between nodes and a swap; every node ends with the same balances.
+* ``cheat``: a node pays most of a balance away, then revokes with the checkpoint from
+  before: the other nodes' notaries crawl it back, the cheat loses the revoke fee, and
+  every node freezes it.
+* ``crash``: a steward is killed with -9 while payments flow; the group goes on
+  checkpointing; the steward is started again and catches up.
+* ``exit``: a node (the next to last) leaves cooperatively; its ledger account receives
+  exactly its final balance.
+
+Each step says what happened; an expectation that does not hold raises
+``ScenarioFailed`` (the CLI exits 1). A scenario changes the devnet (the cheat stays
+frozen, the leaver stays gone): bring a fresh one up to play it again.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from devnet.manage import Devnet, alive, start
+
+Say = Callable[[str], None]
+SCENARIOS = ("trade", "cheat", "crash", "exit")
+
+
+class ScenarioFailed(Exception):
+    pass
+
+
+class Node:
+    def __init__(self, record: dict[str, Any]) -> None:
+        self.name = record["name"]
+        self.member = record["member"]
+        self.record = record
+
+    @property
+    def api(self) -> str:
+        return str(self.record["api"])
+
+    def call(self, method: str, path: str, body: Any = None) -> Any:
+        token = Path(self.record["cookie"]).read_text().strip()
+        reply = httpx.request(
+            method,
+            f"{self.api}{path}",
+            json=body,
+            headers={"authorization": f"Bearer {token}"},
+            timeout=60,
+        )
+        if reply.status_code >= 400:
+            raise ScenarioFailed(f"{self.name} {path}: {reply.status_code} {reply.text}")
+        return reply.json()
+
+    def group(self) -> dict[str, Any]:
+        g: dict[str, Any] = httpx.get(f"{self.api}/status", timeout=10).json()["group"]
+        return g
+
+
+def wait(what: str, predicate: Callable[[], bool], timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if predicate():
+                return
+        except (httpx.HTTPError, KeyError, TypeError):
+            pass  # a node restarting: ask again
+        if time.monotonic() > deadline:
+            raise ScenarioFailed(f"timed out waiting for {what}")
+        time.sleep(0.2)
+
+
+def agree(nodes: list[Node]) -> bool:
+    groups = [n.group() for n in nodes]
+    views = {(g["checkpoint"]["number"], g["state_digest"]) for g in groups}
+    return len(views) == 1 and all(g["orders_since_checkpoint"] == 0 for g in groups)
+
+
+def _nodes(devnet: Devnet) -> list[Node]:
+    nodes = [Node(r) for r in devnet.state["nodes"] if alive(r["pid"])]
+    if len(nodes) < 2:
+        raise ScenarioFailed("fewer than 2 nodes are running")
+    return nodes
+
+
+def _ledger(devnet: Devnet, path: str) -> Any:
+    return httpx.get(f"{devnet.state['ledger']['url']}{path}", timeout=10).json()
+
+
+def trade(devnet: Devnet, say: Say) -> None:
+    nodes = _nodes(devnet)
+    a, b = nodes[0], nodes[1]
+    before = a.group()["balances"]
+    a.call("POST", "/v1/pay", {"to": b.member, "asset": "USD", "amount": 1_000})
+    say(f"{a.name} paid {b.name} 1000 USD: certified")
+    b.call(
+        "POST",
+        "/v1/swap/quote",
+        {
+            "give": {"asset": "BTC", "amount": 10},
+            "get": {"asset": "USD", "amount": 500},
+            "fills": 1,
+        },
+    )
+    a.call(
+        "POST",
+        "/v1/swap",
+        {
+            "counterparty": b.member,
+            "give": {"asset": "USD", "amount": 500},
+            "get": {"asset": "BTC", "amount": 10},
+        },
+    )
+    say(f"{a.name} took {b.name}'s quote: 500 USD for 10 BTC, one order both signed")
+    wait("every node to agree at a checkpoint", lambda: agree(nodes))
+    after = a.group()["balances"]
+    want_a = {
+        "USD": before[a.member]["USD"] - 1_500,
+        "BTC": before[a.member]["BTC"] + 10,
+    }
+    if after[a.member] != want_a:
+        raise ScenarioFailed(f"{a.name} holds {after[a.member]}, expected {want_a}")
+    say(f"every node agrees at checkpoint {a.group()['checkpoint']['number']}: {after[a.member]}")
+
+
+def cheat(devnet: Devnet, say: Say) -> None:
+    nodes = _nodes(devnet)
+    cheater, payee, others = nodes[-1], nodes[0], nodes[:-1]
+    highest = _ledger(devnet, f"/wallet/{cheater.group()['group_id']}")["highest_checkpoint"]
+    wait(
+        "the cheat at the newest checkpoint",
+        lambda: (
+            cheater.group()["checkpoint"]["number"] >= highest
+            and cheater.group()["orders_since_checkpoint"] == 0
+        ),
+    )
+    stale = cheater.group()["checkpoint"]["number"]
+    held = cheater.group()["balances"][cheater.member]["USD"]
+    cheater.call("POST", "/v1/pay", {"to": payee.member, "asset": "USD", "amount": held - 1})
+    say(f"{cheater.name} paid away {held - 1} of its {held} USD")
+    wait(
+        "a checkpoint after the payment",
+        lambda: all(n.group()["checkpoint"]["number"] > stale for n in nodes) and agree(nodes),
+    )
+    answer = cheater.call("POST", "/v1/revoke", {"checkpoint": stale})
+    say(f"{cheater.name} revoked with checkpoint {stale}, claiming {answer['claim']}")
+
+    def crawled() -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = []
+        start_at = 1
+        while True:
+            page = _ledger(devnet, f"/events?from={start_at}")
+            found += [
+                e
+                for e in page["events"]
+                if e["kind"] == "crawl-back" and e["member"] == cheater.member
+            ]
+            if page["next"] > page["height"]:
+                return found
+            start_at = page["next"]
+
+    wait("a notary's crawl back", lambda: bool(crawled()))
+    event = crawled()[0]
+    say(
+        f"crawled back at height {event['height']} with checkpoint {event['checkpoint']}: "
+        f"the claim is now {dict((k, v) for k, v in event['detail'].items() if k != 'fee-paid')}, "
+        f"the revoke fee ({event['detail']['fee-paid']}) went to the notary"
+    )
+    if event["detail"].get("USD", 0) != 1:
+        raise ScenarioFailed(f"the corrected claim is {event['detail']}, expected 1 USD")
+    wait(
+        "every node to freeze the cheat",
+        lambda: all(cheater.member in n.group()["frozen"] for n in others),
+    )
+    record = others[0].group()["revokes"][cheater.member]
+    say(f"every node froze {cheater.name}; its record: {record}")
+    if record["premature"] != 1:
+        raise ScenarioFailed(f"the record shows {record}, expected one premature revoke")
+
+
+def crash(devnet: Devnet, say: Say) -> None:
+    nodes = _nodes(devnet)
+    if len(nodes) < 4:
+        raise ScenarioFailed("the crash scenario needs 4 running nodes (one can fail)")
+    victim, payer, payee = nodes[1], nodes[0], nodes[2]
+    survivors = [n for n in nodes if n is not victim]
+    stop = threading.Event()
+    paid: list[int] = []
+
+    def load() -> None:
+        while not stop.is_set():
+            try:
+                payer.call("POST", "/v1/pay", {"to": payee.member, "asset": "USD", "amount": 1})
+                paid.append(1)
+            except (ScenarioFailed, httpx.HTTPError):
+                time.sleep(0.2)
+
+    worker = threading.Thread(target=load, daemon=True)
+    worker.start()
+    try:
+        wait("some payments", lambda: len(paid) >= 20)
+        os.kill(victim.record["pid"], signal.SIGKILL)
+        number = payer.group()["checkpoint"]["number"]
+        say(f"killed {victim.name} with -9 after {len(paid)} payments, at checkpoint {number}")
+        wait(
+            "progress without it",
+            lambda: payer.group()["checkpoint"]["number"] >= number + 2 and len(paid) >= 40,
+        )
+        now = payer.group()["checkpoint"]["number"]
+        say(f"the group went on: checkpoint {now}, {len(paid)} payments")
+    finally:
+        stop.set()
+        worker.join(timeout=60)
+    victim.record = start(devnet.base, victim.name)
+    say(f"started {victim.name} again")
+    wait("it to catch up and agree", lambda: agree([*survivors, victim]), timeout=180)
+    number = victim.group()["checkpoint"]["number"]
+    say(f"{victim.name} caught up: every node at checkpoint {number}")
+
+
+def exit_(devnet: Devnet, say: Say) -> None:
+    nodes = _nodes(devnet)
+    leaver, stayer = nodes[-2], nodes[0]  # the last node is the cheat's
+    final = stayer.group()["balances"][leaver.member]
+    before = _ledger(devnet, f"/account/{leaver.member}")["balances"]
+    leaver.call("POST", "/v1/exit", {})
+    say(f"{leaver.name} asked to leave holding {final}")
+
+    def paid() -> bool:
+        now = _ledger(devnet, f"/account/{leaver.member}")["balances"]
+        return all(now.get(a, 0) == before.get(a, 0) + n for a, n in final.items())
+
+    wait("the settle on the ledger", paid)
+    say(f"the stewards settled it: {leaver.name}'s ledger account received exactly {final}")
+    wait("the exit closed in a checkpoint", lambda: stayer.group()["balances"][leaver.member] == {})
+    say("the next checkpoint shows it holding nothing in the group")
+
+
+PLAYS: dict[str, Callable[[Devnet, Say], None]] = {
+    "trade": trade,
+    "cheat": cheat,
+    "crash": crash,
+    "exit": exit_,
+}
