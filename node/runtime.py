@@ -48,6 +48,7 @@ from node.formation import (
 )
 from node.http_api import BadRequest, serve_app
 from node.ledger_client import DevnetLedgerClient, LedgerClient, LedgerError, LedgerUnavailable
+from node.logs import LOG_FILE, setup_logging
 from node.metrics import NodeMetrics
 from node.p2p import P2P, P2PError, open_p2p, peer_id_of
 from node.swaps import SwapDesk
@@ -364,8 +365,23 @@ class NodeRuntime:
         }
         # where the CLI finds this node (``swapnet --data DIR ...``)
         write_private(self.config.data_dir / NODE_FILE, json.dumps(ready))
-        print(json.dumps(ready), flush=True)
+        print(json.dumps(ready), flush=True)  # one line for scripts; the banner for people
+        print(self._banner(ready), file=sys.stderr, flush=True)
         log.info("node ready member=%s api=%s", self.member_id.hex()[:16], self.api_url)
+
+    def _banner(self, ready: dict[str, Any]) -> str:
+        data = self.config.data_dir
+        lines = [
+            f"swapnet {VERSION} ready",
+            f"  member     {ready['member']}",
+            f"  peer id    {ready['peer_id']}",
+            *(f"  listening  {a}" for a in ready["addrs"]),
+            f"  status     {self.api_url}/status  (dashboard {self.api_url}/)",
+            f"  group      {ready['group_id']} ({'steward' if ready['steward'] else 'member'})",
+            f"  data dir   {data}",
+            f"  log file   {data / LOG_FILE}",
+        ]
+        return "\n".join(lines)
 
     def _terms(self, genesis: Genesis) -> str | None:
         if self.config.terms_file is None:
@@ -586,11 +602,5 @@ def p2p_peer_b58(member: bytes) -> str:
 
 
 async def run_node(config: NodeConfig, key: SigningKey) -> None:
-    logging.basicConfig(
-        level=config.log_level.upper(),
-        stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    for chatty in ("httpx", "httpcore", "hypercorn.access"):
-        logging.getLogger(chatty).setLevel(logging.WARNING)
+    setup_logging(config.data_dir, config.log_level)
     await NodeRuntime(config, key).run()

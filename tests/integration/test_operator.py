@@ -87,6 +87,18 @@ def test_the_cli_tokens_metrics_and_dashboard_on_a_real_devnet(  # noqa: PLR0915
     n0, n1, n2 = state["nodes"]
     d0 = ["--data", n0["data"]]
 
+    # the banner for people, JSON logs for machines
+    lines = (Path(n0["data"]) / "node.stderr").read_text().splitlines()
+    top = next(i for i, line in enumerate(lines) if line.startswith("swapnet ") and "ready" in line)
+    banner = "\n".join(lines[top : top + 12])
+    for field in ("member", "peer id", "listening", "status", "data dir", "log file"):
+        assert f"  {field} " in banner, field
+    entries = [
+        json.loads(line) for line in (Path(n0["data"]) / "node.log").read_text().splitlines()
+    ]
+    assert any(e["message"].startswith("node ready") for e in entries)
+    assert {"time", "level", "logger", "message"} <= set(entries[0])
+
     # every node command, --json parsed
     info = js("getinfo", *d0)
     assert info["member"] == n0["member"] and info["api"] == n0["api"] and info["ready"]
