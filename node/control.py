@@ -39,11 +39,12 @@ from starlette.routing import Route
 
 from node.dashboard import DASHBOARD_HTML
 from node.exit_game import ExitGameError
+from node.files import write_private
 from node.http_api import BadRequest, hex32, json_body
 from node.ledger_client import LedgerError, LedgerUnavailable
 from node.metrics import CONTENT_TYPE
 from node.swaps import Quote
-from node.tokens import SCOPES, TokenBook, TokenError, write_private
+from node.tokens import SCOPES, TokenBook, TokenError
 from node.trader import OrderPending, OrderRefused
 from node.wirejson import badge_json
 from proto.admission import MAX_JOIN_PREQUALS

@@ -30,6 +30,7 @@ import trio
 from nacl.signing import SigningKey
 
 from node.checkpoints import CheckpointService
+from node.files import write_private
 from node.ledger_client import LedgerClient, LedgerError, LedgerUnavailable
 from proto.admission import Join
 from proto.checkpointing import Completed
@@ -295,9 +296,7 @@ class ExitGame:
             if state.has_exited(self.me) and not any(state.accounts[self.me].balances.values()):
                 path = self.data_dir / "prequal-final.swapnet"
                 if not path.exists():
-                    tmp = path.with_suffix(".tmp")
-                    tmp.write_bytes(receipt.encode())
-                    tmp.replace(path)
+                    write_private(path, receipt.encode())
                     log.info("exit settled; badge written to %s", path)
         if self._nursery is not None:
             self._nursery.start_soon(self.act)

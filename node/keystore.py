@@ -23,6 +23,7 @@ from nacl.secret import SecretBox
 from nacl.signing import SigningKey
 from nacl.utils import random as random_bytes
 
+from node.files import write_private
 from proto.codec import Bytes, Text, UInt, Wire, decode, register, wf
 from proto.errors import DecodeError, SwapnetError
 from proto.kinds import MEMBER_ID
@@ -74,22 +75,9 @@ def save_key(
     salt = random_bytes(pwhash.argon2id.SALTBYTES)
     sealed = bytes(_box(passphrase, salt, opslimit, memlimit).encrypt(bytes(key)))
     data = KeyFile(KDF, opslimit, memlimit, salt, sealed, bytes(key.verify_key)).encode()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
     try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-        dir_fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+        write_private(path, data)
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
         raise KeystoreError(f"cannot write {path}: {exc.strerror}") from exc
 
 

@@ -39,6 +39,7 @@ from node.checkpoints import CheckpointService
 from node.config import NodeConfig
 from node.control import build_app, write_cookie
 from node.exit_game import ExitGame
+from node.files import write_private
 from node.formation import (
     load_key_package,
     prepare_dealer,
@@ -52,7 +53,7 @@ from node.logs import LOG_FILE, setup_logging
 from node.metrics import NodeMetrics
 from node.p2p import P2P, P2PError, open_p2p, peer_id_of
 from node.swaps import SwapDesk
-from node.tokens import TokenBook, write_private
+from node.tokens import TokenBook
 from node.trader import Trader
 from proto.admission import Join, join_problem, sign_join
 from proto.checkpointing import CheckpointSteward

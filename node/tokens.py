@@ -14,11 +14,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import os
 import secrets
 import time
 from pathlib import Path
 from typing import Any
+
+from node.files import write_private
 
 SCOPES = ("read", "pay", "admin")
 TOKENS_FILE = "tokens.json"
@@ -30,17 +31,6 @@ class TokenError(ValueError):
 
 def _digest(token: str) -> str:
     return hashlib.sha256(b"swapnet/1/token\x00" + token.encode()).hexdigest()
-
-
-def write_private(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` atomically, mode 0600, fsynced."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
 
 
 class TokenBook:
