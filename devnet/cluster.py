@@ -353,12 +353,21 @@ class LedgerProc:
 
     @classmethod
     def start(
-        cls, data: Path, block_interval: float = 0.5, timeout: float = 30, *, detach: bool = False
+        cls,
+        data: Path,
+        block_interval: float = 0.5,
+        timeout: float = 30,
+        *,
+        detach: bool = False,
+        stderr: Path | None = None,
     ) -> LedgerProc:
+        """Start it and wait for its ready line; its log goes to ``stderr`` (default:
+        ``ledger.stderr`` beside the data dir), appended across restarts."""
         data.parent.mkdir(parents=True, exist_ok=True)
         stdout = data.parent / "ledger.stdout"
         offset = stdout.stat().st_size if stdout.exists() else 0
-        with (data.parent / "ledger.stderr").open("a") as err, stdout.open("a") as out:
+        log = stderr if stderr is not None else data.parent / "ledger.stderr"
+        with log.open("a") as err, stdout.open("a") as out:
             proc = subprocess.Popen(
                 [
                     sys.executable,
@@ -388,7 +397,8 @@ class LedgerProc:
                         return cls(proc, line.split("url=", 1)[1].split()[0])
             time.sleep(0.05)
         proc.kill()
-        raise ClusterError(f"the ledger did not start; see {data.parent / 'ledger.stderr'}")
+        proc.wait()
+        raise ClusterError(f"the ledger did not start:\n{log.read_text()[-4000:]}")
 
     def stop(self) -> None:
         if self.proc.poll() is None:

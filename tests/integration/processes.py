@@ -7,16 +7,15 @@ happens. Ports come from the OS (--port 0), everything listens on 127.0.0.1.
 from __future__ import annotations
 
 import os
-import queue
 import re
 import signal
 import subprocess
-import sys
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+
+from devnet.cluster import LedgerProc
 
 ROOT = Path(__file__).resolve().parents[2]
 TIMEOUT_FACTOR = float(os.environ.get("SWAPNET_TEST_TIMEOUT_FACTOR", "1"))
@@ -47,61 +46,14 @@ class Ledger:
         return self.proc.wait(timeout=15 * TIMEOUT_FACTOR)
 
 
-def _ready_line(proc: subprocess.Popen[str], marker: str, timeout: float, stderr: Path) -> str:
-    lines: queue.Queue[str | None] = queue.Queue()
-
-    def pump() -> None:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            lines.put(line)
-        lines.put(None)
-
-    threading.Thread(target=pump, daemon=True).start()
-    while True:
-        try:
-            line = lines.get(timeout=timeout)
-        except queue.Empty:
-            raise AssertionError(
-                f"no {marker!r} within {timeout}s:\n{stderr.read_text()}"
-            ) from None
-        if line is None:
-            proc.wait(timeout=5)
-            raise AssertionError(
-                f"process exited {proc.returncode} before {marker!r}:\n{stderr.read_text()}"
-            )
-        if marker in line:
-            return line
-
-
 @contextmanager
 def ledger_process(data: Path, block_interval: float = 0.0) -> Iterator[Ledger]:
     """A running ``swapnet ledger run``; on exit it must stop cleanly on SIGTERM."""
     stderr = data.with_suffix(".stderr")
-    with stderr.open("w") as err:
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "node",
-                "ledger",
-                "run",
-                "--data",
-                str(data),
-                "--port",
-                "0",
-                "--block-interval",
-                str(block_interval),
-            ],
-            stdout=subprocess.PIPE,
-            stderr=err,
-            text=True,
-            cwd=ROOT,
-        )
-    ledger = None
+    started = LedgerProc.start(data, block_interval, 30 * TIMEOUT_FACTOR, stderr=stderr)
+    proc = started.proc
     try:
-        line = _ready_line(proc, "swapnet ledger ready", 30 * TIMEOUT_FACTOR, stderr)
-        url = line.split("url=", 1)[1].split()[0]
-        ledger = Ledger(proc, url, data, stderr)
+        ledger = Ledger(proc, started.url, data, stderr)
         yield ledger
         if proc.poll() is None:
             code = ledger.stop()
