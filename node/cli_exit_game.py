@@ -128,13 +128,16 @@ def evidence_export(
 
 
 @evidence_app.command("verify")
-def evidence_verify(file: Path) -> None:
+def evidence_verify(
+    file: Path, as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False
+) -> None:
     """Check every signature and link of a bundle, offline, and say what happened."""
     from proto.errors import DecodeError  # noqa: PLC0415
     from proto.evidence import BadEvidence, read_bundle  # noqa: PLC0415
 
     try:
         bundle = read_bundle(file.read_bytes())
+        finding = bundle.verify()
         text = bundle.account()
     except OSError as exc:
         _fail(f"cannot read {file}: {exc}")
@@ -142,4 +145,20 @@ def evidence_verify(file: Path) -> None:
         _fail(f"not an evidence bundle (or altered): {exc}")
     except BadEvidence as exc:
         _fail(f"the evidence does not hold: {exc}")
-    typer.echo(text)
+    if not as_json:
+        typer.echo(text)
+        return
+    facts = {
+        "valid": True,
+        "group_id": bundle.genesis.group_id().hex(),
+        "revoker": finding.revoker.hex(),
+        "notary": finding.notary.hex(),
+        "exporter": bundle.exporter.hex(),
+        "premature": finding.premature,
+        "stale": {"checkpoint": finding.stale_number, "balances": finding.stale},
+        "newer": {"checkpoint": finding.newer_number, "balances": finding.newer},
+        "revoke": {"tx": finding.revoke_tx.hex(), "height": finding.revoke_height},
+        "crawl_back": {"tx": finding.crawl_back_tx.hex(), "height": finding.crawl_back_height},
+        "account": text,
+    }
+    typer.echo(json.dumps(facts, indent=2))

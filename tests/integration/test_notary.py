@@ -13,6 +13,7 @@ evidence bundle verifies offline and fails after any single-byte change.
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -275,6 +276,10 @@ def test_notaries_crawl_back_stale_revokes_and_the_evidence_holds(  # noqa: PLR0
     verified = swapnet("evidence", "verify", str(bundle_file))
     assert verified.returncode == 0, verified.stderr
     assert "premature revoke" in verified.stdout and "100000 USD" in verified.stdout
+    facts = json.loads(swapnet("evidence", "verify", str(bundle_file), "--json").stdout)
+    assert facts["premature"] and facts["revoker"] == cheat.member.hex()
+    assert facts["stale"]["balances"] == {"USD": 100_000}
+    assert facts["newer"]["balances"] == {"USD": 40_000}
     data = bundle_file.read_bytes()
     assert read_bundle(data).verify().premature
     broken = 0
