@@ -185,7 +185,8 @@ app.add_typer(prequal_app, name="prequal")
 app.add_typer(evidence_app, name="evidence")
 
 
-@group_app.command("spec")
+@group_app.command("create")
+@group_app.command("spec", hidden=True)
 def group_spec_cmd(
     out: Annotated[Path, typer.Option("--out", help="where to write the spec file")],
     name: Annotated[str, typer.Option(help="the group's name")],
@@ -196,8 +197,26 @@ def group_spec_cmd(
     challenge_window: Annotated[int, typer.Option(help="blocks a revoke waits")] = 20,
     revoke_fee: Annotated[int, typer.Option(help="fee-asset units a premature revoke costs")] = 100,
     checkpoint_interval: Annotated[int, typer.Option(help="seconds between checkpoints")] = 5,
+    max_premature_revokes: Annotated[
+        int, typer.Option(min=0, help="admission: premature revokes allowed on prequals")
+    ] = 0,
+    max_pit_defaults: Annotated[
+        int, typer.Option(min=0, help="admission: pit defaults allowed on prequals")
+    ] = 0,
+    trusted_wallet: Annotated[
+        list[str] | None, typer.Option(help="admission: a wallet key whose badges count, each")
+    ] = None,
+    min_prequals: Annotated[
+        int, typer.Option(min=0, max=8, help="admission: prequals a joiner must show")
+    ] = 0,
+    max_prequal_age: Annotated[
+        int, typer.Option(min=0, help="admission: ledger blocks a prequal may be old (0: any)")
+    ] = 0,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """Write a GroupSpec: what the stewards' DKG will turn into the group's genesis."""
+    """Create a group: write the GroupSpec (name, stewards, assets, ledger, exit-game
+    parameters, terms hash, admission policy) that every steward then runs with
+    ``swapnet run --group-spec FILE``; their DKG turns it into the genesis."""
     import httpx  # noqa: PLC0415
 
     from proto.formation import GroupSpec  # noqa: PLC0415
@@ -214,14 +233,28 @@ def group_spec_cmd(
             revoke_fee,
             checkpoint_interval,
             terms_hash(terms.read_text()),
-            AdmissionPolicy(0, 0, (), 0, 0),
+            AdmissionPolicy(
+                max_premature_revokes,
+                max_pit_defaults,
+                tuple(sorted(bytes.fromhex(w) for w in trusted_wallet or [])),
+                min_prequals,
+                max_prequal_age,
+            ),
         )
     except httpx.HTTPError as exc:
         fail(f"cannot reach the ledger: {exc}")
     except (OSError, ValueError, KeyError) as exc:
         fail(f"cannot make the spec: {exc}")
     out.write_bytes(spec.encode())
-    typer.echo(json.dumps({"ceremony": spec.ceremony().hex(), "threshold": spec.threshold}))
+    facts = {"spec": str(out), "ceremony": spec.ceremony().hex(), "threshold": spec.threshold}
+    if as_json:
+        typer.echo(json.dumps(facts))
+    else:
+        typer.echo(
+            f"wrote {out}: {len(spec.stewards)} stewards, threshold {spec.threshold}, "
+            f"ceremony {facts['ceremony'][:16]}; give it to every steward "
+            "(swapnet run --group-spec FILE)"
+        )
 
 
 bench_app = typer.Typer(help="Measure swapnet on this machine; results go to BENCHMARKS.md.")

@@ -22,6 +22,9 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from devnet.manage import alive
+from proto.codec import decode
+from proto.formation import GroupSpec
+from proto.genesis import AdmissionPolicy
 from tests.integration.processes import ROOT, TIMEOUT_FACTOR
 
 pytestmark = pytest.mark.xdist_group("processes")
@@ -119,6 +122,27 @@ def test_the_cli_tokens_metrics_and_dashboard_on_a_real_devnet(  # noqa: PLR0915
     assert refused.returncode == 1 and refused.stderr.startswith("error:")
     human = swapnet("balance", *d0).stdout
     assert "USD" in human and "{" not in human  # a table, not JSON
+
+    # group create: the spec a set of stewards would form, with an admission policy
+    terms = tmp_path / "terms.txt"
+    terms.write_text("be excellent\n")
+    spec_file = tmp_path / "new.spec"
+    created = js(
+        "group", "create", "--out", str(spec_file), "--name", "desk",
+        *(a for m in (n0, n1) for a in ("--steward", m["member"])),
+        "--ledger-url", state["ledger"]["url"], "--asset", "USD", "--terms", str(terms),
+        "--max-premature-revokes", "1", "--trusted-wallet", group["wallet_key"],
+        "--min-prequals", "1", "--max-prequal-age", "500",
+    )  # fmt: skip
+    spec = decode(spec_file.read_bytes(), GroupSpec)
+    assert created["threshold"] == spec.threshold == 2
+    assert spec.admission == AdmissionPolicy(1, 0, (bytes.fromhex(group["wallet_key"]),), 1, 500)
+    broken = swapnet(
+        "group", "create", "--out", str(spec_file), "--name", "x", "--steward", "zz",
+        "--ledger-url", state["ledger"]["url"], "--asset", "USD", "--terms", str(terms),
+        check=False,
+    )  # fmt: skip
+    assert broken.returncode == 1 and broken.stderr.startswith("error:")
 
     # tokens: none is 401, a wrong one 403, too small a scope 403
     api = n0["api"]
