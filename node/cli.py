@@ -246,13 +246,15 @@ def group_spec_cmd(
     except (OSError, ValueError, KeyError) as exc:
         fail(f"cannot make the spec: {exc}")
     out.write_bytes(spec.encode())
-    facts = {"spec": str(out), "ceremony": spec.ceremony().hex(), "threshold": spec.threshold}
+    ceremony = spec.ceremony().hex()
     if as_json:
-        typer.echo(json.dumps(facts))
+        typer.echo(
+            json.dumps({"spec": str(out), "ceremony": ceremony, "threshold": spec.threshold})
+        )
     else:
         typer.echo(
             f"wrote {out}: {len(spec.stewards)} stewards, threshold {spec.threshold}, "
-            f"ceremony {facts['ceremony'][:16]}; give it to every steward "
+            f"ceremony {ceremony[:16]}; give it to every steward "
             "(swapnet run --group-spec FILE)"
         )
 
