@@ -32,7 +32,6 @@ from nacl.signing import SigningKey
 from node.checkpoints import CheckpointService
 from node.files import write_private
 from node.ledger_client import LedgerClient, LedgerError, LedgerUnavailable
-from proto.admission import Join
 from proto.checkpointing import Completed
 from proto.codec import decode
 from proto.errors import DecodeError, RemoteProtocolError
@@ -274,17 +273,18 @@ class ExitGame:
             raise ExitGameError("no-evidence", "this node holds no revoke evidence against them")
         if self.terms is None:
             raise ExitGameError("no-terms", "this node has no terms text (set terms_file)")
-        joins = [j for j in self.groups.joins(self.gid) if j.member == member]
-        if not joins:
+        join = self.groups.join(self.gid, member)
+        if join is None:
             raise ExitGameError("no-join", "this node does not hold the member's signed join")
-        return sign_bundle(self.key, self.genesis, self.terms, joins[0], found[-1])
+        return sign_bundle(self.key, self.genesis, self.terms, join, found[-1])
 
     # -- receipts, revokes, badges ------------------------------------------------------
     def _on_adopted(self, completed: Completed, state: GroupState) -> None:
         self.base = (completed, state)
         for admission in completed.proposal.admissions:
             for join in admission.join:
-                self._keep_join(join)
+                if self.groups.join(self.gid, join.member) is None:  # keep the first
+                    self.groups.add_join(self.gid, join)
         if state.is_member(self.me):
             receipt = prequal_of(
                 self.genesis.wallet_key,
@@ -300,10 +300,6 @@ class ExitGame:
                     log.info("exit settled; badge written to %s", path)
         if self._nursery is not None:
             self._nursery.start_soon(self.act)
-
-    def _keep_join(self, join: Join) -> None:
-        if not any(j.member == join.member for j in self.groups.joins(self.gid)):
-            self.groups.add_join(self.gid, join)
 
     async def revoke(self, number: int | None) -> dict[str, Any]:
         """Claim our balance on the ledger under checkpoint ``number`` (default: the

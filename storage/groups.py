@@ -68,6 +68,11 @@ class GroupRepo:
     def add_join(self, group_id: bytes, join: Join) -> None:
         self.store.put(schema.join_key(group_id, join.member), join.encode(), sync=True)
 
+    def join(self, group_id: bytes, member: bytes) -> Join | None:
+        key = schema.join_key(group_id, member)
+        raw = self.store.get(key)
+        return None if raw is None else decode_record(key, raw, Join)
+
     def joins(self, group_id: bytes) -> list[Join]:
         return [
             decode_record(k, v, Join)
