@@ -6,10 +6,8 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from collections.abc import Awaitable, Callable
-from functools import partial
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated
 
 import typer
 
@@ -20,6 +18,8 @@ import proto.state
 import proto.votes
 from node.cli_devnet import devnet_app
 from node.cli_exit_game import evidence_app, prequal_app
+from node.cli_ledger import ledger_app
+from node.cli_node import fail, lone_error
 from node.cli_node import register as register_node_commands
 from node.wirejson import to_jsonable
 from proto.codec import Wire, decode
@@ -32,18 +32,6 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-
-
-def lone_error(exc: BaseException) -> BaseException:
-    """The single error inside nested exception groups (trio wraps errors of nurseries)."""
-    while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
-        exc = exc.exceptions[0]
-    return exc
-
-
-def fail(message: str, code: int = 1) -> NoReturn:
-    typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(code)
 
 
 @app.command()
@@ -293,45 +281,7 @@ def bench_frost(
     typer.echo(f"recorded in {output}")
 
 
-ledger_app = typer.Typer(help="The devnet ledger: run one, or talk to one.")
 app.add_typer(ledger_app, name="ledger")
-
-URL_OPTION = typer.Option("--url", help="the ledger's URL", envvar="SWAPNET_LEDGER_URL")
-
-
-@ledger_app.command("run")
-def ledger_run(
-    data: Annotated[Path, typer.Option("--data", help="the chain's directory")],
-    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(min=0, max=65535, help="0 picks a free port")] = 0,
-    block_interval: Annotated[
-        float, typer.Option(min=0.0, help="seconds between blocks; 0: only on `mine`")
-    ] = 1.0,
-) -> None:
-    """Run the devnet ledger until SIGTERM; prints its URL when ready."""
-    import trio  # noqa: PLC0415 (imported on use: the CLI starts fast)
-
-    from devnet.ledger_service import run_ledger  # noqa: PLC0415
-    from storage.errors import StorageError  # noqa: PLC0415
-
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-
-    async def serve() -> None:
-        async with trio.open_nursery() as nursery:
-            url = await nursery.start(
-                partial(run_ledger, data, host=host, port=port, block_interval=block_interval)
-            )
-            print(f"swapnet ledger ready url={url} data={data}", flush=True)
-
-    try:
-        trio.run(serve)
-    except BaseException as exc:  # unwrapped, then matched or re-raised
-        inner = lone_error(exc)
-        if isinstance(inner, StorageError):
-            fail(str(inner))
-        if isinstance(inner, OSError):
-            fail(f"cannot listen on {host}:{port}: {inner.strerror or inner}")
-        raise
 
 
 @bench_app.command("certify")
@@ -380,58 +330,6 @@ def bench_devnet_command(
     typer.echo(
         json.dumps([row], indent=2) if as_json else "\n".join(f"{k}: {v}" for k, v in row.items())
     )
-
-
-def _with_ledger(url: str, action: Callable[[Any], Awaitable[Any]]) -> Any:
-    import trio  # noqa: PLC0415
-
-    from node.ledger_client import DevnetLedgerClient, LedgerError, LedgerUnavailable  # noqa: PLC0415
-
-    async def go() -> Any:
-        client = DevnetLedgerClient(url)
-        try:
-            return await action(client)
-        finally:
-            await client.aclose()
-
-    try:
-        return trio.run(go)
-    except LedgerError as exc:
-        fail(f"ledger refused: {exc}")
-    except LedgerUnavailable as exc:
-        fail(f"ledger unavailable: {exc}")
-
-
-@ledger_app.command("info")
-def ledger_info(url: Annotated[str, URL_OPTION]) -> None:
-    """Show the ledger's id, height, assets and faucet."""
-    typer.echo(json.dumps(_with_ledger(url, lambda c: c.info()), indent=2))
-
-
-@ledger_app.command("mine")
-def ledger_mine(
-    url: Annotated[str, URL_OPTION],
-    blocks: Annotated[int, typer.Argument(min=1, max=10_000)] = 1,
-) -> None:
-    """Make BLOCKS blocks now (devnet)."""
-    height = _with_ledger(url, lambda c: c.mine(blocks))
-    typer.echo(json.dumps({"height": height}))
-
-
-@ledger_app.command("faucet")
-def ledger_faucet(
-    url: Annotated[str, URL_OPTION],
-    account: Annotated[str, typer.Argument(help="the account's public key, hex")],
-    asset: Annotated[str, typer.Argument()],
-    amount: Annotated[int, typer.Argument(min=1)],
-) -> None:
-    """Send devnet funds from the faucet to ACCOUNT."""
-    try:
-        key = bytes.fromhex(account)
-    except ValueError:
-        fail("account must be hex")
-    tx_id = _with_ledger(url, lambda c: c.faucet(key, asset, amount))
-    typer.echo(json.dumps({"tx_id": tx_id}))
 
 
 def main() -> None:

@@ -6,20 +6,17 @@ import json
 import signal
 import threading
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any
 
 import typer
+
+from node.cli_node import fail
 
 devnet_app = typer.Typer(help="A local devnet: the ledger and N nodes as processes.")
 
 DIR = Annotated[Path, typer.Option("--dir", envvar="SWAPNET_DEVNET", help="where the devnet lives")]
 JSON = Annotated[bool, typer.Option("--json", help="print JSON")]
 DEFAULT_DIR = Path("devnet-data")
-
-
-def _fail(message: str) -> NoReturn:
-    typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(1)
 
 
 def _table(rows: list[dict[str, Any]], columns: list[str], title: str) -> None:
@@ -48,9 +45,9 @@ def devnet_up(
     try:
         devnet = up(directory.resolve(), n, seed, detach=detach)
     except (DevnetError, OSError) as exc:
-        _fail(str(exc))
+        fail(str(exc))
     except Exception as exc:  # a node that did not come up: say which, and stop
-        _fail(f"the devnet did not come up: {exc}")
+        fail(f"the devnet did not come up: {exc}")
     rows = devnet.rows()
     if as_json:
         typer.echo(
@@ -81,7 +78,7 @@ def devnet_down(directory: DIR = DEFAULT_DIR, as_json: JSON = False) -> None:
     try:
         stopped = down(directory.resolve())
     except DevnetError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     typer.echo(
         json.dumps({"stopped": stopped})
         if as_json
@@ -97,7 +94,7 @@ def devnet_status(directory: DIR = DEFAULT_DIR, as_json: JSON = False) -> None:
     try:
         devnet = Devnet.load(directory.resolve())
     except DevnetError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     rows = devnet.rows()
     ledger = {**devnet.state["ledger"], "running": alive(devnet.state["ledger"]["pid"])}
     if as_json:
@@ -119,7 +116,7 @@ def devnet_logs(
     try:
         typer.echo(logs(directory.resolve(), name, lines))
     except DevnetError as exc:
-        _fail(str(exc))
+        fail(str(exc))
 
 
 @devnet_app.command("stop")
@@ -130,7 +127,7 @@ def devnet_stop(name: str, directory: DIR = DEFAULT_DIR) -> None:
     try:
         stop(directory.resolve(), name)
     except DevnetError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     typer.echo(f"stopped {name}")
 
 
@@ -142,7 +139,7 @@ def devnet_start(name: str, directory: DIR = DEFAULT_DIR, as_json: JSON = False)
     try:
         record = start(directory.resolve(), name)
     except DevnetError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     typer.echo(json.dumps(record) if as_json else f"started {name}: {record['api']}")
 
 
@@ -156,9 +153,9 @@ def devnet_scenario(
     from devnet.scenarios import PLAYS, ScenarioFailed  # noqa: PLC0415
 
     if name not in PLAYS:
-        _fail(f"no scenario {name!r}: choose one of {', '.join(PLAYS)}")
+        fail(f"no scenario {name!r}: choose one of {', '.join(PLAYS)}")
     try:
         PLAYS[name](Devnet.load(directory.resolve()), lambda line: typer.echo(f"  {line}"))
     except (DevnetError, ScenarioFailed) as exc:
-        _fail(f"scenario {name} failed: {exc}")
+        fail(f"scenario {name} failed: {exc}")
     typer.echo(f"scenario {name}: every expectation held")

@@ -5,19 +5,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any
 
 import typer
 
-from node.cli_node import API, DATA, TOKEN, NodeClient
+from node.cli_node import API, DATA, JSON, TOKEN, NodeClient, fail, show
 
 prequal_app = typer.Typer(help="Prequal badges: a trader's history, signed by a group.")
 evidence_app = typer.Typer(help="Evidence bundles: a premature revoke, provable offline.")
-
-
-def _fail(message: str) -> NoReturn:
-    typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(1)
 
 
 def _write(out: Path, data: bytes) -> None:
@@ -33,12 +28,13 @@ def prequal_fetch(
     api: API = None,
     token: TOKEN = None,
     member: Annotated[str | None, typer.Option(help="whose badge (hex; default: ours)")] = None,
+    as_json: JSON = False,
 ) -> None:
     """Cut a badge from the node's newest checkpoint and write it to a file."""
     query = "" if member is None else f"?member={member}"
     body = NodeClient(data, api, token).call("GET", f"/v1/prequal{query}")
     _write(out, bytes.fromhex(body["prequal"]))
-    typer.echo(json.dumps({k: v for k, v in body.items() if k != "prequal"}))
+    show({"out": str(out), **{k: v for k, v in body.items() if k != "prequal"}}, as_json, "badge")
 
 
 def _read_badge(file: Path) -> Any:
@@ -49,17 +45,17 @@ def _read_badge(file: Path) -> Any:
     try:
         return decode(file.read_bytes(), Prequal)
     except OSError as exc:
-        _fail(f"cannot read {file}: {exc}")
+        fail(f"cannot read {file}: {exc}")
     except DecodeError as exc:
-        _fail(f"{file} is not a prequal badge: {exc}")
+        fail(f"{file} is not a prequal badge: {exc}")
 
 
 @prequal_app.command("show")
-def prequal_show(file: Path) -> None:
+def prequal_show(file: Path, as_json: JSON = False) -> None:
     """Print what a badge states (without checking it: see ``verify``)."""
     from node.wirejson import badge_json  # noqa: PLC0415
 
-    typer.echo(json.dumps(badge_json(_read_badge(file)), indent=2))
+    show(badge_json(_read_badge(file)), as_json, "badge (not verified)")
 
 
 @prequal_app.command("verify")
@@ -72,6 +68,7 @@ def prequal_verify(
         Path | None, typer.Option(help="a genesis file: would its admission policy admit this?")
     ] = None,
     height: Annotated[int | None, typer.Option(help="ledger height for the age rule")] = None,
+    as_json: JSON = False,
 ) -> None:
     """Check a badge: the wallet key signed the checkpoint and the proof holds; with
     ``--ledger-url`` that key is the group's wallet on the ledger; with ``--policy`` that
@@ -86,7 +83,7 @@ def prequal_verify(
     try:
         badge.verify()
     except (InvalidSignature, InvalidProof) as exc:
-        _fail(f"the badge does not verify: {exc}")
+        fail(f"the badge does not verify: {exc}")
     out: dict[str, Any] = {"valid": True, **badge_json(badge)}
     if ledger_url is not None:
         import httpx  # noqa: PLC0415
@@ -95,22 +92,22 @@ def prequal_verify(
             wallet = httpx.get(f"{ledger_url.rstrip('/')}/wallet/{badge.group_id.hex()}").json()
             tip = httpx.get(f"{ledger_url.rstrip('/')}/info").json()["height"]
         except (httpx.HTTPError, ValueError, KeyError) as exc:
-            _fail(f"cannot read the group's wallet from the ledger: {exc}")
+            fail(f"cannot read the group's wallet from the ledger: {exc}")
         if wallet.get("key") != badge.wallet_key.hex():
-            _fail("the badge's wallet key is not the group's wallet on that ledger")
+            fail("the badge's wallet key is not the group's wallet on that ledger")
         out["ledger"] = {"wallet_key_matches": True, "height": tip}
         height = tip if height is None else height
     if policy is not None:
         try:
             genesis = decode(policy.read_bytes(), Genesis)
         except (OSError, DecodeError) as exc:
-            _fail(f"cannot read the genesis {policy}: {exc}")
+            fail(f"cannot read the genesis {policy}: {exc}")
         problem = policy_problem(genesis.admission, badge.member, [badge], height or 0)
         out["admitted"] = problem is None
         if problem is not None:
-            typer.echo(json.dumps({**out, "refused": problem}, indent=2))
-            _fail(f"group {genesis.name!r} would refuse it: {problem}")
-    typer.echo(json.dumps(out, indent=2))
+            show({**out, "refused": problem}, as_json, "badge")
+            fail(f"group {genesis.name!r} would refuse it: {problem}")
+    show(out, as_json, "badge: valid")
 
 
 @evidence_app.command("export")
@@ -120,17 +117,19 @@ def evidence_export(
     data: DATA = Path("data"),
     api: API = None,
     token: TOKEN = None,
+    as_json: JSON = False,
 ) -> None:
     """Write the evidence bundle against a revoker, signed by the node."""
     body = NodeClient(data, api, token).call("GET", f"/v1/evidence/{member}")
     _write(out, bytes.fromhex(body["bundle"]))
-    typer.echo(body["account"])
+    if as_json:
+        show({"out": str(out), **{k: v for k, v in body.items() if k != "bundle"}}, True)
+    else:
+        typer.echo(body["account"])
 
 
 @evidence_app.command("verify")
-def evidence_verify(
-    file: Path, as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False
-) -> None:
+def evidence_verify(file: Path, as_json: JSON = False) -> None:
     """Check every signature and link of a bundle, offline, and say what happened."""
     from proto.errors import DecodeError  # noqa: PLC0415
     from proto.evidence import BadEvidence, read_bundle  # noqa: PLC0415
@@ -140,11 +139,11 @@ def evidence_verify(
         finding = bundle.verify()
         text = bundle.account()
     except OSError as exc:
-        _fail(f"cannot read {file}: {exc}")
+        fail(f"cannot read {file}: {exc}")
     except DecodeError as exc:
-        _fail(f"not an evidence bundle (or altered): {exc}")
+        fail(f"not an evidence bundle (or altered): {exc}")
     except BadEvidence as exc:
-        _fail(f"the evidence does not hold: {exc}")
+        fail(f"the evidence does not hold: {exc}")
     if not as_json:
         typer.echo(text)
         return

@@ -30,9 +30,17 @@ TOKEN = Annotated[
 JSON = Annotated[bool, typer.Option("--json", help="print JSON")]
 
 
-def fail(message: str) -> NoReturn:
+def fail(message: str, code: int = 1) -> NoReturn:
+    """One clear line on stderr and a non-zero exit: every command's way to fail."""
     typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(1)
+    raise typer.Exit(code)
+
+
+def lone_error(exc: BaseException) -> BaseException:
+    """The single error inside nested exception groups (trio wraps errors of nurseries)."""
+    while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
+        exc = exc.exceptions[0]
+    return exc
 
 
 class NodeClient:
@@ -220,6 +228,30 @@ def register(app: typer.Typer, group_app: typer.Typer) -> None:  # noqa: PLR0915
             "get": {"asset": ra, "amount": rn},
         }
         show(NodeClient(data, api, token).call("POST", "/v1/swap", body), as_json, "swap")
+
+    @app.command()
+    def quote(
+        give: Annotated[str, typer.Option(help="what we give, ASSET:AMOUNT")],
+        get: Annotated[str, typer.Option(help="what we get, ASSET:AMOUNT")],
+        fills: Annotated[int, typer.Option(min=1, help="how many takers may fill it")] = 1,
+        counterparty: Annotated[
+            str | None, typer.Option(help="only this member may take it (hex)")
+        ] = None,
+        data: DATA = Path("data"),
+        api: API = None,
+        token: TOKEN = None,
+        as_json: JSON = False,
+    ) -> None:
+        """Post a standing quote as a maker: `swap` from another member takes it."""
+        (ga, gn), (ra, rn) = _pair(give, "--give"), _pair(get, "--get")
+        body: dict[str, Any] = {
+            "give": {"asset": ga, "amount": gn},
+            "get": {"asset": ra, "amount": rn},
+            "fills": fills,
+        }
+        if counterparty is not None:
+            body["counterparty"] = counterparty
+        show(NodeClient(data, api, token).call("POST", "/v1/swap/quote", body), as_json, "quote")
 
     @app.command()
     def revoke(

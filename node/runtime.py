@@ -261,6 +261,9 @@ class NodeRuntime:
                 "losses": dict(state.losses),
                 "notary": g.game.status(),
             }
+        # A node holds one group today; ``groups`` is the list shape operators script
+        # against (one entry per group), ``group`` the same object for the dashboard.
+        out["groups"] = [out["group"]] if "group" in out else []
         return out
 
     # -- running --------------------------------------------------------------------------

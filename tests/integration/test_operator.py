@@ -1,9 +1,14 @@
-"""The operator's surface against a real devnet, through the real CLI: `swapnet devnet up`
-starts the ledger and three nodes as processes; every node command runs with --json and
-its output is parsed; control calls without a token, with a wrong one, or with too small
-a scope get 401/403; /metrics parses with prometheus_client's own parser; the dashboard
-loads in headless Chromium with no console message and shows the members (the screenshot
-is kept in test-artifacts/); devnet status, logs, stop, start and down do what they say.
+"""The operator's surface against a real devnet, through the real CLI, one test per
+command: `swapnet devnet up` starts the ledger and three nodes as processes once for the
+module; every command runs with --json and its output is parsed (and once without, to see
+a table); control calls without a token, with a wrong one, or with too small a scope get
+401/403; /metrics parses with prometheus_client's own parser; the dashboard loads in
+headless Chromium with no console message and shows the members (the screenshot is kept in
+test-artifacts/); devnet status, logs, stop, start and down do what they say; the last
+test takes a steward out of the group with `group exit`.
+
+The tests share the devnet and run in file order on one worker (xdist group "processes");
+each leaves the group as it found it, except the last.
 """
 
 from __future__ import annotations
@@ -12,7 +17,8 @@ import json
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -51,13 +57,14 @@ def js(*args: str) -> Any:
 
 
 @contextmanager
-def devnet_up(base: Path, nodes: int) -> Iterator[Path]:
-    """`swapnet devnet up -n N --detach`, and `devnet down` whatever happens."""
+def devnet_up(base: Path, nodes: int) -> Iterator[dict[str, Any]]:
+    """`swapnet devnet up -n N --detach` (its parsed output), and `devnet down` whatever
+    happens."""
     try:
         up = js("devnet", "up", "-n", str(nodes), "--detach", "--dir", str(base), "--seed", "ops")
         assert [n["name"] for n in up["nodes"]] == [f"steward{i}" for i in range(nodes)]
         assert "public" in up["warning"]
-        yield base
+        yield up
     finally:
         state = base / "devnet.json"
         if state.exists():
@@ -67,30 +74,45 @@ def devnet_up(base: Path, nodes: int) -> Iterator[Path]:
             assert not any(alive(p) for p in pids)
 
 
-@pytest.fixture
-def devnet(tmp_path: Path) -> Iterator[Path]:
-    with devnet_up(tmp_path / "devnet", 3) as base:
-        yield base
+@pytest.fixture(scope="module")
+def devnet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """The 3-node devnet (its devnet.json record, plus the output of `devnet up`)."""
+    base = tmp_path_factory.mktemp("ops") / "devnet"
+    with devnet_up(base, 3) as up:
+        state = json.loads((base / "devnet.json").read_text())
+        yield {**state, "dir": str(base), "up": up}
 
 
-def test_every_scenario_plays_on_a_four_node_devnet(tmp_path: Path) -> None:
-    with devnet_up(tmp_path / "devnet", 4) as base:
-        for name in ("trade", "crash", "cheat", "exit"):
-            played = swapnet("devnet", "scenario", name, "--dir", str(base), check=False)
-            assert played.returncode == 0, f"{name}:\n{played.stdout}\n{played.stderr}"
-            assert f"scenario {name}: every expectation held" in played.stdout
-        unknown = swapnet("devnet", "scenario", "nonsense", "--dir", str(base), check=False)
-        assert unknown.returncode == 1 and "choose one of" in unknown.stderr
+def data(node: dict[str, Any]) -> list[str]:
+    return ["--data", node["data"]]
 
 
-def test_the_cli_tokens_metrics_and_dashboard_on_a_real_devnet(  # noqa: PLR0915
-    devnet: Path, tmp_path: Path
+def group_of(node: dict[str, Any]) -> dict[str, Any]:
+    g: dict[str, Any] = httpx.get(f"{node['api']}/status", timeout=10).json()["group"]
+    return g
+
+
+def wait_for(what: str, predicate: Callable[[], bool], timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout * TIMEOUT_FACTOR
+    while not predicate():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.1)
+
+
+def test_devnet_up_prints_every_node_and_warns_the_keys_are_public(
+    devnet: dict[str, Any],
 ) -> None:
-    state = json.loads((devnet / "devnet.json").read_text())
-    n0, n1, n2 = state["nodes"]
-    d0 = ["--data", n0["data"]]
+    up = devnet["up"]
+    assert [n["name"] for n in up["nodes"]] == ["steward0", "steward1", "steward2"]
+    assert "public" in up["warning"]
+    for row in up["nodes"]:
+        assert {"peer_id", "status_url", "data_dir", "cookie", "api"} <= set(row)
+        assert row["running"] and row["ready"]
+    assert up["ledger"]["url"].startswith("http://127.0.0.1:")
 
-    # the banner for people, JSON logs for machines
+
+def test_the_banner_is_for_people_and_the_log_file_for_machines(devnet: dict[str, Any]) -> None:
+    n0 = devnet["nodes"][0]
     lines = (Path(n0["data"]) / "node.stderr").read_text().splitlines()
     top = next(i for i, line in enumerate(lines) if line.startswith("swapnet ") and "ready" in line)
     banner = "\n".join(lines[top : top + 12])
@@ -102,55 +124,165 @@ def test_the_cli_tokens_metrics_and_dashboard_on_a_real_devnet(  # noqa: PLR0915
     assert any(e["message"].startswith("node ready") for e in entries)
     assert {"time", "level", "logger", "message"} <= set(entries[0])
 
-    # every node command, --json parsed
-    info = js("getinfo", *d0)
-    assert info["member"] == n0["member"] and info["api"] == n0["api"] and info["ready"]
-    status = js("status", *d0)
-    assert status["group"]["members"] == 3 and status["ready"]
-    before = js("balance", *d0)["balances"]
-    paid = js("pay", n1["member"], "USD:250", *d0, "--request-id", "ops-1")
-    assert paid["certified"]
-    assert js("pay", n1["member"], "USD:250", *d0, "--request-id", "ops-1")["certified"]  # once
-    assert js("balance", *d0)["balances"]["USD"] == before["USD"] - 250
-    (last,) = js("history", *d0, "--limit", "1")
-    assert last["kind"] == "transfer" and last["legs"][0]["amount"] == 250
-    group = js("group", "show", *d0)
-    assert len(group["stewards"]) == 3 and sorted(group["members"]) == sorted(
-        n["member"] for n in state["nodes"]
-    )
-    refused = swapnet("pay", n1["member"], "USD:0", *d0, check=False)
-    assert refused.returncode == 1 and refused.stderr.startswith("error:")
-    human = swapnet("balance", *d0).stdout
-    assert "USD" in human and "{" not in human  # a table, not JSON
 
-    # group create: the spec a set of stewards would form, with an admission policy
+def test_getinfo(devnet: dict[str, Any]) -> None:
+    n0 = devnet["nodes"][0]
+    info = js("getinfo", *data(n0))
+    assert info["member"] == n0["member"] and info["api"] == n0["api"] and info["ready"]
+    assert info["peer_id"] == n0["peer_id"]
+
+
+def test_status_lists_the_group_with_members_online_and_the_notary(
+    devnet: dict[str, Any],
+) -> None:
+    status = js("status", *data(devnet["nodes"][0]))
+    assert status["ready"] and status["version"] and status["ledger_height"] > 0
+    (g,) = status["groups"]
+    assert g == status["group"]
+    assert g["members"] == 3 and g["members_online"] == 3 and g["steward"]
+    assert {"number", "age_seconds"} <= set(g["checkpoint"])
+    assert "orders_since_checkpoint" in g
+    assert {"ledger_height", "open_claims", "crawl_backs_sent", "evidence"} <= set(g["notary"])
+
+
+def test_balance_is_a_table_by_default_and_json_on_request(devnet: dict[str, Any]) -> None:
+    n0 = devnet["nodes"][0]
+    balances = js("balance", *data(n0))["balances"]
+    assert balances["USD"] > 0 and balances["BTC"] > 0
+    human = swapnet("balance", *data(n0)).stdout
+    assert "USD" in human and "{" not in human
+
+
+def test_pay_is_certified_once_per_request_id_and_bad_input_is_one_line(
+    devnet: dict[str, Any],
+) -> None:
+    n0, n1, _ = devnet["nodes"]
+    before = js("balance", *data(n0))["balances"]["USD"]
+    paid = js("pay", n1["member"], "USD:250", *data(n0), "--request-id", "ops-1")
+    assert paid["certified"]
+    again = js("pay", n1["member"], "USD:250", *data(n0), "--request-id", "ops-1")
+    assert again["certified"]  # the same order, not a second one
+    assert js("balance", *data(n0))["balances"]["USD"] == before - 250
+    for amount in ("USD:0", "USD", "XYZ:5"):
+        refused = swapnet("pay", n1["member"], amount, *data(n0), check=False)
+        assert refused.returncode == 1 and refused.stderr.startswith("error:"), amount
+        assert len(refused.stderr.strip().splitlines()) == 1
+    assert js("balance", *data(n0))["balances"]["USD"] == before - 250
+
+
+def test_history_lists_the_newest_order_first(devnet: dict[str, Any]) -> None:
+    n0, n1, _ = devnet["nodes"]
+    js("pay", n1["member"], "USD:7", *data(n0))
+    (last,) = js("history", *data(n0), "--limit", "1")
+    assert last["kind"] == "transfer"
+    assert last["legs"][0] == {
+        "from": n0["member"],
+        "to": n1["member"],
+        "asset": "USD",
+        "amount": 7,
+    }
+
+
+def test_quote_then_swap_is_one_order_both_sides_signed(devnet: dict[str, Any]) -> None:
+    n0, n1, _ = devnet["nodes"]
+    mine = js("balance", *data(n0))["balances"]
+    quoted = js("quote", "--give", "BTC:3", "--get", "USD:90", *data(n1))
+    assert quoted["quoted"]
+    swapped = js("swap", n1["member"], "--give", "USD:90", "--get", "BTC:3", *data(n0))
+    assert swapped["certified"]
+    after = js("balance", *data(n0))["balances"]
+    assert after == {"USD": mine["USD"] - 90, "BTC": mine["BTC"] + 3}
+    gone = swapnet(
+        "swap", n1["member"], "--give", "USD:90", "--get", "BTC:3", *data(n0), check=False
+    )
+    assert gone.returncode == 1 and gone.stderr.startswith("error:")  # the quote is used up
+
+
+def test_group_show(devnet: dict[str, Any]) -> None:
+    group = js("group", "show", *data(devnet["nodes"][0]))
+    assert len(group["stewards"]) == 3 and group["threshold"] == 2
+    assert sorted(group["members"]) == sorted(n["member"] for n in devnet["nodes"])
+    assert group["assets"] == ["BTC", "USD"]
+
+
+def test_group_create_writes_the_spec_with_its_admission_policy(
+    devnet: dict[str, Any], tmp_path: Path
+) -> None:
+    n0, n1, _ = devnet["nodes"]
+    wallet_key = js("group", "show", *data(n0))["wallet_key"]
     terms = tmp_path / "terms.txt"
     terms.write_text("be excellent\n")
     spec_file = tmp_path / "new.spec"
     created = js(
         "group", "create", "--out", str(spec_file), "--name", "desk",
         *(a for m in (n0, n1) for a in ("--steward", m["member"])),
-        "--ledger-url", state["ledger"]["url"], "--asset", "USD", "--terms", str(terms),
-        "--max-premature-revokes", "1", "--trusted-wallet", group["wallet_key"],
+        "--ledger-url", devnet["ledger"]["url"], "--asset", "USD", "--terms", str(terms),
+        "--max-premature-revokes", "1", "--trusted-wallet", wallet_key,
         "--min-prequals", "1", "--max-prequal-age", "500",
     )  # fmt: skip
     spec = decode(spec_file.read_bytes(), GroupSpec)
     assert created["threshold"] == spec.threshold == 2
-    assert spec.admission == AdmissionPolicy(1, 0, (bytes.fromhex(group["wallet_key"]),), 1, 500)
+    assert spec.admission == AdmissionPolicy(1, 0, (bytes.fromhex(wallet_key),), 1, 500)
     broken = swapnet(
-        "group", "create", "--out", str(spec_file), "--name", "x", "--steward", "zz",
-        "--ledger-url", state["ledger"]["url"], "--asset", "USD", "--terms", str(terms),
+        "group", "create", "--out", str(tmp_path / "x.spec"), "--name", "x", "--steward", "zz",
+        "--ledger-url", devnet["ledger"]["url"], "--asset", "USD", "--terms", str(terms),
         check=False,
     )  # fmt: skip
     assert broken.returncode == 1 and broken.stderr.startswith("error:")
+    assert not (tmp_path / "x.spec").exists()
 
-    # tokens: none is 401, a wrong one 403, too small a scope 403
+
+def test_group_join_from_a_member_tops_up_its_deposit(devnet: dict[str, Any]) -> None:
+    n2 = devnet["nodes"][2]
+    before = group_of(n2)["balances"][n2["member"]]["USD"]
+    joined = js("group", "join", "--deposit", "USD:100", *data(n2))
+    assert joined["deposits"]
+    wait_for(
+        "the top-up credited",
+        lambda: group_of(n2)["balances"][n2["member"]]["USD"] == before + 100,
+    )
+    bad = swapnet("group", "join", "--deposit", "USD:-5", *data(n2), check=False)
+    assert bad.returncode == 1 and bad.stderr.startswith("error:")
+
+
+def test_prequal_fetch_show_and_verify(devnet: dict[str, Any], tmp_path: Path) -> None:
+    n0 = devnet["nodes"][0]
+    badge = tmp_path / "n0.prequal"
+    fetched = js("prequal", "fetch", "--out", str(badge), *data(n0))
+    assert fetched["out"] == str(badge) and badge.stat().st_size > 0
+    shown = js("prequal", "show", str(badge))
+    assert shown["member"] == n0["member"] and shown["history"]["orders"] >= 1
+    checked = js("prequal", "verify", str(badge), "--ledger-url", devnet["ledger"]["url"])
+    assert checked["valid"] and checked["ledger"]["wallet_key_matches"]
+    assert "member" in swapnet("prequal", "show", str(badge)).stdout  # a table
+    junk = tmp_path / "junk"
+    junk.write_bytes(b"not a badge")
+    refused = swapnet("prequal", "verify", str(junk), check=False)
+    assert refused.returncode == 1 and "not a prequal badge" in refused.stderr
+
+
+def test_evidence_export_against_an_honest_member_is_refused(
+    devnet: dict[str, Any], tmp_path: Path
+) -> None:
+    n0, n1, _ = devnet["nodes"]
+    out = tmp_path / "none.evidence"
+    refused = swapnet(
+        "evidence", "export", "--member", n1["member"], "--out", str(out), *data(n0), check=False
+    )
+    assert refused.returncode == 1 and refused.stderr.startswith("error:")
+    assert not out.exists()
+    missing = swapnet("evidence", "verify", str(out), "--json", check=False)
+    assert missing.returncode == 1 and "cannot read" in missing.stderr
+
+
+def test_tokens_scope_every_control_call(devnet: dict[str, Any]) -> None:
+    n0, _, n2 = devnet["nodes"]
     api = n0["api"]
     assert httpx.get(f"{api}/v1/balance").status_code == 401
     bad = {"authorization": "Bearer nope"}
     assert httpx.get(f"{api}/v1/balance", headers=bad).status_code == 403
-    read = js("token", "mint", "--scope", "read", "--label", "dash", *d0)["token"]
-    pay = js("token", "mint", "--scope", "pay", "--label", "bot", *d0)["token"]
+    read = js("token", "mint", "--scope", "read", "--label", "dash", *data(n0))["token"]
+    pay = js("token", "mint", "--scope", "pay", "--label", "bot", *data(n0))["token"]
     remote = ["--api", api, "--token"]
     assert js("balance", *remote, read)["balances"]
     no = swapnet("pay", n2["member"], "USD:1", *remote, read, check=False)
@@ -158,18 +290,20 @@ def test_the_cli_tokens_metrics_and_dashboard_on_a_real_devnet(  # noqa: PLR0915
     assert js("pay", n2["member"], "USD:1", *remote, pay)["certified"]
     as_pay = {"authorization": f"Bearer {pay}"}
     assert httpx.post(f"{api}/v1/exit", json={}, headers=as_pay).status_code == 403
+    assert httpx.post(f"{api}/v1/revoke", json={}, headers=as_pay).status_code == 403
     assert httpx.get(f"{api}/v1/tokens", headers=as_pay).status_code == 403
-    listed = js("token", "list", *d0)
-    assert {t["label"] for t in listed} == {"dash", "bot"}
-    dash_id = next(t["id"] for t in listed if t["label"] == "dash")
-    js("token", "revoke", dash_id, *d0)
-    assert (
-        httpx.get(f"{api}/v1/balance", headers={"authorization": f"Bearer {read}"}).status_code
-        == 403
-    )
+    listed = js("token", "list", *data(n0))
+    assert {t["label"] for t in listed} >= {"dash", "bot"}
+    assert all("token" not in t for t in listed)  # only hashes are kept
+    for t in listed:
+        js("token", "revoke", t["id"], *data(n0))
+    for token in (read, pay):
+        header = {"authorization": f"Bearer {token}"}
+        assert httpx.get(f"{api}/v1/balance", headers=header).status_code == 403
 
-    # metrics, read by Prometheus's own parser
-    text = httpx.get(f"{api}/metrics").text
+
+def test_metrics_parse_with_prometheus_own_parser(devnet: dict[str, Any]) -> None:
+    text = httpx.get(f"{devnet['nodes'][0]['api']}/metrics").text
     families = {f.name: f for f in text_string_to_metric_families(text)}
     assert all(name.startswith("swapnet_") for name in families)
     assert families["swapnet_orders_certified"].type == "counter"
@@ -182,9 +316,13 @@ def test_the_cli_tokens_metrics_and_dashboard_on_a_real_devnet(  # noqa: PLR0915
     labels = {tuple(s.labels) for f in families.values() for s in f.samples}
     assert all(set(k) <= {"asset", "le"} for k in labels)  # no per-peer labels
 
-    # the dashboard in headless Chromium: no console message, the members shown
+
+def test_the_dashboard_loads_in_headless_chromium_and_shows_the_members(
+    devnet: dict[str, Any], tmp_path: Path
+) -> None:
     if CHROMIUM is None:
         pytest.fail("chromium is missing: `make test` installs Debian's chromium package")
+    api = devnet["nodes"][0]["api"]
     ARTIFACTS.mkdir(exist_ok=True)
     shot = ARTIFACTS / "dashboard.png"
     flags = [
@@ -212,7 +350,7 @@ def test_the_cli_tokens_metrics_and_dashboard_on_a_real_devnet(  # noqa: PLR0915
     assert dom.returncode == 0, dom.stderr[-2000:]
     console = [line for line in dom.stderr.splitlines() if "CONSOLE" in line]
     assert not console, console
-    for n in state["nodes"]:
+    for n in devnet["nodes"]:
         assert n["member"][:16] in dom.stdout, "a member is missing from the dashboard"
     assert "swapnet: devnet" in dom.stdout
     picture = subprocess.run(
@@ -224,15 +362,78 @@ def test_the_cli_tokens_metrics_and_dashboard_on_a_real_devnet(  # noqa: PLR0915
     )
     assert picture.returncode == 0 and shot.stat().st_size > 10_000
 
-    # devnet status, logs, stop, start
-    rows = js("devnet", "status", "--dir", str(devnet))["nodes"]
+
+def test_ledger_commands_read_and_drive_the_devnet_ledger(devnet: dict[str, Any]) -> None:
+    url = ["--url", devnet["ledger"]["url"]]
+    n0 = devnet["nodes"][0]
+    info = js("ledger", "info", *url)
+    assert info["height"] > 0 and set(info["assets"]) >= {"BTC", "USD"}
+    mined = js("ledger", "mine", "3", *url)
+    assert mined["height"] >= info["height"] + 3
+    account = js("ledger", "account", n0["member"], *url)
+    before = account["balances"].get("USD", 0)
+    tx = js("ledger", "faucet", n0["member"], "USD", "5", *url)["tx_id"]
+    js("ledger", "mine", *url)
+    assert js("ledger", "tx", tx, *url)["status"] == "included"
+    assert js("ledger", "account", n0["member"], *url)["balances"]["USD"] == before + 5
+    group_id = js("group", "show", *data(n0))["group_id"]
+    wallet = js("ledger", "wallet", group_id, *url)
+    assert wallet["key"] == js("group", "show", *data(n0))["wallet_key"]
+    events = js("ledger", "events", "--from", "1", *url)["events"]
+    assert any(e["kind"] == "deposit" for e in events)
+    height = next(e["height"] for e in events if e["kind"] == "deposit")
+    block = js("ledger", "block", str(height), *url)
+    assert block["height"] == height and block["txs"]
+    assert "block" in swapnet("ledger", "block", str(height), *url).stdout  # a table
+    for args in (("account", "zz"), ("wallet", "00" * 32), ("block", "999999")):
+        refused = swapnet("ledger", *args, *url, check=False)
+        assert refused.returncode == 1 and refused.stderr.startswith("error:"), args
+
+
+def test_devnet_status_logs_stop_and_start(devnet: dict[str, Any]) -> None:
+    where = ["--dir", devnet["dir"]]
+    rows = js("devnet", "status", *where)["nodes"]
     assert all(r["running"] and r["ready"] for r in rows)
-    assert "node ready" in swapnet("devnet", "logs", "steward2", "--dir", str(devnet)).stdout
-    assert "ledger ready" in swapnet("devnet", "logs", "ledger", "--dir", str(devnet)).stdout
-    swapnet("devnet", "stop", "steward2", "--dir", str(devnet))
-    rows = js("devnet", "status", "--dir", str(devnet))["nodes"]
+    assert "node ready" in swapnet("devnet", "logs", "steward2", *where).stdout
+    assert "ledger ready" in swapnet("devnet", "logs", "ledger", *where).stdout
+    swapnet("devnet", "stop", "steward2", *where)
+    rows = js("devnet", "status", *where)["nodes"]
     assert [r["running"] for r in rows] == [True, True, False]
-    restarted = js("devnet", "start", "steward2", "--dir", str(devnet))
-    assert restarted["member"] == n2["member"]
-    missing = swapnet("devnet", "logs", "nobody", "--dir", str(devnet), check=False)
+    restarted = js("devnet", "start", "steward2", *where)
+    assert restarted["member"] == devnet["nodes"][2]["member"]
+    missing = swapnet("devnet", "logs", "nobody", *where, check=False)
     assert missing.returncode == 1 and "no node 'nobody'" in missing.stderr
+
+
+def test_group_exit_settles_a_steward_on_the_ledger(devnet: dict[str, Any]) -> None:
+    """Last: it takes steward2 out of the group for good."""
+    n0, _, n2 = devnet["nodes"]
+    url = ["--url", devnet["ledger"]["url"]]
+    owed = group_of(n0)["balances"][n2["member"]]
+    on_ledger = js("ledger", "account", n2["member"], *url)["balances"]
+    asked = js("group", "exit", *data(n2))
+    assert asked
+    wait_for(
+        "the exit booked in a checkpoint",
+        lambda: group_of(n0)["balances"].get(n2["member"], {}) == {},
+        timeout=120,
+    )
+    wait_for(
+        "the settle paid on the ledger",
+        lambda: (
+            js("ledger", "account", n2["member"], *url)["balances"]["USD"]
+            >= on_ledger["USD"] + owed["USD"] - 1_000
+        ),  # less the ledger fees
+        timeout=120,
+    )
+
+
+def test_every_scenario_plays_on_a_four_node_devnet(tmp_path: Path) -> None:
+    base = tmp_path / "devnet"
+    with devnet_up(base, 4):
+        for name in ("trade", "crash", "cheat", "exit"):
+            played = swapnet("devnet", "scenario", name, "--dir", str(base), check=False)
+            assert played.returncode == 0, f"{name}:\n{played.stdout}\n{played.stderr}"
+            assert f"scenario {name}: every expectation held" in played.stdout
+        unknown = swapnet("devnet", "scenario", "nonsense", "--dir", str(base), check=False)
+        assert unknown.returncode == 1 and "choose one of" in unknown.stderr
