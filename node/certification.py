@@ -30,7 +30,7 @@ from nacl.signing import SigningKey
 
 from node.p2p import P2P, P2PError
 from proto.checkpointing import vector_of
-from proto.codec import Wire, decode
+from proto.codec import Wire, decode, decode_reusing
 from proto.committee import Committee
 from proto.effects import (
     ForgetVoteLocks,
@@ -52,6 +52,9 @@ from storage.repos import CheckpointRepo, VoteLockRepo
 from storage.store import Store
 
 log = logging.getLogger(__name__)
+
+VALIDATED_KEPT = 256
+VOTED_KEPT = 64
 
 VOTE_PROTOCOL = "/swapnet/vote/1"
 SYNC_PROTOCOL = "/swapnet/sync/1"
@@ -100,6 +103,12 @@ class GroupNode:
         )
         self.equivocations: list[EquivocationProof] = []
         self.applied = trio.Event()
+        self._voted: dict[bytes, Batch] = {}
+        """Batches this steward voted for, by their bytes, so the certificate that comes
+        back reuses them instead of decoding the same orders again."""
+        self._validated: dict[bytes, Certificate] = {}
+        """Certificates the gossip validator decoded and verified, by their bytes, until
+        the reader applies them (each is decoded once)."""
         self.listeners: list[Callable[[list[SignedOrder]], None]] = []
         """Called with the orders each certificate made applicable, in order."""
 
@@ -140,15 +149,22 @@ class GroupNode:
         if not self.replica.state.is_member(publisher):
             return False  # only members publish certificates
         try:
-            self.replica.verify(decode(data, Certificate))  # remembered: apply won't redo it
+            cert = decode_reusing(data, Certificate, self._voted)  # our checked batch, if any
+            self.replica.verify(cert)  # remembered: apply won't redo it
         except RemoteProtocolError:
             return False
+        self._voted.pop(cert.batch.encoded, None)
+        self._validated[bytes(data)] = cert  # the reader takes it as decoded
+        while len(self._validated) > VALIDATED_KEPT:
+            del self._validated[next(iter(self._validated))]
         return True
 
     async def _read_gossip(self, subscription: object) -> None:
         async for msg in subscription:  # type: ignore[attr-defined]
+            data = bytes(msg.data)
             try:
-                self.apply(decode(bytes(msg.data), Certificate))
+                cert = self._validated.pop(data, None) or decode(data, Certificate)
+                self.apply(cert)
             except RemoteProtocolError as exc:  # the validator let it through: log, drop
                 log.info("dropping a gossiped certificate: %s", exc)
 
@@ -159,8 +175,16 @@ class GroupNode:
 
     # -- voting (stewards) ----------------------------------------------------------------
     async def _on_batch(self, caller: bytes, request: bytes) -> bytes:
-        assert self.steward is not None
         batch = decode(request, Batch)  # a bad request fails the stream, nothing else
+        answer = self._vote_on(caller, batch)
+        if isinstance(answer, Vote):  # its certificate will come by: decode that batch once
+            self._voted[request] = batch
+            while len(self._voted) > VOTED_KEPT:
+                del self._voted[next(iter(self._voted))]
+        return answer.encode()
+
+    def _vote_on(self, caller: bytes, batch: Batch) -> Wire:
+        assert self.steward is not None
         answer: Wire | None = None
         for effect in self.steward.handle_batch(batch):
             if isinstance(effect, PersistVoteLocks):
@@ -174,24 +198,24 @@ class GroupNode:
             elif isinstance(effect, ReportEquivocation):
                 self.equivocations.append(effect.proof)
         assert answer is not None
-        return answer.encode()
+        return answer
 
     # -- submitting (members) -------------------------------------------------------------
     async def submit(self, orders: Sequence[SignedOrder], timeout: float = 20.0) -> Certificate:
         batch = Batch(tuple(orders))
         collector = VoteCollector(batch, self.committee, self.group_id)
         refusals: dict[bytes, tuple[Refusal, ...]] = {}
+        encoded = batch.encode()
         async with trio.open_nursery() as nursery:
 
             async def ask(steward: bytes) -> None:
                 try:
+                    answer: Wire
                     if steward == self.p2p.member_id and self.steward is not None:
-                        raw = await self._on_batch(steward, batch.encode())  # our own vote
+                        answer = self._vote_on(steward, batch)  # our own vote
                     else:
-                        raw = await self.p2p.request(
-                            steward, VOTE_PROTOCOL, batch.encode(), timeout
-                        )
-                    answer = decode(raw, Wire)
+                        raw = await self.p2p.request(steward, VOTE_PROTOCOL, encoded, timeout)
+                        answer = decode(raw, Wire)
                     if isinstance(answer, Vote) and collector.add(answer) is not None:
                         nursery.cancel_scope.cancel()  # a quorum: the rest are not needed
                     elif isinstance(answer, BatchRefused):

@@ -71,6 +71,9 @@ class CheckpointService:
         self.adoption_listeners: list[Callable[[Completed, GroupState], None]] = []
         self.new_adoption = trio.Event()
         self._nursery: trio.Nursery | None = None
+        # when this steward first locked each proposal: the checkpoint's time to adoption
+        self._locked_at: dict[int, float] = {}
+        self.on_checkpoint_seconds: Callable[[float], None] = lambda seconds: None
 
     async def start(self, nursery: trio.Nursery) -> None:
         self._nursery = nursery
@@ -149,8 +152,14 @@ class CheckpointService:
         for effect in effects:
             if isinstance(effect, PersistCheckpointLock):
                 self.repo.save_lock(effect.proposal)  # fsync, before anything else leaves
+                self._locked_at.setdefault(effect.proposal.number, trio.current_time())
             elif isinstance(effect, CheckpointAdopted):
                 self.repo.save_base(effect.completed, effect.state)
+                number = effect.completed.proposal.number
+                locked = self._locked_at.pop(number, None)
+                self._locked_at = {k: v for k, v in self._locked_at.items() if k > number}
+                if locked is not None:
+                    self.on_checkpoint_seconds(trio.current_time() - locked)
                 self.node.adopt(effect.live)
                 for listener in self.adoption_listeners:
                     listener(effect.completed, effect.state)

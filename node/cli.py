@@ -16,6 +16,7 @@ import proto.merkle
 import proto.orders
 import proto.state
 import proto.votes
+from node.cli_bench import bench_app
 from node.cli_devnet import devnet_app
 from node.cli_exit_game import evidence_app, prequal_app
 from node.cli_ledger import ledger_app
@@ -247,89 +248,8 @@ def group_spec_cmd(
         )
 
 
-bench_app = typer.Typer(help="Measure swapnet on this machine; results go to BENCHMARKS.md.")
 app.add_typer(bench_app, name="bench")
-
-
-@bench_app.command("frost")
-def bench_frost(
-    reps: Annotated[int, typer.Option(min=3, help="repetitions per measurement")] = 20,
-    output: Annotated[Path, typer.Option(help="the benchmark ledger to append to")] = Path(
-        "BENCHMARKS.md"
-    ),
-    as_json: Annotated[bool, typer.Option("--json")] = False,
-) -> None:
-    """FROST signing: one signer's round one and two, share verification, aggregation and
-    a whole in-process t-of-n session for (3,4), (5,7), (14,20)."""
-    from devnet.benchmarks import bench_frost as run  # noqa: PLC0415 (imported on use)
-    from devnet.benchmarks import record  # noqa: PLC0415
-
-    rows = run(reps)
-    record(output, "frost", rows, f"swapnet bench frost --reps {reps}")
-    if as_json:
-        typer.echo(json.dumps(rows, indent=2))
-        return
-    from rich.console import Console  # noqa: PLC0415
-    from rich.table import Table  # noqa: PLC0415
-
-    table = Table(title="FROST(Ed25519, SHA-512) signing")
-    for column in rows[0]:
-        table.add_column(column, justify="right")
-    for row in rows:
-        table.add_row(*row.values())
-    Console().print(table)
-    typer.echo(f"recorded in {output}")
-
-
 app.add_typer(ledger_app, name="ledger")
-
-
-@bench_app.command("certify")
-def bench_certify_command(
-    orders: Annotated[int, typer.Option(min=1, help="orders to certify")] = 4000,
-    batch: Annotated[int, typer.Option(min=1, max=512, help="orders per batch")] = 100,
-    members: Annotated[int, typer.Option(min=1, max=16, help="members paying at once")] = 2,
-    output: Annotated[Path, typer.Option(help="the benchmark ledger to append to")] = Path(
-        "BENCHMARKS.md"
-    ),
-    as_json: Annotated[bool, typer.Option("--json")] = False,
-) -> None:
-    """Certification throughput and submit-to-certificate latency: 4 stewards and MEMBERS
-    members as libp2p hosts on 127.0.0.1, in one process."""
-    from devnet.bench_certify import bench_certify  # noqa: PLC0415
-    from devnet.benchmarks import record  # noqa: PLC0415
-
-    if orders < batch * members:
-        fail("orders must be at least batch x members")
-    rows = bench_certify(orders, batch, members)
-    command = f"swapnet bench certify --orders {orders} --batch {batch} --members {members}"
-    record(output, "certify", rows, command)
-    typer.echo(
-        json.dumps(rows, indent=2)
-        if as_json
-        else "\n".join(f"{k}: {v}" for k, v in rows[0].items())
-    )
-
-
-@bench_app.command("devnet")
-def bench_devnet_command(
-    orders: Annotated[int, typer.Option(min=1, help="orders to certify")] = 2000,
-    clients: Annotated[int, typer.Option(min=1, max=64, help="callers per node")] = 8,
-    output: Annotated[Path, typer.Option(help="the benchmark ledger to append to")] = Path(
-        "BENCHMARKS.md"
-    ),
-    as_json: Annotated[bool, typer.Option("--json")] = False,
-) -> None:
-    """Certified orders per second and submit-to-certificate latency in a real devnet: the
-    ledger and 4 steward nodes as processes, payments through the control APIs."""
-    from devnet.bench_devnet import bench_devnet  # noqa: PLC0415
-    from devnet.benchmarks import record  # noqa: PLC0415
-
-    row = bench_devnet(orders, clients)
-    record(output, "devnet", [row], f"swapnet bench devnet --orders {orders} --clients {clients}")
-    typer.echo(
-        json.dumps([row], indent=2) if as_json else "\n".join(f"{k}: {v}" for k, v in row.items())
-    )
 
 
 def main() -> None:

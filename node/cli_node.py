@@ -90,7 +90,7 @@ def show(data: Any, as_json: bool, title: str = "") -> None:
 
     table = Table(title=title or None, show_header=isinstance(data, list))
     if isinstance(data, list):
-        columns = sorted({k for row in data for k in row}) if data else ["(none)"]
+        columns = list(dict.fromkeys(k for row in data for k in row)) if data else ["(none)"]
         for c in columns:
             table.add_column(c)
         for row in data:

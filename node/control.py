@@ -12,7 +12,9 @@ Orders accept a ``request_id`` (an idempotency key): a retried call with the sam
 the first call's order, never a second one.
 
 Control calls: ``GET /v1/group`` (genesis, hex), ``GET /v1/balance``, ``POST /v1/pay``
-``{"to": hex, "asset": str, "amount": int}``, ``POST /v1/exit`` ``{"pay_to": hex?}``,
+``{"to": hex, "asset": str, "amount": int}``, ``POST /v1/pay/many`` ``{"payments":
+[{to, asset, amount}, ...]}`` (up to 1000; all checked first, then each placed and
+answered with its own outcome), ``POST /v1/exit`` ``{"pay_to": hex?}``,
 ``POST /v1/join`` ``{"deposits": {asset: amount}, "prequals": [hex]?}`` (check the
 admission policy, deposit on the ledger, then send the signed join to the stewards; a
 refused join is 409 ``join-refused`` and deposits nothing), ``POST /v1/revoke``
@@ -29,9 +31,11 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Awaitable, Callable
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+import trio
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
@@ -45,7 +49,7 @@ from node.ledger_client import LedgerError, LedgerUnavailable
 from node.metrics import CONTENT_TYPE
 from node.swaps import Quote
 from node.tokens import SCOPES, TokenBook, TokenError
-from node.trader import OrderPending, OrderRefused
+from node.trader import OrderPending, OrderRefused, Pending
 from node.wirejson import badge_json
 from proto.admission import MAX_JOIN_PREQUALS
 from proto.codec import Wire, decode
@@ -67,6 +71,9 @@ def write_cookie(data_dir: Path) -> str:
     token = secrets.token_hex(32)
     write_private(data_dir / COOKIE_NAME, token)
     return token
+
+
+MAX_PAY_MANY = 1000
 
 
 def _amount(value: object, what: str = "amount") -> int:
@@ -189,6 +196,50 @@ def build_app(runtime: NodeRuntime, tokens: TokenBook) -> Starlette:  # noqa: PL
         )
         return JSONResponse(_certified(cert, g.node.group_id))
 
+    async def pay_many(request: Request) -> Response:
+        """Many payments in one call (payouts, and the benchmark's load): the request is
+        checked whole before anything is signed; the payments are then signed with
+        consecutive seqs (one refused by our own view takes no seq and is answered with its
+        reason), ride the trader's batches, and each gets its own outcome and seconds from
+        the call to its certificate."""
+        body = await json_body(request)
+        g = runtime.require_group()
+        raw = body.get("payments")
+        if not isinstance(raw, list) or not 1 <= len(raw) <= MAX_PAY_MANY:
+            raise BadRequest("bad-request", f"payments: a list of 1 to {MAX_PAY_MANY}")
+        wanted = []
+        for i, p in enumerate(raw):
+            if not isinstance(p, dict):
+                raise BadRequest("bad-request", f"payments[{i}]: {{to, asset, amount}}")
+            to = hex32(p.get("to"), f"payments[{i}].to")
+            if p.get("asset") not in g.genesis.assets or to == runtime.member_id:
+                raise BadRequest("bad-request", f"payments[{i}]: an asset of the group, to another")
+            wanted.append((to, str(p["asset"]), _amount(p.get("amount"), f"payments[{i}].amount")))
+        results: list[dict[str, Any]] = [{} for _ in wanted]
+        start = trio.current_time()
+        placed = await g.trader.place_many(
+            [
+                partial(Transfer, runtime.member_id, recipient=to, asset=asset, amount=n, memo=b"")
+                for to, asset, n in wanted
+            ]
+        )
+
+        async def wait(i: int, pending: Pending) -> None:
+            try:
+                await g.trader.outcome(pending)
+                results[i] = {"certified": True, "seconds": trio.current_time() - start}
+            except OrderPending as exc:
+                results[i] = {"certified": False, "error": "order-pending", "detail": str(exc)}
+
+        async with trio.open_nursery() as nursery:
+            for i, p in enumerate(placed):
+                if isinstance(p, OrderRefused):
+                    results[i] = {"certified": False, "error": "order-refused", "detail": p.reason}
+                else:
+                    nursery.start_soon(wait, i, p)
+        done = sum(1 for r in results if r["certified"])
+        return JSONResponse({"certified": done, "results": results})
+
     async def exit_(request: Request) -> Response:
         body = await json_body(request)
         g = runtime.require_group()
@@ -290,6 +341,7 @@ def build_app(runtime: NodeRuntime, tokens: TokenBook) -> Starlette:  # noqa: PL
             Route("/v1/history", guarded(history)),
             Route("/v1/prequal", guarded(prequal)),
             Route("/v1/pay", guarded(pay, "pay"), methods=["POST"]),
+            Route("/v1/pay/many", guarded(pay_many, "pay"), methods=["POST"]),
             Route("/v1/swap", guarded(swap, "pay"), methods=["POST"]),
             Route("/v1/swap/quote", guarded(quote, "pay"), methods=["POST"]),
             Route("/v1/exit", guarded(exit_, "admin"), methods=["POST"]),

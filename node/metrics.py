@@ -16,6 +16,8 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, generate_la
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from proto.signing import verifications
+
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 
@@ -32,6 +34,11 @@ class StatusCollector(Collector):
         yield _gauge("swapnet_ready", "1 when libp2p, storage, ledger and API are up", s["ready"])
         yield _gauge("swapnet_ledger_height", "ledger height followed", s["ledger_height"])
         yield _gauge("swapnet_banned_peers", "peers banned for misbehaving", len(s["banned"]))
+        checked = CounterMetricFamily(
+            "swapnet_signature_verifications", "Ed25519 signatures this process verified"
+        )
+        checked.add_metric([], verifications())
+        yield checked
         if not g:
             return
         cp = g["checkpoint"]
@@ -87,6 +94,12 @@ class NodeMetrics:
         self.certify_seconds = Histogram(
             "swapnet_certify_seconds",
             "this trader's orders, from queued to certified",
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.checkpoint_seconds = Histogram(
+            "swapnet_checkpoint_seconds",
+            "a checkpoint, from this steward locking its proposal to adopting it signed",
             buckets=LATENCY_BUCKETS,
             registry=self.registry,
         )

@@ -344,6 +344,7 @@ class NodeRuntime:
         )
         node.listeners.append(lambda orders: self.metrics.orders_certified.inc(len(orders)))
         service.adoption_listeners.append(lambda c, s: self.metrics.checkpoints_adopted.inc())
+        service.on_checkpoint_seconds = self.metrics.checkpoint_seconds.observe
         await node.start(nursery)
         await service.start(nursery)
         await game.start(nursery)

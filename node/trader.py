@@ -70,12 +70,15 @@ class Trader:
         self.outbox = outbox
         self.next_seq = node.replica.state.next_seq(self.id)
         self.queue: list[Pending] = []
+        self._owed: dict[str, int] = {}
+        """Per asset, what our orders in flight and queued debit us (kept as they come
+        and go, so a check costs the same however many orders are waiting)."""
         kept = outbox.load()
         applied = [o for o in kept if not self._unapplied(o)]
         outbox.remove(applied)
         for signed in kept:
             if self._unapplied(signed):  # signed before a restart: offer it again, first
-                self.queue.append(Pending(signed))
+                self._enqueue(Pending(signed))
                 self.next_seq = max(self.next_seq, self._my_seq(signed) + 1)
         self.in_flight: list[Pending] = []
         self.wakeup = trio.Event()
@@ -97,6 +100,17 @@ class Trader:
             self.in_flight = batch
             await self._certify(batch)
             self.in_flight = []
+            for p in batch:
+                self._count(p, -1)
+
+    def _enqueue(self, pending: Pending) -> None:
+        self.queue.append(pending)
+        self._count(pending, 1)
+
+    def _count(self, pending: Pending, sign: int) -> None:
+        for (payer, asset), amount in pending.signed.order.debits().items():
+            if payer == self.id:
+                self._owed[asset] = self._owed.get(asset, 0) + sign * amount
 
     def _my_seq(self, signed: SignedOrder) -> int:
         return next(p.seq for p in signed.order.parties if p.member == self.id)
@@ -145,10 +159,7 @@ class Trader:
             p.done.set()
 
     def _spendable(self, asset: str) -> int:
-        held = self.node.replica.state.balance(self.id, asset)
-        for p in self.in_flight + self.queue:
-            held -= p.signed.order.debits().get((self.id, asset), 0)
-        return held
+        return self.node.replica.state.balance(self.id, asset) - self._owed.get(asset, 0)
 
     @asynccontextmanager
     async def reserved_seq(self) -> AsyncIterator[int]:
@@ -189,7 +200,7 @@ class Trader:
         assert self.signing.locked() and self._my_seq(signed) == self.next_seq
         self.next_seq += 1
         pending = Pending(signed, request)
-        self.queue.append(pending)
+        self._enqueue(pending)
         self.wakeup.set()
         return pending
 
@@ -224,6 +235,23 @@ class Trader:
                 signed = sign_order(order, {self.id: self.key}, self.node.group_id)
                 earlier = self.queue_signed(signed, request)
         return await self.outcome(earlier)
+
+    async def place_many(self, makes: list[Callable[[int], Order]]) -> list[Pending | OrderRefused]:
+        """Sign each ``make(seq)`` with consecutive seqs under one hold of the signing
+        lock (a refused one takes no seq and is returned as its refusal); the caller
+        waits on each pending one with ``outcome``."""
+        out: list[Pending | OrderRefused] = []
+        async with self.reserved_seq():
+            for make in makes:
+                order = make(self.next_seq)
+                try:
+                    self.check(order)
+                except OrderRefused as exc:
+                    out.append(exc)
+                    continue
+                signed = sign_order(order, {self.id: self.key}, self.node.group_id)
+                out.append(self.queue_signed(signed))
+        return out
 
     async def outcome(self, pending: Pending) -> Certificate | None:
         with trio.move_on_after(PLACE_TIMEOUT):

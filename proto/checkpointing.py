@@ -3,8 +3,10 @@ group wallet's FROST key. Sans-IO: messages and ``now`` in, effects out.
 
 Numbers and proposers. After the last adopted checkpoint ``b`` (adopted at time T), the
 checkpoint for attempt ``a`` gets number ``b + 1 + a`` and is proposed by
-``stewards[number mod n]`` once ``now >= T + interval + a * timeout``. A stalled attempt is
-never resumed: the next one takes the next number (numbers may be skipped).
+``stewards[number mod n]`` once ``now >= T + interval + timeout * a(a+1)/2``: attempt ``a``
+lasts ``(a + 1) * timeout`` and its FROST rounds wait ``(a + 1) * timeout / 4``, so a group
+whose stewards answer slowly (under heavy load, say) still completes one. A stalled attempt
+is never resumed: the next one takes the next number (numbers may be skipped).
 
 A proposal carries the proposer's applied seq vector, the ledger height it read the ledger
 at, the admissions (joins and deposits, ``proto.admission``) it credits and the revoke
@@ -158,6 +160,15 @@ def vector_of(state: GroupState) -> tuple[SeqEntry, ...]:
 def covers(newer: tuple[SeqEntry, ...], older: tuple[SeqEntry, ...]) -> bool:
     have = {e.member: e.seq for e in newer}
     return all(have.get(e.member, 0) >= e.seq for e in older)
+
+
+def attempt_at(due: float, timeout: float) -> int:
+    """The attempt under way ``due`` seconds after a checkpoint fell due: attempt ``a``
+    runs from ``timeout * a(a+1)/2`` for ``(a + 1) * timeout``."""
+    attempt = 0
+    while timeout * (attempt + 1) * (attempt + 2) / 2 <= due:
+        attempt += 1
+    return attempt
 
 
 def state_at(
@@ -362,7 +373,7 @@ class CheckpointSteward:
         effects += self._wallet_tick(now)
         due = now - self.adopted_at - self.interval
         if due >= 0:
-            attempt = int(due // self.timeout)
+            attempt = attempt_at(due, self.timeout)
             number = self.base_number + 1 + attempt
             if self.proposer_of(number) == self.id and number not in self.proposed:
                 effects += self._propose(number, attempt, now)
@@ -428,11 +439,11 @@ class CheckpointSteward:
             if turn in job.tried:
                 continue
             job.tried.add(turn)
-            coordinator = self._coordinator(session, job.message)
+            coordinator = self._coordinator(session, job.message, self.timeout / 4)
             effects += self._coordinator_effects(coordinator, coordinator.start(now), now)
         return effects
 
-    def _coordinator(self, session: bytes, message: bytes) -> Coordinator:
+    def _coordinator(self, session: bytes, message: bytes, timeout: float) -> Coordinator:
         assert self.key is not None
         coordinator = Coordinator(
             session=session,
@@ -441,7 +452,7 @@ class CheckpointSteward:
             public_shares=dict(self.key.public_shares),
             threshold=self.key.threshold,
             available=list(self.key.public_shares),
-            timeout=self.timeout / 4,
+            timeout=timeout,
         )
         self.coordinators[session] = coordinator
         return coordinator
@@ -471,7 +482,9 @@ class CheckpointSteward:
         effects: list[CheckpointEffect] = [Broadcast(proposal)]
         effects += self._on_proposal(proposal, now)
         coordinator = self._coordinator(
-            proposal.session_id(), proposal.checkpoint.signing_message()
+            proposal.session_id(),
+            proposal.checkpoint.signing_message(),
+            self.timeout / 4 * (attempt + 1),
         )
         effects += self._coordinator_effects(coordinator, coordinator.start(now), now)
         return effects

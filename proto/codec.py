@@ -21,7 +21,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, ClassVar, TypeVar
 
 import msgpack
@@ -221,17 +221,27 @@ class Wire:
     WIRE_FIELDS: ClassVar[tuple[tuple[str, Kind], ...]]
 
     def __post_init__(self) -> None:
-        for name, kind in self.WIRE_FIELDS:
-            kind.validate(getattr(self, name), f"{type(self).__name__}.{name}")
+        trusted, _decoded_fields[0] = _decoded_fields[0], False
+        if not trusted:  # from_wire has just checked every field
+            for name, kind in self.WIRE_FIELDS:
+                kind.validate(getattr(self, name), f"{type(self).__name__}.{name}")
         self.check_fields()
 
     def check_fields(self) -> None:
         """Cross-field rules; raise ``ValueError`` when they fail."""
 
     def encode(self) -> bytes:
-        return encode(self)
+        """The canonical bytes, computed once per object (it is immutable)."""
+        cached: bytes | None = self.__dict__.get("_wire_bytes")
+        if cached is None:
+            cached = encode(self)
+            object.__setattr__(self, "_wire_bytes", cached)
+        return cached
 
 
+# True only while ``from_wire`` constructs an object from fields it has just checked (the
+# constructor runs no decoding, so this never leaks into another object's construction).
+_decoded_fields = [False]
 _REGISTRY: dict[int, type[Wire]] = {}
 _NAMES: set[str] = set()
 W = TypeVar("W", bound=type[Wire])
@@ -280,10 +290,13 @@ def from_wire(value: object, path: str = "$") -> Wire:
         name: kind.check(raw, f"{path}.{name}")
         for (name, kind), raw in zip(cls.WIRE_FIELDS, value[1:], strict=True)
     }
+    _decoded_fields[0] = True  # each field passed ``check``: construction skips ``validate``
     try:
         return cls(**kwargs)
     except ValueError as exc:  # the class's cross-field rules
         raise DecodeError(f"{path}: {exc}") from exc
+    finally:
+        _decoded_fields[0] = False
 
 
 def encode(obj: Wire) -> bytes:
@@ -326,8 +339,78 @@ def decode(data: object, expected: type[T], *, max_bytes: int = MAX_MESSAGE_BYTE
     obj = from_wire(raw)
     if not isinstance(obj, expected):
         raise DecodeError(f"expected {expected.__name__}, got {type(obj).__name__}")
-    if encode(obj) != data:
+    # Canonical: ``encode(obj) == data``. Every kind's ``to_wire`` gives back exactly the
+    # raw value its ``check`` accepted (no kind normalises), so ``to_wire(obj) == raw`` and
+    # the test is the same as re-packing ``raw``, which msgpack does in C.
+    if msgpack.packb(raw, use_bin_type=True) != data:
         raise DecodeError(f"{expected.__name__}: bytes are not in canonical form")
+    object.__setattr__(obj, "_wire_bytes", data)
+    return obj
+
+
+def decode_reusing(data: bytes, expected: type[T], known: Mapping[bytes, Wire]) -> T:
+    """``decode(data, expected)``, except that a field whose exact bytes are a key of
+    ``known`` takes that object (decoded before from those very bytes) instead of being
+    decoded again: a certificate whose batch a steward has already checked, say.
+
+    The result and every refusal are those of ``decode``: each other field is checked as
+    ``decode`` would, the object is built through its constructor (so its cross-field
+    rules run), and the bytes must be canonical field by field. Anything not of the
+    simple shape this needs is handed to ``decode`` itself."""
+    if len(data) > MAX_MESSAGE_BYTES or not known:
+        return decode(data, expected)
+    try:
+        unpacker = msgpack.Unpacker(
+            raw=False,
+            use_list=True,
+            strict_map_key=True,
+            ext_hook=_refuse_ext,
+            max_buffer_size=len(data) or 1,
+        )
+        unpacker.feed(data)
+        count = unpacker.read_array_header()
+        tag = unpacker.unpack()
+        cls = _REGISTRY.get(tag) if type(tag) is int else None
+        if cls is None or not issubclass(cls, expected) or count != 1 + len(cls.WIRE_FIELDS):
+            return decode(data, expected)
+        head = unpacker.tell()
+        parts = []
+        for _ in cls.WIRE_FIELDS:
+            start = unpacker.tell()
+            unpacker.skip()
+            parts.append(data[start : unpacker.tell()])
+        if unpacker.tell() != len(data):
+            return decode(data, expected)
+    except (ValueError, OverflowError, msgpack.UnpackException, DecodeError):
+        return decode(data, expected)  # which says what is wrong
+    if data[:head] != msgpack.packb([None] * count)[:-count] + msgpack.packb(tag):
+        return decode(data, expected)  # a header or tag not in canonical form
+    kwargs: dict[str, Any] = {}
+    for (name, kind), part in zip(cls.WIRE_FIELDS, parts, strict=True):
+        reused = known.get(part)
+        if reused is not None:
+            try:
+                kind.validate(reused, f"$.{name}")
+            except ValueError:
+                reused = None
+        if reused is not None:
+            kwargs[name] = reused
+            continue
+        try:
+            raw = msgpack.unpackb(
+                part, raw=False, use_list=True, strict_map_key=True, ext_hook=_refuse_ext
+            )
+        except (ValueError, OverflowError, msgpack.UnpackException) as exc:
+            raise DecodeError(f"not msgpack: {type(exc).__name__}: {exc}") from exc
+        value = kind.check(raw, f"$.{name}")
+        if msgpack.packb(raw, use_bin_type=True) != part:  # as in ``decode``
+            raise DecodeError(f"{cls.__name__}.{name}: bytes are not in canonical form")
+        kwargs[name] = value
+    try:
+        obj = cls(**kwargs)
+    except ValueError as exc:
+        raise DecodeError(f"$: {exc}") from exc
+    object.__setattr__(obj, "_wire_bytes", data)  # canonical: header, tag and every field
     return obj
 
 

@@ -88,12 +88,13 @@ def plan_reply(
     have = {e.member: e.seq for e in hello.vector}
     held = {(e.member, e.seq) for e in hello.held}
     chosen: dict[bytes, Certificate] = {}  # keyed by batch bytes: one copy of each
+    sent: set[tuple[bytes, int]] = set()  # every (member, seq) the chosen ones hold
     spent = 0
     for entry in mine:
         seq = have.get(entry.member, 0) + 1
         while seq <= entry.seq:
-            if (entry.member, seq) in held:
-                seq += 1
+            if (entry.member, seq) in held or (entry.member, seq) in sent:
+                seq += 1  # (a chosen certificate holds it: no second lookup)
                 continue
             cert = lookup(entry.member, seq)
             if cert is None:
@@ -107,6 +108,7 @@ def plan_reply(
             if chosen and full:  # (one certificate always goes, whatever its size)
                 return SyncReply(tuple(chosen.values()), mine, True)
             chosen[key] = cert
+            sent.update((p.member, p.seq) for o in cert.batch.orders for p in o.order.parties)
             spent += size
     return SyncReply(tuple(chosen.values()), mine, False)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from proto.checkpointing import covers, state_at, vector_of
+from proto.checkpointing import attempt_at, covers, state_at, vector_of
 from tests.support import make_group
 from tests.unit.checkpoint_sim import ByzantineNode, CheckpointSim
 
@@ -63,3 +63,12 @@ def test_state_at_rebuilds_a_vector_and_names_what_it_cannot() -> None:
     # Without the orders the vector names, the steward is behind and waits.
     assert state_at(base, orders[:1], vector_of(live.state), g.committee) == "behind"
     assert covers(vector_of(live.state), only_b) and not covers(only_b, vector_of(live.state))
+
+
+def test_each_checkpoint_attempt_lasts_longer_than_the_one_before() -> None:
+    # attempt a runs from timeout * a(a+1)/2 for (a + 1) * timeout
+    starts = [0.0, 4.0, 12.0, 24.0, 40.0]
+    for a, start in enumerate(starts):
+        assert attempt_at(start, 4.0) == a
+        assert attempt_at(start + (a + 1) * 4.0 - 0.001, 4.0) == a
+    assert attempt_at(0.0, 4.0) == 0 and attempt_at(1e6, 4.0) > 600

@@ -49,8 +49,9 @@ def test_bench_frost_records_a_row_per_size_with_machine_and_command(tmp_path: P
     out = tmp_path / "BENCHMARKS.md"
     result = runner.invoke(app, ["bench", "frost", "--reps", "3", "--output", str(out), "--json"])
     assert result.exit_code == 0, result.output
-    rows = json.loads(result.output)
-    assert [r["t of n"] for r in rows] == ["3 of 4", "5 of 7", "14 of 20"]
+    result_json = json.loads(result.output)
+    assert result_json["benchmark"] == "frost" and "cores" in result_json["machine"]
+    assert [r["t of n"] for r in result_json["rows"]] == ["3 of 4", "5 of 7", "14 of 20"]
     text = out.read_text()
     assert text.count("`swapnet bench frost --reps 3`") == 3 and "cores" in text
 
@@ -99,10 +100,10 @@ def test_bench_certify_records_throughput_and_latency(tmp_path: Path) -> None:
     args = ["bench", "certify", "--orders", "40", "--batch", "10", "--output", str(out), "--json"]
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
-    # libp2p may print shutdown chatter around it: take the JSON array the command printed.
-    start = result.output.rindex("[\n  {")
-    end = result.output.index("\n]", start) + 2
-    (row,) = json.loads(result.output[start:end])
+    # libp2p may print shutdown chatter around it: take the JSON object the command printed.
+    start = result.output.rindex('{\n  "benchmark"')
+    end = result.output.index("\n}", start) + 2
+    (row,) = json.loads(result.output[start:end])["rows"]
     assert row["orders"] == "40" and float(row["certified orders/s"]) > 0
     assert "`swapnet bench certify --orders 40 --batch 10 --members 2`" in out.read_text()
     refused = runner.invoke(app, ["bench", "certify", "--orders", "5", "--batch", "10"])

@@ -7,12 +7,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from proto.codec import Wire, decode, encode, registered_types
+from proto.codec import Wire, decode, decode_reusing, encode, registered_types, to_wire
 from proto.errors import DecodeError
 from proto.orders import SignedOrder, Transfer
 from proto.state import StateSnapshot
 from proto.votes import Batch, Certificate
-from tests.unit.strategies import any_object, member_ids
+from tests.unit.strategies import any_object, certificates, member_ids
 
 A = b"\x01" * 32
 B = b"\x02" * 32
@@ -187,3 +187,43 @@ def test_tags_and_domain_names_are_unique() -> None:
     names = [cls.TYPE_NAME for cls in types.values()]
     assert len(names) == len(set(names))
     assert all(tag == types[tag].TAG for tag in types)
+
+
+@given(certificates(), st.data())
+def test_decode_reusing_a_known_batch_agrees_with_decode_on_every_byte(
+    cert: Certificate, data: st.DataObject
+) -> None:
+    raw = cert.encode()
+    batch = decode(cert.batch.encode(), Batch)
+    known: dict[bytes, Wire] = {cert.batch.encode(): batch}
+    again = decode_reusing(raw, Certificate, known)
+    assert again == cert and again.batch is batch and again.encode() == raw
+    for i in data.draw(st.lists(st.integers(0, len(raw) - 1), max_size=8)):
+        altered = bytearray(raw)
+        altered[i] ^= data.draw(st.integers(1, 255))
+        try:
+            expected: object = decode(bytes(altered), Certificate)
+        except DecodeError:
+            expected = DecodeError
+        try:
+            got: object = decode_reusing(bytes(altered), Certificate, known)
+        except DecodeError:
+            got = DecodeError
+        assert got == expected
+
+
+@given(certificates())
+def test_decode_reusing_refuses_trailing_bytes_and_a_wrong_class(cert: Certificate) -> None:
+    raw = cert.encode()
+    known: dict[bytes, Wire] = {cert.batch.encode(): cert.batch}
+    with pytest.raises(DecodeError):
+        decode_reusing(raw + b"\x00", Certificate, known)
+    with pytest.raises(DecodeError):
+        decode_reusing(raw, Batch, known)
+
+
+@given(any_object)
+def test_to_wire_gives_back_the_raw_value_decode_accepted(obj: Wire) -> None:
+    """What the canonical check in ``decode`` rests on: no kind normalises a raw value."""
+    raw = msgpack.unpackb(obj.encode(), raw=False)
+    assert to_wire(decode(obj.encode(), Wire)) == raw
