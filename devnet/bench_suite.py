@@ -51,8 +51,12 @@ DEPOSIT = 10**11
 
 # -- a devnet for benchmarks ------------------------------------------------------------
 @contextmanager
-def bench_net(nodes: int, *, checkpoint_interval: int = 2) -> Iterator[Cluster]:
-    """A formed, funded group of ``nodes`` stewards; everything is stopped on exit."""
+def bench_net(
+    nodes: int, *, stewards: int | None = None, checkpoint_interval: int = 2
+) -> Iterator[Cluster]:
+    """A formed, funded group of ``nodes`` members, the first ``stewards`` of them (all,
+    by default) stewards; everything is stopped on exit."""
+    stewards = nodes if stewards is None else min(stewards, nodes)
     timeout = 60.0 + 6.0 * nodes
     with tempfile.TemporaryDirectory(prefix="swapnet-bench-") as tmp:
         base = Path(tmp)
@@ -60,8 +64,8 @@ def bench_net(nodes: int, *, checkpoint_interval: int = 2) -> Iterator[Cluster]:
         cluster = Cluster.create(
             base / "nodes",
             ledger.url,
-            stewards=nodes,
-            members=0,
+            stewards=stewards,
+            members=nodes - stewards,
             checkpoint_interval=checkpoint_interval,
             timeout=timeout,
         )
@@ -70,6 +74,8 @@ def bench_net(nodes: int, *, checkpoint_interval: int = 2) -> Iterator[Cluster]:
                 for asset in ("USD", "SWAP"):
                     cluster.faucet(n.member, asset, FUNDS)
             cluster.start_stewards()
+            cluster.write_genesis()
+            cluster.start_members()
             cluster.wait("the wallet", lambda: all(_group(n)["wallet_open"] for n in cluster.nodes))
             for n in cluster.nodes:
                 n.call("POST", "/v1/join", {"deposits": {"USD": DEPOSIT}})
@@ -400,16 +406,18 @@ def scale(
     seconds: float = 10.0,
     callers: int = 2,
     chunk: int = 100,
+    stewards: int | None = None,
     say: Callable[[str], None] = lambda text: None,
 ) -> list[dict[str, Any]]:
-    """Throughput and checkpoint time per group size, up to the first size this machine
-    cannot hold (that row says why)."""
+    """Throughput and checkpoint time per group size (at most ``stewards`` of them
+    stewards, the rest members; all stewards by default), up to the first size this
+    machine cannot hold (that row says why)."""
     rows: list[dict[str, Any]] = []
     for size in sizes:
         say(f"scale: {size} nodes")
         formed = time.monotonic()
         try:
-            with bench_net(size) as cluster:
+            with bench_net(size, stewards=stewards) as cluster:
                 formed = time.monotonic() - formed
                 load, elapsed = closed_loop(cluster, seconds, callers, chunk)
                 cluster.wait(
@@ -426,6 +434,7 @@ def scale(
         rows.append(
             {
                 "nodes": size,
+                "stewards": min(size, stewards or size),
                 "form + fund (s)": f"{formed:.0f}",
                 "certified orders/s": round(len(load.to_certificate) / elapsed),
                 "p50 to certificate (ms)": ms(percentile(load.to_certificate, 0.5)),

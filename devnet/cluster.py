@@ -33,6 +33,7 @@ from node.control import COOKIE_NAME
 from node.keystore import save_key
 from proto.formation import GroupSpec
 from proto.genesis import AdmissionPolicy, terms_hash
+from proto.pit import PitPolicy, pit_policy
 
 ROOT = Path(__file__).resolve().parents[1]
 DEVNET_PASSPHRASE = "devnet-keys-are-public"
@@ -191,6 +192,7 @@ class Cluster:
         policy: AdmissionPolicy | None = None,
         seed: str | None = None,
         detach: bool = False,
+        pit: PitPolicy | None = None,
     ) -> Cluster:
         base.mkdir(parents=True, exist_ok=True)
         info = httpx.get(f"{ledger_url}/info", timeout=10).json()
@@ -216,6 +218,7 @@ class Cluster:
             checkpoint_interval,
             terms_hash(TERMS),
             AdmissionPolicy(0, 0, (), 0, 0) if policy is None else policy,
+            pit_policy("USD") if pit is None else pit,
         )
         (base / "group.spec").write_bytes(spec.encode())
         (base / "terms.txt").write_text(TERMS)

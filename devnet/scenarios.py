@@ -8,6 +8,12 @@
   checkpointing; the steward is started again and catches up.
 * ``exit``: a node (the next to last) leaves cooperatively; its ledger account receives
   exactly its final balance.
+* ``pit``: the S&L pit. A node offers to lend USD, the nodes mark BTC, and a trade that
+  pays beyond the payer's USD borrows on its credit line; the checkpoint books the loan.
+  Then BTC crashes in the marks: the borrower gets a margin call, and after the grace its
+  BTC is liquidated to the lender at the mark; what is still owed is written off, a pit
+  default on the borrower's prequal. At every checkpoint along the way every node holds
+  the same loans and positions.
 
 Each step says what happened; an expectation that does not hold raises
 ``ScenarioFailed`` (the CLI exits 1). A scenario changes the devnet (the cheat stays
@@ -29,7 +35,7 @@ import httpx
 from devnet.manage import Devnet, alive, start
 
 Say = Callable[[str], None]
-SCENARIOS = ("trade", "cheat", "crash", "exit")
+SCENARIOS = ("trade", "cheat", "crash", "exit", "pit")
 
 
 class ScenarioFailed(Exception):
@@ -243,9 +249,110 @@ def exit_(devnet: Devnet, say: Say) -> None:
     say("the next checkpoint shows it holding nothing in the group")
 
 
+def _active(nodes: list[Node]) -> list[Node]:
+    """Nodes that may still sign orders (not frozen by a revoke, not exited)."""
+    g = nodes[0].group()
+    return [n for n in nodes if n.member not in g["frozen"] and n.member not in g["exited"]]
+
+
+def pit_agree(nodes: list[Node], after: int) -> int:
+    """Wait until every node has adopted the same checkpoint after ``after`` and holds
+    the same loans and positions at it; return its number."""
+    seen: dict[str, Any] = {}
+
+    def same() -> bool:
+        views = [n.group() for n in nodes]
+        numbers = {v["checkpoint"]["number"] for v in views}
+        if len(numbers) != 1 or min(numbers) <= after:
+            return False
+        pits = {repr(v["pit_at_checkpoint"]) for v in views}
+        digests = {v["checkpoint"]["state_digest"] for v in views}
+        seen["number"] = numbers.pop()
+        return len(pits) == 1 and len(digests) == 1
+
+    wait("every node to agree on the pit at a checkpoint", same)
+    return int(seen["number"])
+
+
+def pit(devnet: Devnet, say: Say) -> None:
+    nodes = _nodes(devnet)
+    active = _active(nodes)
+    if len(active) < 2:
+        raise ScenarioFailed("the pit scenario needs 2 nodes that may still trade")
+    lender, borrower = active[0], active[1]
+    if not lender.group()["pit"]["on"]:
+        raise ScenarioFailed("this group has no S&L pit")
+    lender.call(
+        "POST",
+        "/v1/lend/offer",
+        {"asset": "USD", "amount": 300_000, "rate_bps": 50, "min_collateral_bps": 15_000},
+    )
+    say(f"{lender.name} offers 300000 USD at 50 bps a day (collateral at least 150%)")
+    for n in active:
+        n.call("POST", "/v1/marks", {"asset": "BTC", "price": 10 * 10**8})
+    say(f"{len(active)} nodes mark BTC at 10 USD")
+    wait(
+        "a credit line for the borrower",
+        lambda: any(
+            line["member"] == borrower.member and line["asset"] == "USD"
+            for line in borrower.call("GET", "/v1/lend")["lines"]
+        ),
+    )
+    start = pit_agree(nodes, 0)
+    line = next(
+        x["line"]
+        for x in borrower.call("GET", "/v1/lend")["lines"]
+        if x["member"] == borrower.member and x["asset"] == "USD"
+    )
+    held = borrower.call("GET", "/v1/balance")["balances"]["USD"]
+    borrowed = line // 2
+    borrower.call(
+        "POST", "/v1/pay", {"to": lender.member, "asset": "USD", "amount": held + borrowed}
+    )
+    say(f"{borrower.name} pays {held + borrowed} USD holding {held}: {borrowed} on its line")
+    wait(
+        "the loan booked at a checkpoint",
+        lambda: borrower.group()["pit"]["positions"].get(borrower.member, {}).get("owes"),
+    )
+    booked = pit_agree(nodes, start)
+    position = borrower.group()["pit"]["positions"][borrower.member]
+    if position["owes"].get("USD", 0) < borrowed:
+        raise ScenarioFailed(f"{borrower.name} owes {position['owes']}, borrowed {borrowed}")
+    say(f"checkpoint {booked} booked the loan; ratio {position['ratio_bps'] / 100:.0f}%")
+    btc_before = lender.call("GET", "/v1/balance")["balances"]["BTC"]
+    for n in active:
+        n.call("POST", "/v1/marks", {"asset": "BTC", "price": 10**7})
+    say("BTC falls to 0.1 USD in every mark")
+    wait(
+        "a margin call",
+        lambda: any(
+            c["member"] == borrower.member for c in borrower.group()["pit"]["margin_calls"]
+        ),
+    )
+    called = pit_agree(nodes, booked)
+    say(f"{borrower.name} is under a margin call (all nodes agree at checkpoint {called})")
+    wait(
+        "the liquidation",
+        lambda: not borrower.group()["pit"]["positions"].get(borrower.member, {}).get("owes"),
+    )
+    done = pit_agree(nodes, called)
+    btc_after = lender.call("GET", "/v1/balance")["balances"]["BTC"]
+    if btc_after <= btc_before:
+        raise ScenarioFailed(f"{lender.name} got no BTC from the liquidation")
+    badge = lender.call("GET", f"/v1/prequal?member={borrower.member}")
+    defaults = badge["history"]["pit_defaults"]
+    if defaults < 1:
+        raise ScenarioFailed(f"the borrower's record shows {defaults} pit defaults")
+    say(
+        f"checkpoint {done} liquidated it: {lender.name} took {btc_after - btc_before} BTC at "
+        f"the mark; the rest was written off, a pit default on {borrower.name}'s prequal"
+    )
+
+
 PLAYS: dict[str, Callable[[Devnet, Say], None]] = {
     "trade": trade,
     "cheat": cheat,
     "crash": crash,
     "exit": exit_,
+    "pit": pit,
 }

@@ -22,6 +22,7 @@ from node.cli_exit_game import evidence_app, prequal_app
 from node.cli_ledger import ledger_app
 from node.cli_node import fail, lone_error
 from node.cli_node import register as register_node_commands
+from node.cli_pit import register as register_pit_commands
 from node.wirejson import to_jsonable
 from proto.codec import Wire, decode
 from proto.errors import DecodeError
@@ -169,6 +170,7 @@ def run(
 group_app = typer.Typer(help="Groups: describe one to form, show what a node holds.")
 app.add_typer(group_app, name="group")
 register_node_commands(app, group_app)
+register_pit_commands(app)
 app.add_typer(devnet_app, name="devnet")
 app.add_typer(prequal_app, name="prequal")
 app.add_typer(evidence_app, name="evidence")
@@ -201,15 +203,29 @@ def group_spec_cmd(
     max_prequal_age: Annotated[
         int, typer.Option(min=0, help="admission: ledger blocks a prequal may be old (0: any)")
     ] = 0,
+    pit_numeraire: Annotated[
+        str, typer.Option(help="the S&L pit's numeraire, one of the assets ('': no pit)")
+    ] = "",
+    pit_maintenance_bps: Annotated[
+        int, typer.Option(min=10_000, help="pit: collateral ratio below which a call comes")
+    ] = 12_000,
+    pit_grace: Annotated[int, typer.Option(min=0, help="pit: checkpoints a call lasts")] = 2,
+    pit_mark_fresh: Annotated[
+        int, typer.Option(min=1, help="pit: checkpoints a member's mark counts for")
+    ] = 30,
+    pit_outlier_bps: Annotated[
+        int, typer.Option(min=0, help="pit: marks this far from the median are dropped")
+    ] = 2_000,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Create a group: write the GroupSpec (name, stewards, assets, ledger, exit-game
-    parameters, terms hash, admission policy) that every steward then runs with
+    parameters, terms hash, admission policy, S&L pit rules) that every steward then runs with
     ``swapnet run --group-spec FILE``; their DKG turns it into the genesis."""
     import httpx  # noqa: PLC0415
 
     from proto.formation import GroupSpec  # noqa: PLC0415
     from proto.genesis import AdmissionPolicy, terms_hash  # noqa: PLC0415
+    from proto.pit import PIT_OFF, PitPolicy  # noqa: PLC0415
 
     try:
         info = httpx.get(f"{ledger_url.rstrip('/')}/info", timeout=10).json()
@@ -229,6 +245,15 @@ def group_spec_cmd(
                 min_prequals,
                 max_prequal_age,
             ),
+            PitPolicy(
+                pit_numeraire.upper(),
+                pit_maintenance_bps,
+                pit_grace,
+                pit_mark_fresh,
+                pit_outlier_bps,
+            )
+            if pit_numeraire
+            else PIT_OFF,
         )
     except httpx.HTTPError as exc:
         fail(f"cannot reach the ledger: {exc}")

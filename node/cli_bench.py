@@ -108,11 +108,15 @@ def bench_recovery(
 def bench_scale(
     sizes: Annotated[str, typer.Option(help="group sizes, comma separated")] = "5,10,20,50",
     seconds: SECONDS = 10.0,
+    stewards: Annotated[
+        int, typer.Option(min=0, max=64, help="at most this many stewards (0: all)")
+    ] = 0,
     output: OUTPUT = Path("BENCHMARKS.md"),
     as_json: JSON = False,
 ) -> None:
     """Throughput and checkpoint time per group size, up to the first size this machine
-    cannot hold (that row says why)."""
+    cannot hold (that row says why). With --stewards K, a group of N has K stewards and
+    N - K members (the shape of a real trading group); by default all are stewards."""
     from devnet.bench_suite import scale  # noqa: PLC0415
 
     try:

@@ -24,7 +24,11 @@ checkpoint), ``GET /v1/evidence/{member}`` (the evidence bundle against a revoke
 by this node), ``POST /v1/swap/quote`` ``{"give": {asset, amount}, "get":
 {asset, amount}, "fills": n, "counterparty": hex?}`` (a maker's standing quote), ``POST
 /v1/swap`` ``{"counterparty": hex, "give": {...}, "get": {...}}`` (take a maker's
-quote). Errors are ``{"error": code, "detail": text}``.
+quote). The S&L pit: ``GET /v1/lend`` (offers and credit lines), ``POST /v1/lend/offer``
+``{"asset", "amount", "rate_bps", "min_collateral_bps"?, "expiry"?}``, ``POST
+/v1/lend/withdraw`` ``{"asset"}``, ``GET /v1/loans`` (loans, positions, margin calls),
+``GET /v1/marks``, ``POST /v1/marks`` ``{"asset", "price"}`` (numeraire base units per
+10**8 base units). Errors are ``{"error": code, "detail": text}``.
 """
 
 from __future__ import annotations
@@ -47,6 +51,14 @@ from node.files import write_private
 from node.http_api import BadRequest, hex32, json_body
 from node.ledger_client import LedgerError, LedgerUnavailable
 from node.metrics import CONTENT_TYPE
+from node.pit_view import (
+    lines_json,
+    loans_json,
+    marks_json,
+    offers_json,
+    pit_status,
+    positions_json,
+)
 from node.swaps import Quote
 from node.tokens import SCOPES, TokenBook, TokenError
 from node.trader import OrderPending, OrderRefused, Pending
@@ -54,7 +66,7 @@ from node.wirejson import badge_json
 from proto.admission import MAX_JOIN_PREQUALS
 from proto.codec import Wire, decode
 from proto.errors import DecodeError
-from proto.orders import Exit, Transfer
+from proto.orders import Exit, LendOffer, Mark, Transfer
 from proto.prequal import Prequal
 from proto.rfq import SwapAsk
 
@@ -74,6 +86,12 @@ def write_cookie(data_dir: Path) -> str:
 
 
 MAX_PAY_MANY = 1000
+
+
+def _int(value: object, what: str, low: int = 0, high: int = 2**32 - 1) -> int:
+    if type(value) is not int or not low <= value <= high:
+        raise BadRequest("bad-request", f"{what} must be an integer from {low} to {high}")
+    return value
 
 
 def _amount(value: object, what: str = "amount") -> int:
@@ -240,6 +258,68 @@ def build_app(runtime: NodeRuntime, tokens: TokenBook) -> Starlette:  # noqa: PL
         done = sum(1 for r in results if r["certified"])
         return JSONResponse({"certified": done, "results": results})
 
+    async def lend_offer(request: Request) -> Response:
+        body = await json_body(request)
+        g = runtime.require_group()
+        asset = body.get("asset")
+        if asset not in g.genesis.assets:
+            raise BadRequest("bad-request", f"asset must be one of {list(g.genesis.assets)}")
+        amount = _amount(body.get("amount"))
+        rate = _int(body.get("rate_bps", 0), "rate_bps", 0, 2**32 - 1)
+        minimum = _int(body.get("min_collateral_bps", 15_000), "min_collateral_bps", 10_000)
+        expiry = _int(body.get("expiry", 0), "expiry", 0, 2**64 - 1)
+        cert = await g.trader.place(
+            lambda seq: LendOffer(runtime.member_id, seq, asset, amount, rate, minimum, expiry),
+            _request_id(body),
+        )
+        return JSONResponse(_certified(cert, g.node.group_id))
+
+    async def lend_withdraw(request: Request) -> Response:
+        body = await json_body(request)
+        g = runtime.require_group()
+        pit = g.node.replica.state.pit
+        current = pit.offers.get((runtime.member_id, str(body.get("asset"))))
+        if current is None:
+            raise BadRequest("no-offer", "we have no lend offer in that asset", 404)
+        asset = str(body["asset"])
+        cert = await g.trader.place(
+            lambda seq: LendOffer(
+                runtime.member_id, seq, asset, 0, current.rate_bps, current.min_collateral_bps, 0
+            ),
+            _request_id(body),
+        )
+        return JSONResponse(_certified(cert, g.node.group_id))
+
+    async def lend(request: Request) -> Response:
+        pit = runtime.require_group().node.replica.state.pit
+        return JSONResponse({"offers": offers_json(pit), "lines": lines_json(pit)})
+
+    async def loans(request: Request) -> Response:
+        state = runtime.require_group().node.replica.state
+        return JSONResponse(
+            {
+                "loans": loans_json(state.pit),
+                "positions": positions_json(state),
+                "margin_calls": pit_status(state)["margin_calls"],
+                "written_off": dict(state.pit.written_off),
+            }
+        )
+
+    async def marks(request: Request) -> Response:
+        return JSONResponse(marks_json(runtime.require_group().node.replica.state.pit))
+
+    async def mark(request: Request) -> Response:
+        body = await json_body(request)
+        g = runtime.require_group()
+        asset = body.get("asset")
+        if asset not in g.genesis.assets:
+            raise BadRequest("bad-request", f"asset must be one of {list(g.genesis.assets)}")
+        price = _amount(body.get("price"), "price")
+        cert = await g.trader.place(
+            lambda seq: Mark(runtime.member_id, seq, asset, price), _request_id(body)
+        )
+        return JSONResponse(_certified(cert, g.node.group_id))
+
     async def exit_(request: Request) -> Response:
         body = await json_body(request)
         g = runtime.require_group()
@@ -344,6 +424,12 @@ def build_app(runtime: NodeRuntime, tokens: TokenBook) -> Starlette:  # noqa: PL
             Route("/v1/pay/many", guarded(pay_many, "pay"), methods=["POST"]),
             Route("/v1/swap", guarded(swap, "pay"), methods=["POST"]),
             Route("/v1/swap/quote", guarded(quote, "pay"), methods=["POST"]),
+            Route("/v1/lend", guarded(lend)),
+            Route("/v1/lend/offer", guarded(lend_offer, "pay"), methods=["POST"]),
+            Route("/v1/lend/withdraw", guarded(lend_withdraw, "pay"), methods=["POST"]),
+            Route("/v1/loans", guarded(loans)),
+            Route("/v1/marks", guarded(marks)),
+            Route("/v1/marks", guarded(mark, "pay"), methods=["POST"]),
             Route("/v1/exit", guarded(exit_, "admin"), methods=["POST"]),
             Route("/v1/join", guarded(join, "admin"), methods=["POST"]),
             Route("/v1/revoke", guarded(revoke, "admin"), methods=["POST"]),

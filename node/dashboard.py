@@ -54,6 +54,13 @@ DASHBOARD_HTML = """<!doctype html>
   <tbody id="claims"><tr><td colspan="5">no open claims</td></tr></tbody>
 </table>
 <div class="sub" id="evidence"></div>
+<h2>S&amp;L pit</h2>
+<div class="sub" id="pit">-</div>
+<table>
+  <thead><tr><th>member</th><th>owes</th><th>lent</th><th>drawn</th><th>equity</th>
+  <th>collateral ratio</th><th>margin call</th></tr></thead>
+  <tbody id="positions"><tr><td colspan="7">no positions</td></tr></tbody>
+</table>
 <div class="sub" id="updated"></div>
 <script>
 "use strict";
@@ -120,6 +127,29 @@ function render(s) {
   });
   text("evidence", g.notary.evidence.length + " revoke evidence held; "
        + g.notary.crawl_backs_sent + " crawl backs sent by this notary");
+  const pit = g.pit;
+  if (!pit || !pit.on) { text("pit", "no pit in this group"); return; }
+  const marks = Object.keys(pit.marks).sort().map(function (a) {
+    return a + " " + pit.marks[a] + " " + pit.numeraire;
+  });
+  text("pit", pit.offers + " offers (" + amounts(pit.offered) + "), " + pit.loans
+       + " loans (" + amounts(pit.owed) + "), " + pit.margin_calls.length
+       + " margin calls; marks: " + (marks.length ? marks.join(", ") : "none"));
+  const held = Object.keys(pit.positions).sort();
+  const pbody = rows("positions", held, 7, "no positions");
+  held.forEach(function (m) {
+    const p = pit.positions[m];
+    const row = document.createElement("tr");
+    cell(row, short(m) + (m === s.member ? " (this node)" : ""));
+    cell(row, amounts(p.owes), "num");
+    cell(row, amounts(p.lent), "num");
+    cell(row, amounts(p.drawn), "num");
+    cell(row, p.equity === null ? "-" : p.equity + " " + pit.numeraire, "num");
+    cell(row, p.ratio_bps === null ? "-" : (p.ratio_bps / 100).toFixed(1) + "%", "num");
+    const call = p.margin_call_since;
+    cell(row, call === null ? "-" : "since checkpoint " + call, call === null ? "" : "bad");
+    pbody.appendChild(row);
+  });
 }
 function refresh() {
   fetch("/status", { cache: "no-store" })

@@ -60,6 +60,26 @@ class StatusCollector(Collector):
         crawls = CounterMetricFamily("swapnet_crawl_backs_sent", "crawl backs this notary sent")
         crawls.add_metric([], notary["crawl_backs_sent"])
         yield crawls
+        pit = g.get("pit") or {}
+        if pit.get("on"):
+            yield _gauge("swapnet_pit_loans", "open loans in the S&L pit", pit["loans"])
+            yield _gauge("swapnet_pit_offers", "lend offers standing", pit["offers"])
+            yield _gauge("swapnet_pit_credit_lines", "credit lines carved", pit["lines"])
+            calls = len(pit["margin_calls"])
+            yield _gauge("swapnet_pit_margin_calls", "borrowers under a margin call", calls)
+            for name, doc, figures in (
+                ("swapnet_pit_owed_base_units", "owed on pit loans per asset", pit["owed"]),
+                ("swapnet_pit_offered_base_units", "offered to lend per asset", pit["offered"]),
+                (
+                    "swapnet_pit_written_off_base_units",
+                    "pit loans written off per asset",
+                    pit["written_off"],
+                ),
+            ):
+                family = GaugeMetricFamily(name, doc, labels=["asset"])
+                for asset, amount in sorted(figures.items()):
+                    family.add_metric([asset], amount)
+                yield family
         supply = GaugeMetricFamily(
             "swapnet_group_supply_base_units", "group supply per asset", labels=["asset"]
         )

@@ -28,7 +28,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import trio
@@ -53,6 +53,7 @@ GOSSIP_PROTOCOL = TProtocol("/meshsub/1.1.0")
 SUBSCRIPTION_QUEUE = 4096
 MAX_FRAME = 1 << 20
 REQUEST_TIMEOUT = 10.0
+RESET_AFTER_TIMEOUTS = 3
 
 Validator = Callable[[bytes, bytes], bool]
 """(member id of the publisher, payload) -> deliver and forward?"""
@@ -138,6 +139,10 @@ class P2P:
     gossipsub: GossipSub
     nursery: trio.Nursery
     guard: PeerGuard
+    timeouts: dict[bytes, int] = field(default_factory=dict)
+    """Requests to each member that timed out in a row: at ``RESET_AFTER_TIMEOUTS`` the
+    connection is closed, so the next request dials afresh (py-libp2p can leave a yamux
+    connection that opens no more streams under heavy load)."""
 
     def punish(self, member: bytes) -> None:
         """A strike against ``member``; on a ban, disconnect it in the background."""
@@ -271,12 +276,27 @@ class P2P:
                 finally:
                     await stream.close()
         except trio.TooSlowError as exc:
+            self.timeouts[member] = self.timeouts.get(member, 0) + 1
+            if self.timeouts[member] >= RESET_AFTER_TIMEOUTS:
+                self.timeouts[member] = 0
+                logging.getLogger(__name__).warning(
+                    "requests to %s keep timing out: reconnecting", member.hex()[:16]
+                )
+                self.nursery.start_soon(self._reconnect, member)
             raise P2PError(f"{protocol} request timed out") from exc
         except P2PError:
             raise
         except Exception as exc:
             raise P2PError(f"{protocol} request failed: {exc}") from exc
+        self.timeouts.pop(member, None)
         return response
+
+    async def _reconnect(self, member: bytes) -> None:
+        await self._disconnect(member)
+        try:
+            self.host.get_network().unblock_peer(peer_id_of(member))
+        except Exception as exc:  # an older py-libp2p: the next dial waits out the block
+            logging.getLogger(__name__).info("unblock of %s: %s", member.hex()[:16], exc)
 
 
 @asynccontextmanager

@@ -27,6 +27,7 @@ import os
 import random
 import signal
 import sys
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,6 +53,7 @@ from node.ledger_client import DevnetLedgerClient, LedgerClient, LedgerError, Le
 from node.logs import LOG_FILE, setup_logging
 from node.metrics import NodeMetrics
 from node.p2p import P2P, P2PError, open_p2p, peer_id_of
+from node.pit_view import loans_json, pit_status, positions_json
 from node.swaps import SwapDesk
 from node.tokens import TokenBook
 from node.trader import Trader
@@ -84,7 +86,7 @@ WALLET_FEE_BUDGET = 10_000
 
 
 def genesis_state(genesis: Genesis) -> GroupState:
-    state = GroupState(genesis.group_id(), genesis.assets)
+    state = genesis.initial_state()
     for steward in genesis.stewards:
         state.admit(steward)
     return state
@@ -248,6 +250,7 @@ class NodeRuntime:
                     "queued": len(g.trader.queue) + len(g.trader.in_flight),
                 },
                 "frozen": [m.hex() for m in sorted(state.accounts) if state.is_frozen(m)],
+                "exited": [m.hex() for m in sorted(state.accounts) if state.has_exited(m)],
                 "revokes": {
                     m.hex(): {
                         "revokes": h.revokes,
@@ -260,6 +263,12 @@ class NodeRuntime:
                 },
                 "losses": dict(state.losses),
                 "notary": g.game.status(),
+                "pit": pit_status(state),
+                "pit_at_checkpoint": {
+                    "number": machine.base_number,
+                    "loans": loans_json(machine.base.pit),
+                    "positions": positions_json(machine.base),
+                },
             }
         # A node holds one group today; ``groups`` is the list shape operators script
         # against (one entry per group), ``group`` the same object for the dashboard.
@@ -293,6 +302,12 @@ class NodeRuntime:
         with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
             async for _ in signals:
                 self.shutdown.set()
+                # py-libp2p can hold a task that ignores cancellation under heavy load; a
+                # stop must still end. Every promise is on disk already (fsynced batches),
+                # so leaving late is like a kill -9, which the store is built to survive.
+                timer = threading.Timer(SHUTDOWN_GRACE, _exit_late)
+                timer.daemon = True
+                timer.start()
                 return
 
     async def _serve(self, store: Store, p2p: P2P, nursery: trio.Nursery) -> None:
@@ -596,6 +611,15 @@ class NodeRuntime:
                 await g.node.sync_with(peer)
             except (P2PError, RemoteProtocolError) as exc:
                 log.info("sync with %s failed: %s", peer.hex()[:16], exc)
+
+
+SHUTDOWN_GRACE = 15.0
+
+
+def _exit_late() -> None:
+    log.error("shutdown took longer than %.0f s: exiting now", SHUTDOWN_GRACE)
+    logging.shutdown()
+    os._exit(1)
 
 
 def _addrs_json(p2p: P2P) -> bytes:

@@ -28,7 +28,7 @@ import trio
 from nacl.signing import SigningKey
 
 from node.certification import GroupNode, NotCertified
-from proto.orders import Order, SignedOrder, sign_order
+from proto.orders import LendOffer, Order, SignedOrder, sign_order
 from proto.signing import public_key_of
 from proto.votes import Certificate
 from storage.outbox import OutboxRepo
@@ -36,6 +36,14 @@ from storage.outbox import OutboxRepo
 log = logging.getLogger(__name__)
 
 MAX_BATCH = 256
+PIT_REASONS = {
+    "pit-off": "this group has no S&L pit (its genesis names no numeraire)",
+    "insufficient-funds": "the offer is more than we hold",
+    "offer-while-borrowing": "we have a credit line in this asset: cannot lend it too",
+    "mark-of-numeraire": "the numeraire is always worth 1",
+    "pit-owes": "we owe the pit: repay the loans first",
+    "pit-lends": "we lend in the pit: withdraw the offers and wait for the loans first",
+}
 RETRY = 0.25
 MAX_RETRY = 2.0
 PLACE_TIMEOUT = 30.0
@@ -60,6 +68,9 @@ class Pending:
     done: trio.Event = field(default_factory=trio.Event)
     certificate: Certificate | None = None
     queued_at: float = field(default_factory=trio.current_time)
+    holds: dict[str, int] = field(default_factory=dict)
+    """What it takes of our spendable funds per asset while waiting (debits, and what a
+    lend offer reserves beyond the offer it replaces)."""
 
 
 class Trader:
@@ -108,9 +119,17 @@ class Trader:
         self._count(pending, 1)
 
     def _count(self, pending: Pending, sign: int) -> None:
-        for (payer, asset), amount in pending.signed.order.debits().items():
-            if payer == self.id:
-                self._owed[asset] = self._owed.get(asset, 0) + sign * amount
+        if sign > 0:
+            order = pending.signed.order
+            for (payer, asset), amount in order.debits().items():
+                if payer == self.id:
+                    pending.holds[asset] = pending.holds.get(asset, 0) + amount
+            if isinstance(order, LendOffer) and order.lender == self.id:
+                reserved = self.node.replica.state.pit.reserved(self.id, order.asset)
+                if order.amount > reserved:
+                    pending.holds[order.asset] = order.amount - reserved
+        for asset, amount in pending.holds.items():
+            self._owed[asset] = self._owed.get(asset, 0) + sign * amount
 
     def _my_seq(self, signed: SignedOrder) -> int:
         return next(p.seq for p in signed.order.parties if p.member == self.id)
@@ -159,7 +178,7 @@ class Trader:
             p.done.set()
 
     def _spendable(self, asset: str) -> int:
-        return self.node.replica.state.balance(self.id, asset) - self._owed.get(asset, 0)
+        return self.node.replica.state.spendable(self.id, asset) - self._owed.get(asset, 0)
 
     @asynccontextmanager
     async def reserved_seq(self) -> AsyncIterator[int]:
@@ -192,7 +211,20 @@ class Trader:
                 raise OrderRefused(f"{leg.payee.hex()} has exited the group")
         for (payer, asset), amount in order.debits().items():
             if payer == self.id and self._spendable(asset) < amount:
-                raise OrderRefused(f"insufficient {asset}")
+                line = state.pit.line(self.id, asset)
+                more = f" (credit line {line})" if line else ""
+                raise OrderRefused(
+                    f"insufficient {asset}: {self._spendable(asset)} spendable{more}, "
+                    f"{amount} needed"
+                )
+        if order.debits() and self.id in state.pit.calls:
+            raise OrderRefused(
+                "we are under a margin call: we may receive funds (they repay), not pay"
+            )
+        spent = {(self.id, a): v for a, v in self._owed.items()}
+        problem = state.pit_problem(order, spent)
+        if problem is not None:
+            raise OrderRefused(PIT_REASONS.get(problem, problem))
 
     def queue_signed(self, signed: SignedOrder, request: bytes | None = None) -> Pending:
         """Queue a fully signed order that takes the reserved seq (call inside

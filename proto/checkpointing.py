@@ -12,7 +12,8 @@ A proposal carries the proposer's applied seq vector, the ledger height it read 
 at, the admissions (joins and deposits, ``proto.admission``) it credits and the revoke
 claims (``proto.claims``) it books, and the checkpoint of the state they imply: the last
 adopted state, less what that checkpoint settled to exited members, plus the certified
-orders up to the vector, plus the admissions and claims (``state_at``). A steward accepts
+orders up to the vector, cleared by the S&L pit (``proto.pit``), plus the admissions and
+claims (``state_at``). A steward accepts
 it only when:
 
 * it comes, signed, from the proposer of its number;
@@ -201,6 +202,7 @@ def state_at(
         return "inconsistent"
     if reached != target:
         return "behind"
+    state.pit.clear(state, number)  # the interval's draws, interest, marks, calls, lines
     try:
         apply_admissions(state, admissions, number, height)
         apply_claims(state, claims)

@@ -203,9 +203,13 @@ class Obj(Kind):
         return to_wire(value)
 
 
-def wf(kind: Kind) -> Any:
-    """Declare a dataclass field together with its wire kind."""
-    return dataclasses.field(metadata={"kind": kind})
+_NO_DEFAULT: Any = dataclasses.MISSING
+
+
+def wf(kind: Kind, default: Any = _NO_DEFAULT) -> Any:
+    """Declare a dataclass field together with its wire kind (and, for a field added
+    after others, a default; it is on the wire all the same)."""
+    return dataclasses.field(default=default, metadata={"kind": kind})
 
 
 class Wire:

@@ -41,6 +41,7 @@ from proto.frost.dkg import (
 from proto.frost.keys import KeyPackage
 from proto.genesis import AdmissionPolicy, Genesis
 from proto.kinds import ASSET, DIGEST, MAX_ASSETS, MAX_STEWARDS, MEMBER_ID, SIGNATURE
+from proto.pit import PIT_OFF, PitPolicy
 
 SCALAR = Bytes(32)
 
@@ -61,8 +62,11 @@ class GroupSpec(Wire):
     checkpoint_interval: int = wf(UInt(32, minimum=1))
     terms_hash: bytes = wf(DIGEST)
     admission: AdmissionPolicy = wf(Obj(AdmissionPolicy))
+    pit: PitPolicy = wf(Obj(PitPolicy), default=PIT_OFF)
 
     def check_fields(self) -> None:
+        if self.pit.on and self.pit.numeraire not in self.assets:
+            raise ValueError("the pit's numeraire must be one of the group's assets")
         if len(self.stewards) < 2:
             raise ValueError("a group needs at least two stewards for a threshold key")
         Committee(self.stewards)
@@ -90,6 +94,7 @@ class GroupSpec(Wire):
             self.checkpoint_interval,
             self.terms_hash,
             self.admission,
+            self.pit,
         )
 
 

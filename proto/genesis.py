@@ -22,6 +22,8 @@ from proto.codec import ListOf, Obj, Text, UInt, Wire, register, wf
 from proto.committee import Committee
 from proto.frost.curve import is_valid_point
 from proto.kinds import ASSET, DIGEST, MAX_ASSETS, MAX_STEWARDS, MEMBER_ID
+from proto.pit import PIT_OFF, PitPolicy
+from proto.state import GroupState
 
 
 @register(80, "admission-policy")
@@ -57,8 +59,12 @@ class Genesis(Wire):
     """Seconds between checkpoints."""
     terms_hash: bytes = wf(DIGEST)
     admission: AdmissionPolicy = wf(Obj(AdmissionPolicy))
+    pit: PitPolicy = wf(Obj(PitPolicy), default=PIT_OFF)
+    """The S&L pit's rules (``proto.pit``); off unless a numeraire is named."""
 
     def check_fields(self) -> None:
+        if self.pit.on and self.pit.numeraire not in self.assets:
+            raise ValueError("the pit's numeraire must be one of the group's assets")
         committee = Committee(self.stewards)  # distinct, sized
         if self.threshold != committee.quorum:
             raise ValueError(
@@ -77,6 +83,10 @@ class Genesis(Wire):
 
     def group_id(self) -> bytes:
         return hashlib.sha256(b"swapnet/1/genesis\x00" + self.encode()).digest()
+
+    def initial_state(self) -> GroupState:
+        """The state before anyone is admitted: the group's assets and pit rules."""
+        return GroupState(self.group_id(), self.assets, self.pit, self.checkpoint_interval)
 
 
 def terms_hash(terms: str) -> bytes:

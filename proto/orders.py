@@ -1,11 +1,13 @@
 """Orders: the signed off-ledger balance updates, and equivocation evidence.
 
-Three kinds of order exist today:
+Five kinds of order exist today:
 
 * ``Transfer``: one sender pays one recipient an amount of one asset.
 * ``Swap``: several parties exchange assets atomically. Every party that pays in some leg
   is a party of the swap, signs it, and consumes its own next sequence number.
 * ``Exit``: a member's last order; it moves nothing and marks the member as leaving.
+* ``LendOffer`` and ``Mark``: a lender's standing offer to the S&L pit and a member's price
+  mark (``proto.pit``); they move nothing themselves.
 
 Both expose the same view: ``parties`` (who is debited, each with the seq it consumes,
 sorted by member id) and ``legs`` (payer, payee, asset, amount). The rest of the protocol
@@ -35,11 +37,12 @@ from functools import cached_property
 from nacl.signing import SigningKey
 
 from proto import signing
-from proto.codec import ListOf, Obj, Wire, register, wf
+from proto.codec import ListOf, Obj, UInt, Wire, register, wf
 from proto.errors import InvalidProof, InvalidSignature, LocalProtocolError
 from proto.kinds import (
     AMOUNT,
     ASSET,
+    BALANCE,
     MAX_SWAP_LEGS,
     MAX_SWAP_PARTIES,
     MEMBER_ID,
@@ -194,7 +197,54 @@ class Exit(Order):
         return ()
 
 
-ORDER_KINDS: tuple[type[Order], ...] = (Transfer, Swap, Exit)
+@register(8, "lend-offer")
+@dataclass(frozen=True)
+class LendOffer(Order):
+    """A lender's standing offer to the S&L pit (``proto.pit``): up to ``amount`` of
+    ``asset`` at ``rate_bps`` basis points a day, to borrowers whose collateral is worth at
+    least ``min_collateral_bps`` of their debt, until checkpoint ``expiry`` (0: no expiry).
+    A new offer in the same asset replaces the lender's last one; amount 0 withdraws it.
+    What is offered is reserved out of the lender's balance. It moves nothing itself."""
+
+    lender: bytes = wf(MEMBER_ID)
+    seq: int = wf(SEQ)
+    asset: str = wf(ASSET)
+    amount: int = wf(BALANCE)
+    rate_bps: int = wf(UInt(32))
+    min_collateral_bps: int = wf(UInt(32, minimum=10_000))
+    expiry: int = wf(UInt(64))
+
+    @cached_property
+    def parties(self) -> tuple[Party, ...]:
+        return (Party(self.lender, self.seq),)
+
+    @cached_property
+    def legs(self) -> tuple[Leg, ...]:
+        return ()
+
+
+@register(9, "mark")
+@dataclass(frozen=True)
+class Mark(Order):
+    """A member's price mark: one base unit of ``asset`` is worth ``price`` / 10**8 base
+    units of the group's numeraire (its pit policy). The group's mark is the median of
+    fresh marks from distinct members (``proto.pit``)."""
+
+    member: bytes = wf(MEMBER_ID)
+    seq: int = wf(SEQ)
+    asset: str = wf(ASSET)
+    price: int = wf(AMOUNT)
+
+    @cached_property
+    def parties(self) -> tuple[Party, ...]:
+        return (Party(self.member, self.seq),)
+
+    @cached_property
+    def legs(self) -> tuple[Leg, ...]:
+        return ()
+
+
+ORDER_KINDS: tuple[type[Order], ...] = (Transfer, Swap, Exit, LendOffer, Mark)
 
 
 @register(5, "signed-order")

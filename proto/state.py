@@ -12,13 +12,19 @@ beyond what a member held.
 
 Invariants:
 
-* balances are integers >= 0 and never exceed the asset's supply (< 2**64);
-* ``apply`` takes an order only when ``can_apply`` says so: each party's seq is exactly
-  its next one and each party holds what it pays. So applying can never drive a balance
-  negative, and an order that is not yet applicable simply waits (see ``proto.replica``);
+* balances are integers that never exceed the asset's supply (< 2**64), and >= 0 except
+  where the S&L pit lends (``proto.pit``): between checkpoints a member may pay beyond its
+  balance down to its credit line, and every checkpoint books what was drawn as loans, so a
+  checkpoint's balances are all >= 0;
+* ``apply`` takes an order only when ``apply_problem`` says so: each party's seq is exactly
+  its next one and each party can pay what it pays (``spendable``: its balance, less what
+  it offers to lend, plus its line). An order that is not yet applicable simply waits
+  (see ``proto.replica``);
 * each party's debits happen in seq order and credits commute, so any two members that
-  have applied the same set of orders hold the same balances, seqs and flags, and
-  therefore the same snapshot bytes, whatever order the orders arrived in;
+  have applied the same set of orders hold the same balances, seqs, flags and pit, and
+  therefore the same snapshot bytes, whatever order the orders arrived in (a line is
+  fixed for the interval and only its member draws on it; offers and marks are each
+  member's own, in seq order);
 * value is conserved: ``totals()`` changes only through ``deposit`` (a join seen on the
   ledger) and ``withdraw`` (an exit or a paid revoke claim), never through an order; the
   group wallet holds ``totals()`` less ``losses`` (claims paid beyond a member's balance);
@@ -46,7 +52,8 @@ from proto.kinds import (
     MAX_MEMBERS,
     MEMBER_ID,
 )
-from proto.orders import Exit, Order
+from proto.orders import Exit, LendOffer, Mark, Order
+from proto.pit import EMPTY_PIT, PIT_OFF, Drawn, Pit, PitPolicy, PitSnapshot
 
 MAX_STATE_BYTES = 64 << 20
 
@@ -151,6 +158,8 @@ class StateSnapshot(Wire):
         ListOf(Obj(AssetBalance), max_items=MAX_ASSETS, strictly_sorted=True, sort_key=by_asset)
     )
     """What revoke claims paid out beyond the members' balances (the wallet is short)."""
+    pit: PitSnapshot = wf(Obj(PitSnapshot), default=EMPTY_PIT)
+    """The S&L pit (``proto.pit``), and the balances drawn below zero on credit lines."""
 
     def check_fields(self) -> None:
         known = set(self.assets)
@@ -198,9 +207,19 @@ class Settlement:
 class GroupState:
     """Mutable balances, seqs and flags of a group's members."""
 
-    def __init__(self, group_id: bytes, assets: tuple[str, ...] | list[str]) -> None:
+    def __init__(
+        self,
+        group_id: bytes,
+        assets: tuple[str, ...] | list[str],
+        pit: PitPolicy = PIT_OFF,
+        interval: int = 1,
+    ) -> None:
         self.group_id = group_id
         self.assets: tuple[str, ...] = tuple(sorted(set(assets)))
+        if pit.on and pit.numeraire not in self.assets:
+            raise LocalProtocolError("the pit's numeraire must be one of the group's assets")
+        self.pit = Pit(pit, interval)
+        """The S&L pit: balances may be below zero between checkpoints, within lines."""
         self.accounts: dict[bytes, Account] = {}
         self.wallet_nonce = 1  # the wallet's OpenWallet transaction
         self.ledger_height = 0
@@ -377,8 +396,32 @@ class GroupState:
             if party.seq != self.accounts[party.member].last_seq + 1:
                 return "seq-gap" if party.seq > self.next_seq(party.member) else "seq-used"
         for (payer, asset), amount in order.debits().items():
-            if self.accounts[payer].balances.get(asset, 0) < amount:
+            if self.spendable(payer, asset) < amount:
                 return "insufficient-funds"
+        return self.pit_problem(order)
+
+    def spendable(self, member: bytes, asset: str) -> int:
+        """What ``member`` may pay of ``asset`` now: its balance, less what it offers to
+        lend, plus its credit line (the pit borrows the part beyond the balance)."""
+        account = self.accounts.get(member)
+        if account is None:
+            return 0
+        held = account.balances.get(asset, 0)
+        return held - self.pit.reserved(member, asset) + self.pit.line(member, asset)
+
+    def pit_problem(
+        self, order: Order, spent: dict[tuple[bytes, str], int] | None = None
+    ) -> str | None:
+        """The pit's rules for an order (``spent``: what earlier orders of the same batch
+        already take, when a steward checks a batch)."""
+        if isinstance(order, LendOffer):
+            held = self.balance(order.lender, order.asset)
+            held -= (spent or {}).get((order.lender, order.asset), 0)
+            return self.pit.offer_problem(order.lender, order.asset, order.amount, held)
+        if isinstance(order, Mark):
+            return self.pit.mark_problem(order.asset)
+        if isinstance(order, Exit):
+            return self.pit.exit_problem(order.member, self.accounts[order.member].balances)
         return None
 
     def apply(self, order: Order) -> None:
@@ -390,7 +433,7 @@ class GroupState:
             payee_account = self.accounts[leg.payee]
             payer = payer_account.balances
             payee = payee_account.balances
-            self._set(payer, leg.asset, payer[leg.asset] - leg.amount)
+            self._set(payer, leg.asset, payer.get(leg.asset, 0) - leg.amount)
             payee[leg.asset] = payee.get(leg.asset, 0) + leg.amount
             _turnover(payer_account.volume, leg.asset, leg.amount)
             if payee_account is not payer_account:
@@ -401,6 +444,41 @@ class GroupState:
             account.orders += 1
         if isinstance(order, Exit):
             self.accounts[order.member].exit_to = order.pay_to
+        elif isinstance(order, LendOffer):
+            self.pit.set_offer(
+                order.lender,
+                order.asset,
+                order.amount,
+                order.rate_bps,
+                order.min_collateral_bps,
+                order.expiry,
+            )
+        elif isinstance(order, Mark):
+            self.pit.set_mark(order.member, order.asset, order.price)
+
+    # -- the pit (``proto.pit`` moves value through these) ------------------------------
+    def move(self, payer: bytes, payee: bytes, asset: str, amount: int) -> None:
+        """Move ``amount`` between two members' balances (loans, repayments and
+        liquidations at a checkpoint; not an order, so no turnover)."""
+        if amount <= 0 or payer == payee:
+            raise LocalProtocolError("a pit movement of a non-positive amount, or to itself")
+        source = self._account(payer).balances
+        target = self._account(payee).balances
+        self._set(source, asset, source.get(asset, 0) - amount)
+        self._set(target, asset, target.get(asset, 0) + amount)
+
+    def cover_shortfall(self, member: bytes, asset: str, amount: int) -> None:
+        """A draw no lender's reserve can pay any more (it left the wallet in a revoke):
+        the member's balance comes back to zero and the group books the loss."""
+        balances = self._account(member).balances
+        self._set(balances, asset, balances.get(asset, 0) + amount)
+        self._supply[asset] += amount
+        self.losses[asset] = self.losses.get(asset, 0) + amount
+
+    def record_pit_default(self, member: bytes) -> None:
+        account = self._account(member)
+        h = account.history
+        account.history = replace(h, pit_defaults=min(h.pit_defaults + 1, (1 << 32) - 1))
 
     # -- canonical form -----------------------------------------------------------------
     def snapshot(self) -> StateSnapshot:
@@ -412,7 +490,7 @@ class GroupState:
                     member,
                     account.frozen,
                     account.last_seq,
-                    _balances(account.balances),
+                    _balances({a: v for a, v in account.balances.items() if v > 0}),
                     _balances(account.deposited),
                     account.exit_to,
                     replace(
@@ -427,6 +505,14 @@ class GroupState:
             self.wallet_nonce,
             self.ledger_height,
             _balances(self.losses),
+            self.pit.snapshot(
+                [
+                    Drawn(member, asset, -amount)
+                    for member, account in self.accounts.items()
+                    for asset, amount in account.balances.items()
+                    if amount < 0
+                ]
+            ),
         )
 
     def encode(self) -> bytes:
@@ -438,6 +524,7 @@ class GroupState:
     @classmethod
     def from_snapshot(cls, snap: StateSnapshot) -> GroupState:
         state = cls(snap.group_id, snap.assets)
+        state.pit = Pit.from_snapshot(snap.pit)
         for record in snap.accounts:
             state.accounts[record.member] = Account(
                 record.frozen,
@@ -450,6 +537,10 @@ class GroupState:
                 {b.asset: b.amount for b in record.history.volume},
                 {b.asset: b.amount for b in record.claims_paid},
             )
+        for d in snap.pit.drawn:
+            if d.member not in state.accounts or d.asset in state.accounts[d.member].balances:
+                raise LocalProtocolError("a drawn balance of a non-member, or held as well")
+            state.accounts[d.member].balances[d.asset] = -d.amount
         state.wallet_nonce = snap.wallet_nonce
         state.ledger_height = snap.ledger_height
         state.losses = {b.asset: b.amount for b in snap.losses}

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from proto.codec import ListOf, Obj, Text, UInt, Wire, register, wf
 from proto.errors import InvalidSignature
 from proto.kinds import DIGEST, MAX_BATCH_ORDERS
-from proto.orders import SignedOrder
+from proto.orders import LendOffer, SignedOrder
 from proto.state import GroupState
 
 
@@ -83,6 +83,7 @@ def check_batch(
     refusals: list[Refusal] = []
     next_seq: dict[bytes, int] = {}
     spent: dict[tuple[bytes, str], int] = {}
+    offered: dict[tuple[bytes, str], int] = {}
     for index, signed in enumerate(orders):
         reason = _order_problem(state, signed, group_id, next_seq, spent, verified)
         if reason is not None:
@@ -92,6 +93,12 @@ def check_batch(
             next_seq[party.member] = party.seq + 1
         for key, amount in signed.order.debits().items():
             spent[key] = spent.get(key, 0) + amount
+        order = signed.order
+        if isinstance(order, LendOffer):  # what it reserves beyond the offer it replaces
+            key = (order.lender, order.asset)
+            before = offered.get(key, state.pit.reserved(*key))
+            spent[key] = spent.get(key, 0) + max(0, order.amount - before)
+            offered[key] = max(order.amount, before)
     return refusals
 
 
@@ -125,8 +132,13 @@ def _order_problem(
         if party.seq != expected:
             return "bad-seq"
     for (payer, asset), amount in order.debits().items():
-        if state.balance(payer, asset) - spent.get((payer, asset), 0) < amount:
+        if state.spendable(payer, asset) - spent.get((payer, asset), 0) < amount:
             return "insufficient-funds"
+        if payer in state.pit.calls:
+            return "margin-call"  # it may receive (that repays), not pay, until it is over
+    pit = state.pit_problem(order, spent)
+    if pit is not None:
+        return pit
     if verified is None or signed not in verified:
         try:
             signed.verify(group_id)

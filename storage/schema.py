@@ -35,7 +35,7 @@ order.
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4  # 4: state snapshots and genesis carry the S&L pit
 
 META = b"\x00"
 STATE = b"\x01"

@@ -86,8 +86,9 @@ def test_recovery_restarts_a_filled_node(tmp_path: Path) -> None:
 
 
 def test_scale_has_a_row_per_size(tmp_path: Path) -> None:
-    result = bench(tmp_path, "scale", "--sizes", "2,3", "--seconds", "1")
+    result = bench(tmp_path, "scale", "--sizes", "2,3", "--seconds", "1", "--stewards", "2")
     assert [r["nodes"] for r in result["rows"]] == [2, 3]
+    assert [r["stewards"] for r in result["rows"]] == [2, 2]  # the third node is a member
     for row in result["rows"]:
         assert row["stopped"] == ""
         assert number(row["certified orders/s"]) > 0 and number(row["checkpoint (ms, mean)"]) > 0

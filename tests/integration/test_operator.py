@@ -31,6 +31,7 @@ from devnet.manage import alive
 from proto.codec import decode
 from proto.formation import GroupSpec
 from proto.genesis import AdmissionPolicy
+from proto.pit import PitPolicy
 from tests.integration.processes import ROOT, TIMEOUT_FACTOR
 
 pytestmark = pytest.mark.xdist_group("processes")
@@ -218,11 +219,20 @@ def test_group_create_writes_the_spec_with_its_admission_policy(
         *(a for m in (n0, n1) for a in ("--steward", m["member"])),
         "--ledger-url", devnet["ledger"]["url"], "--asset", "USD", "--terms", str(terms),
         "--max-premature-revokes", "1", "--trusted-wallet", wallet_key,
-        "--min-prequals", "1", "--max-prequal-age", "500",
+        "--min-prequals", "1", "--max-prequal-age", "500", "--pit-numeraire", "usd",
+        "--pit-grace", "3",
     )  # fmt: skip
     spec = decode(spec_file.read_bytes(), GroupSpec)
     assert created["threshold"] == spec.threshold == 2
     assert spec.admission == AdmissionPolicy(1, 0, (bytes.fromhex(wallet_key),), 1, 500)
+    assert spec.pit == PitPolicy("USD", 12_000, 3, 30, 2_000)
+    no_pit = swapnet(
+        "group", "create", "--out", str(tmp_path / "p.spec"), "--name", "x",
+        *(a for m in (n0, n1) for a in ("--steward", m["member"])),
+        "--ledger-url", devnet["ledger"]["url"], "--asset", "USD", "--terms", str(terms),
+        "--pit-numeraire", "EUR", check=False,
+    )  # fmt: skip
+    assert no_pit.returncode == 1 and "numeraire" in no_pit.stderr
     broken = swapnet(
         "group", "create", "--out", str(tmp_path / "x.spec"), "--name", "x", "--steward", "zz",
         "--ledger-url", devnet["ledger"]["url"], "--asset", "USD", "--terms", str(terms),
@@ -275,6 +285,35 @@ def test_evidence_export_against_an_honest_member_is_refused(
     assert missing.returncode == 1 and "cannot read" in missing.stderr
 
 
+def test_lend_marks_and_loans_commands(devnet: dict[str, Any]) -> None:
+    n0, n1, _ = devnet["nodes"]
+    offered = js("lend", "offer", "USD:1000", "--rate-bps", "7", *data(n0))
+    assert offered["certified"]
+    (offer,) = [o for o in js("lend", "list", *data(n1))["offers"] if o["lender"] == n0["member"]]
+    assert offer["amount"] == 1000 and offer["rate_bps"] == 7
+    assert js("balance", *data(n0))["balances"]["USD"] >= 1000
+    assert js("mark", "BTC", "12.5", *data(n1))["certified"]
+    mine = [m for m in js("marks", *data(n0))["members"] if m["member"] == n1["member"]]
+    assert mine and mine[0]["price"] == 1_250_000_000 and mine[0]["per_unit"] == "12.5"
+    wait_for("the group mark", lambda: "BTC" in js("marks", *data(n0))["group"])
+    loans = js("loans", *data(n0))
+    assert {"loans", "positions", "margin_calls", "written_off"} <= set(loans)
+    assert "lend offers" in swapnet("lend", "list", *data(n0)).stdout  # a table
+    bad = swapnet("mark", "BTC", "abc", *data(n1), check=False)
+    assert bad.returncode == 1 and bad.stderr.startswith("error: price")
+    numeraire = swapnet("mark", "USD", "2", *data(n1), check=False)
+    assert numeraire.returncode == 1 and "numeraire" in numeraire.stderr
+    assert js("lend", "withdraw", "USD", *data(n0))["certified"]
+    wait_for(
+        "the offer gone at a checkpoint",
+        lambda: (
+            not [o for o in js("lend", "list", *data(n0))["offers"] if o["lender"] == n0["member"]]
+        ),
+    )
+    none = swapnet("lend", "withdraw", "USD", *data(n0), check=False)
+    assert none.returncode == 1 and "no lend offer" in none.stderr
+
+
 def test_tokens_scope_every_control_call(devnet: dict[str, Any]) -> None:
     n0, _, n2 = devnet["nodes"]
     api = n0["api"]
@@ -313,6 +352,7 @@ def test_metrics_parse_with_prometheus_own_parser(devnet: dict[str, Any]) -> Non
     )
     assert families["swapnet_certify_seconds"].type == "histogram"
     assert families["swapnet_members"].samples[0].value == 3
+    assert families["swapnet_pit_loans"].type == "gauge"
     labels = {tuple(s.labels) for f in families.values() for s in f.samples}
     assert all(set(k) <= {"asset", "le"} for k in labels)  # no per-peer labels
 
@@ -353,6 +393,7 @@ def test_the_dashboard_loads_in_headless_chromium_and_shows_the_members(
     for n in devnet["nodes"]:
         assert n["member"][:16] in dom.stdout, "a member is missing from the dashboard"
     assert "swapnet: devnet" in dom.stdout
+    assert "S&amp;L pit" in dom.stdout and 'id="positions"' in dom.stdout
     picture = subprocess.run(
         [CHROMIUM, *flags, f"--screenshot={shot}", f"{api}/"],
         check=False,
@@ -431,7 +472,7 @@ def test_group_exit_settles_a_steward_on_the_ledger(devnet: dict[str, Any]) -> N
 def test_every_scenario_plays_on_a_four_node_devnet(tmp_path: Path) -> None:
     base = tmp_path / "devnet"
     with devnet_up(base, 4):
-        for name in ("trade", "crash", "cheat", "exit"):
+        for name in ("trade", "crash", "pit", "cheat", "exit"):
             played = swapnet("devnet", "scenario", name, "--dir", str(base), check=False)
             assert played.returncode == 0, f"{name}:\n{played.stdout}\n{played.stderr}"
             assert f"scenario {name}: every expectation held" in played.stdout

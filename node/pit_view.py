@@ -1,0 +1,129 @@
+"""The S&L pit as JSON, for ``/status``, the control API, the CLI and the dashboard.
+
+Amounts are base units (integers); a price is both the integer the protocol uses
+(``price``: numeraire base units per 10**8 base units of the asset) and a decimal string
+(``per_unit``: numeraire base units per base unit); a ratio is in basis points.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from proto.pit import PRICE_SCALE, Pit
+from proto.state import GroupState
+
+
+def per_unit(price: int) -> str:
+    return str(Decimal(price) / PRICE_SCALE)
+
+
+def offers_json(pit: Pit) -> list[dict[str, Any]]:
+    return [
+        {
+            "lender": lender.hex(),
+            "asset": asset,
+            "amount": o.amount,
+            "committed": o.committed,
+            "rate_bps": o.rate_bps,
+            "min_collateral_bps": o.min_collateral_bps,
+            "expiry": o.expiry,
+        }
+        for (lender, asset), o in sorted(pit.offers.items())
+    ]
+
+
+def lines_json(pit: Pit) -> list[dict[str, Any]]:
+    return [
+        {
+            "member": member.hex(),
+            "asset": asset,
+            "line": sum(a for _, a, _ in sources),
+            "from": [
+                {"lender": lender.hex(), "amount": a, "carved_at": born}
+                for lender, a, born in sources
+            ],
+        }
+        for (member, asset), sources in sorted(pit.lines.items())
+    ]
+
+
+def loans_json(pit: Pit) -> list[dict[str, Any]]:
+    return [
+        {
+            "loan_id": loan_id,
+            "lender": x.lender.hex(),
+            "borrower": x.borrower.hex(),
+            "asset": x.asset,
+            "owed": x.owed,
+            "rate_bps": x.rate_bps,
+            "opened": x.opened,
+        }
+        for loan_id, x in sorted(pit.loans.items())
+    ]
+
+
+def marks_json(pit: Pit) -> dict[str, Any]:
+    return {
+        "numeraire": pit.policy.numeraire,
+        "group": {
+            a: {"price": p, "per_unit": per_unit(p)} for a, p in sorted(pit.group_marks.items())
+        },
+        "members": [
+            {"member": m.hex(), "asset": a, "price": p, "per_unit": per_unit(p), "booked": b}
+            for (m, a), (p, b) in sorted(pit.marks.items())
+        ],
+    }
+
+
+def positions_json(state: GroupState) -> dict[str, dict[str, Any]]:
+    """Every member with a pit position: equity and collateral ratio at the group marks."""
+    pit = state.pit
+    out: dict[str, dict[str, Any]] = {}
+    for member, account in sorted(state.accounts.items()):
+        owes = pit.owes(member)
+        lent = pit.lent(member)
+        drawn = {a: -v for a, v in account.balances.items() if v < 0}
+        if not owes and not lent and not drawn:
+            continue
+        held = pit.collateral_value(account.balances)
+        debt = pit.value(owes)
+        claims = pit.value(lent) or 0
+        out[member.hex()] = {
+            "owes": owes,
+            "lent": lent,
+            "drawn": drawn,
+            "equity": None if debt is None else (held + claims - debt) // PRICE_SCALE,
+            "ratio_bps": pit.ratio_bps(account.balances, member),
+            "margin_call_since": pit.calls.get(member),
+        }
+    return out
+
+
+def pit_status(state: GroupState) -> dict[str, Any]:
+    """The pit figures ``/status`` shows."""
+    pit = state.pit
+    offered: dict[str, int] = {}
+    for (_, asset), o in pit.offers.items():
+        offered[asset] = offered.get(asset, 0) + o.amount
+    owed: dict[str, int] = {}
+    for loan in pit.loans.values():
+        owed[loan.asset] = owed.get(loan.asset, 0) + loan.owed
+    return {
+        "on": pit.policy.on,
+        "numeraire": pit.policy.numeraire,
+        "maintenance_bps": pit.policy.maintenance_bps,
+        "grace": pit.policy.grace,
+        "cleared_at": pit.cleared,
+        "offers": len(pit.offers),
+        "offered": offered,
+        "lines": len(pit.lines),
+        "loans": len(pit.loans),
+        "owed": owed,
+        "margin_calls": [
+            {"member": m.hex(), "since": since} for m, since in sorted(pit.calls.items())
+        ],
+        "marks": {a: per_unit(p) for a, p in sorted(pit.group_marks.items())},
+        "written_off": dict(sorted(pit.written_off.items())),
+        "positions": positions_json(state),
+    }

@@ -1,0 +1,368 @@
+"""The S&L pit (``proto.pit``): random offers, orders, marks and checkpoints, and the
+properties that must hold whatever they are.
+
+* value is conserved, interest included: balances per asset always sum to the supply;
+  what borrowers owe always equals what lenders are owed; interest is exact (the whole
+  part added plus the carried remainder equals the exact rational accrual);
+* no lender is repaid more than it was owed (in value, at the marks);
+* every member that applies the same certified orders and marks, in any arrival order,
+  computes the same pit (the same snapshot bytes);
+* a borrower below the maintenance ratio is always liquidated within the grace;
+* a checkpoint never lowers what a member may spend (but for line portions that lapse and
+  a liquidated borrower), so an order certified before it is never stranded after it.
+
+And, by example: a payment beyond the balance borrows from the cheapest offer, a price
+move brings a margin call, the grace ends in liquidation at the mark, the shortfall is a
+pit default on the borrower's prequal record, and bad pit orders are refused with a
+reason.
+"""
+
+from __future__ import annotations
+
+import random
+from fractions import Fraction
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from proto.orders import Exit, LendOffer, Mark, Order, SignedOrder, Transfer, sign_order
+from proto.pit import (
+    BPS,
+    DAY_SECONDS,
+    LINE_LIFE,
+    PRICE_SCALE,
+    Pit,
+    median,
+    pit_policy,
+    water_fill,
+)
+from proto.replica import Replica
+from proto.state import GroupState
+from tests.support import key, pub
+
+ASSETS = ("BTC", "USD")
+INTERVAL = 3_600  # an hour a checkpoint, so a daily rate shows
+KEYS = [key("pit", f"m{i}") for i in range(4)]
+IDS = sorted(pub(k) for k in KEYS)
+BY_ID = {pub(k): k for k in KEYS}
+GID = b"\x07" * 32
+BTC_PRICE = 600 * PRICE_SCALE  # one BTC base unit is worth 600 USD base units
+
+
+def fresh_state(usd: int = 100_000, btc: int = 100) -> GroupState:
+    state = GroupState(GID, ASSETS, pit_policy("USD"), INTERVAL)
+    for m in IDS:
+        state.admit(m)
+        state.deposit(m, "USD", usd)
+        state.deposit(m, "BTC", btc)
+    return state
+
+
+class Book:
+    """Applies orders to a state the way a replica does, keeping seqs."""
+
+    def __init__(self, state: GroupState) -> None:
+        self.state = state
+        self.number = 0
+        self.applied: list[SignedOrder] = []
+
+    def place(self, order: Order) -> str | None:
+        problem = self.state.apply_problem(order)
+        if problem is None:
+            self.state.apply(order)
+            self.applied.append(sign_order(order, BY_ID, GID))
+        return problem
+
+    def seq(self, m: bytes) -> int:
+        return self.state.next_seq(m)
+
+    def offer(self, m: bytes, asset: str, amount: int, rate: int = 50, minimum: int = 15_000):
+        return self.place(LendOffer(m, self.seq(m), asset, amount, rate, minimum, 0))
+
+    def mark(self, m: bytes, asset: str, price: int) -> str | None:
+        return self.place(Mark(m, self.seq(m), asset, price))
+
+    def pay(self, m: bytes, to: bytes, asset: str, amount: int) -> str | None:
+        return self.place(Transfer(m, self.seq(m), to, asset, amount, b""))
+
+    def checkpoint(self) -> None:
+        self.number += 1
+        self.state.pit.clear(self.state, self.number)
+
+
+def conserved(state: GroupState, supply: dict[str, int]) -> None:
+    assert state.totals() == state.supply() == supply
+    owed_by_borrowers: dict[str, int] = {}
+    owed_to_lenders: dict[str, int] = {}
+    for m in IDS:
+        for a, x in state.pit.owes(m).items():
+            owed_by_borrowers[a] = owed_by_borrowers.get(a, 0) + x
+        for a, x in state.pit.lent(m).items():
+            owed_to_lenders[a] = owed_to_lenders.get(a, 0) + x
+    assert owed_by_borrowers == owed_to_lenders
+
+
+# -- the examples -------------------------------------------------------------------------
+def test_a_payment_beyond_the_balance_borrows_from_the_cheapest_offer_at_the_checkpoint() -> None:
+    a, b, c, d = IDS
+    book = Book(fresh_state())
+    assert book.offer(a, "USD", 50_000, rate=80) is None
+    assert book.offer(b, "USD", 50_000, rate=30) is None  # cheaper
+    assert book.mark(d, "BTC", BTC_PRICE) is None
+    assert book.pay(a, c, "USD", 60_000) == "insufficient-funds"  # 50,000 is offered
+    book.checkpoint()  # lines carved: c's collateral is worth 160,000 USD
+    line = book.state.pit.line(c, "USD")
+    assert line > 0 and book.state.spendable(c, "USD") == 100_000 + line
+    assert book.pay(c, d, "USD", 100_000 + line + 1) == "insufficient-funds"
+    assert book.pay(c, d, "USD", 100_000 + 20_000) is None
+    assert book.state.balance(c, "USD") == -20_000  # drawn on the line
+    book.checkpoint()
+    (loan,) = book.state.pit.loans.values()
+    assert (loan.lender, loan.borrower, loan.owed, loan.rate_bps) == (b, c, 20_000, 30)
+    assert book.state.balance(c, "USD") == 0 and book.state.balance(b, "USD") == 80_000
+    assert book.state.pit.offers[(b, "USD")].amount == 30_000
+    conserved(book.state, {"USD": 400_000, "BTC": 400})
+    book.checkpoint()  # an hour of interest at 30 bps a day: 20000 * 30 * 3600 / 864e6 = 2.5
+    assert loan.owed == 20_002 and loan.carry == 20_000 * 30 * INTERVAL - 2 * BPS * DAY_SECONDS
+    assert book.pay(d, c, "USD", 5_000) is None  # incoming funds repay first
+    book.checkpoint()
+    # the next hour's interest first: 2.5002 plus the carried 0.5 makes 3 whole units
+    assert loan.owed == 20_002 + 3 - 5_000
+    assert book.state.balance(c, "USD") == 0 and book.state.balance(b, "USD") == 85_000
+
+
+def test_a_price_move_brings_a_margin_call_then_liquidation_and_a_pit_default() -> None:
+    a, b, c, d = IDS
+    state = fresh_state(usd=10_000, btc=100)
+    book = Book(state)
+    book.offer(a, "USD", 10_000, rate=10, minimum=12_000)
+    for m in (a, b, d):
+        book.mark(m, "BTC", BTC_PRICE)
+    book.checkpoint()
+    book.pay(c, d, "USD", 10_000 + state.pit.line(c, "USD"))  # everything it may
+    book.checkpoint()
+    owed = state.pit.owes(c)["USD"]
+    assert owed > 0 and not state.pit.calls
+    for m in (a, b, d):  # BTC falls to a sixtieth: 100 BTC are worth 1,000 USD
+        book.mark(m, "BTC", BTC_PRICE // 60)
+    book.checkpoint()
+    assert c in state.pit.calls and state.pit.calls[c] == book.number  # the call
+    book.checkpoint()  # grace: 2 checkpoints
+    assert c in state.pit.calls
+    held_btc = state.balance(c, "BTC")
+    lender_before = state.balance(a, "BTC")
+    book.checkpoint()  # liquidated at the mark, the rest written off
+    assert c not in state.pit.calls and not state.pit.owes(c)
+    assert state.balance(c, "BTC") < held_btc
+    given = state.balance(a, "BTC") - lender_before
+    assert 0 < given * (BTC_PRICE // 60) <= owed * 2 * PRICE_SCALE  # never above what is owed
+    assert state.history(c).pit_defaults == 1 and state.pit.written_off["USD"] > 0
+    conserved(state, {"USD": 40_000, "BTC": 400})
+
+
+def test_bad_pit_orders_are_refused_with_a_reason() -> None:
+    a, b, c, _ = IDS
+    book = Book(fresh_state())
+    off = Book(GroupState(GID, ASSETS))
+    off.state.admit(a)
+    assert off.offer(a, "USD", 1) == "pit-off" and off.mark(a, "BTC", 5) == "pit-off"
+    assert book.offer(a, "USD", 100_001) == "insufficient-funds"
+    assert book.mark(a, "USD", 5) == "mark-of-numeraire"
+    assert book.offer(a, "USD", 60_000) is None
+    assert book.pay(a, b, "USD", 40_001) == "insufficient-funds"  # 60,000 is reserved
+    book.mark(b, "BTC", BTC_PRICE)
+    book.checkpoint()
+    committed = book.state.pit.offers[(a, "USD")].committed
+    assert committed > 0 and book.offer(a, "USD", 0) is None  # withdrawn...
+    assert book.state.spendable(a, "USD") == 100_000 - committed  # ...lines hold it till then
+    book.pay(c, b, "USD", 100_001)
+    assert book.place(Exit(c, book.seq(c), c)) == "pit-owes"
+    assert book.place(Exit(a, book.seq(a), a)) == "pit-lends"  # its offer still holds funds
+    for _ in range(LINE_LIFE):  # the lines that hold it lapse; c's draw is a loan now
+        book.checkpoint()
+    assert (a, "USD") not in book.state.pit.offers  # the withdrawal took effect
+    assert book.state.spendable(a, "USD") == book.state.balance(a, "USD")
+
+
+def test_median_and_water_fill() -> None:
+    assert median([5]) == 5 and median([1, 9]) == 1 and median([3, 1, 2]) == 2
+    assert water_fill(10, {b"a": 2, b"b": 100, b"c": 100}) == {b"a": 2, b"b": 4, b"c": 4}
+    assert water_fill(2, {b"a": 5, b"b": 5, b"c": 5}) == {}  # fewer units than borrowers
+    assert water_fill(0, {b"a": 5}) == {}
+
+
+def test_an_outlier_mark_is_dropped() -> None:
+    a, b, c, d = IDS
+    book = Book(fresh_state())
+    book.mark(a, "BTC", 100)
+    book.mark(b, "BTC", 102)
+    book.mark(c, "BTC", 104)
+    book.mark(d, "BTC", 10_000)  # far out
+    book.checkpoint()
+    assert book.state.pit.group_marks["BTC"] == 102
+    for _ in range(31):  # marks go stale
+        book.checkpoint()
+    assert "BTC" not in book.state.pit.group_marks
+
+
+# -- the properties -----------------------------------------------------------------------
+ops = st.lists(
+    st.tuples(
+        st.sampled_from(["offer", "mark", "pay", "pay", "pay", "checkpoint", "checkpoint"]),
+        st.integers(0, 3),
+        st.integers(0, 3),
+        st.sampled_from(["USD", "USD", "BTC"]),
+        st.integers(0, 1_000_000),
+        st.integers(0, 500),
+    ),
+    max_size=60,
+)
+# every script starts with lenders and marks in place, so that borrowing happens
+PROLOGUE = [
+    ("offer", 0, 0, "USD", 80_000, 40),
+    ("offer", 1, 0, "USD", 50_000, 20),
+    ("offer", 2, 0, "BTC", 40, 5),
+    ("mark", 0, 0, "BTC", 100, 0),
+    ("mark", 1, 0, "BTC", 100, 0),
+    ("mark", 3, 0, "BTC", 100, 0),
+    ("checkpoint", 0, 0, "USD", 0, 0),
+]
+
+
+def play_step(book: Book, step: tuple[str, int, int, str, int, int]) -> None:
+    """One step: an offer (amount n, capped), a mark (n % 300 percent of 600 USD a BTC
+    unit: big moves), a payment (n % 100 + 1 percent of what the payer may spend, so
+    often on credit), or a checkpoint."""
+    kind, i, j, asset, n, rate = step
+    m, other = IDS[i], IDS[j]
+    if kind == "offer":
+        book.offer(m, asset, n % 150_000, rate, 12_000 + rate * 10)
+    elif kind == "mark" and asset != "USD":
+        book.mark(m, asset, max(1, BTC_PRICE * (n % 300) // 100))
+    elif kind == "pay" and m != other:
+        spendable = book.state.spendable(m, asset)
+        if spendable > 0:
+            book.pay(m, other, asset, max(1, spendable * (n % 100 + 1) // 100))
+    elif kind == "checkpoint":
+        check_clear(book)
+
+
+def play(script: list[tuple[str, int, int, str, int, int]]) -> Book:
+    book = Book(fresh_state())
+    supply = {"USD": 400_000, "BTC": 400}
+    for step in PROLOGUE + script:
+        play_step(book, step)
+        conserved(book.state, supply)
+    return book
+
+
+def check_clear(book: Book) -> None:
+    """One checkpoint, checking the accrual is exact and no lender gets more than owed."""
+    state, pit = book.state, book.state.pit
+    before = {i: (x.owed, x.carry, x.rate_bps, x.opened) for i, x in pit.loans.items()}
+    lenders_before = {m: dict(state.accounts[m].balances) for m in IDS}
+    owed_to = {m: pit.lent(m) for m in IDS}
+    spend_before = {(m, a): state.spendable(m, a) for m in IDS for a in ASSETS}
+    number = book.number + 1
+    lapsing = {
+        key: sum(x for _, x, born in sources if born <= number - LINE_LIFE)
+        for key, sources in pit.lines.items()
+    }
+    liquidated = {m for m, since in pit.calls.items() if number - since >= pit.policy.grace}
+    book.checkpoint()
+    # a checkpoint never lowers what a member may spend (so no certified order is stranded),
+    # but for line portions that lapse and a liquidated borrower
+    for (m, a), could in spend_before.items():
+        if m not in liquidated:
+            assert state.spendable(m, a) >= could - lapsing.get((m, a), 0), (m, a)
+    # interest: whole + carry == exact accrual, loan by loan (for loans still open and not
+    # repaid or liquidated this checkpoint, the owed figure shows it directly)
+    for i, (owed, carry, rate, opened) in before.items():
+        loan = pit.loans.get(i)
+        if loan is None or opened >= book.number:
+            continue
+        exact = Fraction(owed * rate * INTERVAL + carry, BPS * DAY_SECONDS)
+        assert loan.owed + Fraction(loan.carry, BPS * DAY_SECONDS) <= owed + exact
+        assert 0 <= loan.carry < BPS * DAY_SECONDS
+    # no lender repaid more than it was owed (value at the marks now), counting what it
+    # lent out at this checkpoint as money that left it
+    funded: dict[bytes, dict[str, int]] = {}  # lent out now (left), borrowed now (came)
+    for loan in pit.loans.values():
+        if loan.opened == book.number:
+            f = funded.setdefault(loan.lender, {})
+            f[loan.asset] = f.get(loan.asset, 0) + loan.owed
+            g = funded.setdefault(loan.borrower, {})
+            g[loan.asset] = g.get(loan.asset, 0) - loan.owed
+    for m in IDS:
+        got = 0
+        for asset in ASSETS:
+            delta = state.balance(m, asset) - lenders_before[m].get(asset, 0)
+            delta += funded.get(m, {}).get(asset, 0)
+            price = pit.mark(asset)
+            if delta > 0 and price is not None:
+                got += delta * price
+        owed_value = sum(
+            x * (pit.mark(a) or 0) for a, x in owed_to[m].items()
+        )  # before interest: interest this checkpoint is at most one day's rate on it
+        ceiling = owed_value + owed_value * 500 * INTERVAL // (BPS * DAY_SECONDS) + PRICE_SCALE
+        if owed_to[m]:
+            assert got <= ceiling * 2  # repaid in kind at the marks: within what is owed
+    # a borrower below maintenance is under a call that started within the grace
+    for m in IDS:
+        if not pit.owes(m):
+            continue
+        ratio = pit.ratio_bps(state.accounts[m].balances, m)
+        if ratio is not None and ratio < pit.policy.maintenance_bps:
+            assert m in pit.calls and book.number - pit.calls[m] < pit.policy.grace
+
+
+@settings(max_examples=400, deadline=None)
+@given(ops)
+def test_value_is_conserved_and_the_pit_rules_hold(script: list) -> None:  # type: ignore[type-arg]
+    play(script)
+
+
+@settings(max_examples=150, deadline=None)
+@given(ops, st.randoms(use_true_random=False))
+def test_every_member_computes_the_same_pit_from_the_same_orders(
+    script: list,  # type: ignore[type-arg]
+    rng: random.Random,
+) -> None:
+    book = Book(fresh_state())
+    # play it once, cutting the orders into intervals at each checkpoint
+    intervals: list[list[SignedOrder]] = [[]]
+    for step in PROLOGUE + script:
+        if step[0] == "checkpoint":
+            book.checkpoint()
+            intervals.append([])
+            continue
+        before = len(book.applied)
+        play_step(book, step)
+        intervals[-1].extend(book.applied[before:])
+    # another member receives each interval's orders in a shuffled order
+    other = Replica(fresh_state(), committee=None)  # type: ignore[arg-type]
+    mine = Replica(fresh_state(), committee=None)  # type: ignore[arg-type]
+    for k, orders in enumerate(intervals):
+        shuffled = list(orders)
+        rng.shuffle(shuffled)
+        mine.add_certified(orders)
+        other.add_certified(shuffled)
+        assert not other.waiting and not mine.waiting
+        assert mine.state.snapshot() == other.state.snapshot()
+        if k < len(intervals) - 1:
+            mine.state.pit.clear(mine.state, k + 1)
+            other.state.pit.clear(other.state, k + 1)
+    assert mine.state.encode() == other.state.encode() == book.state.encode()
+
+
+def test_a_state_with_a_pit_round_trips_through_its_snapshot() -> None:
+    a, b, c, d = IDS
+    book = Book(fresh_state())
+    book.offer(a, "USD", 50_000)
+    book.mark(b, "BTC", BTC_PRICE)
+    book.checkpoint()
+    book.pay(c, d, "USD", 100_000 + book.state.pit.line(c, "USD"))
+    copy = GroupState.decode(book.state.encode())
+    assert copy.encode() == book.state.encode()
+    assert copy.balance(c, "USD") < 0 and isinstance(copy.pit, Pit)
+    assert copy.spendable(c, "USD") == book.state.spendable(c, "USD") == 0
