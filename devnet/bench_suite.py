@@ -427,7 +427,8 @@ def scale(
                 m = [scrape(n) for n in cluster.nodes]
                 rss = sum(peak_rss_mb(pid(n)) for n in cluster.nodes)
         except Exception as exc:  # the size this machine cannot hold: say why, and stop
-            rows.append({"nodes": size, "stopped": f"{type(exc).__name__}: {str(exc)[:160]}"})
+            first = str(exc).splitlines()[0] if str(exc) else ""
+            rows.append({"nodes": size, "stopped": f"{type(exc).__name__}: {first[:160]}"})
             break
         count = sum(x.get("swapnet_checkpoint_seconds_count", 0) for x in m)
         total = sum(x.get("swapnet_checkpoint_seconds_sum", 0.0) for x in m)

@@ -137,6 +137,11 @@ def _bench_frost_size(t: int, n: int, msg: bytes, reps: int) -> dict[str, str]:
     }
 
 
+def _cell(value: str) -> str:
+    """A table cell: one line, no column separator."""
+    return " ".join(str(value).split()).replace("|", "/")
+
+
 def record(path: Path, section: str, rows: list[dict[str, str]], command: str) -> None:
     """Append ``rows`` to the table under ``## section`` in ``path`` (created if missing),
     each with the date, the machine and the command."""
@@ -146,7 +151,10 @@ def record(path: Path, section: str, rows: list[dict[str, str]], command: str) -
     header = "| " + " | ".join(columns) + " |"
     rule = "|" + "---|" * len(columns)
     today = datetime.date.today().isoformat()
-    new = ["| " + " | ".join([today, machine(), f"`{command}`", *r.values()]) + " |" for r in rows]
+    new = [
+        "| " + " | ".join(_cell(v) for v in [today, machine(), f"`{command}`", *r.values()]) + " |"
+        for r in rows
+    ]
     text = (
         path.read_text()
         if path.exists()

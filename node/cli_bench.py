@@ -125,10 +125,10 @@ def bench_scale(
         fail("sizes: integers separated by commas, e.g. 5,10,20,50")
     if not wanted or any(not 2 <= s <= 64 for s in wanted):
         fail("sizes: each from 2 to 64")
-    rows = _guarded(lambda: scale(wanted, seconds, say=_progress))
-    _report(
-        "scale", rows, f"swapnet bench scale --sizes {sizes} --seconds {seconds:g}", output, as_json
-    )
+    cap = stewards or None
+    rows = _guarded(lambda: scale(wanted, seconds, stewards=cap, say=_progress))
+    command = f"swapnet bench scale --sizes {sizes} --seconds {seconds:g} --stewards {stewards}"
+    _report("scale", rows, command, output, as_json)
 
 
 @bench_app.command("frost")
