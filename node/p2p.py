@@ -140,8 +140,8 @@ class P2P:
     nursery: trio.Nursery
     guard: PeerGuard
     timeouts: dict[bytes, int] = field(default_factory=dict)
-    """Requests to each member that timed out in a row: at ``RESET_AFTER_TIMEOUTS`` the
-    connection is closed, so the next request dials afresh (py-libp2p can leave a yamux
+    """Requests to each member that failed in a row: at ``RESET_AFTER_TIMEOUTS`` the
+    connection is closed, so the dial loop dials afresh (py-libp2p can leave a yamux
     connection that opens no more streams under heavy load)."""
 
     def punish(self, member: bytes) -> None:
@@ -185,6 +185,7 @@ class P2P:
         unblock = getattr(self.host.get_network(), "unblock_peer", None)
         if unblock is not None:  # a failed dial bars the peer for 60 s; we redial on purpose
             unblock(info.peer_id)
+        self._forget_closed(info.peer_id)
         try:
             await self.host.connect(info)
         except Exception as exc:
@@ -195,12 +196,28 @@ class P2P:
         return member
 
     def connected_members(self) -> set[bytes]:
+        """Members we hold an open connection to (py-libp2p keeps closed ones listed)."""
         out = set()
-        for peer in self.host.get_network().connections:
-            member = member_of(peer)
-            if member is not None:
-                out.add(member)
+        for peer, conns in list(self.host.get_network().connections.items()):
+            listed = conns if isinstance(conns, list) else [conns]
+            if any(c is not None and not getattr(c, "is_closed", False) for c in listed):
+                member = member_of(peer)
+                if member is not None:
+                    out.add(member)
         return out
+
+    def _forget_closed(self, peer: ID) -> None:
+        """Drop closed connections py-libp2p still lists for ``peer``: while one is
+        listed, ``host.connect`` believes it is connected and never dials again."""
+        connections = self.host.get_network().connections
+        listed = connections.get(peer)
+        if not isinstance(listed, list):
+            return
+        alive = [c for c in listed if c is not None and not getattr(c, "is_closed", False)]
+        if not alive:
+            del connections[peer]
+        elif len(alive) != len(listed):
+            connections[peer] = alive
 
     # -- gossip -------------------------------------------------------------------------
     def set_validator(self, topic: str, validator: Validator) -> None:
@@ -276,23 +293,29 @@ class P2P:
                 finally:
                     await stream.close()
         except trio.TooSlowError as exc:
-            self.timeouts[member] = self.timeouts.get(member, 0) + 1
-            if self.timeouts[member] >= RESET_AFTER_TIMEOUTS:
-                self.timeouts[member] = 0
-                logging.getLogger(__name__).warning(
-                    "requests to %s keep timing out: reconnecting", member.hex()[:16]
-                )
-                self.nursery.start_soon(self._reconnect, member)
+            self._failed(member)
             raise P2PError(f"{protocol} request timed out") from exc
         except P2PError:
             raise
         except Exception as exc:
+            self._failed(member)
             raise P2PError(f"{protocol} request failed: {exc}") from exc
         self.timeouts.pop(member, None)
         return response
 
+    def _failed(self, member: bytes) -> None:
+        self.timeouts[member] = self.timeouts.get(member, 0) + 1
+        if self.timeouts[member] >= RESET_AFTER_TIMEOUTS:
+            self.timeouts[member] = 0
+            logging.getLogger(__name__).warning(
+                "requests to %s keep failing: reconnecting", member.hex()[:16]
+            )
+            self.nursery.start_soon(self._reconnect, member)
+
     async def _reconnect(self, member: bytes) -> None:
+        """Close a connection that opens no more streams; the dial loop dials again."""
         await self._disconnect(member)
+        self._forget_closed(peer_id_of(member))
         try:
             self.host.get_network().unblock_peer(peer_id_of(member))
         except Exception as exc:  # an older py-libp2p: the next dial waits out the block
