@@ -372,7 +372,7 @@ def latency(
 
 
 def recovery(
-    orders: int = 1_000_000, nodes: int = 3, callers: int = 4, chunk: int = 250
+    orders: int = 1_000_000, nodes: int = 3, callers: int = 1, chunk: int = 250
 ) -> dict[str, Any]:
     """Fill a group's stores with ``orders`` certified orders (real load), then restart
     node 0 and time its start to ready; its RSS once ready."""

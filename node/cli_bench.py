@@ -92,16 +92,16 @@ def bench_latency(
 def bench_recovery(
     orders: Annotated[int, typer.Option(min=1, help="certified orders to store first")] = 1_000_000,
     nodes: NODES = 3,
+    callers: Annotated[int, typer.Option(min=1, max=32, help="callers per node")] = 1,
     output: OUTPUT = Path("BENCHMARKS.md"),
     as_json: JSON = False,
 ) -> None:
     """Fill a devnet with ORDERS certified orders, restart node 0: start to ready, RSS."""
     from devnet.bench_suite import recovery  # noqa: PLC0415
 
-    row = _guarded(lambda: recovery(orders, nodes))
-    _report(
-        "recovery", [row], f"swapnet bench recovery --orders {orders} -n {nodes}", output, as_json
-    )
+    row = _guarded(lambda: recovery(orders, nodes, callers))
+    command = f"swapnet bench recovery --orders {orders} -n {nodes} --callers {callers}"
+    _report("recovery", [row], command, output, as_json)
 
 
 @bench_app.command("scale")
