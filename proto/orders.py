@@ -33,6 +33,7 @@ import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
+from typing import ClassVar
 
 from nacl.signing import SigningKey
 
@@ -177,9 +178,25 @@ class Swap(Order):
         return self.swap_legs
 
 
+class SoloOrder(Order):
+    """An order of one party that moves nothing by itself (an exit, a lend offer, a
+    mark): its party is the member in field ``PARTY`` with its ``seq``."""
+
+    PARTY: ClassVar[str] = "member"
+    seq: int  # (each subclass declares it as a wire field)
+
+    @cached_property
+    def parties(self) -> tuple[Party, ...]:
+        return (Party(getattr(self, self.PARTY), self.seq),)
+
+    @cached_property
+    def legs(self) -> tuple[Leg, ...]:
+        return ()
+
+
 @register(7, "exit")
 @dataclass(frozen=True)
-class Exit(Order):
+class Exit(SoloOrder):
     """A member leaves cooperatively: its last order. Once applied the member can pay no
     more; the checkpoint that covers it fixes the balance the group settles to ``pay_to``
     (a ledger account) on the ledger."""
@@ -188,23 +205,17 @@ class Exit(Order):
     seq: int = wf(SEQ)
     pay_to: bytes = wf(MEMBER_ID)
 
-    @cached_property
-    def parties(self) -> tuple[Party, ...]:
-        return (Party(self.member, self.seq),)
-
-    @cached_property
-    def legs(self) -> tuple[Leg, ...]:
-        return ()
-
 
 @register(8, "lend-offer")
 @dataclass(frozen=True)
-class LendOffer(Order):
+class LendOffer(SoloOrder):
     """A lender's standing offer to the S&L pit (``proto.pit``): up to ``amount`` of
     ``asset`` at ``rate_bps`` basis points a day, to borrowers whose collateral is worth at
     least ``min_collateral_bps`` of their debt, until checkpoint ``expiry`` (0: no expiry).
     A new offer in the same asset replaces the lender's last one; amount 0 withdraws it.
     What is offered is reserved out of the lender's balance. It moves nothing itself."""
+
+    PARTY: ClassVar[str] = "lender"
 
     lender: bytes = wf(MEMBER_ID)
     seq: int = wf(SEQ)
@@ -214,18 +225,10 @@ class LendOffer(Order):
     min_collateral_bps: int = wf(UInt(32, minimum=10_000))
     expiry: int = wf(UInt(64))
 
-    @cached_property
-    def parties(self) -> tuple[Party, ...]:
-        return (Party(self.lender, self.seq),)
-
-    @cached_property
-    def legs(self) -> tuple[Leg, ...]:
-        return ()
-
 
 @register(9, "mark")
 @dataclass(frozen=True)
-class Mark(Order):
+class Mark(SoloOrder):
     """A member's price mark: one base unit of ``asset`` is worth ``price`` / 10**8 base
     units of the group's numeraire (its pit policy). The group's mark is the median of
     fresh marks from distinct members (``proto.pit``)."""
@@ -234,14 +237,6 @@ class Mark(Order):
     seq: int = wf(SEQ)
     asset: str = wf(ASSET)
     price: int = wf(AMOUNT)
-
-    @cached_property
-    def parties(self) -> tuple[Party, ...]:
-        return (Party(self.member, self.seq),)
-
-    @cached_property
-    def legs(self) -> tuple[Leg, ...]:
-        return ()
 
 
 ORDER_KINDS: tuple[type[Order], ...] = (Transfer, Swap, Exit, LendOffer, Mark)
