@@ -282,25 +282,45 @@ class P2P:
     async def request(
         self, member: bytes, protocol: str, payload: bytes, timeout: float = REQUEST_TIMEOUT
     ) -> bytes:
+        """Send ``payload`` on a new stream and read one framed answer, within ``timeout``.
+
+        The stream work runs in a task of its own: when opening a stream fails or is
+        cancelled, py-libp2p resets it inside a *shielded* scope, and on a wedged
+        connection that reset never returns, so a timeout around it would never fire.
+        The caller waits on the task's answer instead and always gets its timeout; a
+        stuck task ends when the reconnect (``_failed``) closes the connection."""
         if len(payload) > MAX_FRAME:
             raise P2PError("request larger than a frame")
+        send, receive = trio.open_memory_channel[tuple[bytes | None, BaseException | None]](1)
+
+        async def attempt() -> None:
+            try:
+                with trio.fail_after(timeout):
+                    response = await self._exchange(member, protocol, payload)
+                send.send_nowait((response, None))
+            except Exception as exc:  # handed to the caller
+                send.send_nowait((None, exc))
+
+        self.nursery.start_soon(attempt)
+        with trio.move_on_after(timeout + 1):
+            response, error = await receive.receive()
+            if error is None and response is not None:
+                self.timeouts.pop(member, None)
+                return response
+            self._failed(member)
+            if isinstance(error, trio.TooSlowError):
+                raise P2PError(f"{protocol} request timed out") from error
+            raise P2PError(f"{protocol} request failed: {error}") from error
+        self._failed(member)
+        raise P2PError(f"{protocol} request timed out (the stream is stuck)")
+
+    async def _exchange(self, member: bytes, protocol: str, payload: bytes) -> bytes:
+        stream = await self.host.new_stream(peer_id_of(member), [TProtocol(protocol)])
         try:
-            with trio.fail_after(timeout):
-                stream = await self.host.new_stream(peer_id_of(member), [TProtocol(protocol)])
-                try:
-                    await stream.write(encode_varint_prefixed(payload))
-                    response: bytes = await read_varint_prefixed_bytes_limited(stream, MAX_FRAME)
-                finally:
-                    await stream.close()
-        except trio.TooSlowError as exc:
-            self._failed(member)
-            raise P2PError(f"{protocol} request timed out") from exc
-        except P2PError:
-            raise
-        except Exception as exc:
-            self._failed(member)
-            raise P2PError(f"{protocol} request failed: {exc}") from exc
-        self.timeouts.pop(member, None)
+            await stream.write(encode_varint_prefixed(payload))
+            response: bytes = await read_varint_prefixed_bytes_limited(stream, MAX_FRAME)
+        finally:
+            await stream.close()
         return response
 
     def _failed(self, member: bytes) -> None:
