@@ -10,9 +10,9 @@ from typing import Annotated, Any
 import typer
 
 from node.cli_node import API, DATA, JSON, TOKEN, NodeClient, fail, show
+from proto.pit import PRICE_SCALE
 
 lend_app = typer.Typer(help="Lend offers to the group's S&L pit.")
-PRICE_SCALE = 10**8
 
 
 def _short(rows: list[dict[str, Any]], *keys: str) -> list[dict[str, Any]]:

@@ -88,6 +88,12 @@ def write_cookie(data_dir: Path) -> str:
 MAX_PAY_MANY = 1000
 
 
+def _asset(value: object, assets: tuple[str, ...]) -> str:
+    if value not in assets:
+        raise BadRequest("bad-request", f"asset must be one of {list(assets)}")
+    return str(value)
+
+
 def _int(value: object, what: str, low: int = 0, high: int = 2**32 - 1) -> int:
     if type(value) is not int or not low <= value <= high:
         raise BadRequest("bad-request", f"{what} must be an integer from {low} to {high}")
@@ -201,9 +207,7 @@ def build_app(runtime: NodeRuntime, tokens: TokenBook) -> Starlette:  # noqa: PL
         body = await json_body(request)
         g = runtime.require_group()
         to = hex32(body.get("to"), "to")
-        asset = body.get("asset")
-        if asset not in g.genesis.assets:
-            raise BadRequest("bad-request", f"asset must be one of {list(g.genesis.assets)}")
+        asset = _asset(body.get("asset"), g.genesis.assets)
         amount = _amount(body.get("amount"))
         memo = b""
         if to == runtime.member_id:
@@ -261,9 +265,7 @@ def build_app(runtime: NodeRuntime, tokens: TokenBook) -> Starlette:  # noqa: PL
     async def lend_offer(request: Request) -> Response:
         body = await json_body(request)
         g = runtime.require_group()
-        asset = body.get("asset")
-        if asset not in g.genesis.assets:
-            raise BadRequest("bad-request", f"asset must be one of {list(g.genesis.assets)}")
+        asset = _asset(body.get("asset"), g.genesis.assets)
         amount = _amount(body.get("amount"))
         rate = _int(body.get("rate_bps", 0), "rate_bps", 0, 2**32 - 1)
         minimum = _int(body.get("min_collateral_bps", 15_000), "min_collateral_bps", 10_000)
@@ -311,9 +313,7 @@ def build_app(runtime: NodeRuntime, tokens: TokenBook) -> Starlette:  # noqa: PL
     async def mark(request: Request) -> Response:
         body = await json_body(request)
         g = runtime.require_group()
-        asset = body.get("asset")
-        if asset not in g.genesis.assets:
-            raise BadRequest("bad-request", f"asset must be one of {list(g.genesis.assets)}")
+        asset = _asset(body.get("asset"), g.genesis.assets)
         price = _amount(body.get("price"), "price")
         cert = await g.trader.place(
             lambda seq: Mark(runtime.member_id, seq, asset, price), _request_id(body)

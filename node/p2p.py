@@ -53,7 +53,7 @@ GOSSIP_PROTOCOL = TProtocol("/meshsub/1.1.0")
 SUBSCRIPTION_QUEUE = 4096
 MAX_FRAME = 1 << 20
 REQUEST_TIMEOUT = 10.0
-RESET_AFTER_TIMEOUTS = 3
+RESET_AFTER_FAILURES = 3
 
 Validator = Callable[[bytes, bytes], bool]
 """(member id of the publisher, payload) -> deliver and forward?"""
@@ -139,8 +139,8 @@ class P2P:
     gossipsub: GossipSub
     nursery: trio.Nursery
     guard: PeerGuard
-    timeouts: dict[bytes, int] = field(default_factory=dict)
-    """Requests to each member that failed in a row: at ``RESET_AFTER_TIMEOUTS`` the
+    failures: dict[bytes, int] = field(default_factory=dict)
+    """Requests to each member that failed in a row: at ``RESET_AFTER_FAILURES`` the
     connection is closed, so the dial loop dials afresh (py-libp2p can leave a yamux
     connection that opens no more streams under heavy load)."""
 
@@ -305,7 +305,7 @@ class P2P:
         with trio.move_on_after(timeout + 1):
             response, error = await receive.receive()
             if error is None and response is not None:
-                self.timeouts.pop(member, None)
+                self.failures.pop(member, None)
                 return response
             self._failed(member)
             if isinstance(error, trio.TooSlowError):
@@ -324,9 +324,9 @@ class P2P:
         return response
 
     def _failed(self, member: bytes) -> None:
-        self.timeouts[member] = self.timeouts.get(member, 0) + 1
-        if self.timeouts[member] >= RESET_AFTER_TIMEOUTS:
-            self.timeouts[member] = 0
+        self.failures[member] = self.failures.get(member, 0) + 1
+        if self.failures[member] >= RESET_AFTER_FAILURES:
+            self.failures[member] = 0
             logging.getLogger(__name__).warning(
                 "requests to %s keep failing: reconnecting", member.hex()[:16]
             )

@@ -316,16 +316,17 @@ class Pit:
         return 0 if offer is None else max(offer.amount, offer.committed)
 
     def owes(self, member: bytes) -> dict[str, int]:
-        out: dict[str, int] = {}
-        for loan in self.loans.values():
-            if loan.borrower == member:
-                out[loan.asset] = out.get(loan.asset, 0) + loan.owed
-        return out
+        """Per asset, what ``member`` owes on its loans."""
+        return self._loans_of(member, borrower=True)
 
     def lent(self, member: bytes) -> dict[str, int]:
+        """Per asset, what ``member`` is owed on the loans it made."""
+        return self._loans_of(member, borrower=False)
+
+    def _loans_of(self, member: bytes, *, borrower: bool) -> dict[str, int]:
         out: dict[str, int] = {}
         for loan in self.loans.values():
-            if loan.lender == member:
+            if (loan.borrower if borrower else loan.lender) == member:
                 out[loan.asset] = out.get(loan.asset, 0) + loan.owed
         return out
 
@@ -598,13 +599,10 @@ class Pit:
 
     def _exposure(self, member: bytes) -> int | None:
         """What a member owes plus what its lines let it draw, in value (None: unmarked)."""
-        drawable: dict[str, int] = {}
-        for (m, asset), sources in self.lines.items():
-            if m == member:
-                drawable[asset] = drawable.get(asset, 0) + sum(a for _, a, _ in sources)
         owes = self.owes(member)
-        for asset, amount in drawable.items():
-            owes[asset] = owes.get(asset, 0) + amount
+        for m, asset in self.lines:
+            if m == member:
+                owes[asset] = owes.get(asset, 0) + self.line(member, asset)
         return self.value(owes)
 
     # -- canonical form -----------------------------------------------------------------
