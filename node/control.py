@@ -68,7 +68,6 @@ from proto.codec import Wire, decode
 from proto.errors import DecodeError
 from proto.orders import Exit, LendOffer, Mark, Transfer
 from proto.prequal import Prequal
-from proto.rfq import SwapAsk
 
 W = TypeVar("W", bound=Wire)
 
@@ -343,7 +342,7 @@ def build_app(runtime: NodeRuntime, tokens: TokenBook) -> Starlette:  # noqa: PL
         get = _leg(body, "get", g.genesis.assets)
         if give[0] == get[0] or maker == runtime.member_id:
             raise BadRequest("bad-request", "a swap exchanges two assets with someone else")
-        cert = await g.desk.take(maker, SwapAsk(*give, *get), _request_id(body))
+        cert = await g.desk.take(maker, give, get, _request_id(body))
         return JSONResponse(_certified(cert, g.node.group_id))
 
     async def quote(request: Request) -> Response:

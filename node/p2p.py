@@ -12,7 +12,10 @@ Gossip is best effort: correctness comes from the sync protocol over streams.
 
 Streams: a request is one varint-prefixed message on a new stream, the answer one
 varint-prefixed message back; both bounded by ``MAX_FRAME``. The handler learns the
-caller's member id from the authenticated connection, never from the payload.
+caller's member id from the authenticated connection, never from the payload. A request
+always returns within its timeout. A handler that refuses closes the stream unanswered
+(``NoAnswer``); a peer whose streams cannot be opened or time out
+``RESET_AFTER_FAILURES`` times in a row is reconnected, since its connection is wedged.
 
 Hygiene (``PeerGuard``): every gossip message counts against its publisher's token bucket
 (a flood is dropped and counts as a strike); a message the topic validator refuses, or a
@@ -63,6 +66,12 @@ Handler = Callable[[bytes, bytes], Awaitable[bytes]]
 
 class P2PError(Exception):
     """A peer could not be reached, or broke the stream protocol."""
+
+
+class NoAnswer(P2PError):
+    """The peer took the request and closed the stream without an answer: it refused the
+    request (its handler raised) or went away. Not a sign of a wedged connection, so it
+    does not count towards a reconnect."""
 
 
 @dataclass
@@ -307,6 +316,9 @@ class P2P:
             if error is None and response is not None:
                 self.failures.pop(member, None)
                 return response
+            if isinstance(error, NoAnswer):  # refused: the connection itself works
+                self.failures.pop(member, None)
+                raise error
             self._failed(member)
             if isinstance(error, trio.TooSlowError):
                 raise P2PError(f"{protocol} request timed out") from error
@@ -318,7 +330,10 @@ class P2P:
         stream = await self.host.new_stream(peer_id_of(member), [TProtocol(protocol)])
         try:
             await stream.write(encode_varint_prefixed(payload))
-            response: bytes = await read_varint_prefixed_bytes_limited(stream, MAX_FRAME)
+            try:
+                response: bytes = await read_varint_prefixed_bytes_limited(stream, MAX_FRAME)
+            except Exception as exc:
+                raise NoAnswer(f"{protocol}: the peer closed the stream unanswered") from exc
         finally:
             await stream.close()
         return response

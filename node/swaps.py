@@ -13,25 +13,36 @@ A swap ties two traders' order chains together, so both sides insist that the ot
 seq is its next one by their own replica and that their own earlier orders are all
 applied (``QUIET_WAIT``): a swap is then certifiable at once and never makes one trader
 wait on the other's orders in flight (a trader that crashed with orders in flight would
-otherwise stall everyone who swapped with it, and everyone who swapped with them).
-If the maker's answer to a signed swap is lost, the taker keeps its seq taken (it signed
-it) and learns the outcome by sync: a member should quote only to counterparties it is
-willing to wait for.
+otherwise stall everyone who swapped with it, and everyone who swapped with them). A side
+whose replica is behind the other's seq syncs with the other first (``CATCH_UP``):
+gossip may simply not have brought the other's latest certificates yet.
+
+The taker signs first, and from then on its seq is taken: signing another order with it
+would be equivocation. So the maker checks everything before it answers the ask (the
+ask names the taker's seq), and an honest maker never refuses the signed swap it agreed
+to. If the maker's answer is lost, the taker sends its signed swap again
+(``SIGN_TRIES``): the maker answers a swap it signed with the same signature, and signs
+one whose window passed before it arrived if its seq is still free. If no answer ever
+comes, the taker's seq stays taken until the maker's copy is certified, and the API says
+so (``SwapUnanswered``, a pending outcome, never "refused"). A member should quote only
+to counterparties it is willing to wait for.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
+from collections import OrderedDict
 from dataclasses import dataclass
 
 import trio
 
 from node.p2p import P2P, P2PError
-from node.trader import OrderRefused, Pending, Trader
+from node.trader import OrderPending, OrderRefused, Pending, Trader
 from proto.codec import Wire, decode
 from proto.errors import RemoteProtocolError
-from proto.orders import SignedOrder, order_signature
-from proto.rfq import SwapAsk, SwapSign, SwapSigned, SwapTerms, swap_of
+from proto.orders import SignedOrder, Swap, order_signature
+from proto.rfq import SwapAsk, SwapSign, SwapSigned, SwapTerms, ask_of, swap_of
 from proto.votes import Certificate
 
 log = logging.getLogger(__name__)
@@ -43,8 +54,18 @@ class SwapDeclined(Exception):
     """The maker will not do this swap (not a protocol breach: the stream just closes)."""
 
 
+class SwapUnanswered(OrderPending):
+    """We signed the swap and the maker's countersignature never came: our seq stays
+    taken by it, and whether the maker submitted it shows by sync."""
+
+
 SIGN_WINDOW = 10.0
 QUIET_WAIT = 0.5
+CATCH_UP = 2.0
+SIGN_TRIES = 4
+SIGN_RETRY = 0.5
+"""The pause before the taker's second delivery of its signed swap (doubled after)."""
+SIGNED_KEPT = 1024
 
 
 @dataclass
@@ -70,11 +91,10 @@ class Quote:
 
 @dataclass
 class _Session:
-    ask: SwapAsk
-    seq: int
+    swap: Swap
+    quote: Quote
     signed: trio.MemorySendChannel[SwapSign]
     done: trio.Event
-    taker_seq: int
     result: bytes | None = None
 
 
@@ -85,6 +105,9 @@ class SwapDesk:
         self.nursery = nursery
         self.quotes: list[Quote] = []
         self.sessions: dict[bytes, _Session] = {}
+        self.signed: OrderedDict[bytes, bytes] = OrderedDict()
+        """Order id -> our signature, for the swaps we signed lately (a taker that lost
+        our answer and asks again gets the same one)."""
         p2p.set_handler(SWAP_PROTOCOL, self._on_request)
 
     # -- maker ----------------------------------------------------------------------------
@@ -99,91 +122,152 @@ class SwapDesk:
             return (await self._on_sign(caller, msg)).encode()
         raise RemoteProtocolError("not a swap message")
 
-    async def _on_ask(self, caller: bytes, ask: SwapAsk) -> SwapTerms:
-        quote = next((q for q in self.quotes if q.matches(caller, ask)), None)
-        if quote is None or caller in self.sessions:
+    def _quote_for(self, taker: bytes, ask: SwapAsk) -> Quote:
+        quote = next((q for q in self.quotes if q.matches(taker, ask)), None)
+        if quote is None:
             raise SwapDeclined("no quote for that swap")
+        if taker in self.sessions:
+            raise SwapDeclined("a swap with you is open already")
         if self.trader.signing.locked():  # busy: never queue asks ahead of our own orders
             raise SwapDeclined("busy signing; ask again")
-        reserved: trio.Event = trio.Event()
-        holder: list[int] = []
+        return quote
+
+    async def _on_ask(self, caller: bytes, ask: SwapAsk) -> SwapTerms:
+        quote = self._quote_for(caller, ask)
+        reserved = trio.Event()
+        agreed: list[Swap] = []
+        declined: list[str] = ["this member cannot sign orders now"]
 
         async def hold() -> None:
             send, receive = trio.open_memory_channel[SwapSign](1)
+            session: _Session | None = None
             try:
                 async with self.trader.reserved_seq() as seq:
-                    state = self.trader.node.replica.state
-                    if not await self.trader.wait_settled(seq, QUIET_WAIT):
-                        reserved.set()  # our own orders are in flight: decline
+                    swap = swap_of(caller, self.trader.id, seq, ask)
+                    problem = await self._problem(caller, swap, seq)
+                    if problem is not None:
+                        declined.append(problem)
                         return
-                    session = _Session(ask, seq, send, trio.Event(), state.next_seq(caller))
+                    session = _Session(swap, quote, send, trio.Event())
                     self.sessions[caller] = session
-                    holder.append(seq)
+                    agreed.append(swap)
                     reserved.set()
                     with trio.move_on_after(SIGN_WINDOW):
                         sign = await receive.receive()
-                        self._take(caller, session, sign, quote)
-            except OrderRefused:
-                reserved.set()
+                        session.result = self._sign(caller, sign, swap, quote)
+            except OrderRefused as exc:
+                declined.append(exc.reason)
             finally:
+                reserved.set()
                 self.sessions.pop(caller, None)
+                if session is not None:
+                    session.done.set()
 
         self.nursery.start_soon(hold)
         await reserved.wait()
-        if not holder:
-            raise SwapDeclined("this member cannot sign orders now")
-        return SwapTerms(holder[0])
+        if not agreed:
+            raise SwapDeclined(declined[-1])
+        return SwapTerms(_seq_of(agreed[0], self.trader.id))
 
-    def _take(self, taker: bytes, session: _Session, sign: SwapSign, quote: Quote) -> None:
-        """Check the taker's swap against the session, sign it, queue the whole order."""
-        me = self.trader.id
+    async def _problem(self, taker: bytes, swap: Swap, seq: int) -> str | None:
+        """Why we would not sign ``swap`` with our reserved ``seq`` (None: we would)."""
+        if not await self.trader.wait_settled(seq, QUIET_WAIT):
+            return "our own orders are in flight; ask again"
+        taker_seq = _seq_of(swap, taker)
+        if not await self._sees(taker, taker_seq):
+            return f"seq {taker_seq} is not your next one by our replica"
+        try:
+            self.trader.check(swap)
+        except OrderRefused as exc:
+            return exc.reason
+        return None
+
+    def _sign(self, taker: bytes, sign: SwapSign, swap: Swap, quote: Quote) -> bytes | None:
+        """Countersign the taker's ``sign`` if it is exactly the agreed ``swap`` with a
+        valid taker signature; queue the whole order and return our signature."""
+        if sign.swap != swap:
+            return None
         gid = self.trader.node.group_id
-        expected = swap_of(taker, session.taker_seq, me, session.seq, session.ask)
-        if sign.swap != expected:  # not the quoted swap, or not the taker's next seq
-            session.done.set()
-            return
-        mine = order_signature(sign.swap, self.trader.key, gid)
-        sigs = {taker: sign.taker_signature, me: mine}
-        signed = SignedOrder(sign.swap, tuple(sigs[p.member] for p in sign.swap.parties))
+        mine = order_signature(swap, self.trader.key, gid)
+        sigs = {taker: sign.taker_signature, self.trader.id: mine}
+        signed = SignedOrder(swap, tuple(sigs[p.member] for p in swap.parties))
         try:
             signed.verify(gid)
-            self.trader.check(sign.swap)
-        except Exception:  # a bad taker signature or no longer payable: sign nothing
-            session.done.set()
-            return
+            self.trader.check(swap)
+        except Exception as exc:  # a bad taker signature or no longer payable: sign nothing
+            log.warning("not signing the swap from %s: %s", taker.hex()[:16], exc)
+            return None
         quote.fills -= 1
         self.trader.queue_signed(signed)
-        session.result = mine
-        session.done.set()
+        self.signed[signed.order_id] = mine
+        while len(self.signed) > SIGNED_KEPT:
+            self.signed.popitem(last=False)
+        return mine
 
     async def _on_sign(self, caller: bytes, sign: SwapSign) -> SwapSigned:
+        known = self.signed.get(sign.swap.order_id)
+        if known is not None:  # our answer was lost: the same signature again
+            return SwapSigned(known)
         session = self.sessions.get(caller)
         if session is None:
-            raise SwapDeclined("no open swap with this member")
-        await session.signed.send(sign)
+            return SwapSigned(await self._sign_late(caller, sign))
+        with contextlib.suppress(trio.WouldBlock):  # a second delivery waits on the first
+            session.signed.send_nowait(sign)
         await session.done.wait()
         if session.result is None:
             raise SwapDeclined("swap refused")
         return SwapSigned(session.result)
 
+    async def _sign_late(self, taker: bytes, sign: SwapSign) -> bytes:
+        """The signed swap came after its window (its first delivery was lost): sign it
+        now if our seq in it is still our next one and the ask's checks still hold."""
+        ask = ask_of(sign.swap, taker, self.trader.id)
+        if ask is None:
+            raise SwapDeclined("not a swap between us")
+        quote = self._quote_for(taker, ask)
+        async with self.trader.reserved_seq() as seq:
+            if swap_of(taker, self.trader.id, seq, ask) != sign.swap:
+                raise SwapDeclined("our seq in that swap is taken by another order")
+            problem = await self._problem(taker, sign.swap, seq)
+            if problem is not None:
+                raise SwapDeclined(problem)
+            mine = self._sign(taker, sign, sign.swap, quote)
+        if mine is None:
+            raise SwapDeclined("swap refused")
+        return mine
+
+    async def _sees(self, member: bytes, seq: int) -> bool:
+        """Whether ``seq`` is ``member``'s next seq by our replica, after syncing with it
+        if we are behind (gossip may not have brought its latest certificates yet)."""
+        node = self.trader.node
+        if node.replica.state.next_seq(member) < seq:
+            with trio.move_on_after(CATCH_UP):
+                try:
+                    await node.sync_with(member)
+                except (P2PError, RemoteProtocolError) as exc:
+                    log.info("sync with %s failed: %s", member.hex()[:16], exc)
+        return node.replica.state.next_seq(member) == seq
+
     # -- taker ----------------------------------------------------------------------------
     async def take(
-        self, maker: bytes, ask: SwapAsk, request: bytes | None = None
+        self,
+        maker: bytes,
+        give: tuple[str, int],
+        get: tuple[str, int],
+        request: bytes | None = None,
     ) -> Certificate | None:
-        """Ask ``maker`` for ``ask`` and, if it agrees, certify the swap. A ``request`` id
-        seen before gets the first swap's outcome, never a second swap."""
+        """Ask ``maker`` to take ``give`` for ``get`` and, if it agrees, certify the swap.
+        A ``request`` id seen before gets the first swap's outcome, never a second swap."""
         async with self.trader.reserved_seq() as seq:
             earlier = self.trader.earlier(request)
             if earlier is False:
-                earlier = await self._negotiate(maker, ask, seq, request)
-        if earlier is True:
+                earlier = await self._negotiate(maker, SwapAsk(*give, *get, seq), request)
+        if not isinstance(earlier, Pending):  # applied already
             return None
         return await self.trader.outcome(earlier)
 
-    async def _negotiate(
-        self, maker: bytes, ask: SwapAsk, seq: int, request: bytes | None
-    ) -> Pending:
-        me = self.trader.id
+    async def _negotiate(self, maker: bytes, ask: SwapAsk, request: bytes | None) -> Pending | bool:
+        me, seq = self.trader.id, ask.taker_seq
         gid = self.trader.node.group_id
         if not await self.trader.wait_settled(seq, QUIET_WAIT):
             raise OrderRefused("our earlier orders are still in flight; try again")
@@ -192,24 +276,49 @@ class SwapDesk:
             terms = decode(raw, SwapTerms)
         except (P2PError, RemoteProtocolError) as exc:
             raise OrderRefused(f"the maker did not quote: {exc}") from exc
-        if terms.maker_seq != self.trader.node.replica.state.next_seq(maker):
+        if not await self._sees(maker, terms.maker_seq):
             raise OrderRefused("the maker has orders in flight; try again")
-        swap = swap_of(me, seq, maker, terms.maker_seq, ask)
+        swap = swap_of(me, maker, terms.maker_seq, ask)
         self.trader.check(swap)
         mine = order_signature(swap, self.trader.key, gid)
         # From here our seq is signed: whatever happens, it is never given to another
-        # order (on a lost answer the trader stays behind it until sync shows it).
-        try:
-            raw = await self.p2p.request(maker, SWAP_PROTOCOL, SwapSign(swap, mine).encode())
-            theirs = decode(raw, SwapSigned).maker_signature
-        except (P2PError, RemoteProtocolError) as exc:
-            self.trader.next_seq = seq + 1
-            raise OrderRefused(f"the maker did not sign: {exc}") from exc
-        sigs = {me: mine, maker: theirs}
-        signed = SignedOrder(swap, tuple(sigs[p.member] for p in swap.parties))
-        try:
-            signed.verify(gid)
-        except Exception as exc:
-            self.trader.next_seq = seq + 1
-            raise OrderRefused("the maker's signature is not valid") from exc
-        return self.trader.queue_signed(signed, request)
+        # order (on no answer the trader stays behind it until sync shows it).
+        theirs = await self._deliver(maker, SwapSign(swap, mine))
+        if theirs is not None:
+            sigs = {me: mine, maker: theirs}
+            signed = SignedOrder(swap, tuple(sigs[p.member] for p in swap.parties))
+            try:
+                signed.verify(gid)
+                return self.trader.queue_signed(signed, request)
+            except RemoteProtocolError as exc:
+                log.warning("the maker %s countersigned badly: %s", maker.hex()[:16], exc)
+        self.trader.next_seq = seq + 1
+        if self.trader.node.replica.state.next_seq(me) > seq:
+            return True  # the maker's copy is certified already
+        raise SwapUnanswered(
+            f"we signed the swap with our seq {seq} and {maker.hex()[:16]} has not "
+            "countersigned it: our later orders wait until its copy is certified"
+        )
+
+    async def _deliver(self, maker: bytes, sign: SwapSign) -> bytes | None:
+        """Send our signed swap until the maker answers with its signature (sending it
+        again is safe: the maker answers a swap it signed with the same signature);
+        None if it never does."""
+        for attempt in range(SIGN_TRIES):
+            if attempt:
+                await trio.sleep(SIGN_RETRY * 2 ** (attempt - 1))
+            try:
+                raw = await self.p2p.request(maker, SWAP_PROTOCOL, sign.encode())
+                return decode(raw, SwapSigned).maker_signature
+            except (P2PError, RemoteProtocolError) as exc:
+                log.warning(
+                    "signed swap to %s not countersigned (try %d): %s",
+                    maker.hex()[:16],
+                    attempt + 1,
+                    exc,
+                )
+        return None
+
+
+def _seq_of(swap: Swap, member: bytes) -> int:
+    return next(p.seq for p in swap.parties if p.member == member)

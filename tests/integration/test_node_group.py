@@ -80,7 +80,8 @@ def all_agree(c: Cluster) -> bool:
         (g["checkpoint"]["number"], g["state_digest"], g["checkpoint"]["state_digest"])
         for g in groups
     }
-    return len(views) == 1 and all(g["orders_since_checkpoint"] == 0 for g in groups)
+    settled = all(g["orders_since_checkpoint"] == 0 and g["trader"]["queued"] == 0 for g in groups)
+    return len(views) == 1 and settled
 
 
 def test_a_group_forms_trades_survives_a_crash_and_settles_an_exit(cluster: Cluster) -> None:

@@ -1,0 +1,207 @@
+"""Swaps between two members' nodes over real libp2p hosts on 127.0.0.1 (one trio run): 4
+stewards, Alice the taker and Bob the maker, each node with its trader and swap desk.
+
+The taker signs first, so its seq is taken from then on; these tests hold the maker to
+never leaving it there when the maker is honest:
+- a maker whose replica has not seen the taker's latest orders catches up by syncing
+  with the taker, instead of refusing the signed swap later;
+- a lost answer is asked for again and the maker gives the same signature;
+- a signed swap that reaches the maker only after its window is signed then, if the
+  maker's seq is still free;
+- a swap the maker never countersigns is reported as pending (the seq stays taken), not
+  as refused; and the taker's later orders wait for it, as they must.
+Each checks that the taker's next order is certified, i.e. that its seq chain goes on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import trio
+from nacl.signing import SigningKey
+
+from node import swaps
+from node.certification import GroupNode
+from node.p2p import open_p2p
+from node.swaps import SWAP_PROTOCOL, Quote, SwapDesk, SwapUnanswered
+from node.trader import Trader
+from proto.codec import Wire, decode
+from proto.orders import Swap, Transfer
+from proto.rfq import SwapSign
+from storage import LevelDBStore
+from storage.outbox import OutboxRepo
+from tests.support import make_group, pub
+
+G = make_group(seed="swaps", stewards=4, members=2, funding=1000)
+ALICE, BOB = G.members
+GIVE, GET = ("USD", 30), ("BTC", 2)
+"""What Alice gives and gets; Bob's quote is the mirror."""
+
+
+@dataclass
+class Side:
+    node: GroupNode
+    trader: Trader
+    desk: SwapDesk
+
+
+async def start(
+    stack: AsyncExitStack, tmp_path: Path, key: SigningKey, nursery: trio.Nursery
+) -> Side:
+    p2p = await stack.enter_async_context(open_p2p(key))
+    store = stack.enter_context(LevelDBStore(tmp_path / pub(key).hex()[:12]))
+    steward_key = key if key in G.stewards else None
+    node = GroupNode(p2p, store, G.committee, G.genesis_state(), steward_key)
+    await node.start(nursery)
+    trader = Trader(node, key, OutboxRepo(store, G.group_id, pub(key)))
+    nursery.start_soon(trader.run)
+    return Side(node, trader, SwapDesk(p2p, trader, nursery))
+
+
+async def connect(side: Side, others: list[Side]) -> None:
+    for other in others:
+        await side.node.p2p.connect(other.node.p2p.addrs[0])
+
+
+@asynccontextmanager
+async def stewards_and_alice(
+    tmp_path: Path, nursery: trio.Nursery
+) -> AsyncIterator[tuple[AsyncExitStack, list[Side], Side]]:
+    async with AsyncExitStack() as stack:
+        sides: list[Side] = []
+        for key in [*G.stewards, ALICE]:
+            side = await start(stack, tmp_path, key, nursery)
+            await connect(side, sides)
+            sides.append(side)
+        alice = sides[-1]
+        with trio.fail_after(30):
+            await alice.node.p2p.wait_mesh(alice.node.topic, 4)
+        yield stack, sides, alice
+
+
+async def join_bob(
+    stack: AsyncExitStack, tmp_path: Path, nursery: trio.Nursery, sides: list[Side]
+) -> Side:
+    bob = await start(stack, tmp_path, BOB, nursery)
+    await connect(bob, sides)
+    bob.desk.quote(Quote(GET[0], GET[1], GIVE[0], GIVE[1], fills=10))
+    return bob
+
+
+async def pay(side: Side, to: bytes, amount: int) -> None:
+    with trio.fail_after(30):
+        cert = await side.trader.place(
+            lambda seq: Transfer(side.trader.id, seq, to, "USD", amount, b"")
+        )
+    assert cert is not None
+
+
+async def take(alice: Side, bob: Side) -> Swap:
+    """Alice takes Bob's quote; the swap that took her seq (her certificate, or Bob's copy
+    if it was certified first)."""
+    seq = alice.trader.next_seq
+    with trio.fail_after(60):
+        await alice.desk.take(bob.trader.id, GIVE, GET)
+        await alice.node.wait_for(lambda: alice.node.replica.state.next_seq(pub(ALICE)) > seq)
+    cert = alice.node.certificates.lookup(pub(ALICE), seq)
+    assert cert is not None
+    (signed,) = cert.batch.orders
+    assert isinstance(signed.order, Swap)
+    return signed.order
+
+
+Handler = Callable[[bytes, bytes], Awaitable[bytes]]
+
+
+def intercept_signs(
+    bob: Side, on_sign: Callable[[Handler, bytes, bytes], Awaitable[bytes]]
+) -> None:
+    """Route every ``SwapSign`` Bob receives through ``on_sign(handler, caller, request)``."""
+    handler = bob.desk._on_request
+
+    async def wrapped(caller: bytes, request: bytes) -> bytes:
+        if isinstance(decode(request, Wire), SwapSign):
+            return await on_sign(handler, caller, request)
+        return await handler(caller, request)
+
+    bob.node.p2p.set_handler(SWAP_PROTOCOL, wrapped)
+
+
+async def test_a_maker_behind_the_taker_catches_up_instead_of_refusing(tmp_path: Path) -> None:
+    async with (
+        trio.open_nursery() as nursery,
+        stewards_and_alice(tmp_path, nursery) as (stack, sides, alice),
+    ):
+        bob = await join_bob(stack, tmp_path, nursery, sides)
+        bob.node.p2p.set_validator(bob.node.topic, lambda publisher, data: False)
+        for _ in range(3):  # gossip brings Bob none of these
+            await pay(alice, pub(G.stewards[0]), 5)
+        assert bob.node.replica.state.next_seq(alice.trader.id) == 1
+        swap = await take(alice, bob)
+        assert {p.member: p.seq for p in swap.parties} == {alice.trader.id: 4, bob.trader.id: 1}
+        await pay(alice, bob.trader.id, 1)  # Alice's chain goes on after the swap
+        state = alice.node.replica.state
+        assert state.balance(alice.trader.id, "BTC") == 1000 + GET[1]
+        assert state.balance(alice.trader.id, "USD") == 1000 - 15 - GIVE[1] - 1
+        nursery.cancel_scope.cancel()
+
+
+async def test_lost_answers_are_asked_for_again_and_a_swap_never_answered_is_pending(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(swaps, "SIGN_WINDOW", 1.0)
+    monkeypatch.setattr(swaps, "SIGN_RETRY", 0.05)
+    async with (
+        trio.open_nursery() as nursery,
+        stewards_and_alice(tmp_path, nursery) as (stack, sides, alice),
+    ):
+        bob = await join_bob(stack, tmp_path, nursery, sides)
+        seen: list[str] = []
+
+        # 1. Bob signs and queues, and his answer is lost: asked again, he answers the same
+        async def answer_lost(handler: Handler, caller: bytes, request: bytes) -> bytes:
+            answer = await handler(caller, request)
+            if not seen:
+                seen.append("answer lost")
+                raise RuntimeError("the answer is lost")
+            seen.append("answered")
+            return answer
+
+        intercept_signs(bob, answer_lost)
+        first = await take(alice, bob)
+        assert seen == ["answer lost", "answered"]
+        assert bob.desk.quotes[0].fills == 9  # signed once, not twice
+
+        # 2. the signed swap is lost on the way, and comes again after Bob's window
+        seen.clear()
+
+        async def sign_late(handler: Handler, caller: bytes, request: bytes) -> bytes:
+            if not seen:
+                seen.append("sign lost")
+                with trio.fail_after(10):  # Bob's window passes: nothing was signed
+                    while caller in bob.desk.sessions:
+                        await trio.sleep(0.01)
+                raise RuntimeError("the signed swap is lost")
+            seen.append("signed late")
+            return await handler(caller, request)
+
+        intercept_signs(bob, sign_late)
+        second = await take(alice, bob)
+        assert seen == ["sign lost", "signed late"]
+        assert second != first and bob.desk.quotes[0].fills == 8
+
+        # 3. Bob never countersigns: pending (Alice's seq is taken), never "refused"
+        async def never(handler: Handler, caller: bytes, request: bytes) -> bytes:
+            raise RuntimeError("no answer")
+
+        intercept_signs(bob, never)
+        seq = alice.trader.next_seq
+        with trio.fail_after(60), pytest.raises(SwapUnanswered, match=f"our seq {seq}"):
+            await alice.desk.take(bob.trader.id, GIVE, GET)
+        assert alice.trader.next_seq == seq + 1  # never given to another order
+        assert alice.node.replica.state.next_seq(alice.trader.id) == seq
+        nursery.cancel_scope.cancel()
