@@ -91,8 +91,6 @@ class Quote:
 
 @dataclass
 class _Session:
-    swap: Swap
-    quote: Quote
     signed: trio.MemorySendChannel[SwapSign]
     done: trio.Event
     result: bytes | None = None
@@ -148,7 +146,7 @@ class SwapDesk:
                     if problem is not None:
                         declined.append(problem)
                         return
-                    session = _Session(swap, quote, send, trio.Event())
+                    session = _Session(send, trio.Event())
                     self.sessions[caller] = session
                     agreed.append(swap)
                     reserved.set()
