@@ -310,7 +310,10 @@ class P2P:
             except Exception as exc:  # handed to the caller
                 send.send_nowait((None, exc))
 
-        self.nursery.start_soon(attempt)
+        try:
+            self.nursery.start_soon(attempt)
+        except RuntimeError as exc:  # its nursery is closed: the host is stopping
+            raise P2PError(f"{protocol} request: the host is stopping") from exc
         with trio.move_on_after(timeout + 1):
             response, error = await receive.receive()
             if error is None and response is not None:

@@ -37,6 +37,7 @@ from dataclasses import dataclass
 
 import trio
 
+from node.certification import NotCertified
 from node.p2p import P2P, P2PError
 from node.trader import OrderPending, OrderRefused, Pending, Trader
 from proto.codec import Wire, decode
@@ -66,6 +67,8 @@ SIGN_TRIES = 4
 SIGN_RETRY = 0.5
 """The pause before the taker's second delivery of its signed swap (doubled after)."""
 SIGNED_KEPT = 1024
+COMPLETE_EVERY = 30.0
+"""How often a taker offers a swap it signed and never saw countersigned again."""
 
 
 @dataclass
@@ -107,6 +110,9 @@ class SwapDesk:
         """Order id -> our signature, for the swaps we signed lately (a taker that lost
         our answer and asks again gets the same one)."""
         p2p.set_handler(SWAP_PROTOCOL, self._on_request)
+        for sign in trader.held.values():  # signed before a restart, never countersigned
+            maker = next(p.member for p in sign.swap.parties if p.member != trader.id)
+            nursery.start_soon(self._complete, maker, sign)
 
     # -- maker ----------------------------------------------------------------------------
     def quote(self, quote: Quote) -> None:
@@ -196,7 +202,7 @@ class SwapDesk:
             log.warning("not signing the swap from %s: %s", taker.hex()[:16], exc)
             return None
         quote.fills -= 1
-        self.trader.queue_signed(signed)
+        self.trader.queue_signed(signed, durable=True)  # fsync: before our signature leaves
         self.signed[signed.order_id] = mine
         while len(self.signed) > SIGNED_KEPT:
             self.signed.popitem(last=False)
@@ -278,25 +284,55 @@ class SwapDesk:
             raise OrderRefused("the maker has orders in flight; try again")
         swap = swap_of(me, maker, terms.maker_seq, ask)
         self.trader.check(swap)
-        mine = order_signature(swap, self.trader.key, gid)
-        # From here our seq is signed: whatever happens, it is never given to another
-        # order (on no answer the trader stays behind it until sync shows it).
-        theirs = await self._deliver(maker, SwapSign(swap, mine))
-        if theirs is not None:
-            sigs = {me: mine, maker: theirs}
-            signed = SignedOrder(swap, tuple(sigs[p.member] for p in swap.parties))
-            try:
-                signed.verify(gid)
-                return self.trader.queue_signed(signed, request)
-            except RemoteProtocolError as exc:
-                log.warning("the maker %s countersigned badly: %s", maker.hex()[:16], exc)
-        self.trader.next_seq = seq + 1
+        sign = SwapSign(swap, order_signature(swap, self.trader.key, gid))
+        self.trader.outbox.hold(sign)  # fsync: from here our seq is taken, across restarts
+        queued: Pending | None = None
+        try:
+            signed = await self._countersigned(maker, sign)
+            if signed is not None:
+                queued = self.trader.queue_signed(signed, request, durable=True)
+                return queued
+        finally:  # even when cancelled: the seq is never given to another order
+            self.trader.next_seq = max(self.trader.next_seq, seq + 1)
+            if queued is None:
+                self.nursery.start_soon(self._complete, maker, sign)
         if self.trader.node.replica.state.next_seq(me) > seq:
             return True  # the maker's copy is certified already
         raise SwapUnanswered(
             f"we signed the swap with our seq {seq} and {maker.hex()[:16]} has not "
             "countersigned it: our later orders wait until its copy is certified"
         )
+
+    async def _countersigned(self, maker: bytes, sign: SwapSign) -> SignedOrder | None:
+        """The whole swap, once the maker's signature on it came back (None: it did not)."""
+        theirs = await self._deliver(maker, sign)
+        if theirs is None:
+            return None
+        sigs = {self.trader.id: sign.taker_signature, maker: theirs}
+        signed = SignedOrder(sign.swap, tuple(sigs[p.member] for p in sign.swap.parties))
+        try:
+            signed.verify(self.trader.node.group_id)
+        except RemoteProtocolError as exc:
+            log.warning("the maker %s countersigned badly: %s", maker.hex()[:16], exc)
+            return None
+        return signed
+
+    async def _complete(self, maker: bytes, sign: SwapSign) -> None:
+        """Offer a half-signed swap of ours to its maker again, every ``COMPLETE_EVERY``,
+        until it is applied: a maker that signed it answers with its signature, one that
+        never saw it signs it if its seq is still free. Then submit it ourselves."""
+        me, node = self.trader.id, self.trader.node
+        seq = _seq_of(sign.swap, me)
+        while node.replica.state.next_seq(me) <= seq:
+            signed = await self._countersigned(maker, sign)
+            if signed is not None:
+                try:
+                    await node.submit([signed])
+                except NotCertified as exc:
+                    log.info("our half-signed swap at seq %d: %s", seq, exc)
+            with trio.move_on_after(COMPLETE_EVERY):
+                await node.wait_for(lambda: node.replica.state.next_seq(me) > seq)
+        self.trader.outbox.release([seq])
 
     async def _deliver(self, maker: bytes, sign: SwapSign) -> bytes | None:
         """Send our signed swap until the maker answers with its signature (sending it

@@ -14,7 +14,8 @@ do: a signed order cannot be taken back, and the orders after it wait for it. (T
 cause is transient: the other party of a swap has earlier orders in flight, or a steward
 is down.) A caller waits ``PLACE_TIMEOUT`` and is then told the order is pending
 (``OrderPending``): it will still be certified. A restarted node submits its outbox again
-first.
+first. A swap we signed first and never saw countersigned is in the outbox as a held seq
+(``held``): a restarted trader never gives that seq to another order either.
 """
 
 from __future__ import annotations
@@ -91,6 +92,12 @@ class Trader:
             if self._unapplied(signed):  # signed before a restart: offer it again, first
                 self._enqueue(Pending(signed))
                 self.next_seq = max(self.next_seq, self._my_seq(signed) + 1)
+        held, applied_seq = outbox.held(), node.replica.state.next_seq(self.id)
+        self.held = {s: h for s, h in held.items() if s >= applied_seq}
+        """Half-signed swaps of ours not applied yet, by seq: those seqs stay taken."""
+        outbox.release(s for s in held if s < applied_seq)
+        if self.held:
+            self.next_seq = max(self.next_seq, max(self.held) + 1)
         self.in_flight: list[Pending] = []
         self.wakeup = trio.Event()
         self.retrying: str | None = None
@@ -226,10 +233,16 @@ class Trader:
         if problem is not None:
             raise OrderRefused(PIT_REASONS.get(problem, problem))
 
-    def queue_signed(self, signed: SignedOrder, request: bytes | None = None) -> Pending:
+    def queue_signed(
+        self, signed: SignedOrder, request: bytes | None = None, *, durable: bool = False
+    ) -> Pending:
         """Queue a fully signed order that takes the reserved seq (call inside
-        ``reserved_seq``); ``request`` is the client's idempotency key, if any."""
+        ``reserved_seq``); ``request`` is the client's idempotency key, if any. An order
+        whose signature leaves the node before it is submitted (a swap's, to the other
+        side) is ``durable``: in the outbox (fsynced) before this returns."""
         assert self.signing.locked() and self._my_seq(signed) == self.next_seq
+        if durable:
+            self.outbox.put([(signed, request)])
         self.next_seq += 1
         pending = Pending(signed, request)
         self._enqueue(pending)

@@ -9,6 +9,10 @@ and drops what its replica shows applied.
 Client request ids (idempotency keys) are recorded in the same atomic write as the order
 they asked for (``put``), and kept: a client that retries after a crash or a lost answer
 finds its order (``seq_of_request``) instead of paying twice.
+
+A swap's taker signs before the maker does, so its signature leaves the node on an order
+it does not hold whole. ``hold`` records that half-signed swap (fsynced) before it
+leaves: the seq is taken from then on, across restarts, until the swap is applied.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import hashlib
 from collections.abc import Iterable
 
 from proto.orders import SignedOrder
+from proto.rfq import SwapSign
 from storage import schema
 from storage.records import decode_record
 from storage.store import Store
@@ -56,9 +61,38 @@ class OutboxRepo:
         return None if raw is None else int.from_bytes(raw, "big")
 
     def remove(self, orders: Iterable[SignedOrder]) -> None:
+        """Forget applied ``orders`` (and what ``hold`` kept for their seqs)."""
         with self.store.batch(sync=False) as batch:
             for signed in orders:
-                batch.delete(self._key(self._seq(signed)))
+                seq = self._seq(signed)
+                batch.delete(self._key(seq))
+                batch.delete(self._held_key(seq))
+
+    def _held_key(self, seq: int) -> bytes:
+        return schema.member_seq_key(schema.HELD, self.group_id, self.member, seq)
+
+    def hold(self, sign: SwapSign) -> None:
+        """Durably mark our seq in ``sign.swap`` taken by this half-signed swap (fsync):
+        call before our signature leaves the node."""
+        for p in sign.swap.parties:
+            if p.member == self.member:
+                self.store.put(self._held_key(p.seq), sign.encode(), sync=True)
+                return
+        raise ValueError("a swap this trader is not a party of")
+
+    def held(self) -> dict[int, SwapSign]:
+        """The half-signed swaps kept, by our seq."""
+        prefix = schema.member_seq_key(schema.HELD, self.group_id, self.member, 0)[:-8]
+        return {
+            schema.parse_member_seq_key(k)[1]: decode_record(k, v, SwapSign)
+            for k, v in self.store.iterate(prefix)
+        }
+
+    def release(self, seqs: Iterable[int]) -> None:
+        """Forget the half-signed swaps at ``seqs`` (applied, or whole in the outbox)."""
+        with self.store.batch(sync=False) as batch:
+            for seq in seqs:
+                batch.delete(self._held_key(seq))
 
     def load(self) -> list[SignedOrder]:
         """Everything kept, by seq."""

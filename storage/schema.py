@@ -26,6 +26,8 @@ order.
 | 0x0c   | group id, member, tx id     | ``RevokeEvidence`` against the member         |
 | 0x0d   | group id, number (8)        | the node's own receipt under that checkpoint: |
 |        |                             | a ``Prequal`` (signed checkpoint + its proof) |
+| 0x0e   | group id, member (32), seq  | a swap the trader signed first (``SwapSign``) |
+|        |                             | and the other side has not countersigned yet |
 | 0x10   | name (ascii)                | ledger metadata: genesis, faucet seed, tip   |
 | 0x11   | height (8)                  | a ledger ``Block``                           |
 | 0x12   | height (8)                  | the ``EventList`` of that block              |
@@ -51,6 +53,7 @@ REQUEST = b"\x0a"
 FOLLOW = b"\x0b"
 EVIDENCE = b"\x0c"
 RECEIPT = b"\x0d"
+HELD = b"\x0e"
 
 LEDGER_META = b"\x10"
 BLOCK = b"\x11"

@@ -9,7 +9,9 @@ never leaving it there when the maker is honest:
 - a signed swap that reaches the maker only after its window is signed then, if the
   maker's seq is still free;
 - a swap the maker never countersigns is reported as pending (the seq stays taken), not
-  as refused; and the taker's later orders wait for it, as they must.
+  as refused; and the taker's later orders wait for it, as they must;
+- the taker's half-signed swap is on disk before its signature leaves, so a restarted
+  taker still holds that seq, offers the swap again and completes it.
 Each checks that the taker's next order is certified, i.e. that its seq chain goes on.
 """
 
@@ -81,6 +83,16 @@ async def stewards_and_alice(
         with trio.fail_after(30):
             await alice.node.p2p.wait_mesh(alice.node.topic, 4)
         yield stack, sides, alice
+
+
+@asynccontextmanager
+async def alice_alone(tmp_path: Path, others: list[Side]) -> AsyncIterator[Side]:
+    """Alice's node with its own nursery, so it can stop and start again on its store."""
+    async with trio.open_nursery() as nursery, AsyncExitStack() as stack:
+        alice = await start(stack, tmp_path, ALICE, nursery)
+        await connect(alice, others)
+        yield alice
+        nursery.cancel_scope.cancel()
 
 
 async def join_bob(
@@ -204,4 +216,44 @@ async def test_lost_answers_are_asked_for_again_and_a_swap_never_answered_is_pen
             await alice.desk.take(bob.trader.id, GIVE, GET)
         assert alice.trader.next_seq == seq + 1  # never given to another order
         assert alice.node.replica.state.next_seq(alice.trader.id) == seq
+        nursery.cancel_scope.cancel()
+
+
+async def test_a_half_signed_swap_outlives_a_restart_and_is_completed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(swaps, "SIGN_WINDOW", 1.0)
+    monkeypatch.setattr(swaps, "SIGN_RETRY", 0.05)
+    monkeypatch.setattr(swaps, "COMPLETE_EVERY", 0.2)
+    async with trio.open_nursery() as nursery, AsyncExitStack() as stack:
+        stewards: list[Side] = []
+        for key in G.stewards:
+            side = await start(stack, tmp_path, key, nursery)
+            await connect(side, stewards)
+            stewards.append(side)
+        bob = await join_bob(stack, tmp_path, nursery, stewards)
+
+        async def never(handler: Handler, caller: bytes, request: bytes) -> bytes:
+            raise RuntimeError("no answer")
+
+        intercept_signs(bob, never)
+        async with alice_alone(tmp_path, [*stewards, bob]) as alice:
+            await pay(alice, bob.trader.id, 1)
+            seq = alice.trader.next_seq
+            with trio.fail_after(60), pytest.raises(SwapUnanswered):
+                await alice.desk.take(bob.trader.id, GIVE, GET)
+        # Alice is down with her signature out; Bob's window has passed, his seq is free
+        bob.node.p2p.set_handler(SWAP_PROTOCOL, bob.desk._on_request)
+        async with alice_alone(tmp_path, [*stewards, bob]) as alice:
+            assert list(alice.trader.held) == [seq] and alice.trader.next_seq == seq + 1
+            with trio.fail_after(60):
+                await alice.node.wait_for(
+                    lambda: alice.node.replica.state.next_seq(pub(ALICE)) > seq
+                )
+            swap = alice.node.certificates.lookup(pub(ALICE), seq)
+            assert swap is not None and isinstance(swap.batch.orders[0].order, Swap)
+            await pay(alice, bob.trader.id, 1)  # and her chain goes on
+            with trio.fail_after(30):  # the record that held the seq goes once it is applied
+                while alice.trader.outbox.held():
+                    await trio.sleep(0.01)
         nursery.cancel_scope.cancel()
