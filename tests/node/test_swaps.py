@@ -143,6 +143,19 @@ def intercept_signs(
     bob.node.p2p.set_handler(SWAP_PROTOCOL, wrapped)
 
 
+async def never(handler: Handler, caller: bytes, request: bytes) -> bytes:
+    """Bob never answers a signed swap (and never sees it)."""
+    raise RuntimeError("no answer")
+
+
+@pytest.fixture
+def short_windows(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Bob's window and Alice's pauses short, so a test waits on conditions, not clocks."""
+    monkeypatch.setattr(swaps, "SIGN_WINDOW", 1.0)
+    monkeypatch.setattr(swaps, "SIGN_RETRY", 0.05)
+    monkeypatch.setattr(swaps, "COMPLETE_EVERY", 0.2)
+
+
 async def test_a_maker_behind_the_taker_catches_up_instead_of_refusing(tmp_path: Path) -> None:
     async with (
         trio.open_nursery() as nursery,
@@ -162,11 +175,10 @@ async def test_a_maker_behind_the_taker_catches_up_instead_of_refusing(tmp_path:
         nursery.cancel_scope.cancel()
 
 
+@pytest.mark.usefixtures("short_windows")
 async def test_lost_answers_are_asked_for_again_and_a_swap_never_answered_is_pending(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path,
 ) -> None:
-    monkeypatch.setattr(swaps, "SIGN_WINDOW", 1.0)
-    monkeypatch.setattr(swaps, "SIGN_RETRY", 0.05)
     async with (
         trio.open_nursery() as nursery,
         stewards_and_alice(tmp_path, nursery) as (stack, sides, alice),
@@ -207,9 +219,6 @@ async def test_lost_answers_are_asked_for_again_and_a_swap_never_answered_is_pen
         assert second != first and bob.desk.quotes[0].fills == 8
 
         # 3. Bob never countersigns: pending (Alice's seq is taken), never "refused"
-        async def never(handler: Handler, caller: bytes, request: bytes) -> bytes:
-            raise RuntimeError("no answer")
-
         intercept_signs(bob, never)
         seq = alice.trader.next_seq
         with trio.fail_after(60), pytest.raises(SwapUnanswered, match=f"our seq {seq}"):
@@ -219,12 +228,8 @@ async def test_lost_answers_are_asked_for_again_and_a_swap_never_answered_is_pen
         nursery.cancel_scope.cancel()
 
 
-async def test_a_half_signed_swap_outlives_a_restart_and_is_completed(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(swaps, "SIGN_WINDOW", 1.0)
-    monkeypatch.setattr(swaps, "SIGN_RETRY", 0.05)
-    monkeypatch.setattr(swaps, "COMPLETE_EVERY", 0.2)
+@pytest.mark.usefixtures("short_windows")
+async def test_a_half_signed_swap_outlives_a_restart_and_is_completed(tmp_path: Path) -> None:
     async with trio.open_nursery() as nursery, AsyncExitStack() as stack:
         stewards: list[Side] = []
         for key in G.stewards:
@@ -232,10 +237,6 @@ async def test_a_half_signed_swap_outlives_a_restart_and_is_completed(
             await connect(side, stewards)
             stewards.append(side)
         bob = await join_bob(stack, tmp_path, nursery, stewards)
-
-        async def never(handler: Handler, caller: bytes, request: bytes) -> bytes:
-            raise RuntimeError("no answer")
-
         intercept_signs(bob, never)
         async with alice_alone(tmp_path, [*stewards, bob]) as alice:
             await pay(alice, bob.trader.id, 1)
