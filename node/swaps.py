@@ -112,7 +112,7 @@ class SwapDesk:
         p2p.set_handler(SWAP_PROTOCOL, self._on_request)
         for sign in trader.held.values():  # signed before a restart, never countersigned
             maker = next(p.member for p in sign.swap.parties if p.member != trader.id)
-            nursery.start_soon(self._complete, maker, sign)
+            self._keep_offering(maker, sign)
 
     # -- maker ----------------------------------------------------------------------------
     def quote(self, quote: Quote) -> None:
@@ -295,7 +295,7 @@ class SwapDesk:
         finally:  # even when cancelled: the seq is never given to another order
             self.trader.next_seq = max(self.trader.next_seq, seq + 1)
             if queued is None:
-                self.nursery.start_soon(self._complete, maker, sign)
+                self._keep_offering(maker, sign)
         if self.trader.node.replica.state.next_seq(me) > seq:
             return True  # the maker's copy is certified already
         raise SwapUnanswered(
@@ -316,6 +316,12 @@ class SwapDesk:
             log.warning("the maker %s countersigned badly: %s", maker.hex()[:16], exc)
             return None
         return signed
+
+    def _keep_offering(self, maker: bytes, sign: SwapSign) -> None:
+        try:
+            self.nursery.start_soon(self._complete, maker, sign)
+        except RuntimeError:  # the node is stopping: the swap is held on disk for the next run
+            log.info("stopping with a half-signed swap held: offered again at the next start")
 
     async def _complete(self, maker: bytes, sign: SwapSign) -> None:
         """Offer a half-signed swap of ours to its maker again, every ``COMPLETE_EVERY``,
