@@ -86,7 +86,7 @@ def positions_json(state: GroupState) -> dict[str, dict[str, Any]]:
         drawn = {a: -v for a, v in account.balances.items() if v < 0}
         if not owes and not lent and not drawn:
             continue
-        held = pit.collateral_value(account.balances)
+        held = pit.collateral_value(pit.free(account.balances, member))
         debt = pit.value(owes)
         claims = pit.value(lent) or 0
         out[member.hex()] = {

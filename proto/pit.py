@@ -12,7 +12,10 @@ steps.
   never compete: whether a debit is valid depends only on the member's own line and on
   credits, which only add. Offered funds are reserved out of the lender's balance (what it
   offers, or what lines hold of its offer if that is more); an offer can be changed or
-  withdrawn at any time, and what lines hold of it stays reserved until they lapse.
+  withdrawn at any time, and what lines hold of it stays reserved until they lapse. A
+  reserve backs other members' lines, which they may have drawn on already, so it never
+  repays the lender's own loans, never counts as its collateral and is never liquidated
+  (``free``): a lender that also borrows is judged on what it holds beyond its reserve.
 * At each checkpoint (``clear``, run by ``state_at`` on the consensus-ordered state), in
   this order:
 
@@ -348,6 +351,12 @@ class Pit:
             total += amount * price
         return total
 
+    def free(self, balances: dict[str, int], member: bytes) -> dict[str, int]:
+        """``member``'s holdings less what its offers reserve: what repays, counts as
+        collateral and may be liquidated (a reserve backs other members' credit lines,
+        which they may have drawn on already)."""
+        return {a: v - self.reserved(member, a) for a, v in balances.items()}
+
     def collateral_value(self, balances: dict[str, int]) -> int:
         """What holdings are worth as collateral: unmarked assets count for nothing."""
         return sum(
@@ -361,7 +370,7 @@ class Pit:
         debts = self.value(self.owes(member))
         if not debts:
             return None
-        return self.collateral_value(balances) * BPS // debts
+        return self.collateral_value(self.free(balances, member)) * BPS // debts
 
     # -- orders -------------------------------------------------------------------------
     def offer_problem(self, lender: bytes, asset: str, amount: int, held: int) -> str | None:
@@ -493,7 +502,8 @@ class Pit:
         reserved), so a checkpoint never takes away what a member could spend."""
         for loan_id, loan in self._repayment_order(self.loans.items()):
             borrower = state.accounts[loan.borrower]
-            pay = min(borrower.balances.get(loan.asset, 0), loan.owed)
+            held = borrower.balances.get(loan.asset, 0)
+            pay = min(held - self.reserved(loan.borrower, loan.asset), loan.owed)
             if pay > 0:
                 state.move(loan.borrower, loan.lender, loan.asset, pay)
                 loan.owed -= pay
@@ -546,7 +556,7 @@ class Pit:
             owed_price = self.mark(loan.asset)
             assert owed_price is not None  # a margin call needs every debt marked
             for asset in sorted(balances):
-                held = balances.get(asset, 0)
+                held = balances.get(asset, 0) - self.reserved(member, asset)
                 price = self.mark(asset)
                 if held <= 0 or price is None or loan.owed == 0:
                     continue
@@ -586,7 +596,8 @@ class Pit:
                 debt = debts[member]
                 if debt is None:
                     continue
-                room = self.collateral_value(account.balances) * BPS // offer.min_collateral_bps
+                held = self.collateral_value(self.free(account.balances, member))
+                room = held * BPS // offer.min_collateral_bps
                 units = (room - debt) // price
                 if units > 0:
                     capacity[member] = units

@@ -184,6 +184,24 @@ def test_bad_pit_orders_are_refused_with_a_reason() -> None:
     assert book.state.spendable(a, "USD") == book.state.balance(a, "USD")
 
 
+def test_a_liquidation_leaves_the_reserve_behind_other_members_lines() -> None:
+    """Found by the conservation property below: c lends BTC (its offer backs a and b's BTC
+    lines) and borrows USD far past its collateral; it is liquidated, and then a draws on
+    its BTC line. Only c's unreserved holdings may be liquidated (or repay, or count as
+    collateral), so a's draw is still paid by c's reserve and nothing is lost."""
+    a, _, c, _ = IDS
+    checkpoint = ("checkpoint", 0, 0, "USD", 0, 0)
+    script = [("offer", 0, 0, "USD", 0, 0), ("pay", 2, 0, "USD", 62496, 0)]
+    book = play([*script, checkpoint, checkpoint, checkpoint])
+    assert book.state.accounts[c].history.pit_defaults == 1  # liquidated, rest written off
+    reserve = book.state.pit.reserved(c, "BTC")
+    assert book.state.balance(c, "BTC") >= reserve > 0
+    play_step(book, ("pay", 0, 1, "BTC", 93, 0))
+    assert book.state.balance(a, "BTC") < 0  # drawn on c's line
+    play_step(book, checkpoint)
+    assert book.state.losses == {} and book.state.pit.owes(a) == {"BTC": 5}
+
+
 def test_median_and_water_fill() -> None:
     assert median([5]) == 5 and median([1, 9]) == 1 and median([3, 1, 2]) == 2
     assert water_fill(10, {b"a": 2, b"b": 100, b"c": 100}) == {b"a": 2, b"b": 4, b"c": 4}
@@ -284,8 +302,10 @@ def check_clear(book: Book) -> None:
         exact = Fraction(owed * rate * INTERVAL + carry, BPS * DAY_SECONDS)
         assert loan.owed + Fraction(loan.carry, BPS * DAY_SECONDS) <= owed + exact
         assert 0 <= loan.carry < BPS * DAY_SECONDS
-    # no lender repaid more than it was owed (value at the marks now), counting what it
-    # lent out at this checkpoint as money that left it
+    # no lender repaid more than it was owed (value at the marks now): the net value it
+    # gained is within what it was owed before. A loan opened now and still open counts
+    # as money it still has; one opened now and liquidated at once (its borrower was under
+    # a call) counts as money lent, and what the liquidation paid for it as money got.
     funded: dict[bytes, dict[str, int]] = {}  # lent out now (left), borrowed now (came)
     for loan in pit.loans.values():
         if loan.opened == book.number:
@@ -299,7 +319,7 @@ def check_clear(book: Book) -> None:
             delta = state.balance(m, asset) - lenders_before[m].get(asset, 0)
             delta += funded.get(m, {}).get(asset, 0)
             price = pit.mark(asset)
-            if delta > 0 and price is not None:
+            if price is not None:
                 got += delta * price
         owed_value = sum(
             x * (pit.mark(a) or 0) for a, x in owed_to[m].items()
