@@ -274,6 +274,12 @@ def pit_agree(nodes: list[Node], after: int) -> int:
     return int(seen["number"])
 
 
+def _usd_line(node: Node) -> int:
+    """The node's own USD credit line (0: none)."""
+    lines = node.call("GET", "/v1/lend")["lines"]
+    return next((x["line"] for x in lines if (x["member"], x["asset"]) == (node.member, "USD")), 0)
+
+
 def pit(devnet: Devnet, say: Say) -> None:
     nodes = _nodes(devnet)
     active = _active(nodes)
@@ -291,19 +297,9 @@ def pit(devnet: Devnet, say: Say) -> None:
     for n in active:
         n.call("POST", "/v1/marks", {"asset": "BTC", "price": 10 * 10**8})
     say(f"{len(active)} nodes mark BTC at 10 USD")
-    wait(
-        "a credit line for the borrower",
-        lambda: any(
-            line["member"] == borrower.member and line["asset"] == "USD"
-            for line in borrower.call("GET", "/v1/lend")["lines"]
-        ),
-    )
+    wait("a credit line for the borrower", lambda: _usd_line(borrower) > 0)
     start = pit_agree(nodes, 0)
-    line = next(
-        x["line"]
-        for x in borrower.call("GET", "/v1/lend")["lines"]
-        if x["member"] == borrower.member and x["asset"] == "USD"
-    )
+    line = _usd_line(borrower)
     held = borrower.call("GET", "/v1/balance")["balances"]["USD"]
     borrowed = line // 2
     borrower.call(

@@ -54,9 +54,9 @@ from node.metrics import CONTENT_TYPE
 from node.pit_view import (
     lines_json,
     loans_json,
+    margin_calls_json,
     marks_json,
     offers_json,
-    pit_status,
     positions_json,
 )
 from node.swaps import Quote
@@ -278,11 +278,10 @@ def build_app(runtime: NodeRuntime, tokens: TokenBook) -> Starlette:  # noqa: PL
     async def lend_withdraw(request: Request) -> Response:
         body = await json_body(request)
         g = runtime.require_group()
-        pit = g.node.replica.state.pit
-        current = pit.offers.get((runtime.member_id, str(body.get("asset"))))
+        asset = _asset(body.get("asset"), g.genesis.assets)
+        current = g.node.replica.state.pit.offers.get((runtime.member_id, asset))
         if current is None:
             raise BadRequest("no-offer", "we have no lend offer in that asset", 404)
-        asset = str(body["asset"])
         cert = await g.trader.place(
             lambda seq: LendOffer(
                 runtime.member_id, seq, asset, 0, current.rate_bps, current.min_collateral_bps, 0
@@ -301,7 +300,7 @@ def build_app(runtime: NodeRuntime, tokens: TokenBook) -> Starlette:  # noqa: PL
             {
                 "loans": loans_json(state.pit),
                 "positions": positions_json(state),
-                "margin_calls": pit_status(state)["margin_calls"],
+                "margin_calls": margin_calls_json(state.pit),
                 "written_off": dict(state.pit.written_off),
             }
         )

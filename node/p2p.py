@@ -208,8 +208,7 @@ class P2P:
         """Members we hold an open connection to (py-libp2p keeps closed ones listed)."""
         out = set()
         for peer, conns in list(self.host.get_network().connections.items()):
-            listed = conns if isinstance(conns, list) else [conns]
-            if any(c is not None and not getattr(c, "is_closed", False) for c in listed):
+            if _alive(conns if isinstance(conns, list) else [conns]):
                 member = member_of(peer)
                 if member is not None:
                     out.add(member)
@@ -222,7 +221,7 @@ class P2P:
         listed = connections.get(peer)
         if not isinstance(listed, list):
             return
-        alive = [c for c in listed if c is not None and not getattr(c, "is_closed", False)]
+        alive = _alive(listed)
         if not alive:
             del connections[peer]
         elif len(alive) != len(listed):
@@ -358,6 +357,11 @@ class P2P:
             self.host.get_network().unblock_peer(peer_id_of(member))
         except Exception as exc:  # an older py-libp2p: the next dial waits out the block
             logging.getLogger(__name__).info("unblock of %s: %s", member.hex()[:16], exc)
+
+
+def _alive(connections: list[Any]) -> list[Any]:
+    """The connections of a peer that are still open."""
+    return [c for c in connections if c is not None and not getattr(c, "is_closed", False)]
 
 
 @asynccontextmanager

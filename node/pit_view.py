@@ -38,7 +38,7 @@ def lines_json(pit: Pit) -> list[dict[str, Any]]:
         {
             "member": member.hex(),
             "asset": asset,
-            "line": sum(a for _, a, _ in sources),
+            "line": pit.line(member, asset),
             "from": [
                 {"lender": lender.hex(), "amount": a, "carved_at": born}
                 for lender, a, born in sources
@@ -74,6 +74,10 @@ def marks_json(pit: Pit) -> dict[str, Any]:
             for (m, a), (p, b) in sorted(pit.marks.items())
         ],
     }
+
+
+def margin_calls_json(pit: Pit) -> list[dict[str, Any]]:
+    return [{"member": m.hex(), "since": since} for m, since in sorted(pit.calls.items())]
 
 
 def positions_json(state: GroupState) -> dict[str, dict[str, Any]]:
@@ -120,9 +124,7 @@ def pit_status(state: GroupState) -> dict[str, Any]:
         "lines": len(pit.lines),
         "loans": len(pit.loans),
         "owed": owed,
-        "margin_calls": [
-            {"member": m.hex(), "since": since} for m, since in sorted(pit.calls.items())
-        ],
+        "margin_calls": margin_calls_json(pit),
         "marks": {a: per_unit(p) for a, p in sorted(pit.group_marks.items())},
         "written_off": dict(sorted(pit.written_off.items())),
         "positions": positions_json(state),
