@@ -111,7 +111,7 @@ def _cell(value: Any) -> str:
     return "-" if value is None else str(value)
 
 
-def _pair(text: str, what: str) -> tuple[str, int]:
+def asset_amount(text: str, what: str) -> tuple[str, int]:
     """``ASSET:AMOUNT`` (or ``ASSET=AMOUNT``)."""
     for sep in (":", "="):
         if sep in text:
@@ -204,7 +204,7 @@ def register(app: typer.Typer, group_app: typer.Typer) -> None:  # noqa: PLR0915
         as_json: JSON = False,
     ) -> None:
         """Pay another member; waits for the certificate."""
-        asset, n = _pair(amount, "amount")
+        asset, n = asset_amount(amount, "amount")
         body: dict[str, Any] = {"to": to, "asset": asset, "amount": n}
         if request_id is not None:
             body["request_id"] = request_id
@@ -221,7 +221,7 @@ def register(app: typer.Typer, group_app: typer.Typer) -> None:  # noqa: PLR0915
         as_json: JSON = False,
     ) -> None:
         """Take a maker's standing quote: one order both sides sign."""
-        (ga, gn), (ra, rn) = _pair(give, "--give"), _pair(get, "--get")
+        (ga, gn), (ra, rn) = asset_amount(give, "--give"), asset_amount(get, "--get")
         body = {
             "counterparty": counterparty,
             "give": {"asset": ga, "amount": gn},
@@ -243,7 +243,7 @@ def register(app: typer.Typer, group_app: typer.Typer) -> None:  # noqa: PLR0915
         as_json: JSON = False,
     ) -> None:
         """Post a standing quote as a maker: `swap` from another member takes it."""
-        (ga, gn), (ra, rn) = _pair(give, "--give"), _pair(get, "--get")
+        (ga, gn), (ra, rn) = asset_amount(give, "--give"), asset_amount(get, "--get")
         body: dict[str, Any] = {
             "give": {"asset": ga, "amount": gn},
             "get": {"asset": ra, "amount": rn},
@@ -301,7 +301,7 @@ def register(app: typer.Typer, group_app: typer.Typer) -> None:  # noqa: PLR0915
         as_json: JSON = False,
     ) -> None:
         """Join the group: deposit on the ledger and send our signed terms (and badges)."""
-        deposits = dict(_pair(d, "--deposit") for d in deposit)
+        deposits = dict(asset_amount(d, "--deposit") for d in deposit)
         try:
             badges = [p.read_bytes().hex() for p in prequal or []]
         except OSError as exc:

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
-from node.cli_node import API, DATA, JSON, TOKEN, NodeClient, fail, show
+from node.cli_node import API, DATA, JSON, TOKEN, NodeClient, asset_amount, fail, show
 from proto.pit import PRICE_SCALE
 
 lend_app = typer.Typer(help="Lend offers to the group's S&L pit.")
@@ -35,12 +35,10 @@ def lend_offer(
     as_json: JSON = False,
 ) -> None:
     """Offer (or change the offer) to lend an asset; it is reserved out of our balance."""
-    asset, _, n = amount.partition(":")
-    if not n.isdigit() or int(n) <= 0:
-        fail(f"expected ASSET:AMOUNT, got {amount!r}")
+    asset, n = asset_amount(amount, "amount")
     body = {
-        "asset": asset.strip().upper(),
-        "amount": int(n),
+        "asset": asset,
+        "amount": n,
         "rate_bps": rate_bps,
         "min_collateral_bps": min_collateral_bps,
         "expiry": expiry,
