@@ -248,6 +248,7 @@ class NodeRuntime:
                 "trader": {
                     "retrying": g.trader.retrying,
                     "queued": len(g.trader.queue) + len(g.trader.in_flight),
+                    "unanswered_swaps": len(g.trader.unanswered_swaps()),
                 },
                 "frozen": [m.hex() for m in sorted(state.accounts) if state.is_frozen(m)],
                 "exited": [m.hex() for m in sorted(state.accounts) if state.has_exited(m)],

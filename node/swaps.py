@@ -285,7 +285,7 @@ class SwapDesk:
         swap = swap_of(me, maker, terms.maker_seq, ask)
         self.trader.check(swap)
         sign = SwapSign(swap, order_signature(swap, self.trader.key, gid))
-        self.trader.outbox.hold(sign)  # fsync: from here our seq is taken, across restarts
+        self.trader.outbox.hold(sign, request)  # fsync: our seq is taken, across restarts
         queued: Pending | None = None
         try:
             signed = await self._countersigned(maker, sign)

@@ -249,6 +249,12 @@ class Trader:
         self.wakeup.set()
         return pending
 
+    def unanswered_swaps(self) -> list[int]:
+        """Our seqs taken by swaps we signed whose countersigned copy is not applied yet
+        (``SwapDesk`` keeps offering them; our later orders wait on them)."""
+        applied = self.node.replica.state.next_seq(self.id)
+        return [seq for seq in self.outbox.held() if seq >= applied]
+
     def earlier(self, request: bytes | None) -> Pending | bool:
         """What a client's request id already asked for: its pending order, True if that
         order is applied, False if the id is new."""

@@ -12,7 +12,9 @@ finds its order (``seq_of_request``) instead of paying twice.
 
 A swap's taker signs before the maker does, so its signature leaves the node on an order
 it does not hold whole. ``hold`` records that half-signed swap (fsynced) before it
-leaves: the seq is taken from then on, across restarts, until the swap is applied.
+leaves: the seq is taken from then on, across restarts, until the swap is applied. The
+client's request id is recorded in the same write, so a client that retries the swap
+(its answer lost, or the node killed) finds that seq instead of signing a second swap.
 """
 
 from __future__ import annotations
@@ -71,14 +73,16 @@ class OutboxRepo:
     def _held_key(self, seq: int) -> bytes:
         return schema.member_seq_key(schema.HELD, self.group_id, self.member, seq)
 
-    def hold(self, sign: SwapSign) -> None:
-        """Durably mark our seq in ``sign.swap`` taken by this half-signed swap (fsync):
-        call before our signature leaves the node."""
-        for p in sign.swap.parties:
-            if p.member == self.member:
-                self.store.put(self._held_key(p.seq), sign.encode(), sync=True)
-                return
-        raise ValueError("a swap this trader is not a party of")
+    def hold(self, sign: SwapSign, request: bytes | None = None) -> None:
+        """Durably mark our seq in ``sign.swap`` taken by this half-signed swap, with the
+        client's ``request`` id if any (fsync): call before our signature leaves the node."""
+        seq = next((p.seq for p in sign.swap.parties if p.member == self.member), None)
+        if seq is None:
+            raise ValueError("a swap this trader is not a party of")
+        with self.store.batch(sync=True) as batch:
+            batch.put(self._held_key(seq), sign.encode())
+            if request is not None:
+                batch.put(self._request_key(request), seq.to_bytes(8, "big"))
 
     def held(self) -> dict[int, SwapSign]:
         """The half-signed swaps kept, by our seq."""

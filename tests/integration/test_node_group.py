@@ -80,7 +80,12 @@ def all_agree(c: Cluster) -> bool:
         (g["checkpoint"]["number"], g["state_digest"], g["checkpoint"]["state_digest"])
         for g in groups
     }
-    settled = all(g["orders_since_checkpoint"] == 0 and g["trader"]["queued"] == 0 for g in groups)
+    settled = all(
+        g["orders_since_checkpoint"] == 0
+        and g["trader"]["queued"] == 0
+        and g["trader"]["unanswered_swaps"] == 0
+        for g in groups
+    )
     return len(views) == 1 and settled
 
 

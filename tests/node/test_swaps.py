@@ -30,7 +30,7 @@ from node import swaps
 from node.certification import GroupNode
 from node.p2p import open_p2p
 from node.swaps import SWAP_PROTOCOL, Quote, SwapDesk, SwapUnanswered
-from node.trader import Trader
+from node.trader import OrderPending, Trader
 from proto.codec import Wire, decode
 from proto.orders import Swap, Transfer
 from proto.rfq import SwapSign
@@ -242,7 +242,11 @@ async def test_a_half_signed_swap_outlives_a_restart_and_is_completed(tmp_path: 
             await pay(alice, bob.trader.id, 1)
             seq = alice.trader.next_seq
             with trio.fail_after(60), pytest.raises(SwapUnanswered):
-                await alice.desk.take(bob.trader.id, GIVE, GET)
+                await alice.desk.take(bob.trader.id, GIVE, GET, b"swap-1")
+            # the client retries (its answer lost): the same swap, never a second one
+            with trio.fail_after(60), pytest.raises(OrderPending, match=f"seq {seq}"):
+                await alice.desk.take(bob.trader.id, GIVE, GET, b"swap-1")
+            assert alice.trader.next_seq == seq + 1
         # Alice is down with her signature out; Bob's window has passed, his seq is free
         bob.node.p2p.set_handler(SWAP_PROTOCOL, bob.desk._on_request)
         async with alice_alone(tmp_path, [*stewards, bob]) as alice:
@@ -253,6 +257,9 @@ async def test_a_half_signed_swap_outlives_a_restart_and_is_completed(tmp_path: 
                 )
             swap = alice.node.certificates.lookup(pub(ALICE), seq)
             assert swap is not None and isinstance(swap.batch.orders[0].order, Swap)
+            with trio.fail_after(60):  # a retry after the restart finds it applied
+                assert await alice.desk.take(bob.trader.id, GIVE, GET, b"swap-1") is None
+            assert alice.trader.next_seq == seq + 1
             await pay(alice, bob.trader.id, 1)  # and her chain goes on
             with trio.fail_after(30):  # the record that held the seq goes once it is applied
                 while alice.trader.outbox.held():

@@ -34,13 +34,14 @@ def test_orders_requests_and_held_swaps_outlive_a_reopen(tmp_path: Path) -> None
     with LevelDBStore(tmp_path / "db") as store:
         outbox = OutboxRepo(store, G.group_id, ALICE)
         outbox.put([(pays[0], b"req-1"), (pays[1], None)])
-        outbox.hold(half_signed(3))
+        outbox.hold(half_signed(3), b"swap-3")  # the client's id goes with the held seq
         outbox.hold(half_signed(4))
     with LevelDBStore(tmp_path / "db") as store:
         outbox = OutboxRepo(store, G.group_id, ALICE)
         assert outbox.load() == pays
         assert outbox.seq_of_request(b"req-1") == 1 and outbox.seq_of_request(b"req-2") is None
         assert outbox.held() == {3: half_signed(3), 4: half_signed(4)}
+        assert outbox.seq_of_request(b"swap-3") == 3
         assert OutboxRepo(store, G.group_id, BOB).held() == {}  # one trader's, not another's
         outbox.release([3])
         assert list(outbox.held()) == [4]
@@ -49,6 +50,7 @@ def test_orders_requests_and_held_swaps_outlive_a_reopen(tmp_path: Path) -> None
         outbox.remove([pays[0], whole])  # applied: the order and its held swap go
         assert outbox.load() == [pays[1]] and outbox.held() == {}
         assert outbox.seq_of_request(b"req-1") == 1  # request ids are kept
+        assert outbox.seq_of_request(b"swap-3") == 3
 
 
 def test_only_a_party_holds_a_swap() -> None:
