@@ -3,7 +3,8 @@
 The tree is RFC 9162's (Certificate Transparency v2): leaf hash = SHA-256(0x00 || leaf),
 node hash = SHA-256(0x01 || left || right), a tree of n leaves splits at the largest power
 of two below n, and the empty tree's root is SHA-256 of nothing. The leaves are the
-canonical encodings of ``BalanceLeaf`` (member id and its non-zero balances), sorted by
+canonical encodings of ``BalanceLeaf`` (member id, its history, and what a revoke pays
+it: its balances less what the S&L pit keeps back, ``GroupState.revocable``), sorted by
 member id, one per admitted member.
 
 A ``BalanceProof`` (leaf, index, tree size, audit path) verifies alone against a root:
@@ -91,8 +92,9 @@ def root_from_path(leaf: bytes, index: int, size: int, path: Sequence[bytes]) ->
 @register(30, "balance-leaf")
 @dataclass(frozen=True)
 class BalanceLeaf(Wire):
-    """One member's leaf: its balances (what the ledger pays on a revoke) and its history
-    (what a prequal badge states)."""
+    """One member's leaf: its balances (what the ledger pays on a revoke: what it holds,
+    less what its pit loans, lines and offers keep back) and its history (what a prequal
+    badge states)."""
 
     member: bytes = wf(MEMBER_ID)
     balances: tuple[AssetBalance, ...] = wf(
@@ -132,7 +134,11 @@ class BalanceTree:
     def __init__(self, state: GroupState, snapshot: StateSnapshot | None = None) -> None:
         snap = snapshot if snapshot is not None else state.snapshot()
         self.members = [a.member for a in snap.accounts]
-        self.leaves = [BalanceLeaf(a.member, a.balances, a.history) for a in snap.accounts]
+        kept_back = state.revocable()
+        self.leaves = [
+            BalanceLeaf(a.member, kept_back.get(a.member, a.balances), a.history)
+            for a in snap.accounts
+        ]
         self.hashes = [leaf_hash(leaf.encode()) for leaf in self.leaves]
         self.root = root_of_hashes(self.hashes)
         self._index = {m: i for i, m in enumerate(self.members)}

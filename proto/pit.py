@@ -35,9 +35,11 @@ steps.
      owes) at the marks. Below ``maintenance_bps`` it gets a margin call (while under
      one, stewards vote for no payment of its; it may still receive); a call still below
      after ``grace`` checkpoints is liquidated: loan by loan, its holdings go to the
-     lender at the mark (never more than is owed), and what is still owed after that is
+     lender at the mark (never more than is owed, but for rounding up to a whole base
+     unit of the holding, against the borrower), and what is still owed after that is
      written off: a pit default on the borrower's record (which its prequal shows) and a
-     loss for the lender (``written_off``). Its lines lapse;
+     loss for the lender (``written_off``). Its lines lapse. A frozen borrower (it
+     revoked, or cheated) will pay nothing more: it is liquidated at once;
   7. new portions are carved out of what the offers have free (below).
 
 Why a checkpoint never strands a certified order. Stewards vote for an order against the
@@ -49,6 +51,21 @@ lender's reserve falls only with its balance. Three things do lower it: a portio
 lapses after ``LINE_LIFE`` checkpoints, the lines of a liquidated borrower, and a
 liquidation; an order certified that long before it is applied (or one that spends
 collateral after a margin call was issued) could then wait for funds that never come.
+
+Revokes. A revoke is paid from the wallet by the ledger, out of the group's sight, so
+what a checkpoint's leaf lets a member take out (``revocable``) keeps back what the pit
+needs of it: an offer's reserve (other members' lines stand on it), and collateral for
+what it owes plus the lines it may still draw before the next checkpoint (a line is
+counted as drawn, since a draw and a revoke under the checkpoint before it can both
+happen). The cover is the maintenance ratio of the exposure (its margin also pays the
+interest until the revoke is booked), taken from holdings of the debt's own asset first,
+the rest from other holdings at the marks; an unmarked debt keeps everything back. What
+is kept back stays in the group's state: a revoke freezes the member, its loans are
+repaid or liquidated at the next checkpoint after that, its offers and lines wind down,
+and a later checkpoint's leaf shows what is left, for a second revoke. (A stale revoke,
+under an older leaf, is crawled back by the notaries like any other.) The margin is what
+protects the lenders between the leaf's checkpoint and the one that books the revoke:
+a price fall beyond it in that time is a loss, as it is for any borrower.
 
 Interest. A loan accrues ``owed * rate_bps * interval / (10_000 * 86_400)`` per checkpoint
 (``interval``: the genesis checkpoint interval, in seconds): the whole part is added to
@@ -291,6 +308,19 @@ class Loan:
 
 
 @dataclass
+class Exposure:
+    """What a member owes and may still draw, per asset, and in how many pieces (loans and
+    line portions: each is liquidated on its own, so each may round)."""
+
+    amounts: dict[str, int] = field(default_factory=dict)
+    pieces: int = 0
+
+    def add(self, asset: str, amount: int) -> None:
+        self.amounts[asset] = self.amounts.get(asset, 0) + amount
+        self.pieces += 1
+
+
+@dataclass
 class Pit:
     """The mutable pit of a ``GroupState``; ``state.py`` calls it, nothing else does."""
 
@@ -371,6 +401,61 @@ class Pit:
         if not debts:
             return None
         return self.collateral_value(self.free(balances, member)) * BPS // debts
+
+    def exposures(self) -> dict[bytes, Exposure]:
+        """Per member, what it owes plus what its lines let it draw before the next
+        checkpoint (one pass over the loans and lines)."""
+        out: dict[bytes, Exposure] = {}
+        for loan in self.loans.values():
+            out.setdefault(loan.borrower, Exposure()).add(loan.asset, loan.owed)
+        for (member, asset), sources in self.lines.items():
+            for _, amount, _ in sources:
+                out.setdefault(member, Exposure()).add(asset, amount)
+        return out
+
+    def revocable(
+        self, balances: dict[str, int], member: bytes, exposure: Exposure
+    ) -> dict[str, int]:
+        """What a revoke may take out of the wallet for ``member`` under a checkpoint of
+        this state (its leaf's balances): its holdings less what its offers reserve, less
+        what covers its ``exposure`` (a line may be drawn before the next checkpoint, so
+        it is covered as if drawn) at ``maintenance_bps`` (the margin also covers the
+        interest until the revoke is booked). The cover of an asset's exposure is taken
+        from holdings of that asset first, one for one; the rest from other holdings at
+        the marks, in asset order, plus what a liquidation may round up (one base unit of
+        a holding and of the debt per asset, for each piece of the exposure). An
+        exposure without a mark, or one the holdings cannot cover, keeps everything back:
+        nothing is revocable."""
+        free = {a: v for a, v in self.free(balances, member).items() if v > 0}
+        short: dict[str, int] = {}
+        for asset, amount in sorted(exposure.amounts.items()):
+            cover = -(-amount * self.policy.maintenance_bps // BPS)
+            direct = min(free.get(asset, 0), cover)
+            if direct:
+                free[asset] -= direct
+            if cover > direct:
+                short[asset] = cover - direct
+        if not short:
+            return {a: v for a, v in free.items() if v > 0}
+        value = self.value(short)
+        if value is None:
+            return {}
+        prices = [p for a in free if (p := self.mark(a)) is not None]
+        debt_prices = [p for a in short if (p := self.mark(a)) is not None]
+        rounding = exposure.pieces * (max(prices, default=0) + len(free) * max(debt_prices))
+        need = value + rounding
+        for asset in sorted(free):
+            price = self.mark(asset)
+            if need <= 0:
+                break
+            if price is None:
+                continue
+            units = min(free[asset], -(-need // price))
+            free[asset] -= units
+            need -= units * price
+        if need > 0:
+            return {}
+        return {a: v for a, v in free.items() if v > 0}
 
     # -- orders -------------------------------------------------------------------------
     def offer_problem(self, lender: bytes, asset: str, amount: int, held: int) -> str | None:
@@ -534,11 +619,12 @@ class Pit:
         borrowers = sorted({loan.borrower for loan in self.loans.values()})
         for member in borrowers:
             ratio = self.ratio_bps(state.accounts[member].balances, member)
-            if ratio is None or ratio >= self.policy.maintenance_bps:
+            gone = state.accounts[member].frozen  # it revoked (or cheated): it pays no more
+            if ratio is None or (ratio >= self.policy.maintenance_bps and not gone):
                 self.calls.pop(member, None)
                 continue
             since = self.calls.setdefault(member, number)
-            if number - since >= self.policy.grace:
+            if gone or number - since >= self.policy.grace:
                 self._liquidate(state, member)
                 self.calls.pop(member, None)
                 for key in [k for k in self.lines if k[0] == member]:
@@ -560,8 +646,9 @@ class Pit:
                 price = self.mark(asset)
                 if held <= 0 or price is None or loan.owed == 0:
                     continue
-                give = min(held, loan.owed * owed_price // price)  # never above what is owed
-                paid = give * price // owed_price
+                # what pays it all, rounded up against the borrower: never a base unit more
+                give = min(held, -(-loan.owed * owed_price // price))
+                paid = min(loan.owed, give * price // owed_price)
                 if give <= 0 or paid <= 0:
                     continue
                 state.move(member, loan.lender, asset, give)

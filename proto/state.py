@@ -53,7 +53,7 @@ from proto.kinds import (
     MEMBER_ID,
 )
 from proto.orders import Exit, LendOffer, Mark, Order
-from proto.pit import EMPTY_PIT, PIT_OFF, Drawn, Pit, PitPolicy, PitSnapshot
+from proto.pit import EMPTY_PIT, PIT_OFF, Drawn, Exposure, Pit, PitPolicy, PitSnapshot
 
 MAX_STATE_BYTES = 64 << 20
 
@@ -365,6 +365,20 @@ class GroupState:
             premature_revokes=premature,
             uncovered_revokes=min(uncovered, (1 << 32) - 1),
         )
+
+    def revocable(self) -> dict[bytes, tuple[AssetBalance, ...]]:
+        """What a revoke under a checkpoint of this state pays each member with a pit
+        position (a loan, a line or an offer): its holdings less what covers them
+        (``Pit.revocable``). Every other member's revoke pays what it holds."""
+        if not self.pit.policy.on:
+            return {}
+        exposures, none = self.pit.exposures(), Exposure()
+        involved = set(exposures) | {lender for lender, _ in self.pit.offers}
+        return {
+            m: _balances(self.pit.revocable(self.accounts[m].balances, m, exposures.get(m, none)))
+            for m in sorted(involved)
+            if m in self.accounts
+        }
 
     def withdraw(self, member: bytes, asset: str, amount: int) -> None:
         """Debit funds that leave the group wallet on the ledger (an exit)."""

@@ -4,12 +4,16 @@ properties that must hold whatever they are.
 * value is conserved, interest included: balances per asset always sum to the supply;
   what borrowers owe always equals what lenders are owed; interest is exact (the whole
   part added plus the carried remainder equals the exact rational accrual);
-* no lender is repaid more than it was owed (in value, at the marks);
+* no lender is repaid more than it was owed (in value, at the marks, but for a
+  liquidation rounding up to a whole base unit of collateral per loan);
 * every member that applies the same certified orders and marks, in any arrival order,
   computes the same pit (the same snapshot bytes);
 * a borrower below the maintenance ratio is always liquidated within the grace;
 * a checkpoint never lowers what a member may spend (but for line portions that lapse and
-  a liquidated borrower), so an order certified before it is never stranded after it.
+  a liquidated borrower), so an order certified before it is never stranded after it;
+* a revoke (paid what a leaf of the state shows) never costs the group anything: no loss,
+  no reserve taken from under other members' lines, and at unchanged marks the revoker's
+  loans are repaid in full at the next checkpoint.
 
 And, by example: a payment beyond the balance borrows from the cheapest offer, a price
 move brings a margin call, the grace ends in liquidation at the mark, the shortfall is a
@@ -25,6 +29,7 @@ from fractions import Fraction
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from proto.merkle import BalanceTree
 from proto.orders import Exit, LendOffer, Mark, Order, SignedOrder, Transfer, sign_order
 from proto.pit import (
     BPS,
@@ -65,6 +70,8 @@ class Book:
         self.state = state
         self.number = 0
         self.applied: list[SignedOrder] = []
+        self.paid_out: dict[str, int] = {}
+        """What revokes took out of the wallet, per asset."""
 
     def place(self, order: Order) -> str | None:
         problem = self.state.apply_problem(order)
@@ -89,9 +96,23 @@ class Book:
         self.number += 1
         self.state.pit.clear(self.state, self.number)
 
+    def revoke(self, m: bytes) -> dict[str, int]:
+        """``m`` revokes under a checkpoint of the state as it is, and the ledger pays its
+        leaf; the group books the payout the way it books what the ledger shows."""
+        leaf = BalanceTree(self.state).proof(m).leaf
+        taken = {b.asset: b.amount for b in leaf.balances}
+        account = self.state.accounts[m]
+        h = account.history
+        paid = {a: account.claims_paid.get(a, 0) + taken.get(a, 0) for a in ASSETS}
+        self.state.record_claims(m, h.revokes + 1, h.crawl_backs, h.premature_revokes, paid)
+        for a, x in taken.items():
+            self.paid_out[a] = self.paid_out.get(a, 0) + x
+        return taken
+
 
 def conserved(state: GroupState, supply: dict[str, int]) -> None:
     assert state.totals() == state.supply() == supply
+    assert state.losses == {}  # no revoke took what others stand on
     owed_by_borrowers: dict[str, int] = {}
     owed_to_lenders: dict[str, int] = {}
     for m in IDS:
@@ -202,6 +223,49 @@ def test_a_liquidation_leaves_the_reserve_behind_other_members_lines() -> None:
     assert book.state.losses == {} and book.state.pit.owes(a) == {"BTC": 5}
 
 
+def test_a_revoke_takes_out_only_what_the_pit_does_not_keep_back() -> None:
+    """c borrows USD against its BTC and revokes: its leaf keeps back BTC worth 120% of
+    its debt and its line, so the revoke pays the rest, the next checkpoint liquidates
+    the loan in full (c is frozen: it pays no more), and a later leaf frees what is left.
+    The lender's leaf keeps back its offer's reserve."""
+    a, b, c, d = IDS
+    book = Book(fresh_state())
+    state, pit = book.state, book.state.pit
+    book.offer(a, "USD", 50_000, rate=10, minimum=15_000)
+    for m in (a, b, d):
+        book.mark(m, "BTC", BTC_PRICE)
+    book.checkpoint()
+    assert book.pay(c, d, "USD", 100_000 + 10_000) is None  # 10,000 drawn
+    book.checkpoint()
+    owed, line = pit.owes(c)["USD"], pit.line(c, "USD")
+    assert owed == 10_000 and line > 0
+    tree = BalanceTree(state)
+    (revocable,) = tree.proof(c).leaf.balances
+    kept = 100 - revocable.amount
+    # 120% of the debt and the line in BTC, and a unit or two for a liquidation's rounding
+    need = -(-(owed + line) * PRICE_SCALE * 12 // 10 // BTC_PRICE)
+    assert revocable.asset == "BTC" and need <= kept <= need + 3
+    reserve = pit.reserved(a, "USD")
+    assert reserve > 0
+    lender_leaf = {x.asset: x.amount for x in tree.proof(a).leaf.balances}
+    assert lender_leaf == {"USD": state.balance(a, "USD") - reserve, "BTC": 100}
+    assert book.revoke(c) == {"BTC": 100 - kept}
+    assert state.is_frozen(c) and state.losses == {}
+    lender_usd, lender_btc = state.balance(a, "USD"), state.balance(a, "BTC")
+    book.checkpoint()  # frozen: liquidated at once, in full
+    assert not pit.owes(c) and not pit.written_off and state.history(c).pit_defaults == 0
+    got = (state.balance(a, "BTC") - lender_btc) * BTC_PRICE  # in full, rounded up
+    assert state.balance(a, "USD") == lender_usd
+    assert owed * PRICE_SCALE <= got < owed * PRICE_SCALE + BTC_PRICE
+    assert pit.line(c, "USD") == 0
+    left = state.balance(c, "BTC")
+    assert 0 < left < kept
+    assert {x.asset: x.amount for x in BalanceTree(state).proof(c).leaf.balances} == {
+        "BTC": left
+    }  # nothing kept back any more: a second revoke takes the rest
+    conserved(state, {"USD": 400_000, "BTC": 400 - (100 - kept)})
+
+
 def test_median_and_water_fill() -> None:
     assert median([5]) == 5 and median([1, 9]) == 1 and median([3, 1, 2]) == 2
     assert water_fill(10, {b"a": 2, b"b": 100, b"c": 100}) == {b"a": 2, b"b": 4, b"c": 4}
@@ -224,17 +288,27 @@ def test_an_outlier_mark_is_dropped() -> None:
 
 
 # -- the properties -----------------------------------------------------------------------
-ops = st.lists(
-    st.tuples(
-        st.sampled_from(["offer", "mark", "pay", "pay", "pay", "checkpoint", "checkpoint"]),
-        st.integers(0, 3),
-        st.integers(0, 3),
-        st.sampled_from(["USD", "USD", "BTC"]),
-        st.integers(0, 1_000_000),
-        st.integers(0, 500),
-    ),
-    max_size=60,
-)
+KINDS = ["offer", "mark", "pay", "pay", "pay", "checkpoint", "checkpoint"]
+
+
+def scripts(kinds: list[str]) -> st.SearchStrategy[list[tuple[str, int, int, str, int, int]]]:
+    return st.lists(
+        st.tuples(
+            st.sampled_from(kinds),
+            st.integers(0, 3),
+            st.integers(0, 3),
+            st.sampled_from(["USD", "USD", "BTC"]),
+            st.integers(0, 1_000_000),
+            st.integers(0, 500),
+        ),
+        max_size=60,
+    )
+
+
+ops = scripts(KINDS)
+"""Orders and checkpoints: what replicas replay."""
+ops_and_revokes = scripts([*KINDS, "revoke"])
+"""And revokes, which come from the ledger: a revoke is followed by a checkpoint."""
 # every script starts with lenders and marks in place, so that borrowing happens
 PROLOGUE = [
     ("offer", 0, 0, "USD", 80_000, 40),
@@ -263,15 +337,39 @@ def play_step(book: Book, step: tuple[str, int, int, str, int, int]) -> None:
             book.pay(m, other, asset, max(1, spendable * (n % 100 + 1) // 100))
     elif kind == "checkpoint":
         check_clear(book)
+    elif kind == "revoke" and not book.state.is_frozen(m):
+        check_revoke(book, m)
 
 
 def play(script: list[tuple[str, int, int, str, int, int]]) -> Book:
     book = Book(fresh_state())
-    supply = {"USD": 400_000, "BTC": 400}
     for step in PROLOGUE + script:
         play_step(book, step)
-        conserved(book.state, supply)
+        supply = {"USD": 400_000, "BTC": 400}
+        conserved(book.state, {a: x - book.paid_out.get(a, 0) for a, x in supply.items()})
     return book
+
+
+def check_revoke(book: Book, m: bytes) -> None:
+    """``m`` revokes, and the next checkpoint follows. Nothing is lost (``conserved``
+    checks the losses), a second revoke at once takes nothing, and unless the marks move
+    at that checkpoint, the revoke costs the others nothing: they end the checkpoint
+    exactly as they would had ``m`` been frozen and paid nothing."""
+    state, pit = book.state, book.state.pit
+    unpaid = state.copy()
+    unpaid.freeze(m)
+    book.revoke(m)
+    assert state.is_frozen(m)
+    assert book.revoke(m) == {}  # everything revocable was taken
+    marks = dict(pit.group_marks)
+    check_clear(book)
+    unpaid.pit.clear(unpaid, book.number)
+    if pit.group_marks == marks:
+        for x in IDS:
+            if x != m:
+                assert state.accounts[x].balances == unpaid.accounts[x].balances
+                assert pit.lent(x) == unpaid.pit.lent(x)
+        assert pit.written_off == unpaid.pit.written_off
 
 
 def check_clear(book: Book) -> None:
@@ -280,6 +378,10 @@ def check_clear(book: Book) -> None:
     before = {i: (x.owed, x.carry, x.rate_bps, x.opened) for i, x in pit.loans.items()}
     lenders_before = {m: dict(state.accounts[m].balances) for m in IDS}
     owed_to = {m: pit.lent(m) for m in IDS}
+    loans_of = {m: sum(1 for x in pit.loans.values() if x.lender == m) for m in IDS}
+    for sources in pit.lines.values():  # a portion drawn now is a loan that may round too
+        for lender, _, _ in sources:
+            loans_of[lender] += 1
     spend_before = {(m, a): state.spendable(m, a) for m in IDS for a in ASSETS}
     number = book.number + 1
     lapsing = {
@@ -287,6 +389,7 @@ def check_clear(book: Book) -> None:
         for key, sources in pit.lines.items()
     }
     liquidated = {m for m, since in pit.calls.items() if number - since >= pit.policy.grace}
+    liquidated |= {m for m in IDS if state.is_frozen(m)}  # a revoker pays no more
     book.checkpoint()
     # a checkpoint never lowers what a member may spend (so no certified order is stranded),
     # but for line portions that lapse and a liquidated borrower
@@ -302,21 +405,21 @@ def check_clear(book: Book) -> None:
         exact = Fraction(owed * rate * INTERVAL + carry, BPS * DAY_SECONDS)
         assert loan.owed + Fraction(loan.carry, BPS * DAY_SECONDS) <= owed + exact
         assert 0 <= loan.carry < BPS * DAY_SECONDS
-    # no lender repaid more than it was owed (value at the marks now): the net value it
+    # no lender repaid more than it was owed (value at the marks now, but for a liquidation
+    # rounding up to a whole base unit of collateral per loan): the net value it
     # gained is within what it was owed before. A loan opened now and still open counts
     # as money it still has; one opened now and liquidated at once (its borrower was under
-    # a call) counts as money lent, and what the liquidation paid for it as money got.
-    funded: dict[bytes, dict[str, int]] = {}  # lent out now (left), borrowed now (came)
+    # a call, or frozen) counts as money lent, and what the liquidation paid for it as
+    # money got. What a member drew (a balance below zero) is its own loan, not money got.
+    funded: dict[bytes, dict[str, int]] = {}  # lent out now
     for loan in pit.loans.values():
         if loan.opened == book.number:
             f = funded.setdefault(loan.lender, {})
             f[loan.asset] = f.get(loan.asset, 0) + loan.owed
-            g = funded.setdefault(loan.borrower, {})
-            g[loan.asset] = g.get(loan.asset, 0) - loan.owed
     for m in IDS:
         got = 0
         for asset in ASSETS:
-            delta = state.balance(m, asset) - lenders_before[m].get(asset, 0)
+            delta = state.balance(m, asset) - max(lenders_before[m].get(asset, 0), 0)
             delta += funded.get(m, {}).get(asset, 0)
             price = pit.mark(asset)
             if price is not None:
@@ -325,6 +428,7 @@ def check_clear(book: Book) -> None:
             x * (pit.mark(a) or 0) for a, x in owed_to[m].items()
         )  # before interest: interest this checkpoint is at most one day's rate on it
         ceiling = owed_value + owed_value * 500 * INTERVAL // (BPS * DAY_SECONDS) + PRICE_SCALE
+        ceiling += loans_of[m] * max(pit.group_marks.values(), default=0)  # rounded up
         if owed_to[m]:
             assert got <= ceiling * 2  # repaid in kind at the marks: within what is owed
     # a borrower below maintenance is under a call that started within the grace
@@ -337,7 +441,7 @@ def check_clear(book: Book) -> None:
 
 
 @settings(max_examples=400, deadline=None)
-@given(ops)
+@given(ops_and_revokes)
 def test_value_is_conserved_and_the_pit_rules_hold(script: list) -> None:  # type: ignore[type-arg]
     play(script)
 
