@@ -54,18 +54,19 @@ collateral after a margin call was issued) could then wait for funds that never 
 
 Revokes. A revoke is paid from the wallet by the ledger, out of the group's sight, so
 what a checkpoint's leaf lets a member take out (``revocable``) keeps back what the pit
-needs of it: an offer's reserve (other members' lines stand on it), and collateral for
-what it owes plus the lines it may still draw before the next checkpoint (a line is
-counted as drawn, since a draw and a revoke under the checkpoint before it can both
-happen). The cover is the maintenance ratio of the exposure (its margin also pays the
-interest until the revoke is booked), taken from holdings of the debt's own asset first,
-the rest from other holdings at the marks; an unmarked debt keeps everything back. What
-is kept back stays in the group's state: a revoke freezes the member, its loans are
-repaid or liquidated at the next checkpoint after that, its offers and lines wind down,
-and a later checkpoint's leaf shows what is left, for a second revoke. (A stale revoke,
-under an older leaf, is crawled back by the notaries like any other.) The margin is what
-protects the lenders between the leaf's checkpoint and the one that books the revoke:
-a price fall beyond it in that time is a loss, as it is for any borrower.
+needs of it: an offer's reserve (other members' lines stand on it, and may be drawn at
+any time), and collateral for what it owes. The cover is the maintenance ratio of the
+debt (its margin also pays the interest until the revoke is booked), taken from holdings
+of the debt's own asset first, the rest from other holdings at the marks; an unmarked
+debt keeps everything back. A line is not kept back: a member that draws on it and
+revokes under the checkpoint before the draw makes a stale revoke, which the notaries
+crawl back with the next checkpoint (its leaf keeps back the cover of the new loan), and
+its record shows it premature. What is kept back stays in the group's state: a revoke
+freezes the member, its loans are repaid or liquidated at the next checkpoint after
+that, its offers and lines wind down, and a later checkpoint's leaf shows what is left,
+for a second revoke. The margin is what protects the lenders between the leaf's
+checkpoint and the one that books the revoke: a price fall beyond it in that time is a
+loss, as it is for any borrower.
 
 Interest. A loan accrues ``owed * rate_bps * interval / (10_000 * 86_400)`` per checkpoint
 (``interval``: the genesis checkpoint interval, in seconds): the whole part is added to
@@ -309,8 +310,8 @@ class Loan:
 
 @dataclass
 class Exposure:
-    """What a member owes and may still draw, per asset, and in how many pieces (loans and
-    line portions: each is liquidated on its own, so each may round)."""
+    """What a member owes, per asset, and in how many pieces (loans: each is liquidated on
+    its own, so each may round)."""
 
     amounts: dict[str, int] = field(default_factory=dict)
     pieces: int = 0
@@ -403,14 +404,10 @@ class Pit:
         return self.collateral_value(self.free(balances, member)) * BPS // debts
 
     def exposures(self) -> dict[bytes, Exposure]:
-        """Per member, what it owes plus what its lines let it draw before the next
-        checkpoint (one pass over the loans and lines)."""
+        """Per borrower, what it owes (one pass over the loans)."""
         out: dict[bytes, Exposure] = {}
         for loan in self.loans.values():
             out.setdefault(loan.borrower, Exposure()).add(loan.asset, loan.owed)
-        for (member, asset), sources in self.lines.items():
-            for _, amount, _ in sources:
-                out.setdefault(member, Exposure()).add(asset, amount)
         return out
 
     def revocable(
@@ -418,14 +415,12 @@ class Pit:
     ) -> dict[str, int]:
         """What a revoke may take out of the wallet for ``member`` under a checkpoint of
         this state (its leaf's balances): its holdings less what its offers reserve, less
-        what covers its ``exposure`` (a line may be drawn before the next checkpoint, so
-        it is covered as if drawn) at ``maintenance_bps`` (the margin also covers the
-        interest until the revoke is booked). The cover of an asset's exposure is taken
+        what covers its loans (``exposure``) at ``maintenance_bps`` (the margin also
+        covers the interest until the revoke is booked). The cover of an asset's exposure is taken
         from holdings of that asset first, one for one; the rest from other holdings at
         the marks, in asset order, plus what a liquidation may round up (one base unit of
-        a holding and of the debt per asset, for each piece of the exposure). An
-        exposure without a mark, or one the holdings cannot cover, keeps everything back:
-        nothing is revocable."""
+        a holding and of the debt per asset, for each loan). A debt without a mark, or
+        one the holdings cannot cover, keeps everything back: nothing is revocable."""
         free = {a: v for a, v in self.free(balances, member).items() if v > 0}
         short: dict[str, int] = {}
         for asset, amount in sorted(exposure.amounts.items()):
