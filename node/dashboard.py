@@ -58,8 +58,8 @@ DASHBOARD_HTML = """<!doctype html>
 <div class="sub" id="pit">-</div>
 <table>
   <thead><tr><th>member</th><th>owes</th><th>lent</th><th>drawn</th><th>equity</th>
-  <th>collateral ratio</th><th>margin call</th></tr></thead>
-  <tbody id="positions"><tr><td colspan="7">no positions</td></tr></tbody>
+  <th>collateral ratio</th><th>margin call</th><th>a revoke pays</th></tr></thead>
+  <tbody id="positions"><tr><td colspan="8">no positions</td></tr></tbody>
 </table>
 <div class="sub" id="updated"></div>
 <script>
@@ -136,7 +136,7 @@ function render(s) {
        + " loans (" + amounts(pit.owed) + "), " + pit.margin_calls.length
        + " margin calls; marks: " + (marks.length ? marks.join(", ") : "none"));
   const held = Object.keys(pit.positions).sort();
-  const pbody = rows("positions", held, 7, "no positions");
+  const pbody = rows("positions", held, 8, "no positions");
   held.forEach(function (m) {
     const p = pit.positions[m];
     const row = document.createElement("tr");
@@ -148,6 +148,7 @@ function render(s) {
     cell(row, p.ratio_bps === null ? "-" : (p.ratio_bps / 100).toFixed(1) + "%", "num");
     const call = p.margin_call_since;
     cell(row, call === null ? "-" : "since checkpoint " + call, call === null ? "" : "bad");
+    cell(row, amounts(p.revocable), "num");
     pbody.appendChild(row);
   });
 }

@@ -81,8 +81,10 @@ def margin_calls_json(pit: Pit) -> list[dict[str, Any]]:
 
 
 def positions_json(state: GroupState) -> dict[str, dict[str, Any]]:
-    """Every member with a pit position: equity and collateral ratio at the group marks."""
+    """Every member with a pit position: equity and collateral ratio at the group marks,
+    and what a revoke under a checkpoint of this state would pay it (``revocable``)."""
     pit = state.pit
+    kept_back = state.revocable()
     out: dict[str, dict[str, Any]] = {}
     for member, account in sorted(state.accounts.items()):
         owes = pit.owes(member)
@@ -100,6 +102,9 @@ def positions_json(state: GroupState) -> dict[str, dict[str, Any]]:
             "equity": None if debt is None else (held + claims - debt) // PRICE_SCALE,
             "ratio_bps": pit.ratio_bps(account.balances, member),
             "margin_call_since": pit.calls.get(member),
+            "revocable": {b.asset: b.amount for b in kept_back[member]}
+            if member in kept_back  # a borrower, or a lender: the pit keeps some back
+            else {a: v for a, v in sorted(account.balances.items()) if v > 0},
         }
     return out
 

@@ -30,6 +30,7 @@ from fractions import Fraction
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from node.pit_view import positions_json
 from proto.merkle import BalanceTree
 from proto.orders import Exit, LendOffer, Mark, Order, SignedOrder, Transfer, sign_order
 from proto.pit import (
@@ -247,6 +248,7 @@ def test_a_revoke_takes_out_only_what_the_pit_does_not_keep_back() -> None:
     # not kept back: a draw before a revoke under this checkpoint makes it stale)
     need = -(-owed * PRICE_SCALE * 12 // 10 // BTC_PRICE)
     assert revocable.asset == "BTC" and need <= kept <= need + 3
+    assert positions_json(state)[c.hex()]["revocable"] == {"BTC": 100 - kept}  # the API's
     reserve = pit.reserved(a, "USD")
     assert reserve > 0
     lender_leaf = {x.asset: x.amount for x in tree.proof(a).leaf.balances}
