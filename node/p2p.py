@@ -10,12 +10,15 @@ are one message); subscription channels of ``SUBSCRIPTION_QUEUE`` entries; the p
 spam limit off, since the node applies its own per-member limits in its validators.
 Gossip is best effort: correctness comes from the sync protocol over streams.
 
-Streams: a request is one varint-prefixed message on a new stream, the answer one
-varint-prefixed message back; both bounded by ``MAX_FRAME``. The handler learns the
-caller's member id from the authenticated connection, never from the payload. A request
-always returns within its timeout. A handler that refuses closes the stream unanswered
-(``NoAnswer``); a peer whose streams cannot be opened or time out
-``RESET_AFTER_FAILURES`` times in a row is reconnected, since its connection is wedged.
+Streams: a request is one varint-prefixed message on a new stream; the reply is one
+varint-prefixed frame back: a kind byte, then the answer (``ANSWER``) or the reason the
+handler declined (``REFUSAL``, UTF-8, at most ``MAX_REASON`` bytes). Messages are bounded
+by ``MAX_FRAME``. The handler learns the caller's member id from the authenticated
+connection, never from the payload. A request always returns within its timeout. A
+handler that declines raises ``Refused`` and the caller gets ``NoAnswer`` with the
+reason; one that fails closes the stream unanswered (``NoAnswer`` too). A peer whose
+streams cannot be opened or time out ``RESET_AFTER_FAILURES`` times in a row is
+reconnected, since its connection is wedged.
 
 Hygiene (``PeerGuard``): every gossip message counts against its publisher's token bucket
 (a flood is dropped and counts as a strike); a message the topic validator refuses, or a
@@ -55,6 +58,9 @@ logging.getLogger("libp2p").setLevel(logging.WARNING)
 GOSSIP_PROTOCOL = TProtocol("/meshsub/1.1.0")
 SUBSCRIPTION_QUEUE = 4096
 MAX_FRAME = 1 << 20
+ANSWER, REFUSAL = 0, 1
+"""The kind byte that starts a reply frame."""
+MAX_REASON = 200
 REQUEST_TIMEOUT = 10.0
 RESET_AFTER_FAILURES = 3
 
@@ -69,9 +75,14 @@ class P2PError(Exception):
 
 
 class NoAnswer(P2PError):
-    """The peer took the request and closed the stream without an answer: it refused the
-    request (its handler raised) or went away. Not a sign of a wedged connection, so it
-    does not count towards a reconnect."""
+    """The peer took the request and gave no answer: it declined (the message says why),
+    its handler failed, or it went away. Not a sign of a wedged connection, so it does
+    not count towards a reconnect."""
+
+
+class Refused(Exception):
+    """Raised by a handler that declines a request (not a protocol breach: no strike);
+    the caller gets ``NoAnswer`` with this reason."""
 
 
 @dataclass
@@ -270,8 +281,11 @@ class P2P:
                 if caller is None or self.guard.is_banned(caller, trio.current_time()):
                     return
                 request = await read_varint_prefixed_bytes_limited(stream, MAX_FRAME)
-                response = await handler(caller, request)
-                await stream.write(encode_varint_prefixed(response))
+                try:
+                    reply = bytes([ANSWER]) + await handler(caller, request)
+                except Refused as exc:
+                    reply = bytes([REFUSAL]) + str(exc).encode()[:MAX_REASON]
+                await stream.write(encode_varint_prefixed(reply))
             except RemoteProtocolError as exc:  # garbage or a protocol breach: a strike
                 assert caller is not None
                 self.punish(caller)
@@ -333,12 +347,17 @@ class P2P:
         try:
             await stream.write(encode_varint_prefixed(payload))
             try:
-                response: bytes = await read_varint_prefixed_bytes_limited(stream, MAX_FRAME)
+                reply: bytes = await read_varint_prefixed_bytes_limited(stream, MAX_FRAME + 1)
             except Exception as exc:
                 raise NoAnswer(f"{protocol}: the peer closed the stream unanswered") from exc
         finally:
             await stream.close()
-        return response
+        if reply[:1] == bytes([REFUSAL]):
+            reason = reply[1 : 1 + MAX_REASON].decode("utf-8", "replace")
+            raise NoAnswer(f"{protocol}: declined: {reason}")
+        if reply[:1] != bytes([ANSWER]):
+            raise P2PError(f"{protocol}: a reply of no known kind")
+        return reply[1:]
 
     def _failed(self, member: bytes) -> None:
         self.failures[member] = self.failures.get(member, 0) + 1

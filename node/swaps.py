@@ -38,7 +38,7 @@ from dataclasses import dataclass
 import trio
 
 from node.certification import NotCertified
-from node.p2p import P2P, P2PError
+from node.p2p import P2P, P2PError, Refused
 from node.trader import OrderPending, OrderRefused, Pending, Trader
 from proto.codec import Wire, decode
 from proto.errors import RemoteProtocolError
@@ -51,8 +51,8 @@ log = logging.getLogger(__name__)
 SWAP_PROTOCOL = "/swapnet/swap/1"
 
 
-class SwapDeclined(Exception):
-    """The maker will not do this swap (not a protocol breach: the stream just closes)."""
+class SwapDeclined(Refused):
+    """The maker will not do this swap (not a protocol breach: the taker gets the reason)."""
 
 
 class SwapUnanswered(OrderPending):

@@ -12,7 +12,18 @@ import pytest
 import trio
 from nacl.signing import SigningKey
 
-from node.p2p import MAX_FRAME, P2P, P2PError, PeerGuard, member_of, open_p2p, peer_id_of
+from node.p2p import (
+    MAX_FRAME,
+    MAX_REASON,
+    P2P,
+    NoAnswer,
+    P2PError,
+    PeerGuard,
+    Refused,
+    member_of,
+    open_p2p,
+    peer_id_of,
+)
 
 TOPIC = "swapnet/test"
 
@@ -78,6 +89,28 @@ async def test_a_request_gets_its_answer_and_the_handler_knows_the_caller() -> N
             await a.request(b.member_id, "/swapnet/test/1", b"x" * (MAX_FRAME + 1))
         with pytest.raises(P2PError):
             await a.request(b.member_id, "/swapnet/unknown/1", b"abc", timeout=10)
+
+
+async def test_a_declined_request_tells_why_and_a_failed_one_is_unanswered() -> None:
+    async with hosts(2) as (a, b):
+
+        async def picky(caller: bytes, request: bytes) -> bytes:
+            if request == b"fail":
+                raise RuntimeError("a bug")
+            if request != b"please":
+                raise Refused("say please " + "!" * MAX_REASON)
+            return b"ok"
+
+        b.set_handler("/swapnet/test/1", picky)
+        await a.connect(b.addrs[0])
+        with trio.fail_after(20):
+            with pytest.raises(NoAnswer, match=r"declined: say please !+$") as declined:
+                await a.request(b.member_id, "/swapnet/test/1", b"now")
+            assert len(str(declined.value).split("declined: ")[1]) == MAX_REASON
+            with pytest.raises(NoAnswer, match="closed the stream unanswered"):
+                await a.request(b.member_id, "/swapnet/test/1", b"fail")
+            assert await a.request(b.member_id, "/swapnet/test/1", b"please") == b"ok"
+        assert b.member_id not in a.failures  # a refusal is no sign of a wedged connection
 
 
 async def test_connecting_to_a_dead_address_is_a_clear_error() -> None:

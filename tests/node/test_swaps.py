@@ -30,7 +30,7 @@ from node import swaps
 from node.certification import GroupNode
 from node.p2p import open_p2p
 from node.swaps import SWAP_PROTOCOL, Quote, SwapDesk, SwapUnanswered
-from node.trader import OrderPending, Trader
+from node.trader import OrderPending, OrderRefused, Trader
 from proto.codec import Wire, decode
 from proto.orders import Swap, Transfer
 from proto.rfq import SwapSign
@@ -185,6 +185,12 @@ async def test_lost_answers_are_asked_for_again_and_a_swap_never_answered_is_pen
     ):
         bob = await join_bob(stack, tmp_path, nursery, sides)
         seen: list[str] = []
+
+        # 0. a swap Bob has no quote for: declined, and Alice is told why; no seq taken
+        seq = alice.trader.next_seq
+        with trio.fail_after(30), pytest.raises(OrderRefused, match="no quote for that swap"):
+            await alice.desk.take(bob.trader.id, GIVE, (GET[0], GET[1] + 1))
+        assert alice.trader.next_seq == seq
 
         # 1. Bob signs and queues, and his answer is lost: asked again, he answers the same
         async def answer_lost(handler: Handler, caller: bytes, request: bytes) -> bytes:
