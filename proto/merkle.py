@@ -93,8 +93,8 @@ def root_from_path(leaf: bytes, index: int, size: int, path: Sequence[bytes]) ->
 @dataclass(frozen=True)
 class BalanceLeaf(Wire):
     """One member's leaf: its balances (what the ledger pays on a revoke: what it holds,
-    less what its pit loans, lines and offers keep back) and its history (what a prequal
-    badge states)."""
+    less what the S&L pit keeps back for its loans and offers) and its history (what a
+    prequal badge states)."""
 
     member: bytes = wf(MEMBER_ID)
     balances: tuple[AssetBalance, ...] = wf(

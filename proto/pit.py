@@ -415,12 +415,12 @@ class Pit:
     ) -> dict[str, int]:
         """What a revoke may take out of the wallet for ``member`` under a checkpoint of
         this state (its leaf's balances): its holdings less what its offers reserve, less
-        what covers its loans (``exposure``) at ``maintenance_bps`` (the margin also
-        covers the interest until the revoke is booked). The cover of an asset's exposure is taken
-        from holdings of that asset first, one for one; the rest from other holdings at
-        the marks, in asset order, plus what a liquidation may round up (one base unit of
-        a holding and of the debt per asset, for each loan). A debt without a mark, or
-        one the holdings cannot cover, keeps everything back: nothing is revocable."""
+        the cover of its loans (``exposure``): ``maintenance_bps`` of them (the margin
+        also pays the interest until the revoke is booked), taken from holdings of the
+        debt's asset first, one for one, the rest from other holdings at the marks, in
+        asset order, plus what a liquidation may round up (one base unit of a holding and
+        of the debt per asset, for each loan). A debt without a mark, or one the holdings
+        cannot cover, keeps everything back: nothing is revocable."""
         free = {a: v for a, v in self.free(balances, member).items() if v > 0}
         short: dict[str, int] = {}
         for asset, amount in sorted(exposure.amounts.items()):

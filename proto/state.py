@@ -367,15 +367,17 @@ class GroupState:
         )
 
     def revocable(self) -> dict[bytes, tuple[AssetBalance, ...]]:
-        """What a revoke under a checkpoint of this state pays each member with a pit
-        position (a loan, a line or an offer): its holdings less what covers them
-        (``Pit.revocable``). Every other member's revoke pays what it holds."""
+        """What a revoke under a checkpoint of this state pays each member with a loan or
+        an offer: its holdings less what the pit keeps back (``Pit.revocable``). Every
+        other member's revoke pays what it holds."""
         if not self.pit.policy.on:
             return {}
-        exposures, none = self.pit.exposures(), Exposure()
+        exposures = self.pit.exposures()
         involved = set(exposures) | {lender for lender, _ in self.pit.offers}
         return {
-            m: _balances(self.pit.revocable(self.accounts[m].balances, m, exposures.get(m, none)))
+            m: _balances(
+                self.pit.revocable(self.accounts[m].balances, m, exposures.get(m, Exposure()))
+            )
             for m in sorted(involved)
             if m in self.accounts
         }
