@@ -22,10 +22,13 @@ would be equivocation. So the maker checks everything before it answers the ask 
 ask names the taker's seq), and an honest maker never refuses the signed swap it agreed
 to. If the maker's answer is lost, the taker sends its signed swap again
 (``SIGN_TRIES``): the maker answers a swap it signed with the same signature, and signs
-one whose window passed before it arrived if its seq is still free. If no answer ever
-comes, the taker's seq stays taken until the maker's copy is certified, and the API says
-so (``SwapUnanswered``, a pending outcome, never "refused"). A member should quote only
-to counterparties it is willing to wait for.
+one whose window passed before it arrived if its seq is still free. If no answer comes,
+the taker's seq stays taken and the API says so (``SwapUnanswered``, a pending outcome,
+never "refused"); the taker keeps offering the swap until it is applied or dead: once the
+maker's seq in it is used by another order, the maker never signed it (an honest maker
+gives no other order a seq it signed), no steward voted for it, and it can never be
+applied, so the taker fills its seq with a ``Void`` and its chain goes on. A client that
+retries the swap's request id then asks for a new swap.
 """
 
 from __future__ import annotations
@@ -42,7 +45,7 @@ from node.p2p import P2P, P2PError, Refused
 from node.trader import OrderPending, OrderRefused, Pending, Trader
 from proto.codec import Wire, decode
 from proto.errors import RemoteProtocolError
-from proto.orders import SignedOrder, Swap, order_signature
+from proto.orders import SignedOrder, Swap, Void, order_signature, sign_order
 from proto.rfq import SwapAsk, SwapSign, SwapSigned, SwapTerms, ask_of, swap_of
 from proto.votes import Certificate
 
@@ -326,10 +329,15 @@ class SwapDesk:
     async def _complete(self, maker: bytes, sign: SwapSign) -> None:
         """Offer a half-signed swap of ours to its maker again, every ``COMPLETE_EVERY``,
         until it is applied: a maker that signed it answers with its signature, one that
-        never saw it signs it if its seq is still free. Then submit it ourselves."""
+        never saw it signs it if its seq is still free. Then submit it ourselves. Once the
+        maker's seq in it is taken by another order, the swap can never be applied: we
+        fill our seq with a ``Void`` instead."""
         me, node = self.trader.id, self.trader.node
         seq = _seq_of(sign.swap, me)
         while node.replica.state.next_seq(me) <= seq:
+            if node.replica.state.next_seq(maker) > _seq_of(sign.swap, maker):
+                await self._void(seq)
+                break
             signed = await self._countersigned(maker, sign)
             if signed is not None:
                 try:
@@ -339,6 +347,24 @@ class SwapDesk:
             with trio.move_on_after(COMPLETE_EVERY):
                 await node.wait_for(lambda: node.replica.state.next_seq(me) > seq)
         self.trader.outbox.release([seq])
+
+    async def _void(self, seq: int) -> None:
+        """Fill our ``seq`` with a ``Void`` and certify it (the swap that took it is dead:
+        its maker never signed it, so no steward voted for it, and the maker's seq in it
+        is used). It goes in the outbox first (fsync), like every order we sign."""
+        me, node = self.trader.id, self.trader.node
+        void = sign_order(Void(me, seq), {me: self.trader.key}, node.group_id)
+        self.trader.outbox.put([(void, None)])
+        log.warning("our swap at seq %d can never be applied: filling the seq with a void", seq)
+        attempt = 0
+        while node.replica.state.next_seq(me) <= seq:
+            try:
+                await node.submit([void])
+            except NotCertified as exc:
+                attempt += 1
+                log.info("the void at seq %d: %s", seq, exc)
+                await trio.sleep(min(COMPLETE_EVERY, SIGN_RETRY * attempt))
+        self.trader.outbox.remove([void])
 
     async def _deliver(self, maker: bytes, sign: SwapSign) -> bytes | None:
         """Send our signed swap until the maker answers with its signature (sending it

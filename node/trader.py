@@ -29,7 +29,7 @@ import trio
 from nacl.signing import SigningKey
 
 from node.certification import GroupNode, NotCertified
-from proto.orders import LendOffer, Order, SignedOrder, sign_order
+from proto.orders import LendOffer, Order, SignedOrder, Void, sign_order
 from proto.signing import public_key_of
 from proto.votes import Certificate
 from storage.outbox import OutboxRepo
@@ -249,6 +249,17 @@ class Trader:
         self.wakeup.set()
         return pending
 
+    def _voided(self, seq: int) -> bool:
+        """Whether our applied ``seq`` was filled with a ``Void`` (by what we still hold
+        of its certificate)."""
+        cert = self.node.certificates.lookup(self.id, seq)
+        if cert is None:
+            return False
+        return any(
+            isinstance(o.order, Void) and o.order.member == self.id and o.order.seq == seq
+            for o in cert.batch.orders
+        )
+
     def unanswered_swaps(self) -> list[int]:
         """Our seqs taken by swaps we signed whose countersigned copy is not applied yet
         (``SwapDesk`` keeps offering them; our later orders wait on them)."""
@@ -267,7 +278,7 @@ class Trader:
         if seq is None:
             return False
         if seq < self.node.replica.state.next_seq(self.id):
-            return True
+            return not self._voided(seq)  # a dead swap's seq: the request never took effect
         raise OrderPending(f"this request is seq {seq}, queued and not certified yet")
 
     async def place(

@@ -1,6 +1,6 @@
 """Orders: the signed off-ledger balance updates, and equivocation evidence.
 
-Five kinds of order exist today:
+Six kinds of order exist today:
 
 * ``Transfer``: one sender pays one recipient an amount of one asset.
 * ``Swap``: several parties exchange assets atomically. Every party that pays in some leg
@@ -8,6 +8,8 @@ Five kinds of order exist today:
 * ``Exit``: a member's last order; it moves nothing and marks the member as leaving.
 * ``LendOffer`` and ``Mark``: a lender's standing offer to the S&L pit and a member's price
   mark (``proto.pit``); they move nothing themselves.
+* ``Void``: takes a seq and does nothing, to fill a seq a swap took that can never be
+  applied (``node.swaps``).
 
 Both expose the same view: ``parties`` (who is debited, each with the seq it consumes,
 sorted by member id) and ``legs`` (payer, payee, asset, amount). The rest of the protocol
@@ -239,7 +241,19 @@ class Mark(SoloOrder):
     price: int = wf(AMOUNT)
 
 
-ORDER_KINDS: tuple[type[Order], ...] = (Transfer, Swap, Exit, LendOffer, Mark)
+@register(16, "void")
+@dataclass(frozen=True)
+class Void(SoloOrder):
+    """Takes the member's seq and does nothing else. A trader fills a seq with it that no
+    other order can take: one it gave a swap it signed first, whose maker never signed it
+    and has since used its own seq in that swap for another order (so the swap can never
+    be applied, and no steward ever voted for it)."""
+
+    member: bytes = wf(MEMBER_ID)
+    seq: int = wf(SEQ)
+
+
+ORDER_KINDS: tuple[type[Order], ...] = (Transfer, Swap, Exit, LendOffer, Mark, Void)
 
 
 @register(5, "signed-order")

@@ -52,7 +52,7 @@ from proto.kinds import (
     MAX_MEMBERS,
     MEMBER_ID,
 )
-from proto.orders import Exit, LendOffer, Mark, Order
+from proto.orders import Exit, LendOffer, Mark, Order, Void
 from proto.pit import EMPTY_PIT, PIT_OFF, Drawn, Exposure, Pit, PitPolicy, PitSnapshot
 
 MAX_STATE_BYTES = 64 << 20
@@ -457,7 +457,8 @@ class GroupState:
         for party in order.parties:
             account = self.accounts[party.member]
             account.last_seq = party.seq
-            account.orders += 1
+            if not isinstance(order, Void):  # a filled seq is no trade on the record
+                account.orders += 1
         if isinstance(order, Exit):
             self.accounts[order.member].exit_to = order.pay_to
         elif isinstance(order, LendOffer):

@@ -32,7 +32,7 @@ from node.p2p import open_p2p
 from node.swaps import SWAP_PROTOCOL, Quote, SwapDesk, SwapUnanswered
 from node.trader import OrderPending, OrderRefused, Trader
 from proto.codec import Wire, decode
-from proto.orders import Swap, Transfer
+from proto.orders import Swap, Transfer, Void
 from proto.rfq import SwapSign
 from storage import LevelDBStore
 from storage.outbox import OutboxRepo
@@ -270,4 +270,39 @@ async def test_a_half_signed_swap_outlives_a_restart_and_is_completed(tmp_path: 
             with trio.fail_after(30):  # the record that held the seq goes once it is applied
                 while alice.trader.outbox.held():
                     await trio.sleep(0.01)
+        nursery.cancel_scope.cancel()
+
+
+@pytest.mark.usefixtures("short_windows")
+async def test_a_dead_swap_is_voided_and_the_takers_chain_goes_on(tmp_path: Path) -> None:
+    """Alice signs a swap Bob never sees, and Bob's seq in it goes to another order of
+    his: the swap can never be applied. Alice fills her seq with a void, her next payment
+    is certified, and a retry of the swap's request id asks for a new swap."""
+    async with (
+        trio.open_nursery() as nursery,
+        stewards_and_alice(tmp_path, nursery) as (stack, sides, alice),
+    ):
+        bob = await join_bob(stack, tmp_path, nursery, sides)
+        intercept_signs(bob, never)
+        seq = alice.trader.next_seq
+        orders = alice.node.replica.state.history(alice.trader.id).orders
+        with trio.fail_after(60), pytest.raises(SwapUnanswered):
+            await alice.desk.take(bob.trader.id, GIVE, GET, b"swap-1")
+        await pay(bob, pub(G.stewards[0]), 1)  # Bob's window passed: his seq goes to this
+        with trio.fail_after(60):
+            await alice.node.wait_for(
+                lambda: alice.node.replica.state.next_seq(alice.trader.id) > seq
+            )
+        cert = alice.node.certificates.lookup(alice.trader.id, seq)
+        assert cert is not None and cert.batch.orders[0].order == Void(alice.trader.id, seq)
+        await pay(alice, bob.trader.id, 1)  # her chain goes on
+        with trio.fail_after(30):
+            while alice.trader.unanswered_swaps() or alice.trader.outbox.load():
+                await trio.sleep(0.01)
+        bob.node.p2p.set_handler(SWAP_PROTOCOL, bob.desk._on_request)
+        with trio.fail_after(60):  # the request never took effect: a retry asks again
+            await alice.desk.take(bob.trader.id, GIVE, GET, b"swap-1")
+        state = alice.node.replica.state
+        assert state.balance(alice.trader.id, "BTC") == 1000 + GET[1]  # one swap, not two
+        assert state.history(alice.trader.id).orders == orders + 2  # the void is no trade
         nursery.cancel_scope.cancel()
