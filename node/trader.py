@@ -44,6 +44,7 @@ PIT_REASONS = {
     "mark-of-numeraire": "the numeraire is always worth 1",
     "pit-owes": "we owe the pit: repay the loans first",
     "pit-lends": "we lend in the pit: withdraw the offers and wait for the loans first",
+    "uncovered": "it would leave our pit debt less covered than the maintenance ratio",
 }
 RETRY = 0.25
 MAX_RETRY = 2.0
@@ -229,7 +230,7 @@ class Trader:
                 "we are under a margin call: we may receive funds (they repay), not pay"
             )
         spent = {(self.id, a): v for a, v in self._owed.items()}
-        problem = state.pit_problem(order, spent)
+        problem = state.pit_problem(order, spent) or state.cover_problem(order, spent)
         if problem is not None:
             raise OrderRefused(PIT_REASONS.get(problem, problem))
 

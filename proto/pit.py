@@ -16,6 +16,9 @@ steps.
   reserve backs other members' lines, which they may have drawn on already, so it never
   repays the lender's own loans, never counts as its collateral and is never liquidated
   (``free``): a lender that also borrows is judged on what it holds beyond its reserve.
+  A line is carved against collateral, so stewards vote for no order that takes from a
+  member and leaves its debt (loans and drawn balances) covered less than the maintenance
+  ratio (``GroupState.cover_problem``): it may not pay its collateral away and then draw.
 * At each checkpoint (``clear``, run by ``state_at`` on the consensus-ordered state), in
   this order:
 

@@ -53,7 +53,7 @@ from proto.kinds import (
     MEMBER_ID,
 )
 from proto.orders import Exit, LendOffer, Mark, Order, Void
-from proto.pit import EMPTY_PIT, PIT_OFF, Drawn, Exposure, Pit, PitPolicy, PitSnapshot
+from proto.pit import BPS, EMPTY_PIT, PIT_OFF, Drawn, Exposure, Pit, PitPolicy, PitSnapshot
 
 MAX_STATE_BYTES = 64 << 20
 
@@ -438,6 +438,49 @@ class GroupState:
             return self.pit.mark_problem(order.asset)
         if isinstance(order, Exit):
             return self.pit.exit_problem(order.member, self.accounts[order.member].balances)
+        return None
+
+    def cover_problem(
+        self, order: Order, spent: dict[tuple[bytes, str], int] | None = None
+    ) -> str | None:
+        """The stewards' collateral rule (``spent`` as for ``pit_problem``): an order
+        that takes from a member and leaves it in debt to the pit (loans, or a balance
+        drawn below zero) must leave what it holds free worth ``maintenance_bps`` of that
+        debt at the group marks (``uncovered`` otherwise). Without it a member could pay
+        away the collateral its credit lines were carved against, then draw on them, and
+        leave its lenders a loss. Stewards check it when they vote, never when an order is
+        applied: a checkpoint's new marks must not strand an order certified before it.
+        A debt without a mark is not judged (as for margin calls)."""
+        pit = self.pit
+        if not pit.policy.on or not (pit.loans or pit.lines):
+            return None
+        moves: dict[tuple[bytes, str], int] = {}  # what the order takes and gives, net
+        for leg in order.legs:
+            moves[(leg.payer, leg.asset)] = moves.get((leg.payer, leg.asset), 0) - leg.amount
+            moves[(leg.payee, leg.asset)] = moves.get((leg.payee, leg.asset), 0) + leg.amount
+        if isinstance(order, LendOffer):  # what the offer reserves beyond the last one
+            key = (order.lender, order.asset)
+            more = order.amount - pit.reserved(*key)
+            if more > 0:
+                moves[key] = moves.get(key, 0) - more
+        for member in sorted({m for (m, _), v in moves.items() if v < 0}):
+            held = {
+                a: self.balance(member, a)
+                - pit.reserved(member, a)
+                - (spent or {}).get((member, a), 0)
+                + moves.get((member, a), 0)
+                for a in self.assets
+            }
+            debt = pit.owes(member)
+            for asset, amount in held.items():
+                if amount < 0:
+                    debt[asset] = debt.get(asset, 0) - amount
+            value = pit.value(debt)
+            if not value:  # no debt, or one that cannot be valued
+                continue
+            free = {a: v for a, v in held.items() if v > 0}
+            if pit.collateral_value(free) * BPS < pit.policy.maintenance_bps * value:
+                return "uncovered"
         return None
 
     def apply(self, order: Order) -> None:

@@ -136,7 +136,7 @@ def _order_problem(
             return "insufficient-funds"
         if payer in state.pit.calls:
             return "margin-call"  # it may receive (that repays), not pay, until it is over
-    pit = state.pit_problem(order, spent)
+    pit = state.pit_problem(order, spent) or state.cover_problem(order, spent)
     if pit is not None:
         return pit
     if verified is None or signed not in verified:
