@@ -174,13 +174,13 @@ class SwapDesk:
         await reserved.wait()
         if not agreed:
             raise SwapDeclined(declined[-1])
-        return SwapTerms(_seq_of(agreed[0], self.trader.id))
+        return SwapTerms(agreed[0].seq_of(self.trader.id))
 
     async def _problem(self, taker: bytes, swap: Swap, seq: int) -> str | None:
         """Why we would not sign ``swap`` with our reserved ``seq`` (None: we would)."""
         if not await self.trader.wait_settled(seq, QUIET_WAIT):
             return "our own orders are in flight; ask again"
-        taker_seq = _seq_of(swap, taker)
+        taker_seq = swap.seq_of(taker)
         if not await self._sees(taker, taker_seq):
             return f"seq {taker_seq} is not your next one by our replica"
         try:
@@ -333,9 +333,9 @@ class SwapDesk:
         maker's seq in it is taken by another order, the swap can never be applied: we
         fill our seq with a ``Void`` instead."""
         me, node = self.trader.id, self.trader.node
-        seq = _seq_of(sign.swap, me)
+        seq = sign.swap.seq_of(me)
         while node.replica.state.next_seq(me) <= seq:
-            if node.replica.state.next_seq(maker) > _seq_of(sign.swap, maker):
+            if node.replica.state.next_seq(maker) > sign.swap.seq_of(maker):
                 await self._void(seq)
                 break
             signed = await self._countersigned(maker, sign)
@@ -384,7 +384,3 @@ class SwapDesk:
                     exc,
                 )
         return None
-
-
-def _seq_of(swap: Swap, member: bytes) -> int:
-    return next(p.seq for p in swap.parties if p.member == member)

@@ -92,7 +92,7 @@ class Trader:
         for signed in kept:
             if self._unapplied(signed):  # signed before a restart: offer it again, first
                 self._enqueue(Pending(signed))
-                self.next_seq = max(self.next_seq, self._my_seq(signed) + 1)
+                self.next_seq = max(self.next_seq, signed.order.seq_of(self.id) + 1)
         held, applied_seq = outbox.held(), node.replica.state.next_seq(self.id)
         self.held = {s: h for s, h in held.items() if s >= applied_seq}
         """Half-signed swaps of ours not applied yet, by seq: those seqs stay taken."""
@@ -139,11 +139,8 @@ class Trader:
         for asset, amount in pending.holds.items():
             self._owed[asset] = self._owed.get(asset, 0) + sign * amount
 
-    def _my_seq(self, signed: SignedOrder) -> int:
-        return next(p.seq for p in signed.order.parties if p.member == self.id)
-
     def _unapplied(self, signed: SignedOrder) -> bool:
-        return self._my_seq(signed) >= self.node.replica.state.next_seq(self.id)
+        return signed.order.seq_of(self.id) >= self.node.replica.state.next_seq(self.id)
 
     async def _certify(self, batch: list[Pending]) -> None:
         """Certify ``batch`` (in seq order). When the stewards refuse from some order on
@@ -241,7 +238,7 @@ class Trader:
         ``reserved_seq``); ``request`` is the client's idempotency key, if any. An order
         whose signature leaves the node before it is submitted (a swap's, to the other
         side) is ``durable``: in the outbox (fsynced) before this returns."""
-        assert self.signing.locked() and self._my_seq(signed) == self.next_seq
+        assert self.signing.locked() and signed.order.seq_of(self.id) == self.next_seq
         if durable:
             self.outbox.put([(signed, request)])
         self.next_seq += 1

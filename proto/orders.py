@@ -104,6 +104,13 @@ class Order(Wire):
             out[key] = out.get(key, 0) + leg.amount
         return out
 
+    def seq_of(self, member: bytes) -> int:
+        """The seq ``member`` consumes in this order (``ValueError`` if it is no party)."""
+        for p in self.parties:
+            if p.member == member:
+                return p.seq
+        raise ValueError(f"{member.hex()[:16]} is not a party of this order")
+
     def members_touched(self) -> set[bytes]:
         legs = {leg.payer for leg in self.legs} | {leg.payee for leg in self.legs}
         return legs | {p.member for p in self.parties}

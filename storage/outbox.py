@@ -38,18 +38,12 @@ class OutboxRepo:
     def _key(self, seq: int) -> bytes:
         return schema.member_seq_key(schema.OUTBOX, self.group_id, self.member, seq)
 
-    def _seq(self, signed: SignedOrder) -> int:
-        for p in signed.order.parties:
-            if p.member == self.member:
-                return p.seq
-        raise ValueError("an order this trader is not a party of")
-
     def put(self, orders: Iterable[tuple[SignedOrder, bytes | None]]) -> None:
         """Durably keep ``orders`` with their request ids (fsync): call before they leave
         the node."""
         with self.store.batch(sync=True) as batch:
             for signed, request in orders:
-                seq = self._seq(signed)
+                seq = signed.order.seq_of(self.member)
                 batch.put(self._key(seq), signed.encode())
                 if request is not None:
                     batch.put(self._request_key(request), seq.to_bytes(8, "big"))
@@ -66,7 +60,7 @@ class OutboxRepo:
         """Forget applied ``orders`` (and what ``hold`` kept for their seqs)."""
         with self.store.batch(sync=False) as batch:
             for signed in orders:
-                seq = self._seq(signed)
+                seq = signed.order.seq_of(self.member)
                 batch.delete(self._key(seq))
                 batch.delete(self._held_key(seq))
 
@@ -76,9 +70,7 @@ class OutboxRepo:
     def hold(self, sign: SwapSign, request: bytes | None = None) -> None:
         """Durably mark our seq in ``sign.swap`` taken by this half-signed swap, with the
         client's ``request`` id if any (fsync): call before our signature leaves the node."""
-        seq = next((p.seq for p in sign.swap.parties if p.member == self.member), None)
-        if seq is None:
-            raise ValueError("a swap this trader is not a party of")
+        seq = sign.swap.seq_of(self.member)
         with self.store.batch(sync=True) as batch:
             batch.put(self._held_key(seq), sign.encode())
             if request is not None:
