@@ -94,6 +94,7 @@ from proto.state import GroupState
 
 PROPOSAL_DOMAIN = "checkpoint-proposal"
 OPEN_POLICY = AdmissionPolicy(0, 0, (), 0, 0)
+VARIANTS_KEPT = 4
 EMPTY = Checkpoint(bytes(32), 1, bytes(32), 0, bytes(32), 0)
 """A placeholder checkpoint for a proposal that is still being drafted."""
 
@@ -316,9 +317,11 @@ class CheckpointSteward:
         self.accepted: dict[bytes, Proposal] = {}
         self.pending_proposals: dict[bytes, Proposal] = {}
         self.pending_requests: dict[bytes, list[Wire]] = {}
-        self.pending_adoptions: dict[int, Completed] = {}
+        self.pending_adoptions: dict[int, dict[bytes, Completed]] = {}
+        """Signed checkpoints above our base not yet rebuilt, by number, then by body: the
+        group signs only the checkpoint, so a peer may wrap it in a lying proposal; an
+        honest copy is never displaced by a forged one (``VARIANTS_KEPT`` per number)."""
         self.proposed: set[int] = set()
-        self.completed: dict[int, Completed] = {}
         self.wallet_jobs: dict[bytes, WalletJob] = {}
         if lock is not None and lock.number > base_number:
             # Checked before it was locked; after a restart we may go on signing it (with
@@ -600,14 +603,16 @@ class CheckpointSteward:
         if not self._newer_and_signed(completed):
             return []
         p = completed.proposal
-        self.completed.setdefault(p.number, completed)
-        self.pending_adoptions[p.number] = completed
+        variants = self.pending_adoptions.setdefault(p.number, {})
+        if len(variants) < VARIANTS_KEPT:
+            variants.setdefault(completed.encode(), completed)
         return self._retry_pending(now)
 
     def _retry_pending(self, now: float) -> list[CheckpointEffect]:
         effects: list[CheckpointEffect] = []
         for number in sorted(self.pending_adoptions, reverse=True):  # the newest we can
-            adopted = self._adopt(self.pending_adoptions[number], now)
+            variants = self.pending_adoptions[number].values()
+            adopted = next(filter(None, (self._adopt(c, now) for c in variants)), None)
             if adopted is not None:
                 effects.append(adopted)
                 break
@@ -630,7 +635,17 @@ class CheckpointSteward:
         p = completed.proposal
         if state.group_id != self.group_id or checkpoint_of(state, p.number) != p.checkpoint:
             return []
-        return [self._take(completed, state, now)]
+        # The group signed the checkpoint (and so the state, seqs included), not the
+        # proposal around it: a vector that is not the state's own is a lie, and joins
+        # must be the members' own signatures over our terms.
+        if p.vector != vector_of(state) or not all(
+            j.is_valid(self.group_id, self.terms_hash) and state.is_member(j.member)
+            for a in p.admissions
+            for j in a.join
+        ):
+            return []
+        adopted = self._take(completed, state, now)
+        return [] if adopted is None else [adopted]
 
     def _adopt(self, completed: Completed, now: float) -> CheckpointAdopted | None:
         p = completed.proposal
@@ -651,17 +666,27 @@ class CheckpointSteward:
             number=p.number,
         )
 
-    def _take(self, completed: Completed, state: GroupState, now: float) -> CheckpointAdopted:
+    def _take(
+        self, completed: Completed, state: GroupState, now: float
+    ) -> CheckpointAdopted | None:
+        """Adopt ``state`` (checked against the group's signature by the caller). What the
+        log keeps is decided by the state's own seqs, never by the proposal's word; and
+        certificates are final, so a state whose replay would take back an applied order
+        is refused (None), whoever signed it."""
         p = completed.proposal
-        target = {e.member: e.seq for e in p.vector}
-        self.log = [
+        target = {e.member: e.seq for e in vector_of(state)}
+        log = [
             o
             for o in self.log
             if not all(q.seq <= target.get(q.member, 0) for q in o.order.parties)
         ]
+        live = state.copy()
+        Replica(live, self.committee).add_certified(log)
+        if not covers(vector_of(live), vector_of(self.live)):
+            return None
+        self.log = log
         self.base, self.base_number, self.adopted_at = state, p.number, now
-        self.live = state.copy()
-        Replica(self.live, self.committee).add_certified(self.log)
+        self.live = live
         for member in list(self.joins):
             if state.is_member(member):
                 del self.joins[member]

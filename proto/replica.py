@@ -76,6 +76,8 @@ class Replica:
         checkpoint's admissions and settlements); apply what became applicable."""
         if state.group_id != self.group_id:
             raise LocalProtocolError("a state of another group")
+        if any(state.next_seq(m) < a.last_seq + 1 for m, a in self.state.accounts.items()):
+            raise LocalProtocolError("a state that would undo applied orders")
         self.state = state
         self.version += 1
         for key in [k for k in self.waiting if k[1] < state.next_seq(k[0])]:

@@ -1,0 +1,105 @@
+"""Attacks on adopting a checkpoint from a peer (``/swapnet/checkpoint-state/1`` and the
+checkpoints topic). A ``Completed`` carries the group's signature over the checkpoint only;
+the proposal around it (vector, admissions, claims, proposer) is the sender's word. The
+rule under attack: nothing a peer says can remove a certified order from a replica, and a
+node adopts only what the group signed or what it recomputes itself."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import replace
+
+from proto.checkpoint import checkpoint_of
+from proto.checkpointing import (
+    EMPTY,
+    CheckpointAdopted,
+    CheckpointSteward,
+    Completed,
+    Proposal,
+    SeqEntry,
+    state_at,
+    vector_of,
+)
+from proto.frost.core import derive_group_info, trusted_dealer_keygen
+from proto.frost.keys import KeyPackage
+from tests.support import make_group, pub
+from tests.unit.frost_helpers import scalar, sign_with
+
+U64_MAX = 2**64 - 1
+
+
+def _setup() -> tuple[object, CheckpointSteward, Completed, object, list]:  # type: ignore[type-arg]
+    rng = random.Random(7)
+    g = make_group(seed="rollback", stewards=4, members=2, funding=100)
+    committee = g.committee
+    t = committee.quorum
+    shares, wallet_key, commitment = trusted_dealer_keygen(
+        scalar(rng), [scalar(rng) for _ in range(t - 1)], 4
+    )
+    _, public = derive_group_info(list(shares), commitment)
+    steward = g.stewards[0]
+    index = committee.index_of(pub(steward)) + 1
+    base = g.genesis_state()
+    a, b = g.ids[0], g.ids[1]
+    orders = [g.transfer(a, seq, b, 1) for seq in range(1, 6)]
+    # the group signed checkpoint 1 over a's first three orders
+    vector = (SeqEntry(a, 3),)
+    state1 = state_at(base, orders, vector, committee, number=1)
+    assert not isinstance(state1, str)
+    checkpoint = checkpoint_of(state1, 1)
+    signature = sign_with(
+        rng, shares, list(range(1, t + 1)), wallet_key, checkpoint.signing_message()
+    )
+    proposer = committee.stewards[1 % committee.n]
+    proposal = Proposal(0, proposer, vector, 0, (), (), checkpoint, bytes(64))
+    honest = Completed(proposal, signature)
+    machine = CheckpointSteward(
+        identity=steward,
+        key=KeyPackage(index, shares[index], wallet_key, public, t),
+        wallet_key=wallet_key,
+        committee=committee,
+        base=base,
+        base_number=0,
+        adopted_at=0.0,
+        interval=5.0,
+        timeout=8.0,
+        random_bytes=rng.randbytes,
+        log=orders,  # all five are certified: the node has applied them
+    )
+    return g, machine, honest, state1, orders
+
+
+def test_a_forged_vector_around_a_real_checkpoint_cannot_roll_a_node_back() -> None:
+    g, machine, honest, state1, orders = _setup()
+    a = orders[0].order.parties[0].member
+    assert machine.live.next_seq(a) == 6
+    forged = Completed(
+        replace(honest.proposal, vector=tuple(SeqEntry(m, U64_MAX) for m in sorted(g.ids))),  # type: ignore[attr-defined]
+        honest.signature,
+    )
+    assert machine.adopt_state(forged, state1.copy(), 1.0) == []  # type: ignore[attr-defined]
+    assert machine.base_number == 0 and len(machine.log) == 5
+    assert machine.live.next_seq(a) == 6, "a certified order was removed"
+    # gossiped, the same forgery is replayed against the node's own log: also no change
+    assert machine.receive(b"", forged, 1.0) == []
+    assert machine.live.next_seq(a) == 6 and len(machine.log) == 5
+
+
+def test_an_honest_state_answer_keeps_the_certified_orders_beyond_it() -> None:
+    g, machine, honest, state1, orders = _setup()
+    a = orders[0].order.parties[0].member
+    (adopted,) = machine.adopt_state(honest, state1.copy(), 1.0)  # type: ignore[attr-defined]
+    assert isinstance(adopted, CheckpointAdopted)
+    assert machine.base_number == 1
+    assert [o.order.seq_of(a) for o in machine.log] == [4, 5]
+    assert adopted.live.next_seq(a) == 6
+    assert vector_of(adopted.state) == honest.proposal.vector
+
+
+def test_a_completed_checkpoint_that_another_state_signed_is_not_adopted() -> None:
+    _, machine, honest, state1, _ = _setup()
+    other = replace(EMPTY, group_id=honest.proposal.checkpoint.group_id, number=1)
+    lie = Completed(replace(honest.proposal, checkpoint=other), honest.signature)
+    assert machine.adopt_state(lie, state1.copy(), 1.0) == []  # type: ignore[attr-defined]
+    assert machine.receive(b"", lie, 1.0) == []
+    assert machine.base_number == 0
