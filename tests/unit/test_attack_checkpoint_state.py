@@ -86,7 +86,7 @@ def test_a_forged_vector_around_a_real_checkpoint_cannot_roll_a_node_back() -> N
 
 
 def test_an_honest_state_answer_keeps_the_certified_orders_beyond_it() -> None:
-    g, machine, honest, state1, orders = _setup()
+    _, machine, honest, state1, orders = _setup()
     a = orders[0].order.parties[0].member
     (adopted,) = machine.adopt_state(honest, state1.copy(), 1.0)  # type: ignore[attr-defined]
     assert isinstance(adopted, CheckpointAdopted)
