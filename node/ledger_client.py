@@ -29,6 +29,7 @@ from typing import Any
 import httpx
 
 from proto.errors import SwapnetError
+from proto.genesis import Genesis
 from proto.ledger.txs import SignedTx
 
 
@@ -47,6 +48,24 @@ class EventPage:
     events: list[dict[str, Any]]
     next: int
     height: int
+
+
+def wallet_problem(genesis: Genesis, wallet: dict[str, Any]) -> str | None:
+    """What makes the wallet a ledger shows (``LedgerClient.wallet``) not our genesis's,
+    or None. A node checks this before it calls its wallet open or deposits into it."""
+    gid = genesis.group_id().hex()
+    expected = {
+        "group_id": gid,
+        "genesis_hash": gid,
+        "key": genesis.wallet_key.hex(),
+        "assets": list(genesis.assets),
+        "challenge_window": genesis.challenge_window,
+        "revoke_fee": genesis.revoke_fee,
+    }
+    for name, value in expected.items():
+        if wallet.get(name) != value:
+            return f"the ledger's wallet has another {name} than our genesis"
+    return None
 
 
 class LedgerClient(ABC):

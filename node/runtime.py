@@ -49,7 +49,13 @@ from node.formation import (
     store_formed,
 )
 from node.http_api import BadRequest, serve_app
-from node.ledger_client import DevnetLedgerClient, LedgerClient, LedgerError, LedgerUnavailable
+from node.ledger_client import (
+    DevnetLedgerClient,
+    LedgerClient,
+    LedgerError,
+    LedgerUnavailable,
+    wallet_problem,
+)
 from node.logs import LOG_FILE, setup_logging
 from node.metrics import NodeMetrics
 from node.p2p import P2P, P2PError, open_p2p, peer_id_of
@@ -93,17 +99,7 @@ def genesis_state(genesis: Genesis) -> GroupState:
 
 
 def open_wallet_tx(genesis: Genesis, fee: int) -> OpenWallet:
-    gid = genesis.group_id()
-    return OpenWallet(
-        genesis.wallet_key,
-        1,
-        fee,
-        gid,
-        gid,
-        genesis.assets,
-        genesis.challenge_window,
-        genesis.revoke_fee,
-    )
+    return OpenWallet(genesis.wallet_key, 1, fee, genesis)
 
 
 @dataclass
@@ -127,6 +123,9 @@ class NodeRuntime:
         self.ledger: LedgerClient = DevnetLedgerClient(config.ledger_url)
         self.ledger_info: dict[str, Any] | None = None
         self.wallet_open = False
+        """The ledger shows our group's wallet, and it is our genesis's (``wallet_problem``)."""
+        self.wallet_seen = False
+        self.wallet_mismatch: str | None = None
         self.api_url = ""
         self.peer_addrs: dict[bytes, list[str]] = {}
         self.shutdown = trio.Event()
@@ -226,6 +225,7 @@ class NodeRuntime:
                 "wallet_key": g.genesis.wallet_key.hex(),
                 "steward": g.key_package is not None,
                 "wallet_open": self.wallet_open,
+                "wallet_mismatch": self.wallet_mismatch,
                 "members": len(state.accounts),
                 "members_online": len(
                     (self.p2p.connected_members() | {self.member_id}) & set(state.accounts)
@@ -370,7 +370,7 @@ class NodeRuntime:
         self.group = Group(genesis, node, service, trader, key_package, desk, game)
         if key_package is not None:
             p2p.set_handler(JOIN_PROTOCOL, self._on_join_factory(groups, gid, service))
-            nursery.start_soon(self._keep_wallet_open, genesis, machine)
+        nursery.start_soon(self._keep_wallet_open, genesis, machine if key_package else None)
         nursery.start_soon(trader.run)
         nursery.start_soon(self._anti_entropy)
         ready = {
@@ -489,16 +489,31 @@ class NodeRuntime:
 
     # -- the ledger -----------------------------------------------------------------------
     def _wallet_seen(self, wallet_txs: int) -> None:
-        self.wallet_open = wallet_txs > 0
+        self.wallet_seen = self.wallet_seen or wallet_txs > 0
 
-    async def _keep_wallet_open(self, genesis: Genesis, machine: CheckpointSteward) -> None:
-        """A steward opens the group's wallet on the ledger unless the follower saw it."""
+    async def _check_wallet(self, genesis: Genesis) -> None:
+        """Call the wallet open only once the ledger's wallet for our group id is our
+        genesis's: its key, window, fee and assets (never on an ``open`` event alone)."""
+        wallet = await self.ledger.wallet(genesis.group_id())
+        self.wallet_mismatch = wallet_problem(genesis, wallet)
+        if self.wallet_mismatch is not None:
+            self.wallet_open = False
+            log.error("the ledger's wallet is not our group's: %s", self.wallet_mismatch)
+            raise BadRequest("wallet-mismatch", self.wallet_mismatch, 409)
+        self.wallet_open = True
+
+    async def _keep_wallet_open(self, genesis: Genesis, machine: CheckpointSteward | None) -> None:
+        """Until the ledger shows our genesis's wallet: check what the follower saw, and a
+        steward (``machine``) signs the wallet's opening."""
         while not self.wallet_open:
             try:
-                account = await self.ledger.account(genesis.wallet_key)
-                await self._open_wallet(genesis, machine, account)
-            except LedgerUnavailable as exc:
-                log.warning("ledger unavailable: %s", exc)
+                if self.wallet_seen:
+                    await self._check_wallet(genesis)
+                elif machine is not None:
+                    account = await self.ledger.account(genesis.wallet_key)
+                    await self._open_wallet(genesis, machine, account)
+            except (LedgerUnavailable, LedgerError, BadRequest) as exc:
+                log.warning("group wallet not open: %s", exc)
             await trio.sleep(LEDGER_POLL)
 
     async def _open_wallet(
@@ -562,6 +577,7 @@ class NodeRuntime:
         assert self.ledger_info is not None and self.p2p is not None
         if not self.wallet_open:
             raise BadRequest("wallet-not-open", "the group's wallet is not on the ledger yet", 409)
+        await self._check_wallet(g.genesis)  # again, right before money moves
         ledger_id = bytes.fromhex(self.ledger_info["ledger_id"])
         fee = int(self.ledger_info["min_fee"])
         gid = g.node.group_id

@@ -37,7 +37,7 @@ order.
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 4  # 4: state snapshots and genesis carry the S&L pit
+SCHEMA_VERSION = 5  # 5: OpenWallet carries the genesis, pit bounds (issue 16); 4: the S&L pit
 
 META = b"\x00"
 STATE = b"\x01"

@@ -7,7 +7,8 @@ import random
 from typing import Any
 
 from proto.checkpoint import SignedCheckpoint, checkpoint_of
-from proto.ledger.txs import SignedTx, Tx, sign_tx
+from proto.genesis import AdmissionPolicy, Genesis
+from proto.ledger.txs import OpenWallet, SignedTx, Tx, sign_tx
 from proto.merkle import BalanceProof, BalanceTree
 from proto.replica import Replica
 from proto.signing import domain_message
@@ -16,13 +17,30 @@ from tests.unit.frost_helpers import dealer_keys, sign_with
 
 
 class WalletGroup:
-    def __init__(self, seed: int, ledger_id: bytes) -> None:
+    def __init__(self, seed: int, ledger_id: bytes, window: int = 5, revoke_fee: int = 50) -> None:
         self.rng = random.Random(seed)
         self.ledger_id = ledger_id
         self.shares, self.wallet_key = dealer_keys(self.rng, 2, 3)
         self.group = make_group(seed=f"ledger{seed}", stewards=4, members=2, funding=0)
+        self.genesis = Genesis(
+            name=f"ledger{seed}",
+            stewards=tuple(pub(k) for k in self.group.stewards),
+            threshold=self.group.committee.quorum,
+            wallet_key=self.wallet_key,
+            assets=("USD",),
+            ledger_id=ledger_id,
+            challenge_window=window,
+            revoke_fee=revoke_fee,
+            checkpoint_interval=1,
+            terms_hash=bytes(32),
+            admission=AdmissionPolicy(0, 0, (), 0, 0),
+        )
+        self.group.group_id = self.genesis.group_id()  # the ledger binds the wallet to it
         self.alice, self.bob = self.group.members
         self.notary = key(seed, "notary")
+
+    def open_tx(self, nonce: int, fee: int = 1) -> OpenWallet:
+        return OpenWallet(self.wallet_key, nonce, fee, self.genesis)
 
     @property
     def people(self) -> list[Any]:

@@ -6,6 +6,10 @@ events it caused, or raises ``LedgerRejected`` with a stable ``code`` and change
 
 Invariants (``tests/unit/test_ledger_rules.py`` checks them, supply by property test):
 
+* a group wallet is bound to its genesis: ``OpenWallet`` carries the whole genesis, the
+  wallet's id is its hash and its key, assets, window and fee are its fields, and only
+  that wallet key opens it (nobody can squat a group id under another key);
+
 * supply per asset is conserved: accounts + group wallets + revoke bonds never change in
   total (the faucet is a genesis account; fees move to the fee collector);
 * a group wallet never pays out more than it holds (``wallet-insufficient``);
@@ -209,19 +213,25 @@ class LedgerState:
         return commit
 
     def _open(self, tx: OpenWallet, height: int) -> _Commit:
-        if tx.group_id in self.wallets:
+        genesis = tx.genesis
+        group_id = genesis.group_id()
+        if tx.sender != genesis.wallet_key:
+            raise LedgerRejected("not-wallet-key", "only the genesis's wallet key opens it")
+        if genesis.ledger_id != self.params.ledger_id:
+            raise LedgerRejected("wrong-ledger", "the genesis names another ledger")
+        if group_id in self.wallets:
             raise LedgerRejected("wallet-exists", "this group already has a wallet")
 
         def commit() -> list[Event]:
-            self.wallets[tx.group_id] = Wallet(
-                tx.group_id,
-                tx.sender,
-                tx.genesis_hash,
-                tx.assets,
-                tx.challenge_window,
-                tx.revoke_fee,
+            self.wallets[group_id] = Wallet(
+                group_id,
+                genesis.wallet_key,
+                group_id,
+                genesis.assets,
+                genesis.challenge_window,
+                genesis.revoke_fee,
             )
-            return [_event("open", tx.group_id)]
+            return [_event("open", group_id)]
 
         return commit
 

@@ -20,7 +20,8 @@ from nacl.signing import SigningKey
 from proto import signing
 from proto.checkpoint import SignedCheckpoint
 from proto.codec import ListOf, Obj, UInt, Wire, register, wf
-from proto.kinds import ASSET, BALANCE, DIGEST, GROUP_ID, MAX_ASSETS, MEMBER_ID, SIGNATURE
+from proto.genesis import Genesis
+from proto.kinds import ASSET, GROUP_ID, MAX_ASSETS, MEMBER_ID, SIGNATURE
 from proto.merkle import BalanceProof
 from proto.state import AssetBalance, by_asset
 
@@ -53,21 +54,24 @@ class Transfer(Tx):
     amount: int = wf(AMOUNT)
 
 
-@register(61, "ledger-open-wallet")
+@register(68, "ledger-open-wallet")
 @dataclass(frozen=True)
 class OpenWallet(Tx):
-    """Register a group wallet; the sender is the wallet key."""
+    """Register a group wallet from its whole genesis document. The ledger takes
+    everything from the genesis, nothing from the sender's word: the group id is the
+    genesis's hash, the wallet key, assets, challenge window and revoke fee are its
+    fields, and only the wallet key itself may send it (so a wallet is the group's, and
+    nobody can register a group id under another key). Wire tag 68: tag 61 was the old
+    shape, which took every field from the sender."""
 
     sender: bytes = wf(MEMBER_ID)
     nonce: int = wf(NONCE)
     fee: int = wf(FEE)
-    group_id: bytes = wf(GROUP_ID)
-    genesis_hash: bytes = wf(DIGEST)
-    assets: tuple[str, ...] = wf(
-        ListOf(ASSET, min_items=1, max_items=MAX_ASSETS, strictly_sorted=True)
-    )
-    challenge_window: int = wf(UInt(32, minimum=1))
-    revoke_fee: int = wf(BALANCE)
+    genesis: Genesis = wf(Obj(Genesis))
+
+    @property
+    def group_id(self) -> bytes:
+        return self.genesis.group_id()
 
 
 @register(62, "ledger-deposit")

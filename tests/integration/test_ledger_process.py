@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from node.ledger_client import DevnetLedgerClient, LedgerError
-from proto.ledger.txs import CrawlBack, Deposit, Finalize, OpenWallet, Revoke, Settle, Tx
+from proto.ledger.txs import CrawlBack, Deposit, Finalize, Revoke, Settle, Tx
 from proto.replica import Replica
 from proto.state import AssetBalance
 from tests.integration.processes import ledger_process
@@ -24,7 +24,7 @@ class Scenario(WalletGroup):
     """The wallet group, acting on a real ledger through its HTTP client."""
 
     def __init__(self, client: DevnetLedgerClient, ledger_id: bytes, seed: int = 0) -> None:
-        super().__init__(seed, ledger_id)
+        super().__init__(seed, ledger_id, WINDOW, REVOKE_FEE)
         self.client = client
 
     async def nonce(self, account: bytes) -> int:
@@ -50,9 +50,7 @@ class Scenario(WalletGroup):
         await self.client.faucet(self.wallet_key, "SWAP", 1_000)
         await self.client.mine(1)
         w, gid = self.wallet_key, self.group.group_id
-        await self.send(
-            OpenWallet(w, await self.nonce(w), 1, gid, bytes(32), ("USD",), WINDOW, REVOKE_FEE)
-        )
+        await self.send(self.open_tx(await self.nonce(w)))
         for k in (self.alice, self.bob):
             m = pub(k)
             await self.send(Deposit(m, await self.nonce(m), 1, gid, "USD", deposit), k)

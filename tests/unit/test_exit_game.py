@@ -232,6 +232,7 @@ def test_the_evidence_bundle_verifies_and_any_changed_byte_breaks_it() -> None:
         terms_hash(TERMS),
         OPEN,
     )
+    w.genesis = genesis
     w.group = replace(w.group, group_id=genesis.group_id())
     replica, stale, stale_proof, newer = stale_and_newer(w)
     a, n = pub(w.alice), pub(w.notary)

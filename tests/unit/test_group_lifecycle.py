@@ -205,7 +205,7 @@ def test_join_trade_exit_and_settle() -> None:
     net = Net(3)
     a, b = pub(net.alice), pub(net.bob)
     # the wallet opens first: every steward derives the same transaction
-    open_tx = OpenWallet(net.genesis.wallet_key, 1, 1, net.gid, net.gid, net.genesis.assets, 10, 5)
+    open_tx = OpenWallet(net.genesis.wallet_key, 1, 1, net.genesis)
     for m in net.machines.values():
         m.approve_wallet_tx(open_tx, net.now)
     net.until(lambda: net.gid in net.ledger.wallets)

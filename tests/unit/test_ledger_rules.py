@@ -6,12 +6,15 @@ from __future__ import annotations
 import contextlib
 import copy
 import random
+from dataclasses import replace
 from typing import Any
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from devnet.ledger_service import wallet_json
+from node.ledger_client import wallet_problem
 from proto.checkpoint import SignedCheckpoint
 from proto.ledger.state import LedgerParams, LedgerRejected, LedgerState
 from proto.ledger.txs import (
@@ -41,7 +44,7 @@ class World(WalletGroup):
     """The in-process ledger with the wallet group's accounts funded at genesis."""
 
     def __init__(self, seed: int = 0) -> None:
-        super().__init__(seed, LEDGER_ID)
+        super().__init__(seed, LEDGER_ID, WINDOW, REVOKE_FEE)
         accounts = [pub(k) for k in self.people]
         self.params = LedgerParams(
             ledger_id=LEDGER_ID,
@@ -77,18 +80,7 @@ class World(WalletGroup):
 
     def open_and_join(self, deposit: int = 500) -> Replica:
         w = self.wallet_key
-        self.submit(
-            OpenWallet(
-                w,
-                self.next_nonce(w),
-                1,
-                self.group.group_id,
-                b"\x00" * 32,
-                ("USD",),
-                WINDOW,
-                REVOKE_FEE,
-            )
-        )
+        self.submit(self.open_tx(self.next_nonce(w)))
         for k in (self.alice, self.bob):
             m = pub(k)
             self.submit(Deposit(m, self.next_nonce(m), 1, self.group.group_id, "USD", deposit), k)
@@ -226,8 +218,31 @@ def test_bad_transactions_are_named_and_change_nothing() -> None:
         == "unknown-asset"
     )
     wk = w.wallet_key
-    again = OpenWallet(wk, w.next_nonce(wk), 1, w.group.group_id, b"\x00" * 32, ("USD",), 1, 1)
-    assert w.rejected(again) == "wallet-exists"
+    assert w.rejected(w.open_tx(w.next_nonce(wk))) == "wallet-exists"
+
+
+def test_nobody_but_the_genesis_wallet_key_can_open_a_group_wallet() -> None:
+    """Squatting: before the stewards open their wallet, an outsider registers the group
+    id under its own key (the old rule took every field from the sender). Now the ledger
+    takes the id, key, window, fee and assets from the genesis, and only its key opens."""
+    w = World(5)
+    squatter = w.notary
+    s = pub(squatter)
+    assert w.rejected(OpenWallet(s, w.next_nonce(s), 1, w.genesis), squatter) == "not-wallet-key"
+    lookalike = replace(w.genesis, wallet_key=s)  # another genesis: another group id
+    (event,) = w.submit(OpenWallet(s, w.next_nonce(s), 1, lookalike), squatter)
+    assert event.group_id == lookalike.group_id() != w.group.group_id
+    assert w.group.group_id not in w.ledger.wallets
+    elsewhere = replace(w.genesis, ledger_id=b"\x01" * 32)
+    wk = w.wallet_key
+    assert w.rejected(OpenWallet(wk, w.next_nonce(wk), 1, elsewhere)) == "wrong-ledger"
+    (event,) = w.submit(w.open_tx(w.next_nonce(wk)))
+    wallet = w.ledger.wallets[w.group.group_id]
+    assert (wallet.key, wallet.assets) == (wk, w.genesis.assets)
+    assert (wallet.challenge_window, wallet.revoke_fee) == (WINDOW, REVOKE_FEE)
+    a = pub(w.alice)
+    w.submit(Deposit(a, w.next_nonce(a), 1, w.group.group_id, "USD", 100), w.alice)
+    assert w.ledger.wallets[w.group.group_id].balances == {"USD": 100}
 
 
 @given(st.integers(0, 2**32), st.lists(st.integers(0, 6), min_size=1, max_size=30))
@@ -275,3 +290,22 @@ def test_supply_is_conserved_by_any_sequence_of_transactions(seed: int, plan: li
             assert all(v > 0 for v in held.values())
         for wallet in w.ledger.wallets.values():
             assert all(v >= 0 for v in wallet.balances.values())
+
+
+def test_a_node_calls_its_wallet_open_only_when_the_ledger_shows_its_genesis() -> None:
+    """The node's own check (``wallet_problem``), for a ledger that does not bind wallets
+    to their genesis: any field of the wallet that is not the genesis's is named."""
+    w = World(6)
+    wk = w.wallet_key
+    w.submit(w.open_tx(w.next_nonce(wk)))
+    shown = wallet_json(w.ledger.wallets[w.group.group_id])
+    assert wallet_problem(w.genesis, shown) is None
+    for name, lie in (
+        ("key", pub(w.notary).hex()),
+        ("challenge_window", WINDOW + 100),
+        ("revoke_fee", 0),
+        ("assets", ["USD", "BTC"]),
+        ("genesis_hash", "00" * 32),
+    ):
+        problem = wallet_problem(w.genesis, {**shown, name: lie})
+        assert problem is not None and name in problem
