@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from functools import partial
 
 import trio
 
@@ -74,6 +75,8 @@ class CheckpointService:
         # when this steward first locked each proposal: the checkpoint's time to adoption
         self._locked_at: dict[int, float] = {}
         self.on_checkpoint_seconds: Callable[[float], None] = lambda seconds: None
+        self.errors = 0
+        """Machine inputs dropped because handling them raised (``_guarded``)."""
 
     async def start(self, nursery: trio.Nursery) -> None:
         self._nursery = nursery
@@ -96,8 +99,19 @@ class CheckpointService:
         self._carry_out(effects)
 
     async def _on_direct(self, caller: bytes, request: bytes) -> bytes:
-        self._carry_out(self.machine.receive(caller, decode(request, Wire), trio.current_time()))
+        wire = decode(request, Wire)
+        self._guarded(partial(self.machine.receive, caller, wire, trio.current_time()))
         return b""
+
+    def _guarded(self, step: Callable[[], list[CheckpointEffect]]) -> None:
+        """Run one input of the machine and carry out its effects. An error in it (a bug
+        a peer's message reached) drops that input, is logged and counted, and the node
+        stays up: no value from a peer stops the checkpoint service."""
+        try:
+            self._carry_out(step())
+        except Exception:
+            self.errors += 1
+            log.exception("checkpoint machine input dropped (error %d)", self.errors)
 
     @staticmethod
     def _valid(publisher: bytes, data: bytes) -> bool:
@@ -113,7 +127,7 @@ class CheckpointService:
                 wire = decode(bytes(msg.data), Wire)
             except RemoteProtocolError:
                 continue
-            self._carry_out(self.machine.receive(publisher, wire, trio.current_time()))
+            self._guarded(partial(self.machine.receive, publisher, wire, trio.current_time()))
 
     async def _on_state_request(self, caller: bytes, request: bytes) -> bytes:
         have = decode(request, StateRequest).have
@@ -137,7 +151,7 @@ class CheckpointService:
 
     async def _ticker(self) -> None:
         while True:
-            self._carry_out(self.machine.tick(trio.current_time()))
+            self._guarded(partial(self.machine.tick, trio.current_time()))
             await trio.sleep(TICK)
 
     async def wait_adopted(self, number: int) -> Completed:

@@ -216,6 +216,18 @@ def group_spec_cmd(
     pit_outlier_bps: Annotated[
         int, typer.Option(min=0, help="pit: marks this far from the median are dropped")
     ] = 2_000,
+    pit_max_rate_bps: Annotated[
+        int, typer.Option(min=0, help="pit: the highest rate an offer may ask, bps a day")
+    ] = 100,
+    pit_mark_quorum: Annotated[
+        int,
+        typer.Option(
+            min=1, help="pit: q; a group mark needs 2q-1 members' marks, fewer than q liars fail"
+        ),
+    ] = 2,
+    pit_mark_step_bps: Annotated[
+        int, typer.Option(min=1, help="pit: how far a group mark may move per checkpoint")
+    ] = 5_000,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Create a group: write the GroupSpec (name, stewards, assets, ledger, exit-game
@@ -251,6 +263,9 @@ def group_spec_cmd(
                 pit_grace,
                 pit_mark_fresh,
                 pit_outlier_bps,
+                pit_max_rate_bps,
+                pit_mark_quorum,
+                pit_mark_step_bps,
             )
             if pit_numeraire
             else PIT_OFF,

@@ -41,6 +41,7 @@ PIT_REASONS = {
     "pit-off": "this group has no S&L pit (its genesis names no numeraire)",
     "insufficient-funds": "the offer is more than we hold",
     "offer-while-borrowing": "we have a credit line in this asset: cannot lend it too",
+    "rate-too-high": "the rate is above the highest the group's genesis allows",
     "mark-of-numeraire": "the numeraire is always worth 1",
     "pit-owes": "we owe the pit: repay the loans first",
     "pit-lends": "we lend in the pit: withdraw the offers and wait for the loans first",

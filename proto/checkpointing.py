@@ -323,6 +323,9 @@ class CheckpointSteward:
         honest copy is never displaced by a forged one (``VARIANTS_KEPT`` per number)."""
         self.proposed: set[int] = set()
         self.wallet_jobs: dict[bytes, WalletJob] = {}
+        self.faults = 0
+        """Proposals or checkpoints refused because their state could not be computed."""
+        self.last_fault = ""
         if lock is not None and lock.number > base_number:
             # Checked before it was locked; after a restart we may go on signing it (with
             # fresh nonces: the old ones died with the process).
@@ -477,10 +480,10 @@ class CheckpointSteward:
         claims = claims_for(self.live, self.ledger)
         empty = replace(EMPTY, number=number)
         draft = Proposal(attempt, self.id, vector, height, admissions, claims, empty, bytes(64))
-        state = self._state_for(draft)
-        if isinstance(state, str):
+        found = self._checkpoint_for(draft)
+        if isinstance(found, str):
             return []  # our own view does not replay: nothing sound to propose
-        checkpoint = checkpoint_of(state, number)
+        _state, checkpoint = found
         unsigned = replace(draft, checkpoint=checkpoint)
         sig = signing.sign(self.identity, PROPOSAL_DOMAIN, self.group_id, unsigned.body())
         proposal = replace(unsigned, signature=sig)
@@ -539,11 +542,11 @@ class CheckpointSteward:
         problem = admissions_problem(
             self.base, p.admissions, p.ledger_height, self.ledger, self.terms_hash, self.policy
         ) or claims_problem(self.base, p.claims, p.ledger_height, self.ledger)
-        state = problem or self._state_for(p)
-        if state == "behind":
+        found = problem or self._checkpoint_for(p)
+        if found == "behind":
             self.pending_proposals[session] = p
             return []
-        if isinstance(state, str) or checkpoint_of(state, p.number) != p.checkpoint:
+        if isinstance(found, str) or found[1] != p.checkpoint:
             return []
         self.pending_proposals.pop(session, None)
         self.lock = p
@@ -633,7 +636,7 @@ class CheckpointSteward:
         if not self._newer_and_signed(completed):
             return []
         p = completed.proposal
-        if state.group_id != self.group_id or checkpoint_of(state, p.number) != p.checkpoint:
+        if state.group_id != self.group_id or self._checkpoint_of(state, p.number) != p.checkpoint:
             return []
         # The group signed the checkpoint (and so the state, seqs included), not the
         # proposal around it: a vector that is not the state's own is a lie, and joins
@@ -649,10 +652,36 @@ class CheckpointSteward:
 
     def _adopt(self, completed: Completed, now: float) -> CheckpointAdopted | None:
         p = completed.proposal
-        state = self._state_for(p)
-        if isinstance(state, str) or checkpoint_of(state, p.number) != p.checkpoint:
+        found = self._checkpoint_for(p)
+        if isinstance(found, str) or found[1] != p.checkpoint:
             return None  # behind (sync brings the orders) or not our history
-        return self._take(completed, state, now)
+        return self._take(completed, found[0], now)
+
+    def _checkpoint_for(self, p: Proposal) -> tuple[GroupState, Checkpoint] | str:
+        """The state and checkpoint ``p`` implies over our base and log, or why not
+        (``state_at``'s reasons, or ``"fault"``)."""
+        try:
+            state = self._state_for(p)
+        except (ValueError, ArithmeticError, LocalProtocolError) as exc:
+            return self._fault(exc)
+        if isinstance(state, str):
+            return state
+        checkpoint = self._checkpoint_of(state, p.number)
+        return "fault" if checkpoint is None else (state, checkpoint)
+
+    def _checkpoint_of(self, state: GroupState, number: int) -> Checkpoint | None:
+        try:
+            return checkpoint_of(state, number)
+        except (ValueError, ArithmeticError, LocalProtocolError) as exc:
+            self._fault(exc)
+            return None
+
+    def _fault(self, exc: Exception) -> str:
+        """A state that cannot be computed or encoded (a bug, or a value out of its field)
+        refuses what needed it; it is counted, never raised: no peer's value stops us."""
+        self.faults += 1
+        self.last_fault = f"{type(exc).__name__}: {exc}"[:200]
+        return "fault"
 
     def _state_for(self, p: Proposal) -> GroupState | str:
         return state_at(

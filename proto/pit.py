@@ -115,6 +115,13 @@ MAX_OFFERS = MAX_MEMBERS * 4
 MAX_LOANS = MAX_MEMBERS * 16
 MAX_LINE_SOURCES = 256
 LINE_LIFE = 3
+U64_MAX = 2**64 - 1
+MAX_RATE_BPS = 10 * BPS
+"""No genesis may allow more than 1,000% a day (bounds a loan's growth per checkpoint)."""
+MAX_MAINTENANCE_BPS = 100 * BPS
+MAX_GRACE = 10_000
+MAX_MARK_FRESH = 1_000_000
+MAX_MARK_STEP_BPS = 100 * BPS
 
 
 @register(100, "pit-policy")
@@ -129,10 +136,34 @@ class PitPolicy(Wire):
     mark_fresh: int = wf(UInt(32))
     """Checkpoints a member's mark counts for after it is booked."""
     outlier_bps: int = wf(UInt(32))
+    max_rate_bps: int = wf(UInt(32), default=0)
+    """The highest rate (bps a day) an offer may ask: stewards refuse a higher one."""
+    mark_quorum: int = wf(UInt(16), default=0)
+    """``q``: a group mark needs fresh marks of at least ``2q - 1`` distinct members, so
+    that fewer than ``q`` colluding markers can never set it outside the honest marks
+    (the median of ``2q - 1`` or more lies between the q-th lowest and q-th highest)."""
+    mark_step_bps: int = wf(UInt(32), default=0)
+    """How far a group mark may move per checkpoint, in bps of the previous mark."""
 
     def check_fields(self) -> None:
-        if self.numeraire and self.maintenance_bps < BPS:
-            raise ValueError("the maintenance ratio is at least 100% (10000 bps)")
+        if not self.numeraire:
+            return
+        bounds = (
+            ("maintenance_bps", self.maintenance_bps, BPS, MAX_MAINTENANCE_BPS),
+            ("grace", self.grace, 0, MAX_GRACE),
+            ("mark_fresh", self.mark_fresh, 1, MAX_MARK_FRESH),
+            ("outlier_bps", self.outlier_bps, 0, BPS),
+            ("max_rate_bps", self.max_rate_bps, 0, MAX_RATE_BPS),
+            ("mark_quorum", self.mark_quorum, 1, MAX_MEMBERS),
+            ("mark_step_bps", self.mark_step_bps, 1, MAX_MARK_STEP_BPS),
+        )
+        for name, value, low, high in bounds:
+            if not low <= value <= high:
+                raise ValueError(f"the pit's {name} must be in [{low}, {high}]")
+
+    @property
+    def markers_needed(self) -> int:
+        return 2 * self.mark_quorum - 1
 
     @property
     def on(self) -> bool:
@@ -144,8 +175,10 @@ PIT_OFF = PitPolicy("", 0, 0, 0, 0)
 
 def pit_policy(numeraire: str) -> PitPolicy:
     """The usual rules: maintenance at 120%, a grace of 2 checkpoints, marks fresh for 30
-    checkpoints, outliers beyond 20% of the median dropped."""
-    return PitPolicy(numeraire, 12_000, 2, 30, 2_000)
+    checkpoints, outliers beyond 20% of the median dropped, rates up to 1% a day, a group
+    mark from 3 or more members' marks (a quorum of 2: one liar cannot set it) moving at
+    most 50% per checkpoint."""
+    return PitPolicy(numeraire, 12_000, 2, 30, 2_000, 100, 2, 5_000)
 
 
 @register(101, "pit-offer")
@@ -456,9 +489,13 @@ class Pit:
         return {a: v for a, v in free.items() if v > 0}
 
     # -- orders -------------------------------------------------------------------------
-    def offer_problem(self, lender: bytes, asset: str, amount: int, held: int) -> str | None:
+    def offer_problem(
+        self, lender: bytes, asset: str, amount: int, held: int, rate_bps: int
+    ) -> str | None:
         if not self.policy.on:
             return "pit-off"
+        if rate_bps > self.policy.max_rate_bps:
+            return "rate-too-high"
         current = self.offers.get((lender, asset))
         if max(amount, 0 if current is None else current.committed) > held:
             return "insufficient-funds"
@@ -574,7 +611,9 @@ class Pit:
                 continue
             accrued = loan.owed * loan.rate_bps * self.interval + loan.carry
             whole, loan.carry = divmod(accrued, scale)
-            loan.owed += whole
+            # saturates: a debt no one can value (unmarked) is never called, so it could
+            # otherwise grow past its field; what it owes beyond 2**64 - 1 is not owed
+            loan.owed = min(loan.owed + whole, U64_MAX)
 
     def _repayment_order(self, loans: Iterable[tuple[int, Loan]]) -> list[tuple[int, Loan]]:
         return sorted(loans, key=lambda kv: (kv[1].opened, -kv[1].rate_bps, kv[0]))
@@ -607,11 +646,18 @@ class Pit:
                 by_asset.setdefault(key[1], []).append(price)
             else:
                 del self.marks[key]
-        self.group_marks = {}
+        before, self.group_marks = self.group_marks, {}
         for asset, prices in by_asset.items():
+            if len(prices) < self.policy.markers_needed:
+                continue  # too few independent markers: no group mark, no line in it
             middle = median(prices)
             band = [p for p in prices if abs(p - middle) * BPS <= middle * self.policy.outlier_bps]
-            self.group_marks[asset] = median(band) if band else middle
+            mark = median(band) if band else middle
+            last = before.get(asset)
+            if last is not None:  # a bounded step from the last group mark
+                step = last * self.policy.mark_step_bps // BPS
+                mark = max(1, last - step, min(mark, last + step))
+            self.group_marks[asset] = min(mark, U64_MAX)
 
     def _margin(self, state: GroupState, number: int) -> None:
         borrowers = sorted({loan.borrower for loan in self.loans.values()})
@@ -652,7 +698,8 @@ class Pit:
                 state.move(member, loan.lender, asset, give)
                 loan.owed -= min(paid, loan.owed)
             if loan.owed:
-                self.written_off[loan.asset] = self.written_off.get(loan.asset, 0) + loan.owed
+                lost = self.written_off.get(loan.asset, 0) + loan.owed
+                self.written_off[loan.asset] = min(lost, U64_MAX)  # a tally: saturates
                 defaulted = True
             del self.loans[loan_id]
         if defaulted:

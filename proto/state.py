@@ -433,7 +433,9 @@ class GroupState:
         if isinstance(order, LendOffer):
             held = self.balance(order.lender, order.asset)
             held -= (spent or {}).get((order.lender, order.asset), 0)
-            return self.pit.offer_problem(order.lender, order.asset, order.amount, held)
+            return self.pit.offer_problem(
+                order.lender, order.asset, order.amount, held, order.rate_bps
+            )
         if isinstance(order, Mark):
             return self.pit.mark_problem(order.asset)
         if isinstance(order, Exit):

@@ -225,7 +225,7 @@ def test_group_create_writes_the_spec_with_its_admission_policy(
     spec = decode(spec_file.read_bytes(), GroupSpec)
     assert created["threshold"] == spec.threshold == 2
     assert spec.admission == AdmissionPolicy(1, 0, (bytes.fromhex(wallet_key),), 1, 500)
-    assert spec.pit == PitPolicy("USD", 12_000, 3, 30, 2_000)
+    assert spec.pit == PitPolicy("USD", 12_000, 3, 30, 2_000, 100, 2, 5_000)
     no_pit = swapnet(
         "group", "create", "--out", str(tmp_path / "p.spec"), "--name", "x",
         *(a for m in (n0, n1) for a in ("--steward", m["member"])),

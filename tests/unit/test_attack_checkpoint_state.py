@@ -103,3 +103,21 @@ def test_a_completed_checkpoint_that_another_state_signed_is_not_adopted() -> No
     assert machine.adopt_state(lie, state1.copy(), 1.0) == []  # type: ignore[attr-defined]
     assert machine.receive(b"", lie, 1.0) == []
     assert machine.base_number == 0
+
+
+def test_a_state_that_cannot_be_computed_refuses_the_proposal_and_is_counted() -> None:
+    """Whatever the cause (a value out of its field, a bug a peer's order reached), an
+    error while computing a checkpoint refuses that proposal or adoption and is counted;
+    it never propagates to the node's task tree (before: ``ValueError`` up through the
+    checkpoint ticker, on every node, at every restart)."""
+    g, machine, honest, state1, _ = _setup()
+    a = g.ids[0]  # type: ignore[attr-defined]
+    broken = state1.copy()  # type: ignore[attr-defined]
+    broken.accounts[a].last_seq = 2**64  # outside its field: the snapshot cannot encode
+    assert machine.adopt_state(honest, broken, 1.0) == []
+    assert machine.faults == 1 and "last_seq" in machine.last_fault
+    machine.base = broken  # as if such a state had been reached
+    proposal = replace(honest.proposal, checkpoint=replace(honest.proposal.checkpoint, number=2))
+    assert machine.receive(b"", proposal, 2.0) == []  # not signed by its proposer anyway
+    assert machine._checkpoint_for(proposal) == "fault"
+    assert machine.faults == 2

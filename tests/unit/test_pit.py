@@ -25,6 +25,7 @@ reason.
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 from fractions import Fraction
 
 from hypothesis import given, settings
@@ -48,8 +49,10 @@ from proto.pit import (
     BPS,
     DAY_SECONDS,
     LINE_LIFE,
+    MAX_RATE_BPS,
     PRICE_SCALE,
     Pit,
+    PitPolicy,
     median,
     pit_policy,
     water_fill,
@@ -67,8 +70,13 @@ GID = b"\x07" * 32
 BTC_PRICE = 600 * PRICE_SCALE  # one BTC base unit is worth 600 USD base units
 
 
-def fresh_state(usd: int = 100_000, btc: int = 100) -> GroupState:
-    state = GroupState(GID, ASSETS, pit_policy("USD"), INTERVAL)
+LOOSE = replace(pit_policy("USD"), max_rate_bps=MAX_RATE_BPS, mark_quorum=1, mark_step_bps=10**6)
+"""The rules of these older tests: any one mark sets the price, at once, and any rate up to
+the protocol's cap (the bounds on marks have their own tests below)."""
+
+
+def fresh_state(usd: int = 100_000, btc: int = 100, policy: PitPolicy = LOOSE) -> GroupState:
+    state = GroupState(GID, ASSETS, policy, INTERVAL)
     for m in IDS:
         state.admit(m)
         state.deposit(m, "USD", usd)
