@@ -194,6 +194,7 @@ def wallet_json(w: Wallet) -> dict[str, Any]:
         "revoke_fee": w.revoke_fee,
         "balances": dict(sorted(w.balances.items())),
         "highest_checkpoint": w.highest_checkpoint,
+        "forfeited": w.forfeited,
         "deposits": {m.hex(): dict(sorted(d.items())) for m, d in sorted(w.deposits.items())},
         "claims": [
             {

@@ -176,8 +176,9 @@ def cheat(devnet: Devnet, say: Say) -> None:
     event = crawled()[0]
     say(
         f"crawled back at height {event['height']} with checkpoint {event['checkpoint']}: "
-        f"the claim is now {dict((k, v) for k, v in event['detail'].items() if k != 'fee-paid')}, "
-        f"the revoke fee ({event['detail']['fee-paid']}) went to the notary"
+        f"the claim is now "
+        f"{dict((k, v) for k, v in event['detail'].items() if k != 'fee-forfeited')}, "
+        f"the cheat forfeited the revoke fee ({event['detail']['fee-forfeited']})"
     )
     if event["detail"].get("USD", 0) != 1:
         raise ScenarioFailed(f"the corrected claim is {event['detail']}, expected 1 USD")

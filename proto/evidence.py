@@ -150,7 +150,7 @@ class Finding:
     @property
     def premature(self) -> bool:
         """The stale checkpoint showed the revoker more of some asset than the newer one
-        (the ledger's rule for moving the revoke fee to the notary)."""
+        (the ledger's rule for forfeiting the revoker's revoke fee)."""
         return any(n > self.newer.get(a, 0) for a, n in self.stale.items())
 
 
@@ -190,7 +190,8 @@ class EvidenceBundle(Wire):
         terms_digest = hashlib.sha256(self.terms.encode()).hexdigest()[:16]
         verdict = (
             "The stale checkpoint showed the revoker more than the newer one: a premature "
-            f"revoke. Under the group's rules the revoke fee ({g.revoke_fee}) went to the notary."
+            f"revoke. Under the group's rules the revoker forfeited the revoke fee ({g.revoke_fee})"
+            " to the group wallet."
             if f.premature
             else "The newer checkpoint showed the revoker at least as much: the claim was "
             "corrected, not a cheat, and no fee moved."

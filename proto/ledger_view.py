@@ -149,12 +149,12 @@ def view_event(
 ) -> ViewEvent | None:
     """The view's event for a ledger event of the group (``None`` for kinds the view does
     not keep: open, settle). ``detail`` is the ledger's: amounts per asset, plus
-    ``fee-paid`` on a crawl back. Raises ``ValueError`` on a malformed one."""
+    ``fee-forfeited`` on a crawl back. Raises ``ValueError`` on a malformed one."""
     if kind != "deposit" and kind not in CLAIM_KINDS:
         return None
     amounts = tuple(
         AssetBalance(asset, amount)
         for asset, amount in sorted(detail.items())
-        if asset != "fee-paid" and amount
+        if asset != "fee-forfeited" and amount
     )
     return ViewEvent(height, kind, member, number, amounts)

@@ -22,12 +22,15 @@ Invariants (``tests/unit/test_ledger_rules.py`` checks them, supply by property 
 The exit game: ``Revoke`` opens a claim with the member's proven balances and escrows the
 group's revoke fee from the revoker as a bond; ``CrawlBack`` within the window (height <=
 deadline) resets the claim to a newer checkpoint, and where the stale checkpoint showed
-the revoker more of some asset, the bond goes to whoever crawled back; ``Finalize`` after
-the window pays the claim from the wallet and returns any bond left.
+the revoker more of some asset, the bond is forfeited to the group wallet (held there, in
+no member's balance: ``Wallet.forfeited``), whoever crawled back: paid to the crawler, a
+cheat would crawl back its own claim (or through another account) and keep its fee. A
+claimant's own crawl back is refused (``own-claim``). ``Finalize`` after the window pays
+the claim from the wallet and returns any bond left.
 
 Events name the group and member; their details are the amounts per asset: deposited,
-claimed (revoke), the claim's balances now (crawl back, plus ``fee-paid``: the bond that
-went to the crawler) or paid out (settle, finalize).
+claimed (revoke), the claim's balances now (crawl back, plus ``fee-forfeited``: the bond
+the revoker lost) or paid out (settle, finalize).
 """
 
 from __future__ import annotations
@@ -98,6 +101,8 @@ class Wallet:
     """(member, checkpoint number) pairs already settled or claimed."""
     deposits: dict[bytes, dict[str, int]] = field(default_factory=dict)
     """What each member has deposited, per asset (the joins the group admits)."""
+    forfeited: int = 0
+    """Revoke bonds of premature revokes, in the fee asset: the cheats' loss."""
 
 
 @register(72, "ledger-event-detail")
@@ -160,8 +165,9 @@ class LedgerState:
         for wallet in self.wallets.values():
             for asset, amount in wallet.balances.items():
                 out[asset] = out.get(asset, 0) + amount
-            for claim in wallet.claims.values():
-                out[self.params.fee_asset] = out.get(self.params.fee_asset, 0) + claim.bond
+            bonds = wallet.forfeited + sum(claim.bond for claim in wallet.claims.values())
+            if bonds:
+                out[self.params.fee_asset] = out.get(self.params.fee_asset, 0) + bonds
         return out
 
     # -- the entry points ---------------------------------------------------------------
@@ -309,6 +315,8 @@ class LedgerState:
         claim = wallet.claims.get(tx.member)
         if claim is None:
             raise LedgerRejected("no-open-claim", "the member has no open claim")
+        if tx.sender == tx.member:
+            raise LedgerRejected("own-claim", "a claimant cannot crawl back its own claim")
         if height > claim.deadline:
             raise LedgerRejected("window-closed", f"the window closed at height {claim.deadline}")
         if cp.number <= claim.number:
@@ -322,12 +330,12 @@ class LedgerState:
             claim.number = cp.number
             wallet.used.add((tx.member, cp.number))
             wallet.highest_checkpoint = max(wallet.highest_checkpoint, cp.number)
-            paid = 0
+            lost = 0
             if premature and claim.bond:
-                paid, claim.bond = claim.bond, 0
-                self._credit(tx.sender, self.params.fee_asset, paid)
+                lost, claim.bond = claim.bond, 0
+                wallet.forfeited += lost
             kind = "crawl-back" if premature else "crawl-back-honest"
-            detail = (*sorted(newer.items()), ("fee-paid", paid))
+            detail = (*sorted(newer.items()), ("fee-forfeited", lost))
             return [_event(kind, cp.group_id, tx.member, cp.number, detail)]
 
         return commit

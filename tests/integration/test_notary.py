@@ -153,10 +153,11 @@ def test_notaries_crawl_back_stale_revokes_and_the_evidence_holds(  # noqa: PLR0
     assert claim is not None and claim["balances"] == {"USD": 40_000}
     assert claim["deadline"] > events(c, "crawl-back", cheat)[0]["height"]  # in the window
     (crawl,) = events(c, "crawl-back", cheat)
-    assert crawl["detail"]["fee-paid"] == REVOKE_FEE
+    assert crawl["detail"]["fee-forfeited"] == REVOKE_FEE
     tx_fee = int(httpx.get(f"{c.ledger_url}/info", timeout=10).json()["min_fee"])
     assert c.ledger_balance(cheat.member, fee_asset) == fee_before - tx_fee - REVOKE_FEE
-    assert c.ledger_balance(s1.member, fee_asset) == notary_before - tx_fee + REVOKE_FEE
+    assert c.ledger_balance(s1.member, fee_asset) == notary_before - tx_fee  # no bounty
+    assert wallet(c)["forfeited"] == REVOKE_FEE  # the cheat's fee stays in the wallet
     c.wait(
         "the evidence at the notary",
         lambda: any(e["revoker"] == cheat.member.hex() for e in group(s1)["notary"]["evidence"]),

@@ -155,9 +155,10 @@ def test_a_stale_revoke_is_crawled_back_in_the_window_and_the_revoker_pays_the_f
     notary_fee = w.ledger.balance(n, FEE)
     w.mine(WINDOW - 2)
     (event,) = w.submit(CrawlBack(n, w.next_nonce(n), 1, a, newer, w.proof(replica, a)), w.notary)
-    assert event.kind == "crawl-back" and event.detail[-1].name == "fee-paid"
+    assert event.kind == "crawl-back" and event.detail[-1].name == "fee-forfeited"
     assert event.detail[-1].value == REVOKE_FEE
-    assert w.ledger.balance(n, FEE) == notary_fee - 1 + REVOKE_FEE
+    assert w.ledger.balance(n, FEE) == notary_fee - 1  # the fee goes to no crawler
+    assert w.ledger.wallets[w.group.group_id].forfeited == REVOKE_FEE
     assert w.ledger.wallets[w.group.group_id].claims[a].balances == {"USD": 300}
     w.mine(WINDOW)
     usd = w.ledger.balance(a, "USD")
@@ -309,3 +310,24 @@ def test_a_node_calls_its_wallet_open_only_when_the_ledger_shows_its_genesis() -
     ):
         problem = wallet_problem(w.genesis, {**shown, name: lie})
         assert problem is not None and name in problem
+
+
+def test_a_caught_cheat_cannot_dodge_the_revoke_fee_by_crawling_back_its_own_claim() -> None:
+    """Before: the revoker front-ran the notaries with its own crawl back (or one from
+    another account of its own) and collected its own bond. Now its own is refused, and
+    from any account the bond is forfeited to the group wallet, never paid to the crawler."""
+    w = World(12)
+    replica, stale, stale_proof, newer = stale_and_newer(w)
+    a, n = pub(w.alice), pub(w.notary)
+    w.submit(Revoke(a, w.next_nonce(a), 1, stale, stale_proof), w.alice)
+    own = CrawlBack(a, w.next_nonce(a), 1, a, newer, w.proof(replica, a))
+    assert w.rejected(own, w.alice) == "own-claim"
+    fee_after_revoke = w.ledger.balance(a, FEE)
+    sybil = w.notary  # an account the cheat also holds
+    w.submit(CrawlBack(n, w.next_nonce(n), 1, a, newer, w.proof(replica, a)), sybil)
+    w.mine(WINDOW + 1)
+    w.submit(Finalize(n, w.next_nonce(n), 1, w.group.group_id, a), sybil)
+    assert w.ledger.balance(n, FEE) == 1_000 - 2  # two tx fees, no bond
+    assert w.ledger.balance(a, FEE) == fee_after_revoke  # the bond never came back
+    assert w.ledger.wallets[w.group.group_id].forfeited == REVOKE_FEE
+    assert w.ledger.supply() == w.genesis_supply
