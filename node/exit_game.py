@@ -44,7 +44,7 @@ from proto.evidence import (
 )
 from proto.genesis import Genesis
 from proto.ledger.txs import CrawlBack, Finalize, Revoke, SignedTx, Tx, sign_tx
-from proto.ledger_view import LedgerView, view_event
+from proto.ledger_view import LedgerView, ViewEvent, view_event
 from proto.merkle import BalanceTree
 from proto.notary import Notary
 from proto.prequal import Prequal, prequal_of
@@ -138,21 +138,14 @@ class ExitGame:
                 log.warning("ledger unavailable: %s", exc)
                 await trio.sleep(LEDGER_POLL)
                 continue
-            new = []
-            crawl_backs: list[dict[str, Any]] = []
-            for e in page.events:
-                if e["group_id"] != gid_hex:
-                    continue
-                if e["kind"] in ("open", "settle"):
-                    self.wallet_txs += 1
-                    continue
-                event = view_event(
-                    e["kind"], e["height"], bytes.fromhex(e["member"]), e["checkpoint"], e["detail"]
-                )
-                if event is not None:
-                    new.append(event)
-                if e["kind"] == "crawl-back":
-                    crawl_backs.append(e)
+            try:
+                new, wallet_txs, crawl_backs = _ours(page.events, gid_hex)
+            except (ValueError, KeyError, TypeError, AttributeError) as exc:
+                # never skip what we cannot read (a deposit, a claim): read it again later
+                log.error("unreadable ledger events from height %d: %s", self.view.height, exc)
+                await trio.sleep(LEDGER_POLL)
+                continue
+            self.wallet_txs += wallet_txs
             height = page.next - 1
             # persist before anything acts on it: a crash here reads the page again
             self.follow_repo.advance(height, self.wallet_txs, len(self.view.events), new)
@@ -305,6 +298,12 @@ class ExitGame:
         """Claim our balance on the ledger under checkpoint ``number`` (default: the
         newest we hold). Revoking with an older one than the group's newest is a
         premature revoke: the notaries crawl it back and it costs the revoke fee."""
+        if self.machine.live.has_exited(self.me):
+            raise ExitGameError(
+                "exited",
+                "we left by exit: the group settles us on the ledger, and a revoke too would "
+                "jam the settle (the ledger pays a member one way only)",
+            )
         numbers = self.receipts.numbers()
         if not numbers:
             raise ExitGameError("no-checkpoint", "no checkpoint of ours to revoke with yet")
@@ -361,3 +360,23 @@ class ExitGame:
                 for e in self.evidence.all()
             ],
         }
+
+
+def _ours(
+    events: list[dict[str, Any]], gid_hex: str
+) -> tuple[list[ViewEvent], int, list[dict[str, Any]]]:
+    """Our group's events of a ledger page: what the view keeps, how many wallet
+    transactions (open, settle) it shows, and the premature crawl backs. Raises on a
+    malformed event (before anything is taken from the page)."""
+    new, wallet_txs, crawl_backs = [], 0, []
+    for e in events:
+        if e["group_id"] != gid_hex:
+            continue
+        wallet_txs += e["kind"] in ("open", "settle")
+        member = bytes.fromhex(e["member"])
+        event = view_event(e["kind"], int(e["height"]), member, e["checkpoint"], e["detail"])
+        if event is not None:
+            new.append(event)
+        if e["kind"] == "crawl-back":
+            crawl_backs.append(e)
+    return new, wallet_txs, crawl_backs

@@ -90,6 +90,7 @@ from proto.ledger.txs import TX_DOMAIN, Settle, SignedTx, Tx
 from proto.ledger_view import LedgerView, ViewEvent
 from proto.orders import SignedOrder
 from proto.replica import Replica
+from proto.settles import SettleRecord, apply_settles, settles_for, settles_problem
 from proto.state import GroupState
 
 PROPOSAL_DOMAIN = "checkpoint-proposal"
@@ -125,6 +126,8 @@ class Proposal(Wire):
     claims: tuple[ClaimRecord, ...] = wf(
         ListOf(Obj(ClaimRecord), max_items=MAX_MEMBERS, strictly_sorted=True, sort_key=claim_key)
     )
+    settles: tuple[SettleRecord, ...] = wf(ListOf(Obj(SettleRecord), max_items=MAX_MEMBERS))
+    """The wallet's settles the ledger shows by ``ledger_height`` (``proto.settles``)."""
     checkpoint: Checkpoint = wf(Obj(Checkpoint))
     signature: bytes = wf(SIGNATURE)
 
@@ -181,11 +184,13 @@ def state_at(
     admissions: tuple[Admission, ...] = (),
     *,
     claims: tuple[ClaimRecord, ...] = (),
+    settles: tuple[SettleRecord, ...] = (),
     ledger_height: int | None = None,
     number: int = 0,
 ) -> GroupState | str:
-    """The state of checkpoint ``number``: ``base`` less what it settled, plus the logged
-    orders within ``vector``, plus ``admissions`` and ``claims`` read at ``ledger_height``
+    """The state of checkpoint ``number``: ``base`` less the settles the ledger paid, plus
+    the logged orders within ``vector``, plus ``admissions`` and ``claims`` read at
+    ``ledger_height``
     (``None``: the base's); or ``"behind"`` (orders missing from the log) or
     ``"inconsistent"`` (no replay reaches the vector, the ledger height goes back, or the
     admissions or claims do not fit)."""
@@ -195,7 +200,10 @@ def state_at(
         return "inconsistent"
     within = [o for o in log if all(p.seq <= target.get(p.member, 0) for p in o.order.parties)]
     state = base.copy()
-    state.close_settled(base.settlements())
+    try:
+        apply_settles(state, settles)
+    except LocalProtocolError:
+        return "inconsistent"
     replica = Replica(state, committee)
     replica.add_certified(within)
     reached = {e.member: e.seq for e in vector_of(replica.state)}
@@ -421,6 +429,12 @@ class CheckpointSteward:
         self.wallet_jobs = {k: j for k, j in self.wallet_jobs.items() if j.tx.nonce > nonce}
 
     def _approve_settlements(self, now: float) -> None:
+        """Sign the settles the adopted state owes, in place of those an older one owed:
+        one the ledger refused (its nonce unused) is derived again, or dropped (the member
+        revoked), and the next settle reuses its nonce."""
+        self.wallet_jobs = {
+            k: j for k, j in self.wallet_jobs.items() if not isinstance(j.tx, Settle)
+        }
         for s in self.base.settlements():
             tx = Settle(
                 self.wallet_key,
@@ -478,8 +492,11 @@ class CheckpointSteward:
             return []  # we have not followed the ledger as far as the group has
         admissions = admissions_for(self.live, self.ledger, self.joins, self.policy)
         claims = claims_for(self.live, self.ledger)
+        settles = settles_for(self.base, self.ledger, height)
         empty = replace(EMPTY, number=number)
-        draft = Proposal(attempt, self.id, vector, height, admissions, claims, empty, bytes(64))
+        draft = Proposal(
+            attempt, self.id, vector, height, admissions, claims, settles, empty, bytes(64)
+        )
         found = self._checkpoint_for(draft)
         if isinstance(found, str):
             return []  # our own view does not replay: nothing sound to propose
@@ -541,7 +558,10 @@ class CheckpointSteward:
             return []
         problem = admissions_problem(
             self.base, p.admissions, p.ledger_height, self.ledger, self.terms_hash, self.policy
-        ) or claims_problem(self.base, p.claims, p.ledger_height, self.ledger)
+        ) or (
+            claims_problem(self.base, p.claims, p.ledger_height, self.ledger)
+            or settles_problem(self.base, p.settles, p.ledger_height, self.ledger)
+        )
         found = problem or self._checkpoint_for(p)
         if found == "behind":
             self.pending_proposals[session] = p
@@ -691,6 +711,7 @@ class CheckpointSteward:
             self.committee,
             p.admissions,
             claims=p.claims,
+            settles=p.settles,
             ledger_height=p.ledger_height,
             number=p.number,
         )

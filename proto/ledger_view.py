@@ -21,16 +21,18 @@ from proto.kinds import MAX_ASSETS, MEMBER_ID
 from proto.state import AssetBalance, by_asset
 
 CLAIM_KINDS = ("revoke", "crawl-back", "crawl-back-honest", "finalize")
-"""Ledger event kinds of the exit game that a group books (its own settles it books by
-the wallet nonce)."""
+"""Ledger event kinds of the exit game that a group books as claims."""
+VIEW_KINDS = ("deposit", "settle", *CLAIM_KINDS)
+"""Every kind the view keeps: deposits, the wallet's own settles (booked once the ledger
+shows them, ``proto.settles``) and the claims."""
 
 
 @register(93, "ledger-view-event")
 @dataclass(frozen=True)
 class ViewEvent(Wire):
-    """One ledger event of the group: ``deposit`` or one of ``CLAIM_KINDS``. ``amounts``
-    is what was deposited, claimed (revoke, crawl back: the claim's balances now) or paid
-    (finalize)."""
+    """One ledger event of the group: one of ``VIEW_KINDS``. ``amounts`` is what was
+    deposited, paid by a settle, claimed (revoke, crawl back: the claim's balances now) or
+    paid (finalize)."""
 
     height: int = wf(UInt(64, minimum=1))
     kind: str = wf(Text(32))
@@ -41,7 +43,7 @@ class ViewEvent(Wire):
     )
 
     def check_fields(self) -> None:
-        if self.kind != "deposit" and self.kind not in CLAIM_KINDS:
+        if self.kind not in VIEW_KINDS:
             raise ValueError(f"unknown ledger view event {self.kind!r}")
 
 
@@ -109,7 +111,7 @@ class LedgerView:
     def claim_totals(self, at_height: int) -> dict[bytes, ClaimTotals]:
         out: dict[bytes, ClaimTotals] = {}
         for e in self.events:
-            if e.kind == "deposit" or e.height > at_height:
+            if e.kind not in CLAIM_KINDS or e.height > at_height:
                 continue
             totals = out.setdefault(e.member, ClaimTotals())
             if e.kind == "revoke":
@@ -141,16 +143,22 @@ class LedgerView:
         return out
 
     def claim_events(self, member: bytes) -> list[ViewEvent]:
-        return [e for e in self.events if e.member == member and e.kind != "deposit"]
+        return [e for e in self.events if e.member == member and e.kind in CLAIM_KINDS]
+
+    # -- the wallet's settles -----------------------------------------------------------
+    def settles(self, at_height: int) -> list[ViewEvent]:
+        """The wallet's settles up to ``at_height``, in ledger order: the i-th used the
+        wallet's nonce i + 2 (its opening used 1)."""
+        return [e for e in self.events if e.kind == "settle" and e.height <= at_height]
 
 
 def view_event(
     kind: str, height: int, member: bytes, number: int, detail: dict[str, int]
 ) -> ViewEvent | None:
     """The view's event for a ledger event of the group (``None`` for kinds the view does
-    not keep: open, settle). ``detail`` is the ledger's: amounts per asset, plus
+    not keep: open). ``detail`` is the ledger's: amounts per asset, plus
     ``fee-forfeited`` on a crawl back. Raises ``ValueError`` on a malformed one."""
-    if kind != "deposit" and kind not in CLAIM_KINDS:
+    if kind not in VIEW_KINDS:
         return None
     amounts = tuple(
         AssetBalance(asset, amount)

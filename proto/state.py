@@ -299,11 +299,13 @@ class GroupState:
 
     def settlements(self) -> list[Settlement]:
         """The settles a checkpoint of this state owes: every exited member that holds
-        something, by member id, numbered from the wallet's next nonce."""
+        something and never revoked (a revoker's claim is its way out: the ledger pays a
+        member one way only), by member id, numbered from the wallet's next nonce. Each
+        leaves the state once the ledger shows it (``proto.settles``)."""
         owed = [
             (m, a)
             for m, a in sorted(self.accounts.items())
-            if a.exit_to and any(a.balances.values())
+            if a.exit_to and not a.frozen and any(a.balances.values())
         ]
         return [
             Settlement(
@@ -315,12 +317,16 @@ class GroupState:
             for i, (m, a) in enumerate(owed)
         ]
 
-    def close_settled(self, settled: list[Settlement]) -> None:
-        """Remove what the previous checkpoint settled (the payout left the wallet)."""
-        for s in settled:
-            for b in s.balances:
-                self.withdraw(s.member, b.asset, b.amount)
-        self.wallet_nonce += len(settled)
+    def pay_out(self, member: bytes, asset: str, amount: int) -> None:
+        """A payout the ledger made from the wallet to ``member`` (a settle) leaves its
+        balance; whatever it paid beyond that balance is the group's loss."""
+        if asset not in self.assets:
+            raise LocalProtocolError("a payout of an asset the group does not hold")
+        take = min(amount, max(self._account(member).balances.get(asset, 0), 0))
+        if take:
+            self.withdraw(member, asset, take)
+        if amount > take:
+            self.losses[asset] = self.losses.get(asset, 0) + amount - take
 
     def record_claims(
         self,

@@ -17,6 +17,8 @@ Invariants (``tests/unit/test_ledger_rules.py`` checks them, supply by property 
   number the ledger has seen for the group is ``stale-checkpoint``, a crawl back must be
   strictly newer than the claim (``not-newer``);
 * a (group, member, checkpoint number) that was settled or claimed cannot be used again;
+* a member leaves a wallet one way: a settled member cannot revoke (``member-settled``)
+  and a member that revoked is never settled (``member-revoked``), so no exit is paid twice;
 * a transaction applies at most once: nonces are per sender and strictly sequential.
 
 The exit game: ``Revoke`` opens a claim with the member's proven balances and escrows the
@@ -103,6 +105,10 @@ class Wallet:
     """What each member has deposited, per asset (the joins the group admits)."""
     forfeited: int = 0
     """Revoke bonds of premature revokes, in the fee asset: the cheats' loss."""
+    settled: set[bytes] = field(default_factory=set)
+    """Members the group paid by settle: they left, and may not also revoke."""
+    revoked: set[bytes] = field(default_factory=set)
+    """Members that revoked: the claim is their exit, and the group may not also settle."""
 
 
 @register(72, "ledger-event-detail")
@@ -265,6 +271,8 @@ class LedgerState:
             raise LedgerRejected("checkpoint-used", "this member was paid under that checkpoint")
         if tx.member in wallet.claims:
             raise LedgerRejected("claim-open", "the member has an open revoke claim")
+        if tx.member in wallet.revoked:
+            raise LedgerRejected("member-revoked", "the member left by revoke: no settle too")
         self._wallet_covers(wallet, tx.payouts)
 
         def commit() -> list[Event]:
@@ -272,6 +280,7 @@ class LedgerState:
                 wallet.balances[b.asset] -= b.amount
                 self._credit(tx.pay_to, b.asset, b.amount)
             wallet.used.add((tx.member, tx.checkpoint_number))
+            wallet.settled.add(tx.member)
             wallet.highest_checkpoint = max(wallet.highest_checkpoint, tx.checkpoint_number)
             detail = tuple((b.asset, b.amount) for b in tx.payouts)
             return [_event("settle", tx.group_id, tx.member, tx.checkpoint_number, detail)]
@@ -284,6 +293,8 @@ class LedgerState:
         leaf = self._proven(wallet, tx.checkpoint, tx.proof, tx.sender)
         if tx.sender in wallet.claims:
             raise LedgerRejected("claim-open", "this member already has an open claim")
+        if tx.sender in wallet.settled:
+            raise LedgerRejected("member-settled", "the group paid this member out by settle")
         if (tx.sender, cp.number) in wallet.used:
             raise LedgerRejected(
                 "checkpoint-used", "this checkpoint was already used by the member"
@@ -303,6 +314,7 @@ class LedgerState:
                 wallet.revoke_fee,
             )
             wallet.used.add((tx.sender, cp.number))
+            wallet.revoked.add(tx.sender)
             wallet.highest_checkpoint = max(wallet.highest_checkpoint, cp.number)
             detail = tuple(sorted(_leaf_balances(leaf).items()))
             return [_event("revoke", cp.group_id, tx.sender, cp.number, detail)]

@@ -191,9 +191,11 @@ class ByzantineNode:
         halves = [others[: len(others) // 2], others[len(others) // 2 :]]
         for state, half in zip(states, halves, strict=True):
             vector = vector_of(state)
-            body = Proposal(0, self.id, vector, 0, (), (), checkpoint_of(state, number), bytes(64))
+            body = Proposal(
+                0, self.id, vector, 0, (), (), (), checkpoint_of(state, number), bytes(64)
+            )
             sig = sign(self.identity, "checkpoint-proposal", self.sim.gid, body.body())
-            proposal = Proposal(0, self.id, vector, 0, (), (), body.checkpoint, sig)
+            proposal = Proposal(0, self.id, vector, 0, (), (), (), body.checkpoint, sig)
             coordinator = Coordinator(
                 session=proposal.session_id(),
                 message=proposal.checkpoint.signing_message(),

@@ -51,7 +51,7 @@ def _setup() -> tuple[object, CheckpointSteward, Completed, object, list]:  # ty
         rng, shares, list(range(1, t + 1)), wallet_key, checkpoint.signing_message()
     )
     proposer = committee.stewards[1 % committee.n]
-    proposal = Proposal(0, proposer, vector, 0, (), (), checkpoint, bytes(64))
+    proposal = Proposal(0, proposer, vector, 0, (), (), (), checkpoint, bytes(64))
     honest = Completed(proposal, signature)
     machine = CheckpointSteward(
         identity=steward,

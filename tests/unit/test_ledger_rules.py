@@ -331,3 +331,22 @@ def test_a_caught_cheat_cannot_dodge_the_revoke_fee_by_crawling_back_its_own_cla
     assert w.ledger.balance(a, FEE) == fee_after_revoke  # the bond never came back
     assert w.ledger.wallets[w.group.group_id].forfeited == REVOKE_FEE
     assert w.ledger.supply() == w.genesis_supply
+
+
+def test_the_ledger_pays_a_member_one_way_only() -> None:
+    """A member that revoked is never settled too, and a settled member cannot revoke:
+    with the group booking a settle only once the ledger shows it, either order would
+    otherwise pay one exit twice."""
+    w = World(13)
+    replica, stale, stale_proof, newer = stale_and_newer(w)
+    a, b, wk = pub(w.alice), pub(w.bob), w.wallet_key
+    w.submit(Revoke(a, w.next_nonce(a), 1, newer, w.proof(replica, a)), w.alice)
+    w.mine(WINDOW + 1)
+    w.submit(Finalize(a, w.next_nonce(a), 1, w.group.group_id, a), w.alice)
+    pay_a = Settle(wk, w.next_nonce(wk), 1, w.group.group_id, 3, a, a, (AssetBalance("USD", 1),))
+    assert w.rejected(pay_a) == "member-revoked"
+    pay_b = Settle(wk, w.next_nonce(wk), 1, w.group.group_id, 3, b, b, (AssetBalance("USD", 1),))
+    w.submit(pay_b)
+    assert w.rejected(Revoke(b, w.next_nonce(b), 1, newer, w.proof(replica, b)), w.bob) == (
+        "member-settled"
+    )

@@ -205,7 +205,9 @@ def test_leveldb_loses_no_acknowledged_batch_and_tears_none_on_kill_9(tmp_path: 
 
 
 def _proposal(state: GroupState, number: int) -> Proposal:
-    return Proposal(0, A, vector_of(state), 0, (), (), checkpoint_of(state, number), b"\x01" * 64)
+    return Proposal(
+        0, A, vector_of(state), 0, (), (), (), checkpoint_of(state, number), b"\x01" * 64
+    )
 
 
 def test_checkpoint_lock_and_base_persist_and_reload_exactly(store: Store) -> None:
