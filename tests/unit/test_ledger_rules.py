@@ -338,7 +338,7 @@ def test_the_ledger_pays_a_member_one_way_only() -> None:
     with the group booking a settle only once the ledger shows it, either order would
     otherwise pay one exit twice."""
     w = World(13)
-    replica, stale, stale_proof, newer = stale_and_newer(w)
+    replica, _stale, _stale_proof, newer = stale_and_newer(w)
     a, b, wk = pub(w.alice), pub(w.bob), w.wallet_key
     w.submit(Revoke(a, w.next_nonce(a), 1, newer, w.proof(replica, a)), w.alice)
     w.mine(WINDOW + 1)
