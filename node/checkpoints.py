@@ -68,7 +68,9 @@ class CheckpointService:
         self.machine = machine
         self.repo = CheckpointRepo(store, node.group_id)
         self.topic = f"swapnet/1/{node.group_id.hex()}/checkpoints"
-        self.adopted: list[Completed] = []
+        self.adopted: Completed | None = None
+        """The newest adopted checkpoint (older ones are on disk only as far as the
+        protocol needs them: the base, receipts and evidence)."""
         self.adoption_listeners: list[Callable[[Completed, GroupState], None]] = []
         self.new_adoption = trio.Event()
         self._nursery: trio.Nursery | None = None
@@ -156,9 +158,9 @@ class CheckpointService:
 
     async def wait_adopted(self, number: int) -> Completed:
         """Wait until this steward has adopted a checkpoint numbered ``number`` or later."""
-        while not self.adopted or self.adopted[-1].proposal.number < number:
+        while self.adopted is None or self.adopted.proposal.number < number:
             await self.new_adoption.wait()
-        return self.adopted[-1]
+        return self.adopted
 
     # -- effects ------------------------------------------------------------------------
     def _carry_out(self, effects: list[CheckpointEffect]) -> None:
@@ -177,7 +179,7 @@ class CheckpointService:
                 self.node.adopt(effect.live)
                 for listener in self.adoption_listeners:
                     listener(effect.completed, effect.state)
-                self.adopted.append(effect.completed)
+                self.adopted = effect.completed
                 self.new_adoption.set()
                 self.new_adoption = trio.Event()
             elif isinstance(effect, Broadcast):

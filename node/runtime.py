@@ -28,7 +28,7 @@ import random
 import signal
 import sys
 import threading
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import trio
@@ -245,6 +245,10 @@ class NodeRuntime:
                     "faults": machine.faults,
                     "last_fault": machine.last_fault,
                     "dropped_inputs": g.service.errors,
+                },
+                "memory": {  # what grows with peers' requests, and its bounds
+                    **asdict(machine.statistics()),
+                    "pending_joins": len(machine.joins),
                 },
                 "orders_since_checkpoint": len(machine.log),
                 "waiting": len(g.node.replica.waiting),

@@ -126,7 +126,17 @@ class SessionFailed:
 SessionEffect = SendTo | SetTimer | SessionDone | SessionFailed
 
 
+MAX_NONCES_PER_SESSION = 8
+"""Commitments one session may hold at once (a coordinator retries with a new attempt when
+a signer fails; more than this is a coordinator spending our memory)."""
+
+
 class Signer:
+    """Round one and two of FROST for one key share. Every nonce signs at most once and
+    is erased when used or when its session is forgotten (``forget_session``); a session
+    holds at most ``MAX_NONCES_PER_SESSION`` unused nonces. Which sessions to keep, and for
+    how long, is the driver's policy (``proto.checkpointing``: per coordinator, by age)."""
+
     def __init__(self, key: KeyPackage) -> None:
         self.key = key
         self._nonces: dict[tuple[bytes, bytes, bytes], Nonces] = {}
@@ -135,6 +145,8 @@ class Signer:
         """Round one; ``randomness`` is 64 fresh random bytes from the driver."""
         if len(randomness) != 64:
             raise FrostError("round one takes 64 bytes of randomness")
+        if sum(1 for k in self._nonces if k[0] == request.session) >= MAX_NONCES_PER_SESSION:
+            raise FrostError("too many commitments for one session")
         nonces, c = commit(
             self.key.signing_share, randomness[:32], randomness[32:], self.key.identifier
         )
@@ -172,6 +184,10 @@ class Signer:
     @property
     def unused_nonces(self) -> int:
         return len(self._nonces)
+
+    def sessions(self) -> set[bytes]:
+        """Sessions holding unused nonces."""
+        return {k[0] for k in self._nonces}
 
 
 class Coordinator:

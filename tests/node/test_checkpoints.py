@@ -41,6 +41,7 @@ async def test_stewards_agree_on_signed_checkpoints_while_a_member_pays(tmp_path
     keys = wallet_keys(rng)
     stewards = sorted(G.stewards, key=pub)  # FROST identifier i is committee position i - 1
     services: list[CheckpointService] = []
+    adopted: list[list[Completed]] = []
     stores = []
     async with trio.open_nursery() as nursery:
         hosts = []
@@ -71,6 +72,9 @@ async def test_stewards_agree_on_signed_checkpoints_while_a_member_pays(tmp_path
                 random_bytes=os.urandom,
             )
             service = CheckpointService(node, machine, stores[index])
+            seen: list[Completed] = []
+            service.adoption_listeners.append(lambda c, _, seen=seen: seen.append(c))  # type: ignore[misc]
+            adopted.append(seen)
             await service.start(nursery)
             services.append(service)
         alice = nodes[-1]
@@ -89,16 +93,17 @@ async def test_stewards_agree_on_signed_checkpoints_while_a_member_pays(tmp_path
         final = vector_of(alice.replica.state)
         with trio.fail_after(90):
             for service in services:
-                while not service.adopted or not covers(service.adopted[-1].proposal.vector, final):
+                while not service.adopted or not covers(service.adopted.proposal.vector, final):
                     await service.new_adoption.wait()
         by_number: dict[int, set[bytes]] = {}
-        for service in services:
-            for completed in service.adopted:
+        for seen in adopted:
+            for completed in seen:
                 by_number.setdefault(completed.proposal.number, set()).add(completed.encode())
         assert all(len(v) == 1 for v in by_number.values()), "two checkpoints for one number"
         wallet = VerifyKey(keys[1].group_public_key)
         for service, store in zip(services, stores[: len(services)], strict=True):
-            latest: Completed = service.adopted[-1]
+            latest = service.adopted
+            assert latest is not None and latest == adopted[services.index(service)][-1]
             wallet.verify(latest.proposal.checkpoint.signing_message(), latest.signature)
             stored = CheckpointRepo(store, G.group_id).load_base()
             assert stored is not None and stored[0] == latest

@@ -12,6 +12,9 @@ from dataclasses import replace
 from proto.checkpoint import checkpoint_of
 from proto.checkpointing import (
     EMPTY,
+    MAX_PENDING_PER_SESSION,
+    MAX_PENDING_SESSIONS,
+    SESSION_TTL,
     CheckpointAdopted,
     CheckpointSteward,
     Completed,
@@ -22,6 +25,8 @@ from proto.checkpointing import (
 )
 from proto.frost.core import derive_group_info, trusted_dealer_keygen
 from proto.frost.keys import KeyPackage
+from proto.frost.session import MAX_NONCES_PER_SESSION, CommitmentRequest
+from proto.ledger.txs import Finalize
 from tests.support import make_group, pub
 from tests.unit.frost_helpers import scalar, sign_with
 
@@ -121,3 +126,30 @@ def test_a_state_that_cannot_be_computed_refuses_the_proposal_and_is_counted() -
     assert machine.receive(b"", proposal, 2.0) == []  # not signed by its proposer anyway
     assert machine._checkpoint_for(proposal) == "fault"
     assert machine.faults == 2
+
+
+def test_a_steward_cannot_grow_anothers_signing_memory_without_bound() -> None:
+    """Before: ``Signer.forget_session`` had no caller, so every commitment request for a
+    session we sign in kept a nonce for ever, and requests for sessions we never accepted
+    were kept for ever too. Now: nonces per session and sessions per coordinator are
+    capped, held requests are capped, and all of it is forgotten when the session ends."""
+    _, machine, _, _, _ = _setup()
+    rogue = next(s for s in machine.committee.stewards if s != machine.id)  # type: ignore[attr-defined]
+    for i in range(2_000):  # sessions we never accepted: held, capped
+        session = i.to_bytes(32, "big")
+        machine.receive(rogue, CommitmentRequest(session, 0), 1.0)
+    stats = machine.statistics()
+    assert stats.held_requests <= MAX_PENDING_SESSIONS * MAX_PENDING_PER_SESSION
+    assert stats.unused_nonces == 0
+    # a session we do sign in (a wallet transaction every steward derives alike)
+    tx = Finalize(machine.wallet_key, 1, 1, machine.group_id, machine.id)
+    machine.approve_wallet_tx(tx, 1.0)  # type: ignore[arg-type]
+    (session,) = machine.wallet_jobs
+    answered = [machine.receive(rogue, CommitmentRequest(session, a), 1.0) for a in range(500)]
+    assert sum(1 for x in answered if x) == MAX_NONCES_PER_SESSION
+    assert machine.statistics().unused_nonces == MAX_NONCES_PER_SESSION
+    machine.wallet_nonce_seen(1)  # the ledger used the nonce: the job and its nonces end
+    machine.tick(2.0)
+    assert machine.statistics().unused_nonces == 0 and machine.statistics().sessions == 0
+    machine.tick(2.0 + SESSION_TTL * machine.timeout + 1)  # and held requests expire
+    assert machine.statistics().held_requests == 0
