@@ -17,8 +17,8 @@ API (JSON; bytes as hex; errors are ``{"error": code, "detail": text}`` with a 4
 | ``GET /wallet/{group}`` | a group wallet with its open claims |
 | ``GET /block/{height}`` | the block (transactions as hex) and its events |
 | ``GET /events?from=H&wait=S`` | events of blocks H on (waits up to S s for H); ``next`` resumes |
-| ``POST /mine`` | ``{"blocks": N}``: make N blocks now (devnet) |
-| ``POST /faucet`` | ``{"account", "asset", "amount"}``: a transfer from the devnet faucet |
+| ``POST /mine`` | ``{"blocks": N}`` (JSON, N <= 10): make N blocks now (devnet) |
+| ``POST /faucet`` | ``{"account", "asset", "amount"}`` (JSON, <= 10^9): from the faucet |
 | ``GET /livez`` | 200 while the process runs |
 """
 
@@ -56,6 +56,12 @@ log = logging.getLogger(__name__)
 DEVNET_ASSETS = ("BTC", "SWAP", "USD")
 FEE_ASSET = "SWAP"
 FAUCET_SUPPLY = 10**15
+MAX_FAUCET_AMOUNT = 10**9
+"""What one faucet call gives at most (a millionth of the supply)."""
+MAX_BLOCKS_PER_CALL = 10
+"""Blocks one ``/mine`` call makes at most: half the devnet's challenge window, and the
+transactions sent between two calls (a notary's crawl back) go into the next block."""
+MAX_CONVENIENCE_BODY = 4096
 MAX_EVENT_BLOCKS = 500
 MAX_WAIT_SECONDS = 30.0
 MAX_DRAINED_BYTES = 8 << 20
@@ -296,24 +302,28 @@ def build_app(service: LedgerService, lock: trio.Lock) -> Starlette:
         return JSONResponse({"events": found, "next": next_height, "height": service.chain.height})
 
     async def mine(request: Request) -> Response:
-        body = await json_body(request)
+        body = await json_body(request, MAX_CONVENIENCE_BODY)
         blocks = body.get("blocks", 1)
-        if type(blocks) is not int or not 1 <= blocks <= 10_000:
-            raise BadRequest("bad-request", "blocks must be an integer from 1 to 10000")
+        if type(blocks) is not int or not 1 <= blocks <= MAX_BLOCKS_PER_CALL:
+            raise BadRequest(
+                "bad-request", f"blocks must be an integer from 1 to {MAX_BLOCKS_PER_CALL}"
+            )
         async with lock:
             for _ in range(blocks):
                 service.produce_block()
         return JSONResponse({"height": service.chain.height})
 
     async def faucet(request: Request) -> Response:
-        body = await json_body(request)
+        body = await json_body(request, MAX_CONVENIENCE_BODY)
         account_hex, asset, amount = body.get("account"), body.get("asset"), body.get("amount")
         if not isinstance(account_hex, str) or asset not in service.genesis.assets:
             raise BadRequest(
                 "bad-request", f"account (hex) and asset (one of {service.genesis.assets})"
             )
-        if type(amount) is not int or not 1 <= amount <= FAUCET_SUPPLY:
-            raise BadRequest("bad-request", "amount must be a positive integer")
+        if type(amount) is not int or not 1 <= amount <= MAX_FAUCET_AMOUNT:
+            raise BadRequest(
+                "bad-request", f"amount must be an integer from 1 to {MAX_FAUCET_AMOUNT}"
+            )
         async with lock:
             return JSONResponse(
                 service.faucet(hex32(account_hex, "account"), asset, amount), status_code=202

@@ -32,6 +32,9 @@ from proto.errors import SwapnetError
 from proto.genesis import Genesis
 from proto.ledger.txs import SignedTx
 
+MINE_PER_CALL = 10
+"""The devnet ledger's cap on blocks per ``/mine`` call."""
+
 
 class LedgerError(SwapnetError):
     def __init__(self, code: str, detail: str, status: int) -> None:
@@ -156,8 +159,12 @@ class DevnetLedgerClient(LedgerClient):
 
     # -- devnet only ----------------------------------------------------------------------
     async def mine(self, blocks: int = 1) -> int:
-        body = await self._call("POST", "/mine", json={"blocks": blocks})
-        return int(body["height"])
+        """Make ``blocks`` blocks now, in calls of at most ``MINE_PER_CALL``."""
+        height = 0
+        while blocks > 0:
+            body = await self._call("POST", "/mine", json={"blocks": min(blocks, MINE_PER_CALL)})
+            height, blocks = int(body["height"]), blocks - MINE_PER_CALL
+        return height
 
     async def faucet(self, account: bytes, asset: str, amount: int) -> str:
         body = await self._call(

@@ -225,3 +225,37 @@ def test_a_second_ledger_on_the_same_data_fails_with_one_clear_line(tmp_path: Pa
     assert (
         result.stderr.startswith("error: cannot open the store") and result.stderr.count("\n") == 1
     )
+
+
+async def test_the_devnet_conveniences_are_no_open_doors(tmp_path: Path) -> None:
+    """Before: ``/faucet`` and ``/mine`` read bodies of any size (a 400 MB faucet call took
+    the ledger from 54 to 1,064 MiB), ``/mine`` took ``text/plain`` from any web page and
+    made up to 10,000 blocks at once (enough to close a challenge window before a notary
+    acts), and one faucet call took the whole supply. Each refusal changes nothing."""
+    import httpx  # noqa: PLC0415
+
+    with ledger_process(tmp_path / "chain") as ledger:
+        async with httpx.AsyncClient(base_url=ledger.url, timeout=30) as http:
+            height = (await http.get("/info")).json()["height"]
+            baseline = Path(f"/proc/{ledger.proc.pid}/status").read_text().split("VmRSS:")[1]
+            plain = {"content-type": "text/plain"}  # what a cross-origin form may send
+            r = await http.post("/mine", content=b'{"blocks": 1}', headers=plain)
+            assert r.status_code == 415 and r.json()["error"] == "bad-content-type"
+            r = await http.post("/mine", json={"blocks": 11})
+            assert r.status_code == 400
+            big = b'{"blocks": 1, "pad": "' + b"x" * (64 << 20) + b'"}'
+            r = await http.post("/mine", content=big, headers={"content-type": "application/json"})
+            assert r.status_code == 413 and r.json()["error"] == "too-large"
+            faucet = (await http.get("/info")).json()["faucet"]
+            r = await http.post(
+                "/faucet", json={"account": "07" * 32, "asset": "USD", "amount": 10**15}
+            )
+            assert r.status_code == 400
+            assert (await http.get("/info")).json()["height"] == height  # nothing was mined
+            assert (await http.get("/info")).json()["mempool"] == 0  # nor any tx accepted
+            r = await http.get(f"/account/{faucet}")
+            assert r.json()["balances"]["USD"] == 10**15  # the faucet holds it all still
+            r = await http.post("/mine", json={"blocks": 10})
+            assert r.status_code == 200 and r.json()["height"] == height + 10
+        peak = Path(f"/proc/{ledger.proc.pid}/status").read_text().split("VmHWM:")[1]
+        assert int(peak.split()[0]) < 48 * 1024 + int(baseline.split()[0])  # never read it all

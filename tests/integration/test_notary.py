@@ -24,6 +24,7 @@ import httpx
 import pytest
 
 from devnet.cluster import Cluster, NodeProc
+from node.ledger_client import MINE_PER_CALL
 from proto.evidence import read_bundle
 from proto.genesis import AdmissionPolicy
 from tests.integration.processes import ROOT, TIMEOUT_FACTOR, Ledger, ledger_process, own_tracebacks
@@ -100,7 +101,9 @@ def swapnet(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def mine(c: Cluster, blocks: int) -> None:
-    httpx.post(f"{c.ledger_url}/mine", json={"blocks": blocks}, timeout=60).raise_for_status()
+    for start in range(0, blocks, MINE_PER_CALL):  # the ledger's cap per call
+        step = min(MINE_PER_CALL, blocks - start)
+        httpx.post(f"{c.ledger_url}/mine", json={"blocks": step}, timeout=60).raise_for_status()
 
 
 def test_notaries_crawl_back_stale_revokes_and_the_evidence_holds(  # noqa: PLR0915
