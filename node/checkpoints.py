@@ -78,6 +78,8 @@ class CheckpointService:
         self._locked_at: dict[int, float] = {}
         self.on_checkpoint_seconds: Callable[[float], None] = lambda seconds: None
         self.errors = 0
+        self._state_reply: tuple[int, bytes] | None = None
+        """The checkpoint-state answer, built once per checkpoint number."""
         """Machine inputs dropped because handling them raised (``_guarded``)."""
 
     async def start(self, nursery: trio.Nursery) -> None:
@@ -115,12 +117,19 @@ class CheckpointService:
             self.errors += 1
             log.exception("checkpoint machine input dropped (error %d)", self.errors)
 
-    @staticmethod
-    def _valid(publisher: bytes, data: bytes) -> bool:
+    def _valid(self, publisher: bytes, data: bytes) -> bool:
+        """Forward only what the group signed: a proposal its scheduled proposer
+        published and signed, or a checkpoint the wallet key signed (an old one too: a
+        peer that adopted it by sync first is no liar). Anything else is a strike."""
         try:
-            return isinstance(decode(data, Wire), Proposal | Completed)
+            wire = decode(data, Wire)
         except RemoteProtocolError:
             return False
+        if isinstance(wire, Proposal):
+            return publisher == wire.proposer and self.machine.is_signed_proposal(wire)
+        if isinstance(wire, Completed):
+            return self.machine.is_signed_checkpoint(wire)
+        return False
 
     async def _read_gossip(self, subscription: object) -> None:
         async for msg in subscription:  # type: ignore[attr-defined]
@@ -132,11 +141,20 @@ class CheckpointService:
             self._guarded(partial(self.machine.receive, publisher, wire, trio.current_time()))
 
     async def _on_state_request(self, caller: bytes, request: bytes) -> bytes:
+        """Our newest checkpoint and its state, if newer than the caller's. The answer is
+        built once per checkpoint (it was: the whole state rebuilt from the store for
+        every request, from anyone)."""
         have = decode(request, StateRequest).have
-        base = self.repo.load_base()
-        if base is None or base[0].proposal.number <= have:
+        number = self.machine.base_number
+        if number <= have or number == 0:
             return StateReply((), b"").encode()
-        return StateReply((base[0],), base[1].encode()).encode()
+        if self._state_reply is None or self._state_reply[0] != number:
+            base = self.repo.load_base()
+            if base is None or base[0].proposal.number <= have:
+                return StateReply((), b"").encode()
+            reply = StateReply((base[0],), base[1].encode()).encode()
+            self._state_reply = (base[0].proposal.number, reply)
+        return self._state_reply[1]
 
     async def sync_state_with(self, member: bytes) -> bool:
         """Sync by checkpoint: adopt ``member``'s checkpoint and state if newer than ours

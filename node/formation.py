@@ -9,11 +9,16 @@ Each steward, given the same ``GroupSpec``:
 2. answers ``DkgPull`` from any steward of the spec with its ``DkgReply`` (for as long as
    the node runs: slower stewards may still be pulling after it has finished);
 3. pulls every other steward's reply, retrying those it cannot reach yet, until it holds
-   them all, then finishes: the genesis and its key package, stored atomically (share
-   sealed).
+   them all;
+4. signs its echo of every round-one package it holds and serves it (``DkgEchoPull``), and
+   pulls every other steward's echo: only when every echo holds the same packages does it
+   finish: the genesis and its key package, stored atomically (share sealed). A steward
+   restarted after it finished computes its echo again (the dealers still serve their
+   replies) so that slower stewards can finish too.
 
-A reply that fails its checks names its dealer (``DkgFault``) and the ceremony stops with
-that error: the stewards must agree on a new spec without the culprit.
+A reply or echo that fails its checks names its culprit (``DkgFault``; a dealer that dealt
+two polynomials is ``DkgEquivocation``, with the two signed packages as proof) and the
+ceremony stops with that error: the stewards must agree on a new spec without it.
 """
 
 from __future__ import annotations
@@ -21,22 +26,33 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+from typing import TypeVar
 
 import trio
 from nacl.signing import SigningKey
 
-from node.p2p import P2P, P2PError
+from node.p2p import P2P, P2PError, Refused
 from node.sealing import seal, unseal
-from proto.codec import decode
+from proto.codec import Wire, decode
 from proto.errors import RemoteProtocolError
-from proto.formation import Dealer, DkgPull, DkgReply, GroupSpec, StewardKey
+from proto.formation import (
+    Dealer,
+    DkgEcho,
+    DkgEchoPull,
+    DkgPull,
+    DkgReply,
+    GroupSpec,
+    StewardKey,
+)
 from proto.frost.curve import L, encode_scalar
+from proto.frost.dkg import DkgFault
 from proto.frost.keys import KeyPackage
 from proto.genesis import Genesis
 from proto.signing import public_key_of
 from storage.groups import GroupRepo
 
 log = logging.getLogger(__name__)
+W = TypeVar("W", bound=Wire)
 
 DKG_PROTOCOL = "/swapnet/dkg/1"
 SEED_PURPOSE = "dkg-seed"
@@ -71,35 +87,75 @@ def prepare_dealer(repo: GroupRepo, spec: GroupSpec, identity: SigningKey) -> De
     return dealer_from_seed(spec, identity, seed)
 
 
-def serve_dealer(p2p: P2P, dealer: Dealer) -> None:
-    ceremony = dealer.spec.ceremony()
+class Ceremony:
+    """What this steward serves of the ceremony: its replies, and its echo once made."""
+
+    def __init__(self, dealer: Dealer) -> None:
+        self.dealer = dealer
+        self.echo: DkgEcho | None = None
+
+
+def serve_dealer(p2p: P2P, dealer: Dealer) -> Ceremony:
+    ceremony = Ceremony(dealer)
+    cid = dealer.spec.ceremony()
 
     async def answer(caller: bytes, request: bytes) -> bytes:
-        pull = decode(request, DkgPull)
+        pull = decode(request, Wire)
+        if not isinstance(pull, DkgPull | DkgEchoPull) or pull.ceremony != cid:
+            raise RemoteProtocolError("not a request of this ceremony")
+        if isinstance(pull, DkgEchoPull):
+            if caller not in dealer.spec.stewards:
+                raise RemoteProtocolError("not a steward of this ceremony")
+            if ceremony.echo is None:
+                raise Refused("no echo yet: we are still pulling replies")
+            return ceremony.echo.encode()
         reply = dealer.reply_to(caller)
-        if pull.ceremony != ceremony or reply is None:
+        if reply is None:
             raise RemoteProtocolError("not a steward of this ceremony")
         return reply.encode()
 
     p2p.set_handler(DKG_PROTOCOL, answer)
+    return ceremony
 
 
-async def run_dkg(p2p: P2P, dealer: Dealer) -> tuple[KeyPackage, Genesis]:
-    """Pull every other steward's reply (retrying) and finish the ceremony."""
+async def _pull_all(p2p: P2P, dealer: Dealer, request: Wire, kind: type[W]) -> dict[bytes, W]:
+    """Every other steward's answer to ``request`` (retrying those not ready yet)."""
     spec, me = dealer.spec, public_key_of(dealer.identity)
-    pull = DkgPull(spec.ceremony()).encode()
-    replies: dict[bytes, DkgReply] = {}
-    while len(replies) < len(spec.stewards) - 1:
+    raw = request.encode()
+    got: dict[bytes, W] = {}
+    while len(got) < len(spec.stewards) - 1:
         for steward in spec.stewards:
-            if steward == me or steward in replies:
+            if steward == me or steward in got:
                 continue
             try:
-                replies[steward] = decode(await p2p.request(steward, DKG_PROTOCOL, pull), DkgReply)
+                got[steward] = decode(await p2p.request(steward, DKG_PROTOCOL, raw), kind)
             except (P2PError, RemoteProtocolError) as exc:
-                log.debug("no DKG reply from %s yet: %s", steward.hex()[:16], exc)
-        if len(replies) < len(spec.stewards) - 1:
+                log.debug("no DKG answer from %s yet: %s", steward.hex()[:16], exc)
+        if len(got) < len(spec.stewards) - 1:
             await trio.sleep(RETRY)
+    return got
+
+
+async def run_dkg(p2p: P2P, ceremony: Ceremony) -> tuple[KeyPackage, Genesis]:
+    """Pull every other steward's reply, echo, check every echo, finish."""
+    dealer = ceremony.dealer
+    cid = dealer.spec.ceremony()
+    replies = await _pull_all(p2p, dealer, DkgPull(cid), DkgReply)
+    ceremony.echo = dealer.echo(replies)
+    echoes = await _pull_all(p2p, dealer, DkgEchoPull(cid), DkgEcho)
+    dealer.check_echoes(ceremony.echo, echoes)
     return dealer.finish(replies)
+
+
+async def echo_again(p2p: P2P, ceremony: Ceremony) -> None:
+    """After a restart, a steward that already finished makes its echo again for the
+    stewards still waiting for it (it never finishes a second time)."""
+    dealer = ceremony.dealer
+    replies = await _pull_all(p2p, dealer, DkgPull(dealer.spec.ceremony()), DkgReply)
+    try:
+        ceremony.echo = dealer.echo(replies)
+    except DkgFault as exc:  # after the group formed: nothing to stop, say who cheated
+        log.error("a dealer's reply is not what it signed: %s", exc)
 
 
 def store_formed(repo: GroupRepo, identity: SigningKey, key: KeyPackage, genesis: Genesis) -> bytes:

@@ -20,12 +20,25 @@ reason; one that fails closes the stream unanswered (``NoAnswer`` too). A peer w
 streams cannot be opened or time out ``RESET_AFTER_FAILURES`` times in a row is
 reconnected, since its connection is wedged.
 
+Gating (``admits``): the node says who may open a stream of each protocol and who may take
+part in gossip (``GOSSIP``): its group's members, and a stranger only the join protocol.
+A peer whose id is not an Ed25519 key is disconnected as soon as it connects; a stream
+from a peer not admitted to its protocol is declined before its request is read; gossip
+from peers not admitted is held or dropped and pubsub opens no stream to them, so a
+stranger neither receives nor sends a group message (a member admitted later is let in
+as soon as it is). At most
+``MAX_STRANGERS`` peers that are not members stay connected, each at most
+``STRANGER_SECONDS``.
+
+Bounds per peer: at most ``MAX_STREAMS_PER_PEER`` requests served at once (more are a
+strike); a request must arrive whole within ``READ_TIMEOUT`` (a slow one is a strike) and
+an answer leave within ``WRITE_TIMEOUT``.
+
 Hygiene (``PeerGuard``): every gossip message counts against its publisher's token bucket
 (a flood is dropped and counts as a strike); a message the topic validator refuses, or a
 stream request the handler cannot decode, is a strike; at ``max_strikes`` the member is
-banned for ``ban_seconds``: disconnected at once, and its messages and streams refused
-while the ban lasts (a banned peer that reconnects is disconnected again at its next
-message).
+banned for ``ban_seconds``: disconnected at once, its messages and streams refused while
+the ban lasts, and disconnected again as soon as it reconnects.
 """
 
 from __future__ import annotations
@@ -63,6 +76,15 @@ ANSWER, REFUSAL = 0, 1
 MAX_REASON = 200
 REQUEST_TIMEOUT = 10.0
 RESET_AFTER_FAILURES = 3
+GOSSIP = "gossip"
+"""What ``admits`` is asked for the group's gossip (any topic)."""
+MAX_STREAMS_PER_PEER = 32
+READ_TIMEOUT = 10.0
+WRITE_TIMEOUT = 10.0
+MAX_STRANGERS = 32
+STRANGER_SECONDS = 60.0
+NOT_ADMITTED = b"not a member of this group"
+MAX_HELD_SUBSCRIPTIONS = 16
 
 Validator = Callable[[bytes, bytes], bool]
 """(member id of the publisher, payload) -> deliver and forward?"""
@@ -163,6 +185,19 @@ class P2P:
     """Requests to each member that failed in a row: at ``RESET_AFTER_FAILURES`` the
     connection is closed, so the dial loop dials afresh (py-libp2p can leave a yamux
     connection that opens no more streams under heavy load)."""
+    admits: Callable[[bytes, str], bool] = field(default=lambda member, what: True)
+    """May ``member`` open a stream of protocol ``what`` (or take part in ``GOSSIP``)?
+    The node sets it from its group; until then everyone may."""
+    serving: dict[bytes, int] = field(default_factory=dict)
+    """Requests being served per peer."""
+    strangers: dict[bytes, float] = field(default_factory=dict)
+    """Connected peers that are not admitted to gossip, by when we first saw them."""
+    held_subscriptions: dict[ID, list[Any]] = field(default_factory=dict)
+    """Gossip subscriptions of connected peers not admitted (yet): taken if they are."""
+    declined: int = 0
+    """Streams declined because the caller was not admitted to their protocol."""
+    read_timeout: float = READ_TIMEOUT
+    max_streams_per_peer: int = MAX_STREAMS_PER_PEER
 
     def punish(self, member: bytes) -> None:
         """A strike against ``member``; on a ban, disconnect it in the background."""
@@ -171,14 +206,85 @@ class P2P:
             self.nursery.start_soon(self._disconnect, member)
 
     async def keep_banned_out(self) -> None:
-        """A banned member that dials again is dropped again (its streams are refused
-        meanwhile, and its gossip too)."""
+        """Every half second: drop banned peers that dialled again and strangers beyond
+        ``MAX_STRANGERS`` or ``STRANGER_SECONDS``, and let in the gossip of peers admitted
+        since they connected."""
         while True:
             await trio.sleep(0.5)
             now = trio.current_time()
-            for member in self.connected_members():
+            connected = self.connected_members()
+            for member in connected:
                 if self.guard.is_banned(member, now):
                     await self._disconnect(member)
+                elif self.admits(member, GOSSIP):
+                    self.strangers.pop(member, None)
+                    if peer_id_of(member) in self.held_subscriptions:
+                        await self._let_in(peer_id_of(member))
+                else:
+                    self.strangers.setdefault(member, now)
+            for member in list(self.strangers):
+                if member not in connected:
+                    del self.strangers[member]
+                    self.held_subscriptions.pop(peer_id_of(member), None)
+            by_age = sorted(self.strangers, key=self.strangers.__getitem__)
+            for i, member in enumerate(by_age):
+                if i >= MAX_STRANGERS or now - self.strangers[member] > STRANGER_SECONDS:
+                    del self.strangers[member]
+                    await self._disconnect(member)
+
+    def gate(self) -> None:
+        """Put ``admits`` in front of gossip: pubsub opens no stream to a peer that is not
+        admitted and takes nothing from one (its subscriptions are held, its messages and
+        control frames dropped), so a stranger neither receives nor sends a group message;
+        and a non-Ed25519 or banned peer is disconnected as soon as it connects."""
+        pubsub, router = self.pubsub, self.gossipsub
+        open_to, subscribe = pubsub._handle_new_peer, pubsub.handle_subscription
+        push, control = pubsub.push_msg, router.handle_rpc
+        self._open_to: Callable[[ID], Awaitable[None]] = open_to
+        self._subscribe: Callable[[ID, Any], None] = subscribe
+
+        def admitted(peer: ID) -> bool:
+            member = member_of(peer)
+            return member is not None and self.admits(member, GOSSIP)
+
+        async def handle_new_peer(peer: ID) -> None:
+            if admitted(peer):
+                await open_to(peer)
+            elif member_of(peer) is not None:
+                self.held_subscriptions.setdefault(peer, [])
+
+        def handle_subscription(peer: ID, message: Any) -> None:
+            if admitted(peer):
+                subscribe(peer, message)
+            elif member_of(peer) is not None:
+                held = self.held_subscriptions.setdefault(peer, [])
+                if len(held) < MAX_HELD_SUBSCRIPTIONS:
+                    held.append(message)
+
+        async def push_msg(forwarder: ID, msg: Any) -> None:
+            if admitted(forwarder):
+                await push(forwarder, msg)
+
+        async def handle_rpc(rpc: Any, peer: ID) -> None:
+            if admitted(peer):
+                await control(rpc, peer)
+
+        pubsub._handle_new_peer = handle_new_peer  # type: ignore[method-assign,assignment]
+        pubsub.handle_subscription = handle_subscription  # type: ignore[method-assign,assignment]
+        pubsub.push_msg = push_msg  # type: ignore[method-assign,assignment]
+        router.handle_rpc = handle_rpc  # type: ignore[method-assign,assignment]
+        self.host.get_network().register_notifee(_Doorman(self))
+
+    async def _let_in(self, peer: ID) -> None:
+        """A peer whose gossip we held is admitted now: open to it and take its held
+        subscriptions, as if it had just connected."""
+        held = self.held_subscriptions.pop(peer, [])
+        try:
+            await self._open_to(peer)
+        except Exception as exc:
+            logging.getLogger(__name__).info("gossip with %s not opened: %r", peer, exc)
+        for message in held:
+            self._subscribe(peer, message)
 
     async def _disconnect(self, member: bytes) -> None:
         try:
@@ -248,6 +354,8 @@ class P2P:
                 if relay is not None:
                     self.punish(relay)
                 return False
+            if not self.admits(publisher, GOSSIP):
+                return False  # a stranger's message, whoever relays it
             if self.guard.is_banned(publisher, now):
                 self.nursery.start_soon(self._disconnect, publisher)  # back again: out again
                 return False
@@ -277,27 +385,44 @@ class P2P:
     def set_handler(self, protocol: str, handler: Handler) -> None:
         async def serve(stream: Any) -> None:
             caller = member_of(stream.muxed_conn.peer_id)
+            if caller is None or self.guard.is_banned(caller, trio.current_time()):
+                await stream.reset()
+                return
+            if not self.admits(caller, protocol):  # declined unread: no strike, a joiner
+                self.declined += 1  # may ask before the checkpoint that admits it
+                with trio.move_on_after(WRITE_TIMEOUT):
+                    await stream.write(encode_varint_prefixed(bytes([REFUSAL]) + NOT_ADMITTED))
+                    await stream.close()
+                return
+            if self.serving.get(caller, 0) >= self.max_streams_per_peer:
+                self.punish(caller)
+                await stream.reset()
+                return
+            self.serving[caller] = self.serving.get(caller, 0) + 1
             try:
-                if caller is None or self.guard.is_banned(caller, trio.current_time()):
-                    return
-                request = await read_varint_prefixed_bytes_limited(stream, MAX_FRAME)
+                with trio.fail_after(self.read_timeout):
+                    request = await read_varint_prefixed_bytes_limited(stream, MAX_FRAME)
                 try:
                     reply = bytes([ANSWER]) + await handler(caller, request)
                 except Refused as exc:
                     reply = bytes([REFUSAL]) + str(exc).encode()[:MAX_REASON]
-                await stream.write(encode_varint_prefixed(reply))
-            except RemoteProtocolError as exc:  # garbage or a protocol breach: a strike
-                assert caller is not None
+                with trio.fail_after(WRITE_TIMEOUT):
+                    await stream.write(encode_varint_prefixed(reply))
+            except (RemoteProtocolError, trio.TooSlowError) as exc:  # garbage or slowloris
                 self.punish(caller)
                 logging.getLogger(__name__).info(
-                    "stream %s from %s broke the protocol: %s", protocol, caller.hex()[:16], exc
+                    "stream %s from %s broke the protocol: %r", protocol, caller.hex()[:16], exc
                 )
             except Exception as exc:
                 logging.getLogger(__name__).info(
-                    "stream %s from %s failed: %r", protocol, (caller or b"").hex()[:16], exc
+                    "stream %s from %s failed: %r", protocol, caller.hex()[:16], exc
                 )
             finally:
-                await stream.close()
+                left = self.serving.pop(caller, 1) - 1
+                if left:
+                    self.serving[caller] = left
+                with trio.move_on_after(WRITE_TIMEOUT):
+                    await stream.close()
 
         self.host.set_stream_handler(TProtocol(protocol), serve)
 
@@ -378,6 +503,35 @@ class P2P:
             logging.getLogger(__name__).info("unblock of %s: %s", member.hex()[:16], exc)
 
 
+class _Doorman:
+    """A network notifee: a peer whose id is not an Ed25519 key (no member can have it),
+    or a banned one, is disconnected as soon as it connects."""
+
+    def __init__(self, p2p: P2P) -> None:
+        self.p2p = p2p
+
+    async def connected(self, network: Any, conn: Any) -> None:
+        member = member_of(conn.muxed_conn.peer_id)
+        if member is None or self.p2p.guard.is_banned(member, trio.current_time()):
+            with trio.move_on_after(WRITE_TIMEOUT):
+                await conn.close()
+
+    async def disconnected(self, network: Any, conn: Any) -> None:
+        pass
+
+    async def opened_stream(self, network: Any, stream: Any) -> None:
+        pass
+
+    async def closed_stream(self, network: Any, stream: Any) -> None:
+        pass
+
+    async def listen(self, network: Any, multiaddr: Any) -> None:
+        pass
+
+    async def listen_close(self, network: Any, multiaddr: Any) -> None:
+        pass
+
+
 def _alive(connections: list[Any]) -> list[Any]:
     """The connections of a peer that are still open."""
     return [c for c in connections if c is not None and not getattr(c, "is_closed", False)]
@@ -412,6 +566,7 @@ async def open_p2p(
         # A restarted publisher must not reuse seqnos its peers have seen.
         pubsub.counter = time.time_ns()
         p2p = P2P(key, host, pubsub, gossipsub, nursery, guard or PeerGuard())
+        p2p.gate()
         nursery.start_soon(p2p.keep_banned_out)
         yield p2p
         nursery.cancel_scope.cancel()

@@ -42,6 +42,7 @@ from node.control import build_app, write_cookie
 from node.exit_game import ExitGame
 from node.files import write_private
 from node.formation import (
+    echo_again,
     load_key_package,
     prepare_dealer,
     run_dkg,
@@ -87,6 +88,10 @@ NODE_FILE = "node.json"
 HELLO_PROTOCOL = "/swapnet/hello/1"
 SYNC_EVERY = 2.0
 LEDGER_POLL = 2.0
+NO_DEPOSIT = "no-deposit"
+"""A steward's answer to a join whose deposit it has not seen on the ledger yet."""
+MAX_PENDING_JOINS = 256
+JOIN_DEADLINE = 45.0
 WALLET_FEE_BUDGET = 10_000
 """Fee-asset units the first steward moves to the wallet key so it can pay ledger fees."""
 
@@ -125,6 +130,8 @@ class NodeRuntime:
         self.wallet_open = False
         """The ledger shows our group's wallet, and it is our genesis's (``wallet_problem``)."""
         self.wallet_seen = False
+        self.stewards: frozenset[bytes] = frozenset()
+        """The group's stewards (the spec's while it forms): admitted to every protocol."""
         self.wallet_mismatch: str | None = None
         self.api_url = ""
         self.peer_addrs: dict[bytes, list[str]] = {}
@@ -318,7 +325,18 @@ class NodeRuntime:
                 timer.start()
                 return
 
+    def _admits(self, member: bytes, what: str) -> bool:
+        """The gate of our libp2p host (``P2P.admits``): anyone may ask to join; everything
+        else is for the group's members and stewards only (the spec's stewards while the
+        group forms)."""
+        if what == JOIN_PROTOCOL:
+            return True
+        if member in self.stewards:
+            return True
+        return self.group is not None and member in self.group.node.replica.state.accounts
+
     async def _serve(self, store: Store, p2p: P2P, nursery: trio.Nursery) -> None:
+        p2p.admits = self._admits
         tokens = TokenBook(self.config.data_dir, write_cookie(self.config.data_dir))
         host, port = self.config.api_listen
         self.api_url = await serve_app(build_app(self, tokens), host, port, self.shutdown, nursery)
@@ -431,15 +449,18 @@ class NodeRuntime:
         spec: GroupSpec | None = None
         if self.config.group_spec is not None:
             spec = decode(self.config.group_spec.read_bytes(), GroupSpec)
+            self.stewards = frozenset(spec.stewards)
             dealer = prepare_dealer(groups, spec, self.key)
-            serve_dealer(p2p, dealer)  # for as long as we run: others may still be pulling
+            ceremony = serve_dealer(p2p, dealer)  # for as long as we run: others may pull
         gid = groups.current()
+        if gid is not None and spec is not None:  # formed before a restart: echo again
+            p2p.nursery.start_soon(echo_again, p2p, ceremony)
         if gid is None:
             if spec is not None:
                 assert self.ledger_info is not None
                 if spec.ledger_id.hex() != self.ledger_info["ledger_id"]:
                     raise ValueError("the group spec is for another ledger")
-                key_package, genesis = await run_dkg(p2p, dealer)
+                key_package, genesis = await run_dkg(p2p, ceremony)
                 gid = store_formed(groups, self.key, key_package, genesis)
             elif self.config.genesis_file is not None:
                 genesis = decode(self.config.genesis_file.read_bytes(), Genesis)
@@ -448,6 +469,7 @@ class NodeRuntime:
                 raise ValueError("no group: configure group_spec (steward) or genesis_file")
         genesis_found = groups.genesis(gid)
         assert genesis_found is not None
+        self.stewards = frozenset(genesis_found.stewards)
         stored = groups.steward_key(gid)
         if stored is None:
             return genesis_found, None
@@ -567,6 +589,16 @@ class NodeRuntime:
             problem = join_problem(
                 join, gid, machine.terms_hash, machine.policy, machine.ledger.height
             )
+            if problem is None and not machine.ledger.cumulative(machine.ledger.height).get(
+                join.member
+            ):  # a join costs its sender a deposit first: strangers cannot fill our disk
+                problem = NO_DEPOSIT
+            if (
+                problem is None
+                and join.member not in machine.joins
+                and (len(machine.joins) >= MAX_PENDING_JOINS)
+            ):
+                problem = "too many joins waiting: try again after the next checkpoint"
             if problem is not None:
                 return json.dumps({"ok": False, "reason": problem}).encode()
             groups.add_join(gid, join)  # fsynced: kept across restarts until admitted
@@ -599,24 +631,42 @@ class NodeRuntime:
             account = await self.ledger.account(self.member_id)
             tx = Deposit(self.member_id, int(account["next_nonce"]), fee, gid, asset, amount)
             tx_ids.append(await self.ledger.submit(sign_tx(tx, self.key, ledger_id)))
-        join = signed.encode()
-        told, refused = [], {}
-        for steward in g.genesis.committee.stewards:
-            if steward == self.member_id:
-                told.append(steward.hex())
-                continue
-            try:
-                answer = json.loads(await self.p2p.request(steward, JOIN_PROTOCOL, join))
-            except (P2PError, ValueError) as exc:
-                log.info("join not delivered to %s: %s", steward.hex()[:16], exc)
-                continue
-            if isinstance(answer, dict) and answer.get("ok"):
-                told.append(steward.hex())
-            else:
-                refused[steward.hex()] = str(
-                    answer.get("reason") if isinstance(answer, dict) else answer
-                )
+        told, refused = await self._tell_stewards(g, signed.encode())
         return {"deposits": tx_ids, "stewards_told": told, "refused": refused}
+
+    async def _tell_stewards(self, g: Group, join: bytes) -> tuple[list[str], dict[str, str]]:
+        """Give every steward our signed join. A steward keeps a join only once it has
+        seen our deposit on the ledger, so one that has not yet is asked again each
+        second, for up to ``JOIN_DEADLINE`` seconds."""
+        assert self.p2p is not None
+        told: list[str] = []
+        refused: dict[str, str] = {}
+        waiting = [s for s in g.genesis.committee.stewards if s != self.member_id]
+        if len(waiting) < g.genesis.committee.n:
+            told.append(self.member_id.hex())
+        deadline = trio.current_time() + JOIN_DEADLINE
+        while waiting:
+            later = []
+            for steward in waiting:
+                try:
+                    answer = json.loads(await self.p2p.request(steward, JOIN_PROTOCOL, join))
+                except (P2PError, ValueError) as exc:
+                    log.info("join not delivered to %s: %s", steward.hex()[:16], exc)
+                    later.append(steward)
+                    continue
+                if isinstance(answer, dict) and answer.get("ok"):
+                    told.append(steward.hex())
+                    refused.pop(steward.hex(), None)
+                else:
+                    reason = answer.get("reason") if isinstance(answer, dict) else answer
+                    refused[steward.hex()] = str(reason)
+                    if reason == NO_DEPOSIT:
+                        later.append(steward)
+            waiting = later
+            if not waiting or trio.current_time() >= deadline:
+                break
+            await trio.sleep(1.0)
+        return told, refused
 
     # -- anti-entropy ---------------------------------------------------------------------
     async def _anti_entropy(self) -> None:

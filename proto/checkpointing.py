@@ -567,11 +567,7 @@ class CheckpointSteward:
 
     # -- accepting ----------------------------------------------------------------------
     def _on_proposal(self, p: Proposal, now: float) -> list[CheckpointEffect]:
-        if p.checkpoint.group_id != self.group_id or p.number <= self.base_number:
-            return []
-        if p.proposer != self.proposer_of(p.number) or not signing.is_valid(
-            p.proposer, p.signature, PROPOSAL_DOMAIN, self.group_id, p.body()
-        ):
+        if p.number <= self.base_number or not self.is_signed_proposal(p):
             return []
         session = p.session_id()
         if session in self.accepted:
@@ -688,17 +684,28 @@ class CheckpointSteward:
             log=len(self.log),
         )
 
-    # -- adopting -----------------------------------------------------------------------
-    def _newer_and_signed(self, completed: Completed) -> bool:
-        """Ours, above our base, and signed by the wallet key."""
-        p = completed.proposal
-        if p.checkpoint.group_id != self.group_id or p.number <= self.base_number:
+    def is_signed_proposal(self, p: Proposal) -> bool:
+        """Of our group, from the steward scheduled to propose its number, signed by it."""
+        return (
+            p.checkpoint.group_id == self.group_id
+            and p.proposer == self.proposer_of(p.number)
+            and signing.is_valid(p.proposer, p.signature, PROPOSAL_DOMAIN, self.group_id, p.body())
+        )
+
+    def is_signed_checkpoint(self, completed: Completed) -> bool:
+        """Of our group and signed by the wallet key (whatever its number)."""
+        if completed.proposal.checkpoint.group_id != self.group_id:
             return False
         try:
             completed.signed.verify(self.wallet_key)
         except InvalidSignature:
             return False
         return True
+
+    # -- adopting -----------------------------------------------------------------------
+    def _newer_and_signed(self, completed: Completed) -> bool:
+        """Ours, above our base, and signed by the wallet key."""
+        return completed.proposal.number > self.base_number and self.is_signed_checkpoint(completed)
 
     def _on_completed(self, completed: Completed, now: float) -> list[CheckpointEffect]:
         if not self._newer_and_signed(completed):

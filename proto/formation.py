@@ -12,15 +12,24 @@ who is authenticated by the connection). When a steward holds every package and 
 share it finishes (``finish``): every package's proof of knowledge is checked and every
 share against its dealer's commitment (a fault names the culprit, see
 ``proto.frost.dkg``); the wallet key is the sum of the packages' constant terms, and the
-genesis is the spec plus that key. Any two honest stewards that finish hold the same
-genesis, since it depends only on the spec and the public packages.
+genesis is the spec plus that key.
+
+Broadcast (the echo). A dealer could hand out two polynomials, each with a valid proof of
+knowledge, to two halves of the stewards: they would end with different wallet keys. So
+every round-one package is signed by its dealer (``SignedPackage``), and before it
+finishes a steward signs a ``DkgEcho`` of every package it holds and pulls every other
+steward's echo: it finishes only when all of them hold the same packages. Where two echoes
+differ, the two signed packages of one dealer are the proof (``DkgEquivocation``), which
+anyone can check with the dealer's key alone; an echo carrying a package its dealer did
+not sign blames the echoing steward. So any two honest stewards that finish hold the same
+packages, hence the same genesis.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from nacl.signing import SigningKey
 
@@ -44,6 +53,8 @@ from proto.kinds import ASSET, DIGEST, MAX_ASSETS, MAX_STEWARDS, MEMBER_ID, SIGN
 from proto.pit import PIT_OFF, PitPolicy
 
 SCALAR = Bytes(32)
+PACKAGE_DOMAIN = "dkg-package"
+ECHO_DOMAIN = "dkg-echo"
 
 
 @register(84, "group-spec")
@@ -115,11 +126,23 @@ class DkgReply(Wire):
     recipient: int = wf(UInt(16, minimum=1))
     share: bytes = wf(SCALAR)
     share_signature: bytes = wf(SIGNATURE)
+    package_signature: bytes = wf(SIGNATURE)
+    """The dealer's signature over its round-one package (``SignedPackage``)."""
 
     @property
     def package(self) -> Round1Package:
         return Round1Package(
             self.identifier, self.commitment, self.proof_r, decode_scalar(self.proof_mu)
+        )
+
+    def signed_package(self) -> SignedPackage:
+        return SignedPackage(
+            self.ceremony,
+            self.identifier,
+            self.commitment,
+            self.proof_r,
+            self.proof_mu,
+            self.package_signature,
         )
 
     def signed_share(self) -> SignedShare:
@@ -130,6 +153,83 @@ class DkgReply(Wire):
             decode_scalar(self.share),
             self.share_signature,
         )
+
+
+@register(69, "dkg-signed-package")
+@dataclass(frozen=True)
+class SignedPackage(Wire):
+    """A dealer's round-one package, signed by the dealer for one ceremony: two of them
+    for one (ceremony, dealer) that differ are proof that it equivocated."""
+
+    ceremony: bytes = wf(DIGEST)
+    identifier: int = wf(UInt(16, minimum=1))
+    commitment: tuple[bytes, ...] = wf(ListOf(Bytes(32), min_items=1, max_items=MAX_STEWARDS))
+    proof_r: bytes = wf(Bytes(32))
+    proof_mu: bytes = wf(SCALAR)
+    signature: bytes = wf(SIGNATURE)
+
+    def body(self) -> bytes:
+        return SignedPackage(
+            self.ceremony, self.identifier, self.commitment, self.proof_r, self.proof_mu, bytes(64)
+        ).encode()
+
+    def is_signed_by(self, dealer: bytes) -> bool:
+        return signing.is_valid(dealer, self.signature, PACKAGE_DOMAIN, self.ceremony, self.body())
+
+
+def by_identifier(p: SignedPackage) -> int:
+    return p.identifier
+
+
+@register(70, "dkg-echo-pull")
+@dataclass(frozen=True)
+class DkgEchoPull(Wire):
+    ceremony: bytes = wf(DIGEST)
+
+
+@register(71, "dkg-echo")
+@dataclass(frozen=True)
+class DkgEcho(Wire):
+    """Every round-one package a steward holds, signed by that steward."""
+
+    ceremony: bytes = wf(DIGEST)
+    steward: bytes = wf(MEMBER_ID)
+    packages: tuple[SignedPackage, ...] = wf(
+        ListOf(
+            Obj(SignedPackage),
+            min_items=1,
+            max_items=MAX_STEWARDS,
+            strictly_sorted=True,
+            sort_key=by_identifier,
+        )
+    )
+    signature: bytes = wf(SIGNATURE)
+
+    def body(self) -> bytes:
+        return DkgEcho(self.ceremony, self.steward, self.packages, bytes(64)).encode()
+
+
+class DkgEquivocation(DkgFault):
+    """A dealer signed two different round-one packages for one ceremony: ``proof``."""
+
+    def __init__(self, culprit: int, proof: tuple[SignedPackage, SignedPackage]) -> None:
+        super().__init__([culprit], "equivocation: two signed round-one packages")
+        self.proof = proof
+
+
+def equivocation_proven(
+    spec: GroupSpec, dealer: bytes, proof: tuple[SignedPackage, SignedPackage]
+) -> bool:
+    """Anyone's check of an equivocation proof: two different packages of ``dealer`` for
+    this ceremony, both signed by it."""
+    a, b = proof
+    ceremony, i = spec.ceremony(), spec.identifier_of(dealer)
+    return (
+        a != b
+        and all(p.ceremony == ceremony and p.identifier == i for p in proof)
+        and a.is_signed_by(dealer)
+        and b.is_signed_by(dealer)
+    )
 
 
 @dataclass(frozen=True)
@@ -172,7 +272,63 @@ class Dealer:
             j,
             encode_scalar(share),
             sig,
+            self.signed_package().signature,
         )
+
+    def signed_package(self) -> SignedPackage:
+        p = self.package
+        unsigned = SignedPackage(
+            self.spec.ceremony(),
+            p.identifier,
+            p.commitment,
+            p.proof_r,
+            encode_scalar(p.proof_mu),
+            bytes(64),
+        )
+        sig = signing.sign(self.identity, PACKAGE_DOMAIN, unsigned.ceremony, unsigned.body())
+        return replace(unsigned, signature=sig)
+
+    def echo(self, replies: Mapping[bytes, DkgReply]) -> DkgEcho:
+        """Our signed echo of every package we hold (ours and the replies'). Raises
+        ``DkgFault`` naming a dealer whose package is not signed by it."""
+        packages = [self.signed_package()]
+        for steward, reply in replies.items():
+            package = reply.signed_package()
+            if not package.is_signed_by(steward):
+                raise DkgFault([self.spec.identifier_of(steward)], "an unsigned package")
+            packages.append(package)
+        packages.sort(key=by_identifier)
+        me = signing.public_key_of(self.identity)
+        unsigned = DkgEcho(self.spec.ceremony(), me, tuple(packages), bytes(64))
+        sig = signing.sign(self.identity, ECHO_DOMAIN, unsigned.ceremony, unsigned.body())
+        return replace(unsigned, signature=sig)
+
+    def check_echoes(self, mine: DkgEcho, echoes: Mapping[bytes, DkgEcho]) -> None:
+        """Every other steward's echo must hold exactly our packages. Raises
+        ``DkgEquivocation`` with the proof against a dealer that gave two, or
+        ``DkgFault`` naming a steward whose echo is not its own or carries a package its
+        dealer did not sign."""
+        ours = {p.identifier: p for p in mine.packages}
+        for steward, echo in sorted(echoes.items()):
+            me = self.spec.identifier_of(steward)
+            if (
+                echo.ceremony != mine.ceremony
+                or echo.steward != steward
+                or not signing.is_valid(
+                    steward, echo.signature, ECHO_DOMAIN, echo.ceremony, echo.body()
+                )
+            ):
+                raise DkgFault([me], "an echo that is not the steward's own")
+            theirs = {p.identifier: p for p in echo.packages}
+            if set(theirs) != set(ours):
+                raise DkgFault([me], "an echo without every steward's package")
+            for i, package in sorted(theirs.items()):
+                if package == ours[i]:
+                    continue
+                dealer = self.spec.stewards[i - 1]
+                if not package.is_signed_by(dealer):
+                    raise DkgFault([me], "an echo carrying a package its dealer did not sign")
+                raise DkgEquivocation(i, (ours[i], package))
 
     def finish(self, replies: Mapping[bytes, DkgReply]) -> tuple[KeyPackage, Genesis]:
         """Every other steward's reply, by steward id. Raises ``DkgFault`` naming a

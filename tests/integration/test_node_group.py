@@ -21,6 +21,7 @@ with named phases; a failure names its phase):
 from __future__ import annotations
 
 import contextlib
+import json
 import random
 import time
 from collections.abc import Iterator
@@ -274,7 +275,11 @@ async def rogue_member(c: Cluster) -> None:
     async with open_p2p(mallory) as p2p:
         for s in c.stewards:
             await p2p.connect(s.addr)
-            await p2p.request(s.member, JOIN_PROTOCOL, join.encode())
+            with trio.fail_after(60 * TIMEOUT_FACTOR):  # kept once it has seen the deposit
+                while not json.loads(await p2p.request(s.member, JOIN_PROTOCOL, join.encode()))[
+                    "ok"
+                ]:
+                    await trio.sleep(0.5)
         await trio.to_thread.run_sync(
             lambda: c.wait(
                 "mallory's admission",

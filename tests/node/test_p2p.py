@@ -4,6 +4,7 @@ calling."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
@@ -166,12 +167,14 @@ async def test_a_publisher_of_garbage_is_banned_and_disconnected() -> None:
             await a.publish(TOPIC, b"garbage %d" % i)
         await wait_disconnected(b, a.member_id)
         assert b.guard.is_banned(a.member_id, trio.current_time())
-        # Back again with a valid message: refused while banned, and disconnected again.
-        await a.connect(b.addrs[0])
-        with trio.fail_after(20):
-            await a.wait_mesh(TOPIC, 1)
-        await a.publish(TOPIC, b"ok but banned")
+        # Back again: dropped as soon as it connects while the ban lasts (before: it was
+        # answered until its next message), so nothing it sends arrives.
+        with contextlib.suppress(P2PError):
+            await a.connect(b.addrs[0])
         await wait_disconnected(b, a.member_id)
+        with contextlib.suppress(Exception):
+            await a.publish(TOPIC, b"ok but banned")
+        await trio.sleep(0.5)
         with pytest.raises(trio.WouldBlock):
             sub.receive_channel.receive_nowait()
 

@@ -25,7 +25,13 @@ from proto.checkpointing import (
 )
 from proto.codec import decode
 from proto.committee import Committee
-from proto.formation import Dealer, DkgReply, GroupSpec
+from proto.formation import (
+    Dealer,
+    DkgEquivocation,
+    DkgReply,
+    GroupSpec,
+    equivocation_proven,
+)
 from proto.frost.curve import L
 from proto.frost.dkg import DkgFault
 from proto.genesis import AdmissionPolicy, terms_hash
@@ -36,6 +42,7 @@ from proto.merkle import BalanceTree
 from proto.orders import Exit, Transfer, sign_order
 from proto.replica import Replica
 from proto.settles import SettleRecord, apply_settles
+from proto.signing import sign
 from proto.state import AssetBalance, GroupState
 from tests.support import key, pub
 
@@ -72,14 +79,19 @@ def form(seed: int, n: int = 4) -> tuple[GroupSpec, list, dict[bytes, Dealer]]: 
         for k in identities
     }
     results = []
-    for me, dealer in dealers.items():
+    replies_of: dict[bytes, dict[bytes, DkgReply]] = {}
+    for me in dealers:
         replies = {}
         for other, theirs in dealers.items():
             if other != me:
                 reply = theirs.reply_to(me)
                 assert reply is not None
                 replies[other] = decode(reply.encode(), DkgReply)  # over the wire
-        results.append(dealer.finish(replies))
+        replies_of[me] = replies
+    echoes = {me: dealers[me].echo(replies_of[me]) for me in dealers}
+    for me, dealer in dealers.items():
+        dealer.check_echoes(echoes[me], {o: e for o, e in echoes.items() if o != me})
+        results.append(dealer.finish(replies_of[me]))
     return spec, results, dealers
 
 
@@ -91,6 +103,51 @@ def test_dkg_gives_every_steward_the_same_genesis_and_a_working_key() -> None:
     assert genesis.threshold == Committee(spec.stewards).quorum
     # no one outside the stewards is dealt a share
     assert next(iter(dealers.values())).reply_to(pub(key(1, "outsider"))) is None
+
+
+def test_a_dealer_that_deals_two_polynomials_is_caught_by_the_echo() -> None:
+    """Before: each steward pulled each dealer's package from that dealer and nobody
+    compared them, so a dealer handing two polynomials (each with a valid proof) to two
+    halves left honest stewards with different wallet keys. Now every steward echoes the
+    packages it holds and finishes only when all echoes agree; the two signed packages
+    are a proof anyone can check."""
+    rng = random.Random(9)
+    spec, _, dealers = form(3)
+    ids = list(dealers)
+    cheat = ids[1]
+    twin = Dealer.create(
+        spec,
+        dealers[cheat].identity,
+        tuple(rng.randrange(1, L) for _ in range(spec.threshold)),
+        rng.randrange(1, L),
+    )
+    replies_of = {}
+    for me in ids:
+        if me == cheat:
+            continue
+        view = twin if ids.index(me) % 2 else dealers[cheat]  # two halves, two polynomials
+        replies_of[me] = {
+            o: (view if o == cheat else d).reply_to(me) for o, d in dealers.items() if o != me
+        }
+    keys = {dealers[me].finish(r)[1].wallet_key for me, r in replies_of.items()}  # type: ignore[arg-type]
+    assert len(keys) == 2  # what the hole was: honest stewards, two wallet keys
+    echoes = {me: dealers[me].echo(r) for me, r in replies_of.items()}  # type: ignore[arg-type]
+    for me in replies_of:
+        with pytest.raises(DkgEquivocation) as err:
+            dealers[me].check_echoes(echoes[me], {o: e for o, e in echoes.items() if o != me})
+        assert err.value.culprits == [spec.identifier_of(cheat)]
+        assert equivocation_proven(spec, cheat, err.value.proof)
+        assert not equivocation_proven(spec, ids[0], err.value.proof)  # only the dealer's
+    # a steward that forges another's package in its echo is named, not the dealer
+    me, liar = ids[0], ids[2]
+    honest = {o: d.reply_to(me) for o, d in dealers.items() if o != me}
+    mine = dealers[me].echo(honest)  # type: ignore[arg-type]
+    forged = replace(mine.packages[1], proof_r=bytes(32))
+    lie = replace(echoes[liar], packages=(*mine.packages[:1], forged, *mine.packages[2:]))
+    lie = replace(lie, signature=sign(dealers[liar].identity, "dkg-echo", lie.ceremony, lie.body()))
+    with pytest.raises(DkgFault) as err:
+        dealers[me].check_echoes(mine, {liar: lie})
+    assert err.value.culprits == [spec.identifier_of(liar)]
 
 
 def test_dkg_names_a_dealer_whose_share_is_wrong() -> None:
