@@ -120,7 +120,8 @@ async def test_stale_revoke_is_crawled_back_and_late_crawl_back_is_refused(tmp_p
         crawl = CrawlBack(n, await s.nonce(n), 1, a, newer, s.proof(replica, a))
         await s.send(crawl, s.notary)
         await s.client.mine(1)
-        assert (await s.client.account(n))["balances"]["SWAP"] == notary_swap - 1 + REVOKE_FEE
+        assert (await s.client.account(n))["balances"]["SWAP"] == notary_swap - 1  # no bounty
+        assert (await s.client.wallet(gid))["forfeited"] == REVOKE_FEE  # the cheat's loss
         claim = (await s.client.wallet(gid))["claims"][0]
         assert claim["checkpoint"] == 2 and claim["balances"] == {"USD": 300}
         page = await s.client.events(1)

@@ -286,7 +286,7 @@ def test_evidence_export_against_an_honest_member_is_refused(
 
 
 def test_lend_marks_and_loans_commands(devnet: dict[str, Any]) -> None:
-    n0, n1, _ = devnet["nodes"]
+    n0, n1, n2 = devnet["nodes"]
     offered = js("lend", "offer", "USD:1000", "--rate-bps", "7", *data(n0))
     assert offered["certified"]
     (offer,) = [o for o in js("lend", "list", *data(n1))["offers"] if o["lender"] == n0["member"]]
@@ -295,6 +295,8 @@ def test_lend_marks_and_loans_commands(devnet: dict[str, Any]) -> None:
     assert js("mark", "BTC", "12.5", *data(n1))["certified"]
     mine = [m for m in js("marks", *data(n0))["members"] if m["member"] == n1["member"]]
     assert mine and mine[0]["price"] == 1_250_000_000 and mine[0]["per_unit"] == "12.5"
+    for n in (n0, n2):  # a group mark needs three members' marks (a quorum of two)
+        assert js("mark", "BTC", "12.5", *data(n))["certified"]
     wait_for("the group mark", lambda: "BTC" in js("marks", *data(n0))["group"])
     loans = js("loans", *data(n0))
     assert {"loans", "positions", "margin_calls", "written_off"} <= set(loans)
