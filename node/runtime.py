@@ -92,6 +92,7 @@ NO_DEPOSIT = "no-deposit"
 """A steward's answer to a join whose deposit it has not seen on the ledger yet."""
 MAX_PENDING_JOINS = 256
 JOIN_DEADLINE = 45.0
+DIAL_TIMEOUT = 10.0
 WALLET_FEE_BUDGET = 10_000
 """Fee-asset units the first steward moves to the wallet key so it can pay ledger fees."""
 
@@ -489,12 +490,17 @@ class NodeRuntime:
             for peer, addr in targets.items():
                 if peer in connected:
                     continue
-                try:
-                    member = await p2p.connect(addr)
-                    answer = await p2p.request(member, HELLO_PROTOCOL, _addrs_json(p2p))
-                    self._learn(member, answer)
-                except (P2PError, RemoteProtocolError) as exc:
-                    log.debug("peer %s not reachable yet: %s", addr, exc)
+                # a peer that answers the handshake and then goes silent must not hold up
+                # the loop (before: it froze it for good)
+                with trio.move_on_after(DIAL_TIMEOUT) as dial:
+                    try:
+                        member = await p2p.connect(addr)
+                        answer = await p2p.request(member, HELLO_PROTOCOL, _addrs_json(p2p))
+                        self._learn(member, answer)
+                    except (P2PError, RemoteProtocolError) as exc:
+                        log.debug("peer %s not reachable yet: %s", addr, exc)
+                if dial.cancelled_caught:
+                    log.info("dialling %s took over %.0f s: skipped this round", addr, DIAL_TIMEOUT)
             await trio.sleep(1.0)
 
     async def _on_hello(self, caller: bytes, request: bytes) -> bytes:

@@ -158,3 +158,30 @@ async def test_half_sent_and_too_many_requests_are_cut_off() -> None:
             while a.serving:
                 await trio.sleep(0.05)
         assert GOSSIP == "gossip"
+
+
+async def test_a_dial_to_a_peer_that_goes_silent_can_be_given_up() -> None:
+    """Before: one silent peer (a listener that takes the connection and never speaks)
+    froze the node's dial loop for good. A dial is cancellable, so the loop's timeout
+    (``node.runtime.DIAL_TIMEOUT``) moves on."""
+    async with group_and_stranger() as (a, _, s, _):
+        listeners = await trio.open_tcp_listeners(0, host="127.0.0.1")
+        port = listeners[0].socket.getsockname()[1]
+        held = []
+
+        async def accept_and_stay_silent() -> None:
+            while True:
+                held.append(await listeners[0].accept())
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(accept_and_stay_silent)
+            addr = f"/ip4/127.0.0.1/tcp/{port}/p2p/{s.peer_id}"
+            start = trio.current_time()
+            with trio.move_on_after(2) as dial:
+                with contextlib.suppress(P2PError):
+                    await a.connect(addr)
+            assert dial.cancelled_caught or trio.current_time() - start < 2
+            assert trio.current_time() - start < 10
+            nursery.cancel_scope.cancel()
+        for stream in held:
+            await stream.aclose()
