@@ -115,46 +115,6 @@ class DkgPull(Wire):
     ceremony: bytes = wf(DIGEST)
 
 
-@register(86, "dkg-reply")
-@dataclass(frozen=True)
-class DkgReply(Wire):
-    ceremony: bytes = wf(DIGEST)
-    identifier: int = wf(UInt(16, minimum=1))
-    commitment: tuple[bytes, ...] = wf(ListOf(Bytes(32), min_items=1, max_items=MAX_STEWARDS))
-    proof_r: bytes = wf(Bytes(32))
-    proof_mu: bytes = wf(SCALAR)
-    recipient: int = wf(UInt(16, minimum=1))
-    share: bytes = wf(SCALAR)
-    share_signature: bytes = wf(SIGNATURE)
-    package_signature: bytes = wf(SIGNATURE)
-    """The dealer's signature over its round-one package (``SignedPackage``)."""
-
-    @property
-    def package(self) -> Round1Package:
-        return Round1Package(
-            self.identifier, self.commitment, self.proof_r, decode_scalar(self.proof_mu)
-        )
-
-    def signed_package(self) -> SignedPackage:
-        return SignedPackage(
-            self.ceremony,
-            self.identifier,
-            self.commitment,
-            self.proof_r,
-            self.proof_mu,
-            self.package_signature,
-        )
-
-    def signed_share(self) -> SignedShare:
-        return SignedShare(
-            self.ceremony,
-            self.identifier,
-            self.recipient,
-            decode_scalar(self.share),
-            self.share_signature,
-        )
-
-
 @register(69, "dkg-signed-package")
 @dataclass(frozen=True)
 class SignedPackage(Wire):
@@ -173,8 +133,43 @@ class SignedPackage(Wire):
             self.ceremony, self.identifier, self.commitment, self.proof_r, self.proof_mu, bytes(64)
         ).encode()
 
+    def round1(self) -> Round1Package:
+        """The package as FROST's DKG takes it (``FrostError`` if a scalar is not one)."""
+        return Round1Package(
+            self.identifier, self.commitment, self.proof_r, decode_scalar(self.proof_mu)
+        )
+
     def is_signed_by(self, dealer: bytes) -> bool:
         return signing.is_valid(dealer, self.signature, PACKAGE_DOMAIN, self.ceremony, self.body())
+
+
+@register(86, "dkg-reply")
+@dataclass(frozen=True)
+class DkgReply(Wire):
+    """What a dealer owes one steward: its signed round-one package and the signed share
+    it dealt to that steward."""
+
+    package: SignedPackage = wf(Obj(SignedPackage))
+    recipient: int = wf(UInt(16, minimum=1))
+    share: bytes = wf(SCALAR)
+    share_signature: bytes = wf(SIGNATURE)
+
+    @property
+    def ceremony(self) -> bytes:
+        return self.package.ceremony
+
+    @property
+    def identifier(self) -> int:
+        return self.package.identifier
+
+    def signed_share(self) -> SignedShare:
+        return SignedShare(
+            self.ceremony,
+            self.identifier,
+            self.recipient,
+            decode_scalar(self.share),
+            self.share_signature,
+        )
 
 
 def by_identifier(p: SignedPackage) -> int:
@@ -262,18 +257,7 @@ class Dealer:
             ceremony,
             share_message(self.secret.identifier, j, share),
         )
-        p = self.package
-        return DkgReply(
-            ceremony,
-            p.identifier,
-            p.commitment,
-            p.proof_r,
-            encode_scalar(p.proof_mu),
-            j,
-            encode_scalar(share),
-            sig,
-            self.signed_package().signature,
-        )
+        return DkgReply(self.signed_package(), j, encode_scalar(share), sig)
 
     def signed_package(self) -> SignedPackage:
         p = self.package
@@ -293,7 +277,7 @@ class Dealer:
         ``DkgFault`` naming a dealer whose package is not signed by it."""
         packages = [self.signed_package()]
         for steward, reply in replies.items():
-            package = reply.signed_package()
+            package = reply.package
             if not package.is_signed_by(steward):
                 raise DkgFault([self.spec.identifier_of(steward)], "an unsigned package")
             packages.append(package)
@@ -343,7 +327,7 @@ class Dealer:
             if reply.ceremony != ceremony or reply.identifier != i:
                 raise DkgFault([i], "a reply for another ceremony or steward")
             try:
-                packages[i] = reply.package
+                packages[i] = reply.package.round1()
                 received[i] = reply.signed_share()
             except FrostError as exc:
                 raise DkgFault([i], f"malformed reply: {exc}") from exc
