@@ -18,7 +18,7 @@ API (JSON; bytes as hex; errors are ``{"error": code, "detail": text}`` with a 4
 | ``GET /block/{height}`` | the block (transactions as hex) and its events |
 | ``GET /events?from=H&wait=S`` | events of blocks H on (waits up to S s for H); ``next`` resumes |
 | ``POST /mine`` | ``{"blocks": N}`` (JSON, N <= 10): make N blocks now (devnet) |
-| ``POST /faucet`` | ``{"account", "asset", "amount"}`` (JSON, <= 10^9): from the faucet |
+| ``POST /faucet`` | ``{"account", "asset", "amount"}`` (JSON, <= 10^12): from the faucet |
 | ``GET /livez`` | 200 while the process runs |
 """
 
@@ -56,8 +56,8 @@ log = logging.getLogger(__name__)
 DEVNET_ASSETS = ("BTC", "SWAP", "USD")
 FEE_ASSET = "SWAP"
 FAUCET_SUPPLY = 10**15
-MAX_FAUCET_AMOUNT = 10**9
-"""What one faucet call gives at most (a millionth of the supply)."""
+MAX_FAUCET_AMOUNT = 10**12
+"""What one faucet call gives at most (a thousandth of the supply)."""
 MAX_BLOCKS_PER_CALL = 10
 """Blocks one ``/mine`` call makes at most: half the devnet's challenge window, and the
 transactions sent between two calls (a notary's crawl back) go into the next block."""
