@@ -91,16 +91,13 @@ from proto.ledger_view import LedgerView, ViewEvent
 from proto.orders import SignedOrder
 from proto.replica import Replica
 from proto.settles import SettleRecord, apply_settles, settles_for, settles_problem
+from proto.signing_sessions import SESSION_TTL, SigningSessions, SigningStatistics
 from proto.state import GroupState
 
 PROPOSAL_DOMAIN = "checkpoint-proposal"
 OPEN_POLICY = AdmissionPolicy(0, 0, (), 0, 0)
 VARIANTS_KEPT = 4
-MAX_SESSIONS_PER_COORDINATOR = 8
-MAX_PENDING_SESSIONS = 64
-MAX_PENDING_PER_SESSION = 4
-SESSION_TTL = 16
-"""Timeouts after which a signing session's nonces and held requests are forgotten."""
+
 EMPTY = Checkpoint(bytes(32), 1, bytes(32), 0, bytes(32), 0)
 """A placeholder checkpoint for a proposal that is still being drafted."""
 
@@ -269,19 +266,6 @@ CheckpointEffect = (
 )
 
 
-@dataclass(frozen=True)
-class SigningStatistics:
-    """What the machine holds in memory for signing (``/status``)."""
-
-    sessions: int
-    unused_nonces: int
-    held_requests: int
-    coordinating: int
-    wallet_jobs: int
-    pending_adoptions: int
-    log: int
-
-
 @dataclass
 class WalletJob:
     tx: Tx
@@ -342,14 +326,8 @@ class CheckpointSteward:
         self.coordinators: dict[bytes, Coordinator] = {}
         self.accepted: dict[bytes, Proposal] = {}
         self.pending_proposals: dict[bytes, Proposal] = {}
-        self.pending_requests: dict[bytes, tuple[float, list[tuple[bytes, Wire]]]] = {}
-        """Signing requests that came before their proposal: session -> (first seen,
-        [(sender, request)]), at most ``MAX_PENDING_SESSIONS`` sessions of
-        ``MAX_PENDING_PER_SESSION`` requests, forgotten after ``SESSION_TTL`` timeouts."""
-        self.signing: dict[bytes, tuple[bytes, float]] = {}
-        """Sessions our signer holds nonces for: session -> (coordinator, first seen). At
-        most ``MAX_SESSIONS_PER_COORDINATOR`` per coordinator (the oldest is forgotten),
-        each forgotten once adopted, done or ``SESSION_TTL`` timeouts old."""
+        self.sessions = SigningSessions(self.signer)
+        """What other stewards' signing sessions may cost us (``proto.signing_sessions``)."""
         self.pending_adoptions: dict[int, dict[bytes, Completed]] = {}
         """Signed checkpoints above our base not yet rebuilt, by number, then by body: the
         group signs only the checkpoint, so a peer may wrap it in a lying proposal; an
@@ -406,7 +384,8 @@ class CheckpointSteward:
         return self._retry_pending(now)
 
     def tick(self, now: float) -> list[CheckpointEffect]:
-        self._forget_stale_sessions(now)
+        live = {s for s, p in self.accepted.items() if p.number > self.base_number}
+        self.sessions.forget_ended(live | set(self.wallet_jobs), now, SESSION_TTL * self.timeout)
         effects: list[CheckpointEffect] = []
         for coordinator in list(self.coordinators.values()):
             effects += self._coordinator_effects(coordinator, coordinator.tick(now), now)
@@ -594,7 +573,7 @@ class CheckpointSteward:
         self.lock = p
         self.accepted[session] = p
         effects: list[CheckpointEffect] = [PersistCheckpointLock(p)]
-        for sender, request in self.pending_requests.pop(session, (now, []))[1]:
+        for sender, request in self.sessions.release(session):
             effects += self._on_signing_request(sender, request, now)
         return effects
 
@@ -606,7 +585,7 @@ class CheckpointSteward:
         if job is not None:
             expected = job.message  # deterministic bytes: any steward may coordinate
         elif proposal is None:
-            self._hold_request(session, sender, msg, now)
+            self.sessions.hold(session, sender, msg, now)
             return []
         elif proposal.proposer != sender or self.lock is None or self.lock.session_id() != session:
             return []  # only the proposer of the proposal we hold the lock for
@@ -614,7 +593,7 @@ class CheckpointSteward:
             expected = proposal.checkpoint.signing_message()
         try:
             if isinstance(msg, CommitmentRequest):
-                self._open_session(session, sender, now)
+                self.sessions.open(session, sender, now)
                 reply: Wire = self.signer.on_commitment_request(msg, self.random_bytes(64))
             elif isinstance(msg, SignRequest):
                 if msg.message != expected:
@@ -633,51 +612,11 @@ class CheckpointSteward:
             return self._coordinator_effects(coordinator, out, now)
         return [SendToSteward(sender, reply)]
 
-    def _hold_request(self, session: bytes, sender: bytes, msg: Wire, now: float) -> None:
-        since, held = self.pending_requests.get(session, (now, []))
-        if session not in self.pending_requests and len(self.pending_requests) >= (
-            MAX_PENDING_SESSIONS
-        ):
-            oldest = min(self.pending_requests, key=lambda k: self.pending_requests[k][0])
-            del self.pending_requests[oldest]
-        if len(held) < MAX_PENDING_PER_SESSION:
-            held.append((sender, msg))
-        self.pending_requests[session] = (since, held)
-
-    def _open_session(self, session: bytes, coordinator: bytes, now: float) -> None:
-        """Our signer is about to hold a nonce for ``session``: keep at most
-        ``MAX_SESSIONS_PER_COORDINATOR`` sessions of one coordinator (forget its oldest)."""
-        assert self.signer is not None
-        if session in self.signing:
-            return
-        theirs = sorted((since, s) for s, (c, since) in self.signing.items() if c == coordinator)
-        for _, old in theirs[: max(0, len(theirs) - MAX_SESSIONS_PER_COORDINATOR + 1)]:
-            self._forget_session(old)
-        self.signing[session] = (coordinator, now)
-
-    def _forget_session(self, session: bytes) -> None:
-        if self.signer is not None:
-            self.signer.forget_session(session)
-        self.signing.pop(session, None)
-
-    def _forget_stale_sessions(self, now: float) -> None:
-        """Nonces and held requests of sessions that ended: their proposal is at or below
-        our base, their wallet job is done, or they are ``SESSION_TTL`` timeouts old."""
-        live = {s for s, p in self.accepted.items() if p.number > self.base_number}
-        live |= set(self.wallet_jobs)
-        ttl = SESSION_TTL * self.timeout
-        for session, (_, since) in list(self.signing.items()):
-            if session not in live or now - since > ttl:
-                self._forget_session(session)
-        for session, (since, _) in list(self.pending_requests.items()):
-            if now - since > ttl:
-                del self.pending_requests[session]
-
     def statistics(self) -> SigningStatistics:
         return SigningStatistics(
-            sessions=len(self.signing),
-            unused_nonces=0 if self.signer is None else self.signer.unused_nonces,
-            held_requests=sum(len(h) for _, h in self.pending_requests.values()),
+            sessions=len(self.sessions.opened),
+            unused_nonces=self.sessions.unused_nonces,
+            held_requests=self.sessions.held_requests,
             coordinating=len(self.coordinators),
             wallet_jobs=len(self.wallet_jobs),
             pending_adoptions=sum(len(v) for v in self.pending_adoptions.values()),

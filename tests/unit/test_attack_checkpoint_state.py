@@ -12,9 +12,6 @@ from dataclasses import replace
 from proto.checkpoint import checkpoint_of
 from proto.checkpointing import (
     EMPTY,
-    MAX_PENDING_PER_SESSION,
-    MAX_PENDING_SESSIONS,
-    SESSION_TTL,
     CheckpointAdopted,
     CheckpointSteward,
     Completed,
@@ -27,6 +24,7 @@ from proto.frost.core import derive_group_info, trusted_dealer_keygen
 from proto.frost.keys import KeyPackage
 from proto.frost.session import MAX_NONCES_PER_SESSION, CommitmentRequest
 from proto.ledger.txs import Finalize
+from proto.signing_sessions import MAX_PENDING_PER_SESSION, MAX_PENDING_SESSIONS, SESSION_TTL
 from tests.support import make_group, pub
 from tests.unit.frost_helpers import scalar, sign_with
 
