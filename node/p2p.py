@@ -203,7 +203,7 @@ class P2P:
         """A strike against ``member``; on a ban, disconnect it in the background."""
         if self.guard.strike(member, trio.current_time()):
             logging.getLogger(__name__).warning("banning %s", member.hex()[:16])
-            self.nursery.start_soon(self._disconnect, member)
+            self._later(self._disconnect, member)
 
     async def keep_banned_out(self) -> None:
         """Every half second: drop banned peers that dialled again and strangers beyond
@@ -286,6 +286,14 @@ class P2P:
         for message in held:
             self._subscribe(peer, message)
 
+    def _later(self, task: Callable[[bytes], Awaitable[None]], member: bytes) -> None:
+        """Run ``task(member)`` in the background; nothing once the host is stopping (a
+        validator may still run while pubsub shuts down)."""
+        try:
+            self.nursery.start_soon(task, member)
+        except RuntimeError:
+            logging.getLogger(__name__).info("host stopping: %s skipped", task.__name__)
+
     async def _disconnect(self, member: bytes) -> None:
         try:
             await self.host.disconnect(peer_id_of(member))
@@ -357,7 +365,7 @@ class P2P:
             if not self.admits(publisher, GOSSIP):
                 return False  # a stranger's message, whoever relays it
             if self.guard.is_banned(publisher, now):
-                self.nursery.start_soon(self._disconnect, publisher)  # back again: out again
+                self._later(self._disconnect, publisher)  # back again: out again
                 return False
             if not self.guard.allow(publisher, now):
                 self.punish(publisher)
@@ -491,7 +499,7 @@ class P2P:
             logging.getLogger(__name__).warning(
                 "requests to %s keep failing: reconnecting", member.hex()[:16]
             )
-            self.nursery.start_soon(self._reconnect, member)
+            self._later(self._reconnect, member)
 
     async def _reconnect(self, member: bytes) -> None:
         """Close a connection that opens no more streams; the dial loop dials again."""
