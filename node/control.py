@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import trio
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
@@ -48,7 +49,7 @@ from starlette.routing import Route
 from node.dashboard import DASHBOARD_HTML
 from node.exit_game import ExitGameError
 from node.files import write_private
-from node.http_api import BadRequest, hex32, json_body
+from node.http_api import LOCAL_HOSTS, BadRequest, SameOrigin, hex32, json_body
 from node.ledger_client import LedgerError, LedgerUnavailable
 from node.metrics import CONTENT_TYPE
 from node.pit_view import (
@@ -406,7 +407,10 @@ def build_app(runtime: NodeRuntime, tokens: TokenBook) -> Starlette:  # noqa: PL
         code = exc.code if isinstance(exc, LedgerError) else "ledger-unavailable"
         return JSONResponse({"error": code, "detail": str(exc)}, status_code=502)
 
+    bound = runtime.config.api_listen[0].strip("[]")
+    hosts = LOCAL_HOSTS | ({bound} if bound not in ("0.0.0.0", "::", "") else set())
     return Starlette(
+        middleware=[Middleware(SameOrigin, hosts=frozenset(hosts))],
         routes=[
             Route("/livez", livez),
             Route("/readyz", readyz),

@@ -8,12 +8,15 @@ import json
 import logging
 from functools import partial
 from typing import Any, cast
+from urllib.parse import urlsplit
 
 import trio
 from hypercorn.config import Config
 from hypercorn.trio import serve
 from starlette.applications import Starlette
 from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 
 class BadRequest(Exception):
@@ -34,6 +37,49 @@ def hex32(value: object, what: str) -> bytes:
     if len(raw) != 32:
         raise BadRequest("bad-request", f"{what} must be 32 bytes")
     return raw
+
+
+LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
+def _hostname(value: str) -> str | None:
+    """The host name of a ``Host`` header (``name[:port]``, ``[v6][:port]``)."""
+    try:
+        return urlsplit(f"//{value}").hostname
+    except ValueError:
+        return None
+
+
+class SameOrigin:
+    """ASGI middleware: a request whose ``Host`` is not one of ``hosts``, or whose
+    ``Origin`` (when a browser sends one) is not on one of them, is refused with 403
+    before any route runs. A page on another origin, DNS rebinding included (the
+    attacker's name resolving to 127.0.0.1), can then neither read nor drive the API."""
+
+    def __init__(self, app: ASGIApp, hosts: frozenset[str] = LOCAL_HOSTS) -> None:
+        self.app, self.hosts = app, hosts
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            headers = dict(scope["headers"])
+            host = _hostname(headers.get(b"host", b"").decode("latin-1"))
+            origin = headers.get(b"origin")
+            from_page = None if origin is None else _origin_host(origin.decode("latin-1"))
+            if host not in self.hosts or (origin is not None and from_page not in self.hosts):
+                refusal = JSONResponse(
+                    {"error": "forbidden-origin", "detail": "not this node's own address"}, 403
+                )
+                await refusal(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+def _origin_host(origin: str) -> str | None:
+    try:
+        parts = urlsplit(origin)
+    except ValueError:
+        return None
+    return parts.hostname if parts.scheme in ("http", "https") else None
 
 
 MAX_JSON_BODY = 1 << 20

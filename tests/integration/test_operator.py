@@ -343,6 +343,25 @@ def test_tokens_scope_every_control_call(devnet: dict[str, Any]) -> None:
         assert httpx.get(f"{api}/v1/balance", headers=header).status_code == 403
 
 
+def test_a_page_on_another_origin_can_neither_read_nor_drive_the_api(
+    devnet: dict[str, Any],
+) -> None:
+    """DNS rebinding: a page of evil.example whose name now resolves to 127.0.0.1. Before,
+    its requests got 200 from /status, /metrics and /; now 403 before any route runs."""
+    n0, _, n2 = devnet["nodes"]
+    api = n0["api"]
+    for path in ("/status", "/metrics", "/"):
+        assert httpx.get(f"{api}{path}").status_code == 200
+        rebound = httpx.get(f"{api}{path}", headers={"host": "evil.example"})
+        assert rebound.status_code == 403 and n2["member"] not in rebound.text
+    token = {"authorization": f"Bearer {Path(n0['cookie']).read_text().strip()}"}
+    page = {**token, "origin": "http://evil.example"}
+    pay = {"to": n2["member"], "asset": "USD", "amount": 1}
+    before = httpx.get(f"{api}/v1/balance", headers=token).json()["next_seq"]
+    assert httpx.post(f"{api}/v1/pay", json=pay, headers=page).status_code == 403
+    assert httpx.get(f"{api}/v1/balance", headers=token).json()["next_seq"] == before
+
+
 def test_metrics_parse_with_prometheus_own_parser(devnet: dict[str, Any]) -> None:
     text = httpx.get(f"{devnet['nodes'][0]['api']}/metrics").text
     families = {f.name: f for f in text_string_to_metric_families(text)}
