@@ -5,7 +5,11 @@ stream of certified orders that reaches stewards unevenly. Real FROST shares thr
 Honest stewards run ``CheckpointSteward``; what they persist (lock, adopted base, applied
 orders) survives a crash, nothing else does. Byzantine stewards sign whatever they are
 asked and, when it is their turn, propose two different checkpoints for one number to
-the two halves of the committee.
+the two halves of the committee. A Byzantine *member* (``StateLiar``) answers state syncs
+with lies: a real signed checkpoint and its real state wrapped in a forged proposal (every
+seq at 2^64 - 1, or the vector of another checkpoint), old checkpoints replayed, and the
+state of one checkpoint under another's signature. After every schedule, no honest
+steward has lost an order it applied.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import random
+from dataclasses import replace
 
 from proto.checkpoint import checkpoint_of
 from proto.checkpointing import (
@@ -99,6 +104,7 @@ class HonestNode:
             elif isinstance(e, CheckpointAdopted):
                 self.disk_base = (e.state.copy(), e.completed.proposal.number)
                 self.sim.record(e.completed)
+                self.sim.liar.states[e.completed.proposal.number] = e.state.copy()
             elif isinstance(e, Broadcast):
                 if isinstance(e.message, Completed):
                     self.sim.record(e.message)
@@ -211,6 +217,40 @@ class ByzantineNode:
             self.run(coordinator, proposal, coordinator.start(now), now)
 
 
+class StateLiar:
+    """A member answering ``/swapnet/checkpoint-state/1``: it holds every checkpoint the
+    group signed and every state an honest steward adopted, and lies about them."""
+
+    def __init__(self, sim: CheckpointSim) -> None:
+        self.sim = sim
+        self.states: dict[int, object] = {}
+        self.lies = 0
+
+    def answer(self, target: HonestNode, now: float) -> None:
+        rng, sim = self.sim.rng, self.sim
+        if not self.states or not target.up:
+            return
+        number = rng.choice(sorted(self.states))
+        state = self.states[number].copy()  # type: ignore[attr-defined]
+        signed = [c for c in sim.completed.values() if c.proposal.number == number]
+        if not signed:
+            return
+        honest = signed[0]
+        how = rng.randrange(3)
+        if how == 0:  # every seq at its maximum: "drop every order you logged"
+            vector = tuple(replace(e, seq=2**64 - 1) for e in vector_of(state))
+        elif how == 1:  # another checkpoint's vector
+            other = rng.choice(list(sim.completed.values()))
+            vector = other.proposal.vector
+        else:  # the vector of genesis: "you applied nothing"
+            vector = ()
+        forged = Completed(replace(honest.proposal, vector=vector), honest.signature)
+        if rng.random() < 0.3:  # or a state that is not the one this checkpoint signed
+            state = sim.genesis.copy()
+        self.lies += 1
+        target.carry_out(target.machine.adopt_state(forged, state, now), now)
+
+
 class CheckpointSim:
     def __init__(self, seed: int) -> None:
         self.rng = rng = random.Random(seed)
@@ -242,6 +282,8 @@ class CheckpointSim:
             node = ByzantineNode(self, i) if i in bad else HonestNode(self, i)
             self.nodes[node.id] = node
         self.honest = [x for x in self.nodes.values() if isinstance(x, HonestNode)]
+        self.liar = StateLiar(self)
+        self.lie_rate = rng.choice([0.0, 0.01, 0.03])
         self.orders = self.order_stream(rng.randint(10, 40))
         self.now = 0.0
 
@@ -307,6 +349,8 @@ class CheckpointSim:
                 self.send(b"", node.id, self.orders[rng.randrange(released)])
             elif self.inflight and r < 0.85:
                 self.deliver_one()
+            elif r > 1 - self.lie_rate:  # a member answers a state sync with a lie
+                self.liar.answer(rng.choice(self.honest), self.now)
             else:
                 rng.choice(list(self.nodes.values())).tick(self.now)
         self.drop = self.dup = self.crash_rate = 0.0  # the network heals; everyone restarts,
@@ -346,6 +390,10 @@ class CheckpointSim:
         for older, newer in itertools.pairwise(ordered):
             assert covers(newer.proposal.vector, older.proposal.vector), "a seq vector went down"
         assert self.progress_after_healing() >= 2, "checkpoints stopped completing"
+        for node in self.honest:  # nothing a peer said removed an order a steward applied
+            if node.up:
+                applied = vector_of(node.replica.state)
+                assert covers(vector_of(node.machine.live), applied), "an applied order was undone"
         for node in self.honest:  # what a steward adopted is a signed checkpoint, exactly
             base, number = node.disk_base
             if number:

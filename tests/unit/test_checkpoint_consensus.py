@@ -1,10 +1,12 @@
 """Checkpoint consensus under adversity: 1,000 seeded schedules of the simulator in
 ``tests/unit/checkpoint_sim.py`` (drops, duplicates, reordering, steward crashes and
 restarts from disk, up to f Byzantine stewards that sign anything and equivocate as
-proposers, uneven order delivery). In every schedule: never two different signed
+proposers, uneven order delivery, a member answering state syncs with forged proposals
+around real checkpoints and with wrong states). In every schedule: never two different signed
 checkpoints with one number; seq vectors never decrease as numbers grow; with at most f
 stewards down once the network heals, checkpoints keep completing; every adopted
-checkpoint is a group-signed one whose state the steward rebuilt exactly."""
+checkpoint is a group-signed one whose state the steward rebuilt exactly; and nothing a
+peer sent removed an order an honest steward had applied."""
 
 from __future__ import annotations
 
@@ -30,7 +32,13 @@ def test_checkpoints_stay_safe_and_live_in_random_schedules(start: int) -> None:
 
 
 def test_the_adversary_really_acts() -> None:
-    totals = {"before-healing": 0, "crashes": 0, "equivocations": 0, "down-after-healing": 0}
+    totals = {
+        "before-healing": 0,
+        "crashes": 0,
+        "equivocations": 0,
+        "down-after-healing": 0,
+        "state lies": 0,
+    }
     for seed in range(40):
         sim = CheckpointSim(seed)
         sim.run()
@@ -38,6 +46,7 @@ def test_the_adversary_really_acts() -> None:
         totals["before-healing"] += sim.completed_before_healing
         totals["crashes"] += sim.crashes
         totals["down-after-healing"] += sim.down
+        totals["state lies"] += sim.liar.lies
         totals["equivocations"] += sum(
             len(x.proposed) for x in sim.nodes.values() if isinstance(x, ByzantineNode)
         )
