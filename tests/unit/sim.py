@@ -1,5 +1,7 @@
 """An in-memory simulator of a group: n stewards (up to f Byzantine), honest members,
-and one equivocating member, over a network that drops, duplicates and reorders.
+one equivocating member, and one replaying member (``Replayer``: it sends every message it
+saw again, to anyone, and certificates the same stewards formed in another group), over a
+network that drops, duplicates and reorders.
 
 Everything runs on the real proto machines (Steward, Replica, VoteCollector) and real
 encodings: every message crosses the "wire" as bytes and is strictly decoded on arrival.
@@ -11,6 +13,7 @@ drives the whole schedule, so a failing seed replays exactly.
 
 from __future__ import annotations
 
+import hashlib
 import random
 from dataclasses import dataclass, field
 
@@ -19,12 +22,20 @@ from nacl.signing import SigningKey
 from proto.codec import Wire, decode
 from proto.effects import ForgetVoteLocks, PersistVoteLocks, SendVote
 from proto.errors import RemoteProtocolError
-from proto.orders import Leg, Party, SignedOrder, Swap, Transfer
+from proto.orders import Leg, Party, SignedOrder, Swap, Transfer, sign_order
 from proto.replica import Replica
 from proto.state import GroupState
 from proto.steward import Steward
 from proto.validation import check_batch
-from proto.votes import Batch, Certificate, Vote, VoteCollector, make_vote, verify_certificate
+from proto.votes import (
+    Batch,
+    Certificate,
+    Vote,
+    VoteCollector,
+    certificate_from_votes,
+    make_vote,
+    verify_certificate,
+)
 from storage import MemoryStore
 from storage.repos import ReplicaRepo, VoteLockRepo
 from tests.support import Group, make_group, pub
@@ -274,13 +285,45 @@ class Equivocator(Node):
         self.collectors = self.collectors[-6:]
 
 
+class Replayer(Node):
+    """A Byzantine member that replays: every certificate, vote and batch it has seen,
+    again, to anyone, at any time; and a certificate of another group (the same stewards
+    run both) over its own order with the seq it would use here. None of it may change an
+    honest member's state: replays are idempotent, and signatures name their group."""
+
+    KEPT = 64
+
+    def __init__(self, sim: Sim, key: SigningKey) -> None:
+        super().__init__(sim, key)
+        self.seen: list[bytes] = []
+        self.replays = 0
+        other = hashlib.sha256(b"swapnet/test/another-group" + sim.gid).digest()
+        g = sim.group
+        target = next(m for m in g.ids if m != self.id)
+        order = sign_order(Transfer(self.id, 1, target, "USD", 999, b"elsewhere"), g.keys, other)
+        batch = Batch((order,))
+        votes = [make_vote(k, other, batch.digest(other)) for k in g.stewards]
+        self.foreign = certificate_from_votes(batch, votes, g.committee, other)
+
+    def receive(self, src: bytes, data: bytes) -> None:
+        self.seen.append(data)
+        self.seen = self.seen[-self.KEPT :]
+
+    def tick(self) -> None:
+        rng = self.sim.rng
+        dest = rng.choice([n for n in self.sim.nodes if n != self.id])
+        data = rng.choice(self.seen) if self.seen and rng.random() < 0.8 else None
+        self.sim.net.send(self.id, dest, data if data is not None else self.foreign.encode())
+        self.replays += 1
+
+
 class Sim:
     def __init__(self, seed: int) -> None:
         self.rng = rng = random.Random(seed)
         n = rng.choice([4, 4, 5, 7])
         f = (n - 1) // 3
         byzantine = rng.randint(0, f)
-        self.group: Group = make_group(seed=f"sim{seed}", stewards=n, members=7, funding=1000)
+        self.group: Group = make_group(seed=f"sim{seed}", stewards=n, members=8, funding=1000)
         self.gid = self.group.group_id
         self.net = Net(rng, drop=rng.choice([0.0, 0.1, 0.3]), dup=rng.choice([0.0, 0.1]))
         self.crash_rate = rng.choice([0.0, 0.05])
@@ -300,6 +343,8 @@ class Sim:
         self.nodes: dict[bytes, Node] = {
             x.id: x for x in [*self.stewards, *self.clients, self.equivocator]
         }
+        self.replayer = Replayer(self, m[7])
+        self.nodes[self.replayer.id] = self.replayer
 
     # -- plumbing -----------------------------------------------------------------------
     def broadcast(self, src: bytes, cert: Certificate) -> None:
@@ -384,5 +429,7 @@ class Sim:
             assert replica.state.encode() == reference, "honest members diverged"
             assert replica.state.totals() == self.genesis_totals, "value not conserved"
         assert all(c.done for c in self.clients), "an honest client's orders were not certified"
+        for replica in replicas:  # another group's certificate, replayed here, took nothing
+            assert replica.state.next_seq(self.replayer.id) == 1, "a foreign certificate applied"
         final = GroupState.decode(reference)
         assert all(v > 0 for a in final.accounts.values() for v in a.balances.values())
