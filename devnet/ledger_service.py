@@ -41,7 +41,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from node.http_api import BadRequest, hex32, json_body
+from node.http_api import BadRequest, hex32, json_body, read_bounded
 from proto.codec import MAX_MESSAGE_BYTES, decode
 from proto.errors import DecodeError
 from proto.ledger.chain import Allocation, Block, Chain, LedgerGenesis
@@ -243,23 +243,6 @@ def _int_param(request: Request, name: str, default: int, low: int, high: int) -
     return value
 
 
-async def _read_bounded(request: Request) -> bytes:
-    """The request body, at most ``MAX_MESSAGE_BYTES``; a larger one is read to its end
-    (up to ``MAX_DRAINED_BYTES``) before the 413, so the client reliably gets the answer
-    instead of a connection closed under it."""
-    body = bytearray()
-    seen = 0
-    async for chunk in request.stream():
-        seen += len(chunk)
-        if seen <= MAX_MESSAGE_BYTES:
-            body += chunk
-        elif seen > MAX_DRAINED_BYTES:
-            break
-    if seen > MAX_MESSAGE_BYTES:
-        raise BadRequest("too-large", f"a transaction is at most {MAX_MESSAGE_BYTES} bytes", 413)
-    return bytes(body)
-
-
 def build_app(service: LedgerService, lock: trio.Lock) -> Starlette:
     async def info(request: Request) -> Response:
         return JSONResponse(service.info())
@@ -268,7 +251,7 @@ def build_app(service: LedgerService, lock: trio.Lock) -> Starlette:
         return JSONResponse({"ok": True})
 
     async def submit(request: Request) -> Response:
-        body = await _read_bounded(request)
+        body = await read_bounded(request, MAX_MESSAGE_BYTES, MAX_DRAINED_BYTES - MAX_MESSAGE_BYTES)
         try:
             signed = decode(bytes(body), SignedTx)
         except DecodeError as exc:

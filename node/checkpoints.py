@@ -78,9 +78,9 @@ class CheckpointService:
         self._locked_at: dict[int, float] = {}
         self.on_checkpoint_seconds: Callable[[float], None] = lambda seconds: None
         self.errors = 0
+        """Machine inputs dropped because handling them raised (``_guarded``)."""
         self._state_reply: tuple[int, bytes] | None = None
         """The checkpoint-state answer, built once per checkpoint number."""
-        """Machine inputs dropped because handling them raised (``_guarded``)."""
 
     async def start(self, nursery: trio.Nursery) -> None:
         self._nursery = nursery
@@ -149,8 +149,8 @@ class CheckpointService:
         if number <= have or number == 0:
             return StateReply((), b"").encode()
         if self._state_reply is None or self._state_reply[0] != number:
-            base = self.repo.load_base()
-            if base is None or base[0].proposal.number <= have:
+            base = self.repo.load_base()  # stored with the adoption that set base_number
+            if base is None:
                 return StateReply((), b"").encode()
             reply = StateReply((base[0],), base[1].encode()).encode()
             self._state_reply = (base[0].proposal.number, reply)

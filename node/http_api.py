@@ -86,17 +86,25 @@ MAX_JSON_BODY = 1 << 20
 """The largest JSON body any route reads (``/v1/pay/many`` with 1,000 payments is ~200 KB)."""
 
 
-async def read_bounded(request: Request, max_bytes: int) -> bytes:
-    """The request body, refused with 413 as soon as it passes ``max_bytes`` (a declared
-    length is checked before anything is read): one caller cannot make us hold more."""
+async def read_bounded(request: Request, max_bytes: int, drain: int = 0) -> bytes:
+    """The request body, at most ``max_bytes`` held: a larger one is 413. A body declared
+    larger than ``max_bytes + drain`` is refused before anything is read; otherwise an
+    oversized one is read on (not kept) up to ``drain`` more bytes first, so a client that
+    sends it whole reliably gets the answer instead of a connection closed under it."""
+    too_large = BadRequest("too-large", f"the body is at most {max_bytes} bytes", 413)
     declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > max_bytes:
-        raise BadRequest("too-large", f"the body is at most {max_bytes} bytes", 413)
+    if declared is not None and declared.isdigit() and int(declared) > max_bytes + drain:
+        raise too_large
     body = bytearray()
+    seen = 0
     async for chunk in request.stream():
-        body += chunk
-        if len(body) > max_bytes:
-            raise BadRequest("too-large", f"the body is at most {max_bytes} bytes", 413)
+        seen += len(chunk)
+        if seen <= max_bytes:
+            body += chunk
+        elif seen > max_bytes + drain:
+            break
+    if seen > max_bytes:
+        raise too_large
     return bytes(body)
 
 

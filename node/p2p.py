@@ -48,6 +48,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 import trio
@@ -162,10 +163,15 @@ def peer_id_of(member: bytes) -> ID:
 
 
 def member_of(peer: ID | bytes) -> bytes | None:
-    """The member id (raw Ed25519 key) behind a peer id, or None for other key types."""
-    pid = peer if isinstance(peer, ID) else ID(peer)
+    """The member id (raw Ed25519 key) behind a peer id, or None for other key types.
+    Asked for every gossip frame and stream, so the parse is remembered per peer id."""
+    return _member_of_raw(peer.to_bytes() if isinstance(peer, ID) else bytes(peer))
+
+
+@lru_cache(maxsize=4096)
+def _member_of_raw(raw: bytes) -> bytes | None:
     try:
-        key = pid.extract_public_key()
+        key = ID(raw).extract_public_key()
     except Exception:
         return None
     if not isinstance(key, Ed25519PublicKey):
@@ -250,13 +256,13 @@ class P2P:
         async def handle_new_peer(peer: ID) -> None:
             if admitted(peer):
                 await open_to(peer)
-            elif member_of(peer) is not None:
+            elif member_of(peer) is not None:  # held until it is admitted or leaves
                 self.held_subscriptions.setdefault(peer, [])
 
         def handle_subscription(peer: ID, message: Any) -> None:
             if admitted(peer):
                 subscribe(peer, message)
-            elif member_of(peer) is not None:
+            elif member_of(peer) is not None:  # no entry a non-Ed25519 peer could pile up
                 held = self.held_subscriptions.setdefault(peer, [])
                 if len(held) < MAX_HELD_SUBSCRIPTIONS:
                     held.append(message)

@@ -58,11 +58,8 @@ def settles_problem(
         return None
     if view.height < ledger_height:
         return "behind"
-    return (
-        None
-        if settles_for(state, view, ledger_height)[: len(records)] == records
-        else ("inconsistent")
-    )
+    expected = settles_for(state, view, ledger_height)
+    return None if expected[: len(records)] == records else "inconsistent"
 
 
 def apply_settles(state: GroupState, records: Iterable[SettleRecord]) -> None:

@@ -317,9 +317,10 @@ class GroupState:
             for i, (m, a) in enumerate(owed)
         ]
 
-    def pay_out(self, member: bytes, asset: str, amount: int) -> None:
-        """A payout the ledger made from the wallet to ``member`` (a settle) leaves its
-        balance; whatever it paid beyond that balance is the group's loss."""
+    def pay_out(self, member: bytes, asset: str, amount: int) -> int:
+        """A payout the ledger made from the wallet to ``member`` (a settle, a claim)
+        leaves its balance; whatever it paid beyond that balance is the group's loss,
+        returned (0: fully covered)."""
         if asset not in self.assets:
             raise LocalProtocolError("a payout of an asset the group does not hold")
         take = min(amount, max(self._account(member).balances.get(asset, 0), 0))
@@ -327,6 +328,7 @@ class GroupState:
             self.withdraw(member, asset, take)
         if amount > take:
             self.losses[asset] = self.losses.get(asset, 0) + amount - take
+        return amount - take
 
     def record_claims(
         self,
@@ -352,14 +354,7 @@ class GroupState:
             before = account.claims_paid.get(asset, 0)
             if asset not in self.assets or total < before:
                 raise LocalProtocolError("claim payouts of an unknown asset, or shrinking")
-            delta = total - before
-            if not delta:
-                continue
-            take = min(delta, account.balances.get(asset, 0))
-            if take:
-                self.withdraw(member, asset, take)
-            if delta > take:
-                self.losses[asset] = self.losses.get(asset, 0) + delta - take
+            if total > before and self.pay_out(member, asset, total - before):
                 uncovered += 1
             account.claims_paid[asset] = total
         if revokes:

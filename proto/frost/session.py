@@ -185,10 +185,6 @@ class Signer:
     def unused_nonces(self) -> int:
         return len(self._nonces)
 
-    def sessions(self) -> set[bytes]:
-        """Sessions holding unused nonces."""
-        return {k[0] for k in self._nonces}
-
 
 class Coordinator:
     def __init__(
