@@ -17,8 +17,9 @@ Invariants (``tests/unit/test_ledger_rules.py`` checks them, supply by property 
   number the ledger has seen for the group is ``stale-checkpoint``, a crawl back must be
   strictly newer than the claim (``not-newer``);
 * a (group, member, checkpoint number) that was settled or claimed cannot be used again;
-* a member leaves a wallet one way: a settled member cannot revoke (``member-settled``)
-  and a member that revoked is never settled (``member-revoked``), so no exit is paid twice;
+* a member leaves a wallet once and one way: a settled member cannot revoke
+  (``member-settled``), a member that revoked is never settled and never revokes again
+  (``member-revoked``, whatever later checkpoint it shows), so no exit is paid twice;
 * a transaction applies at most once: nonces are per sender and strictly sequential.
 
 The exit game: ``Revoke`` opens a claim with the member's proven balances and escrows the
@@ -295,6 +296,8 @@ class LedgerState:
             raise LedgerRejected("claim-open", "this member already has an open claim")
         if tx.sender in wallet.settled:
             raise LedgerRejected("member-settled", "the group paid this member out by settle")
+        if tx.sender in wallet.revoked:
+            raise LedgerRejected("member-revoked", "the member already left by revoke")
         if (tx.sender, cp.number) in wallet.used:
             raise LedgerRejected(
                 "checkpoint-used", "this checkpoint was already used by the member"

@@ -132,7 +132,7 @@ def test_revoke_with_the_latest_checkpoint_is_paid_after_the_window_once() -> No
     )
     assert (
         w.rejected(Revoke(a, w.next_nonce(a), 1, cp, w.proof(replica, a)), w.alice)
-        == "checkpoint-used"
+        == "member-revoked"
     )
     assert w.ledger.supply() == w.genesis_supply
 
@@ -350,3 +350,24 @@ def test_the_ledger_pays_a_member_one_way_only() -> None:
     assert w.rejected(Revoke(b, w.next_nonce(b), 1, newer, w.proof(replica, b)), w.bob) == (
         "member-settled"
     )
+
+
+def test_a_member_paid_out_by_finalize_cannot_revoke_again_under_a_later_checkpoint() -> None:
+    """Issue 17 (suspected): the group goes on signing checkpoints after alice's revoke;
+    one of them, signed before the group booked her exit, still holds her balance. Her
+    second revoke with it would be paid a second time; the ledger takes one revoke per
+    member and wallet (``member-revoked``)."""
+    w = World(14)
+    replica, _stale, _stale_proof, newer = stale_and_newer(w)
+    a = pub(w.alice)
+    w.submit(Revoke(a, w.next_nonce(a), 1, newer, w.proof(replica, a)), w.alice)
+    later = w.checkpoint(replica, 3)  # signed before the group saw the revoke
+    w.mine(WINDOW + 1)
+    w.submit(Finalize(a, w.next_nonce(a), 1, w.group.group_id, a), w.alice)
+    again = Revoke(a, w.next_nonce(a), 1, later, w.proof(replica, a))
+    assert w.rejected(again, w.alice) == "member-revoked"
+    w.mine(WINDOW + 1)
+    assert w.rejected(Finalize(a, w.next_nonce(a), 1, w.group.group_id, a), w.alice) == (
+        "no-open-claim"
+    )
+    assert w.ledger.supply() == w.genesis_supply
