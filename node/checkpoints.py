@@ -119,8 +119,9 @@ class CheckpointService:
 
     def _valid(self, publisher: bytes, data: bytes) -> bool:
         """Forward only what the group signed: a proposal its scheduled proposer
-        published and signed, or a checkpoint the wallet key signed (an old one too: a
-        peer that adopted it by sync first is no liar). Anything else is a strike."""
+        published and signed, or a checkpoint the wallet key signed around a proposal its
+        proposer signed (an old one too: a peer that adopted it by sync first is no liar).
+        Anything else is a strike."""
         try:
             wire = decode(data, Wire)
         except RemoteProtocolError:
@@ -128,7 +129,8 @@ class CheckpointService:
         if isinstance(wire, Proposal):
             return publisher == wire.proposer and self.machine.is_signed_proposal(wire)
         if isinstance(wire, Completed):
-            return self.machine.is_signed_checkpoint(wire)
+            m = self.machine
+            return m.is_signed_checkpoint(wire) and m.is_signed_proposal(wire.proposal)
         return False
 
     async def _read_gossip(self, subscription: object) -> None:

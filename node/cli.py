@@ -198,10 +198,16 @@ def group_spec_cmd(
         list[str] | None, typer.Option(help="admission: a wallet key whose badges count, each")
     ] = None,
     min_prequals: Annotated[
-        int, typer.Option(min=0, max=8, help="admission: prequals a joiner must show")
+        int,
+        typer.Option(
+            min=0, max=8, help="admission: prequals a joiner must show (needs --trusted-wallet)"
+        ),
     ] = 0,
     max_prequal_age: Annotated[
-        int, typer.Option(min=0, help="admission: ledger blocks a prequal may be old (0: any)")
+        int,
+        typer.Option(
+            min=0, help="admission: blocks a prequal may be old (0: any; >0 with --min-prequals)"
+        ),
     ] = 0,
     pit_numeraire: Annotated[
         str, typer.Option(help="the S&L pit's numeraire, one of the assets ('': no pit)")

@@ -204,6 +204,7 @@ class P2P:
     """Streams declined because the caller was not admitted to their protocol."""
     read_timeout: float = READ_TIMEOUT
     max_streams_per_peer: int = MAX_STREAMS_PER_PEER
+    max_strangers: int = MAX_STRANGERS
 
     def punish(self, member: bytes) -> None:
         """A strike against ``member``; on a ban, disconnect it in the background."""
@@ -234,7 +235,7 @@ class P2P:
                     self.held_subscriptions.pop(peer_id_of(member), None)
             by_age = sorted(self.strangers, key=self.strangers.__getitem__)
             for i, member in enumerate(by_age):
-                if i >= MAX_STRANGERS or now - self.strangers[member] > STRANGER_SECONDS:
+                if i >= self.max_strangers or now - self.strangers[member] > STRANGER_SECONDS:
                     del self.strangers[member]
                     await self._disconnect(member)
 
@@ -519,16 +520,30 @@ class P2P:
 
 class _Doorman:
     """A network notifee: a peer whose id is not an Ed25519 key (no member can have it),
-    or a banned one, is disconnected as soon as it connects."""
+    a banned one, or a stranger when ``max_strangers`` are connected already, is
+    disconnected as soon as it connects (not at the next sweep: py-libp2p takes at most a
+    few hundred inbound connections, and strangers dialling fast would fill them and
+    keep members out)."""
 
     def __init__(self, p2p: P2P) -> None:
         self.p2p = p2p
 
     async def connected(self, network: Any, conn: Any) -> None:
+        p2p, now = self.p2p, trio.current_time()
         member = member_of(conn.muxed_conn.peer_id)
-        if member is None or self.p2p.guard.is_banned(member, trio.current_time()):
+        if member is None or p2p.guard.is_banned(member, now) or not self._room_for(member, now):
             with trio.move_on_after(WRITE_TIMEOUT):
                 await conn.close()
+
+    def _room_for(self, member: bytes, now: float) -> bool:
+        """A member always; a stranger while fewer than ``max_strangers`` are here."""
+        strangers = self.p2p.strangers
+        if member in strangers or self.p2p.admits(member, GOSSIP):
+            return True
+        if len(strangers) >= self.p2p.max_strangers:
+            return False
+        strangers[member] = now
+        return True
 
     async def disconnected(self, network: Any, conn: Any) -> None:
         pass

@@ -643,8 +643,16 @@ class CheckpointSteward:
 
     # -- adopting -----------------------------------------------------------------------
     def _newer_and_signed(self, completed: Completed) -> bool:
-        """Ours, above our base, and signed by the wallet key."""
-        return completed.proposal.number > self.base_number and self.is_signed_checkpoint(completed)
+        """Ours, above our base, signed by the wallet key, and around a proposal its
+        proposer signed (as every completed checkpoint an honest steward forms is): the
+        wallet's signature covers the checkpoint only, so without the proposer's any
+        member could wrap it in other vectors and joins, and fill the variants a lagging
+        node keeps for it."""
+        return (
+            completed.proposal.number > self.base_number
+            and self.is_signed_checkpoint(completed)
+            and self.is_signed_proposal(completed.proposal)
+        )
 
     def _on_completed(self, completed: Completed, now: float) -> list[CheckpointEffect]:
         if not self._newer_and_signed(completed):
@@ -683,13 +691,8 @@ class CheckpointSteward:
         if state.group_id != self.group_id or self._checkpoint_of(state, p.number) != p.checkpoint:
             return []
         # The group signed the checkpoint (and so the state, seqs included), not the
-        # proposal around it: a vector that is not the state's own is a lie, and joins
-        # must be the members' own signatures over our terms.
-        if p.vector != vector_of(state) or not all(
-            j.is_valid(self.group_id, self.terms_hash) and state.is_member(j.member)
-            for a in p.admissions
-            for j in a.join
-        ):
+        # proposal around it: a vector that is not the state's own is a lie.
+        if p.vector != vector_of(state) or not self._joins_signed(p, state):
             return []
         adopted = self._take(completed, state, now)
         return [] if adopted is None else [adopted]
@@ -699,7 +702,19 @@ class CheckpointSteward:
         found = self._checkpoint_for(p)
         if isinstance(found, str) or found[1] != p.checkpoint:
             return None  # behind (sync brings the orders) or not our history
+        if not self._joins_signed(p, found[0]):
+            return None
         return self._take(completed, found[0], now)
+
+    def _joins_signed(self, p: Proposal, state: GroupState) -> bool:
+        """The state records that a trader was admitted, not its signed join (kept as
+        evidence of its consent): every join around a signed checkpoint must be the
+        member's own signature over our terms, of a member of that state."""
+        return all(
+            j.is_valid(self.group_id, self.terms_hash) and state.is_member(j.member)
+            for a in p.admissions
+            for j in a.join
+        )
 
     def _checkpoint_for(self, p: Proposal) -> tuple[GroupState, Checkpoint] | str:
         """The state and checkpoint ``p`` implies over our base and log, or why not

@@ -33,13 +33,28 @@ class AdmissionPolicy(Wire):
     and ``max_pit_defaults`` pit defaults over the prequals shown; prequals only from the
     listed group wallets (empty: any group's); at least ``min_prequals`` of them, from
     distinct groups; each cut from a checkpoint at most ``max_prequal_age`` ledger blocks
-    older than the admitting proposal (0: any age). See ``proto.prequal``."""
+    older than the admitting proposal (0: any age). See ``proto.prequal``.
+
+    A policy that asks for prequals names the wallets it trusts (anyone can open a wallet
+    of its own and sign itself clean badges) and bounds their age (an old badge hides
+    what came after it): ``min_prequals > 0`` needs ``trusted_wallets`` and
+    ``max_prequal_age > 0``. With no prequals asked for, badges a joiner shows anyway
+    still count against it."""
 
     max_premature_revokes: int = wf(UInt(32))
     max_pit_defaults: int = wf(UInt(32))
     trusted_wallets: tuple[bytes, ...] = wf(ListOf(MEMBER_ID, max_items=256, strictly_sorted=True))
     min_prequals: int = wf(UInt(8))
     max_prequal_age: int = wf(UInt(64))
+
+    def check_fields(self) -> None:
+        if self.min_prequals and not self.trusted_wallets:
+            raise ValueError(
+                "asking for prequals needs trusted wallets: anyone can make a wallet that "
+                "signs itself clean badges"
+            )
+        if self.min_prequals and not self.max_prequal_age:
+            raise ValueError("asking for prequals needs a maximum prequal age (blocks)")
 
 
 @register(81, "genesis")

@@ -239,7 +239,7 @@ def test_notaries_crawl_back_stale_revokes_and_the_evidence_holds(  # noqa: PLR0
         checkpoint_interval=30,
         timeout=60 * TIMEOUT_FACTOR,
         name="strict",
-        policy=AdmissionPolicy(0, 0, (bytes.fromhex(wallet(c)["key"]),), 1, 0),
+        policy=AdmissionPolicy(0, 0, (bytes.fromhex(wallet(c)["key"]),), 1, 100_000),
     )
     others.append(strict)
     for n in strict.nodes:

@@ -94,6 +94,66 @@ async def test_a_stranger_neither_reads_nor_writes_the_group() -> None:
         assert await s.request(a.member_id, SYNC, b"now?") == b"state of the group"
 
 
+async def test_a_lagging_node_strikes_neither_a_new_member_nor_who_relays_it() -> None:
+    """Issue 17 (suspected): a node that has not adopted the checkpoint admitting a new
+    member yet sees the member's gossip relayed by another member. It drops it (not a
+    member here, yet) without a strike against the new member or the relay, so no
+    honest peer is banned for being ahead; once admitted here, its gossip flows."""
+    async with group_and_stranger() as (a, b, s, members):
+        sub_a = await a.subscribe(TOPIC)
+        sub_b = await b.subscribe(TOPIC)
+        await s.subscribe(TOPIC)
+        await b.connect(a.addrs[0])
+        await s.connect(b.addrs[0])  # b (ahead) admits s; a (lagging) does not yet
+        with trio.fail_after(20):
+            await s.wait_mesh(TOPIC, 1)
+            await b.wait_mesh(TOPIC, 2)
+        for i in range(20):
+            await s.publish(TOPIC, b"order %d from the new member" % i)
+        with trio.fail_after(20):
+            while len([m for m in drained(sub_b) if m.startswith(b"order")]) < 1:
+                await trio.sleep(0.05)
+        await b.publish(TOPIC, b"marker")
+        with trio.fail_after(20):
+            while (await sub_a.get()).data != b"marker":
+                pass
+        now = trio.current_time()
+        assert not a.guard.strikes(s.member_id, now) and not a.guard.strikes(b.member_id, now)
+        assert not a.guard.banned(now)
+        members.add(s.member_id)  # a adopts the checkpoint that admits s
+        await s.publish(TOPIC, b"after the checkpoint")
+        with trio.fail_after(20):
+            while (await sub_a.get()).data != b"after the checkpoint":
+                pass
+
+
+async def test_strangers_dialling_fast_get_few_slots_and_members_still_get_in() -> None:
+    """Issue 17 (suspected): py-libp2p takes a few hundred inbound connections, and
+    strangers were swept out only every half second, so a burst of fresh keys could fill
+    the slots and keep members out. Now a stranger beyond ``max_strangers`` is dropped as
+    it connects, and a member connects and is served all along."""
+    async with group_and_stranger() as (a, b, _, _), AsyncExitStack() as stack:
+        a.max_strangers = 3
+        strangers = [
+            await stack.enter_async_context(open_p2p(SigningKey(bytes([0x60 + i]) * 32)))
+            for i in range(10)
+        ]
+
+        async def dial(host: P2P) -> None:
+            with contextlib.suppress(P2PError):
+                await host.connect(a.addrs[0])
+
+        async with trio.open_nursery() as nursery:
+            for host in strangers:
+                nursery.start_soon(dial, host)
+        ids = {h.member_id for h in strangers}
+        assert len(a.connected_members() & ids) <= 3  # at once, not at the next sweep
+        assert len(a.strangers) <= 3
+        await b.connect(a.addrs[0])
+        assert await b.request(a.member_id, SYNC, b"hello") == b"state of the group"
+        assert strangers[0].member_id not in a.guard.banned(trio.current_time())
+
+
 async def test_a_peer_whose_id_is_no_ed25519_key_is_dropped_at_once() -> None:
     """Before: a secp256k1 peer sent junk without a strike (strikes are kept per member
     id, and it has none). Now it is disconnected as soon as it connects."""

@@ -9,9 +9,11 @@ from __future__ import annotations
 import random
 from dataclasses import replace
 
+from proto.admission import Admission, sign_join
 from proto.checkpoint import checkpoint_of
 from proto.checkpointing import (
     EMPTY,
+    PROPOSAL_DOMAIN,
     CheckpointAdopted,
     CheckpointSteward,
     Completed,
@@ -24,11 +26,23 @@ from proto.frost.core import derive_group_info, trusted_dealer_keygen
 from proto.frost.keys import KeyPackage
 from proto.frost.session import MAX_NONCES_PER_SESSION, CommitmentRequest
 from proto.ledger.txs import Finalize
+from proto.signing import sign
 from proto.signing_sessions import MAX_PENDING_PER_SESSION, MAX_PENDING_SESSIONS, SESSION_TTL
-from tests.support import make_group, pub
+from proto.state import AssetBalance
+from tests.support import key, make_group, pub
 from tests.unit.frost_helpers import scalar, sign_with
 
 U64_MAX = 2**64 - 1
+
+
+def by_proposer(g: object, p: Proposal) -> Proposal:
+    """``p`` signed by its proposer: what a Byzantine proposer can wrap a real checkpoint in."""
+    identity = next(k for k in g.stewards if pub(k) == p.proposer)  # type: ignore[attr-defined]
+    return replace(p, signature=sign(identity, PROPOSAL_DOMAIN, p.checkpoint.group_id, p.body()))
+
+
+def _dealt(rng: random.Random, t: int) -> tuple[dict[int, int], bytes, list[bytes]]:
+    return trusted_dealer_keygen(scalar(rng), [scalar(rng) for _ in range(t - 1)], 4)  # type: ignore[return-value]
 
 
 def _setup() -> tuple[object, CheckpointSteward, Completed, object, list]:  # type: ignore[type-arg]
@@ -36,9 +50,7 @@ def _setup() -> tuple[object, CheckpointSteward, Completed, object, list]:  # ty
     g = make_group(seed="rollback", stewards=4, members=2, funding=100)
     committee = g.committee
     t = committee.quorum
-    shares, wallet_key, commitment = trusted_dealer_keygen(
-        scalar(rng), [scalar(rng) for _ in range(t - 1)], 4
-    )
+    shares, wallet_key, commitment = _dealt(rng, t)
     _, public = derive_group_info(list(shares), commitment)
     steward = g.stewards[0]
     index = committee.index_of(pub(steward)) + 1
@@ -55,7 +67,7 @@ def _setup() -> tuple[object, CheckpointSteward, Completed, object, list]:  # ty
     )
     proposer = committee.stewards[1 % committee.n]
     proposal = Proposal(0, proposer, vector, 0, (), (), (), checkpoint, bytes(64))
-    honest = Completed(proposal, signature)
+    honest = Completed(by_proposer(g, proposal), signature)
     machine = CheckpointSteward(
         identity=steward,
         key=KeyPackage(index, shares[index], wallet_key, public, t),
@@ -76,10 +88,9 @@ def test_a_forged_vector_around_a_real_checkpoint_cannot_roll_a_node_back() -> N
     g, machine, honest, state1, orders = _setup()
     a = orders[0].order.parties[0].member
     assert machine.live.next_seq(a) == 6
-    forged = Completed(
-        replace(honest.proposal, vector=tuple(SeqEntry(m, U64_MAX) for m in sorted(g.ids))),  # type: ignore[attr-defined]
-        honest.signature,
-    )
+    everything = tuple(SeqEntry(m, U64_MAX) for m in sorted(g.ids))  # type: ignore[attr-defined]
+    lie = by_proposer(g, replace(honest.proposal, vector=everything))
+    forged = Completed(lie, honest.signature)
     assert machine.adopt_state(forged, state1.copy(), 1.0) == []  # type: ignore[attr-defined]
     assert machine.base_number == 0 and len(machine.log) == 5
     assert machine.live.next_seq(a) == 6, "a certified order was removed"
@@ -151,3 +162,83 @@ def test_a_steward_cannot_grow_anothers_signing_memory_without_bound() -> None:
     assert machine.statistics().unused_nonces == 0 and machine.statistics().sessions == 0
     machine.tick(2.0 + SESSION_TTL * machine.timeout + 1)  # and held requests expire
     assert machine.statistics().held_requests == 0
+
+
+def test_forged_joins_around_a_real_checkpoint_are_not_adopted() -> None:
+    """Issue 17 (suspected): a checkpoint's state records that a trader was admitted, not
+    the trader's signed join (its consent to the terms, kept as evidence). A member that
+    swaps the join inside a real completed checkpoint for one the trader never signed,
+    and gossips it first, must not get it adopted: the node rebuilding from its own log
+    and the node taking a state answer both check every join's signature."""
+    g, machine, honest, _, orders = _setup()
+    joiner = key("rollback", "joiner")
+    join = sign_join(joiner, machine.group_id, machine.terms_hash)
+    admission = Admission(pub(joiner), (AssetBalance("USD", 10),), (join,))
+    rng = random.Random(7)
+    committee = machine.committee
+    t = committee.quorum
+    shares, wallet_key, _ = _dealt(rng, t)  # the same shares as _setup's
+    base = machine.base
+    state = state_at(base, orders, honest.proposal.vector, committee, (admission,), number=1)
+    assert not isinstance(state, str)
+    checkpoint = checkpoint_of(state, 1)
+    signed = sign_with(rng, shares, list(range(1, t + 1)), wallet_key, checkpoint.signing_message())
+    real_proposal = replace(honest.proposal, admissions=(admission,), checkpoint=checkpoint)
+    real = Completed(by_proposer(g, real_proposal), signed)
+    unsigned = replace(join, signature=bytes(63) + b"\x01")
+    # by the proposer itself (a member's copy is refused for its proposer signature)
+    forged_joins = replace(real.proposal, admissions=(replace(admission, join=(unsigned,)),))
+    forged = Completed(by_proposer(g, forged_joins), signed)
+    assert machine.adopt_state(forged, state.copy(), 1.0) == []
+    assert machine.receive(b"", forged, 1.0) == [], "a forged join was adopted"
+    assert machine.base_number == 0
+    (adopted,) = machine.receive(b"", real, 1.0)  # the real one still gets in after it
+    assert isinstance(adopted, CheckpointAdopted)
+    assert adopted.completed.proposal.admissions[0].join == (join,)
+
+
+def test_a_forged_completed_checkpoint_does_not_displace_a_lagging_nodes_pending_one() -> None:
+    """Issue 17 (suspected): a node that has not applied the orders a checkpoint covers
+    holds the completed checkpoint until they arrive. A member's forged copies of it
+    (other vectors around the real signature, gossiped first and many times) are refused
+    for want of the proposer's signature and take no place beside it. What a Byzantine
+    proposer can do is named at the end."""
+    g, machine, honest, state1, orders = _setup()
+
+    def lagging_node() -> CheckpointSteward:
+        return CheckpointSteward(
+            identity=machine.identity,
+            key=None,
+            wallet_key=machine.wallet_key,
+            committee=machine.committee,
+            base=machine.base,
+            base_number=0,
+            adopted_at=0.0,
+            interval=5.0,
+            timeout=8.0,
+            random_bytes=random.Random(1).randbytes,
+            log=orders[:1],  # behind: has applied one of the three orders checkpoint 1 covers
+        )
+
+    a = g.ids[0]  # type: ignore[attr-defined]
+    lies = [replace(honest.proposal, vector=(SeqEntry(a, n),)) for n in (2, *range(4, 40))]
+    lagging = lagging_node()
+    for lie in lies:
+        assert lagging.receive(b"", Completed(lie, honest.signature), 1.0) == []
+    assert lagging.statistics().pending_adoptions == 0
+    assert lagging.receive(b"", honest, 1.0) == []  # still behind
+    (adopted,) = lagging.on_applied(orders[1:], 2.0)  # the orders arrive: the real one
+    assert isinstance(adopted, CheckpointAdopted)
+    assert lagging.base_number == 1 and adopted.completed == honest
+    assert lagging.live.next_seq(a) == 6
+    # The scheduled proposer (a Byzantine steward) can sign such lies itself and fill the
+    # few places a number has; the node then adopts the checkpoint by state sync (the
+    # anti-entropy loop asks a peer for its newest checkpoint and state every few
+    # seconds), which checks the state against the group's signature.
+    lagging = lagging_node()
+    for lie in lies:
+        lagging.receive(b"", Completed(by_proposer(g, lie), honest.signature), 1.0)
+    lagging.receive(b"", honest, 1.0)
+    assert lagging.on_applied(orders[1:], 2.0) == []
+    (adopted,) = lagging.adopt_state(honest, state1.copy(), 3.0)  # type: ignore[attr-defined]
+    assert isinstance(adopted, CheckpointAdopted) and lagging.live.next_seq(a) == 6

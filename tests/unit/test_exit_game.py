@@ -130,7 +130,7 @@ def test_a_stale_revoke_is_crawled_back_booked_and_shown_on_the_badge() -> None:
     badge = prequal_of(w.wallet_key, signed4, BalanceTree(state4).proof(a), a)
     assert badge.verify().cheats == 1 and badge.verify().orders == 1
     assert dict((v.asset, v.amount) for v in badge.history.volume) == {"USD": 200}
-    strict = AdmissionPolicy(0, 0, (w.wallet_key,), 1, 0)
+    strict = AdmissionPolicy(0, 0, (w.wallet_key,), 1, 1_000)
     assert "1 premature revoke" in (policy_problem(strict, a, [badge], 10) or "")
     assert policy_problem(replace(strict, max_premature_revokes=1), a, [badge], 10) is None
     assert "asks for 1" in (policy_problem(strict, a, [], 10) or "")

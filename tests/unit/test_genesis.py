@@ -77,3 +77,24 @@ def test_frost_identifiers_follow_the_steward_order() -> None:
     g = genesis()
     assert [g.frost_identifier(s) for s in g.stewards] == [1, 2, 3, 4]
     assert g.committee.stewards == tuple(sorted(g.stewards))
+
+
+@pytest.mark.parametrize(
+    ("fields", "complaint"),
+    [
+        ((0, 0, (), 1, 1_000), "trusted wallets"),  # self-made wallets' badges would count
+        ((0, 0, (WALLET,), 1, 0), "maximum prequal age"),  # a years-old badge would count
+    ],
+)
+def test_a_policy_asking_for_prequals_names_trusted_wallets_and_a_maximum_age(
+    fields: tuple[object, ...], complaint: str
+) -> None:
+    """Issue 17 (suspected): with no trusted wallets, a joiner's badges from a wallet it
+    opened itself satisfied ``min_prequals``; with ``max_prequal_age = 0`` any old badge
+    did. Such a policy can no longer be built, or decoded from a peer."""
+    with pytest.raises(ValueError, match=complaint):
+        AdmissionPolicy(*fields)  # type: ignore[arg-type]
+    wire = [80, *(list(f) if isinstance(f, tuple) else f for f in fields)]
+    with pytest.raises(DecodeError, match=complaint):
+        decode(msgpack.packb(wire, use_bin_type=True), AdmissionPolicy)
+    assert AdmissionPolicy(0, 0, (WALLET,), 1, 1_000).min_prequals == 1
