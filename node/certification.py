@@ -28,7 +28,7 @@ from collections.abc import Callable, Sequence
 import trio
 from nacl.signing import SigningKey
 
-from node.p2p import P2P, P2PError
+from node.p2p import P2P, Limit, P2PError
 from proto.checkpointing import vector_of
 from proto.codec import Wire, decode, decode_reusing
 from proto.committee import Committee
@@ -58,6 +58,10 @@ VOTED_KEPT = 64
 
 VOTE_PROTOCOL = "/swapnet/vote/1"
 SYNC_PROTOCOL = "/swapnet/sync/1"
+SYNC_LIMIT = Limit(at_once=2, per_second=10.0, burst=40.0)
+"""A sync answer reads up to ``MAX_REPLY_CERTIFICATES`` certificates from the store:
+per member, two at once and ten a second (an honest node asks one at a time, a few
+times a minute, more while it catches up)."""
 
 
 def certificate_topic(group_id: bytes) -> str:
@@ -115,7 +119,7 @@ class GroupNode:
     async def start(self, nursery: trio.Nursery) -> None:
         if self.steward is not None:
             self.p2p.set_handler(VOTE_PROTOCOL, self._on_batch)
-        self.p2p.set_handler(SYNC_PROTOCOL, self._on_sync)
+        self.p2p.set_handler(SYNC_PROTOCOL, self._on_sync, SYNC_LIMIT)
         self.p2p.set_validator(self.topic, self._valid_certificate)
         subscription = await self.p2p.subscribe(self.topic)
         nursery.start_soon(self._read_gossip, subscription)

@@ -27,7 +27,7 @@ from functools import partial
 import trio
 
 from node.certification import GroupNode
-from node.p2p import P2PError, member_of
+from node.p2p import Limit, P2PError, member_of
 from proto.checkpointing import (
     Broadcast,
     CheckpointAdopted,
@@ -52,6 +52,8 @@ log = logging.getLogger(__name__)
 
 CHECKPOINT_PROTOCOL = "/swapnet/checkpoint/1"
 STATE_PROTOCOL = "/swapnet/checkpoint-state/1"
+STATE_LIMIT = Limit(at_once=1, per_second=1.0, burst=4.0)
+"""A state answer is the whole group state: one at a time per member, one a second."""
 TICK = 0.1
 
 
@@ -88,7 +90,7 @@ class CheckpointService:
         if self.machine.is_steward:
             p2p.set_handler(CHECKPOINT_PROTOCOL, self._on_direct)
         p2p.set_validator(self.topic, self._valid)
-        p2p.set_handler(STATE_PROTOCOL, self._on_state_request)
+        p2p.set_handler(STATE_PROTOCOL, self._on_state_request, STATE_LIMIT)
         subscription = await p2p.subscribe(self.topic)
         self.node.listeners.append(self._on_applied)
         nursery.start_soon(self._read_gossip, subscription)

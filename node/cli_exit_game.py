@@ -16,9 +16,12 @@ evidence_app = typer.Typer(help="Evidence bundles: a premature revoke, provable 
 
 
 def _write(out: Path, data: bytes) -> None:
-    tmp = out.with_name(out.name + ".tmp")
-    tmp.write_bytes(data)
-    tmp.replace(out)
+    from node.files import write_atomically  # noqa: PLC0415
+
+    try:
+        write_atomically(out, data)
+    except OSError as exc:
+        fail(f"cannot write {out}: {exc.strerror or exc}")
 
 
 @prequal_app.command("fetch")

@@ -1,23 +1,34 @@
-"""Writing a node's private files: atomically (a temporary file renamed over the old one),
-mode 0600 from the first byte, fsynced with its directory, so a crash leaves the old file
-or the new one and never a torn or world-readable one."""
+"""Writing a node's files atomically: a temporary file made fresh next to the target
+(``mkstemp``: created exclusively, so a symlink or file planted at a guessable name is
+never followed or overwritten), mode 0600 from the first byte (or ``mode`` set before it
+is renamed), fsynced with its directory, and renamed over the old file; so a crash
+leaves the old file or the new one and never a torn or world-readable one."""
 
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 
 def write_private(path: Path, data: bytes | str) -> None:
-    """Replace ``path`` with ``data``; on failure remove the temporary file and re-raise."""
+    """Replace ``path`` with ``data`` readable by the owner only; on failure remove the
+    temporary file and re-raise."""
+    write_atomically(path, data, 0o600)
+
+
+def write_atomically(path: Path, data: bytes | str, mode: int = 0o644) -> None:
+    """Replace ``path`` with ``data`` (file mode ``mode``); on failure remove the
+    temporary file and re-raise."""
     raw = data.encode() if isinstance(data, str) else data
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
+    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    tmp = Path(name)
     try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "wb") as fh:
             fh.write(raw)
             fh.flush()
+            os.fchmod(fh.fileno(), mode)
             os.fsync(fh.fileno())
         os.replace(tmp, path)
         dir_fd = os.open(path.parent, os.O_RDONLY)

@@ -124,6 +124,10 @@ def passphrase_from(file: Path | None) -> bytes | None:
     $SWAPNET_PASSPHRASE; None when neither is given (an interactive caller prompts)."""
     if file is not None:
         try:
+            if file.stat().st_mode & 0o077:
+                raise KeystoreError(
+                    f"the passphrase file {file} can be read by others: chmod 600 it"
+                )
             text = file.read_text().rstrip("\r\n")
         except OSError as exc:
             raise KeystoreError(f"cannot read the passphrase file {file}: {exc.strerror}") from exc

@@ -32,7 +32,9 @@ as soon as it is). At most
 
 Bounds per peer: at most ``MAX_STREAMS_PER_PEER`` requests served at once (more are a
 strike); a request must arrive whole within ``READ_TIMEOUT`` (a slow one is a strike) and
-an answer leave within ``WRITE_TIMEOUT``.
+an answer leave within ``WRITE_TIMEOUT``; a protocol whose answers cost us reads may set a
+``Limit`` per caller (requests at once and per second; past it: declined "busy", no
+strike).
 
 Hygiene (``PeerGuard``): every gossip message counts against its publisher's token bucket
 (a flood is dropped and counts as a strike); a message the topic validator refuses, or a
@@ -109,6 +111,41 @@ class Refused(Exception):
 
 
 @dataclass
+class TokenBuckets:
+    """A token bucket per member: ``rate`` per second sustained, ``burst`` at once (pure
+    bookkeeping; time is handed in)."""
+
+    rate: float
+    burst: float
+
+    def __post_init__(self) -> None:
+        self._buckets: dict[bytes, tuple[float, float]] = {}
+
+    def allow(self, member: bytes, now: float) -> bool:
+        tokens, last = self._buckets.get(member, (self.burst, now))
+        tokens = min(self.burst, tokens + (now - last) * self.rate)
+        if tokens < 1:
+            self._buckets[member] = (tokens, now)
+            return False
+        self._buckets[member] = (tokens - 1, now)
+        return True
+
+
+@dataclass(frozen=True)
+class Limit:
+    """What one caller may ask of one stream protocol: ``at_once`` requests being served,
+    ``per_second`` sustained (``burst`` at once). A request beyond it is declined
+    ("busy", no strike: an honest peer that asks too eagerly just asks again later)."""
+
+    at_once: int = MAX_STREAMS_PER_PEER
+    per_second: float = 1_000.0
+    burst: float = 1_000.0
+
+
+BUSY = b"busy: ask again later"
+
+
+@dataclass
 class PeerGuard:
     """Per-member rate limits and strikes (pure bookkeeping; time is handed in)."""
 
@@ -123,18 +160,12 @@ class PeerGuard:
     has handed us a mangled stream frame from an honest peer) never adds up to a ban."""
 
     def __post_init__(self) -> None:
-        self._buckets: dict[bytes, tuple[float, float]] = {}
+        self._buckets = TokenBuckets(self.rate, self.burst)
         self._strikes: dict[bytes, list[float]] = {}
         self._banned_until: dict[bytes, float] = {}
 
     def allow(self, member: bytes, now: float) -> bool:
-        tokens, last = self._buckets.get(member, (self.burst, now))
-        tokens = min(self.burst, tokens + (now - last) * self.rate)
-        if tokens < 1:
-            self._buckets[member] = (tokens, now)
-            return False
-        self._buckets[member] = (tokens - 1, now)
-        return True
+        return self._buckets.allow(member, now)
 
     def strike(self, member: bytes, now: float) -> bool:
         """Count a strike; True when it bans the member (the caller disconnects it)."""
@@ -202,6 +233,8 @@ class P2P:
     """Gossip subscriptions of connected peers not admitted (yet): taken if they are."""
     declined: int = 0
     """Streams declined because the caller was not admitted to their protocol."""
+    busy: int = 0
+    """Streams declined because the caller was past its protocol's ``Limit``."""
     read_timeout: float = READ_TIMEOUT
     max_streams_per_peer: int = MAX_STREAMS_PER_PEER
     max_strangers: int = MAX_STRANGERS
@@ -397,23 +430,38 @@ class P2P:
             await trio.sleep(0.05)
 
     # -- request/response over streams --------------------------------------------------
-    def set_handler(self, protocol: str, handler: Handler) -> None:
+    def set_handler(self, protocol: str, handler: Handler, limit: Limit | None = None) -> None:
+        """Serve ``protocol`` with ``handler``, each caller within ``limit`` (by default
+        only the per-peer stream cap)."""
+        limit = limit or Limit()
+        buckets = TokenBuckets(limit.per_second, limit.burst)
+        serving: dict[bytes, int] = {}  # this protocol's requests being served, per caller
+
+        async def decline(stream: Any, reason: bytes) -> None:
+            with trio.move_on_after(WRITE_TIMEOUT):
+                await stream.write(encode_varint_prefixed(bytes([REFUSAL]) + reason))
+                await stream.close()
+
         async def serve(stream: Any) -> None:
             caller = member_of(stream.muxed_conn.peer_id)
-            if caller is None or self.guard.is_banned(caller, trio.current_time()):
+            now = trio.current_time()
+            if caller is None or self.guard.is_banned(caller, now):
                 await stream.reset()
                 return
             if not self.admits(caller, protocol):  # declined unread: no strike, a joiner
                 self.declined += 1  # may ask before the checkpoint that admits it
-                with trio.move_on_after(WRITE_TIMEOUT):
-                    await stream.write(encode_varint_prefixed(bytes([REFUSAL]) + NOT_ADMITTED))
-                    await stream.close()
+                await decline(stream, NOT_ADMITTED)
                 return
             if self.serving.get(caller, 0) >= self.max_streams_per_peer:
                 self.punish(caller)
                 await stream.reset()
                 return
+            if serving.get(caller, 0) >= limit.at_once or not buckets.allow(caller, now):
+                self.busy += 1
+                await decline(stream, BUSY)
+                return
             self.serving[caller] = self.serving.get(caller, 0) + 1
+            serving[caller] = serving.get(caller, 0) + 1
             try:
                 with trio.fail_after(self.read_timeout):
                     request = await read_varint_prefixed_bytes_limited(stream, MAX_FRAME)
@@ -433,9 +481,10 @@ class P2P:
                     "stream %s from %s failed: %r", protocol, caller.hex()[:16], exc
                 )
             finally:
-                left = self.serving.pop(caller, 1) - 1
-                if left:
-                    self.serving[caller] = left
+                for count in (self.serving, serving):
+                    left = count.pop(caller, 1) - 1
+                    if left:
+                        count[caller] = left
                 with trio.move_on_after(WRITE_TIMEOUT):
                     await stream.close()
 

@@ -59,7 +59,7 @@ from node.ledger_client import (
 )
 from node.logs import LOG_FILE, setup_logging
 from node.metrics import NodeMetrics
-from node.p2p import P2P, P2PError, open_p2p, peer_id_of
+from node.p2p import P2P, Limit, P2PError, open_p2p, peer_id_of
 from node.pit_view import loans_json, pit_status, positions_json
 from node.swaps import SwapDesk
 from node.tokens import TokenBook
@@ -86,6 +86,9 @@ log = logging.getLogger(__name__)
 JOIN_PROTOCOL = "/swapnet/join/1"
 NODE_FILE = "node.json"
 HELLO_PROTOCOL = "/swapnet/hello/1"
+HELLO_LIMIT = Limit(at_once=1, per_second=1.0, burst=4.0)
+JOIN_LIMIT = Limit(at_once=1, per_second=1.0, burst=4.0)
+"""Open to strangers: one join at a time per key, about one a second."""
 SYNC_EVERY = 2.0
 LEDGER_POLL = 2.0
 NO_DEPOSIT = "no-deposit"
@@ -395,7 +398,7 @@ class NodeRuntime:
         desk = SwapDesk(p2p, trader, nursery)
         self.group = Group(genesis, node, service, trader, key_package, desk, game)
         if key_package is not None:
-            p2p.set_handler(JOIN_PROTOCOL, self._on_join_factory(groups, gid, service))
+            p2p.set_handler(JOIN_PROTOCOL, self._on_join_factory(groups, gid, service), JOIN_LIMIT)
         nursery.start_soon(self._keep_wallet_open, genesis, machine if key_package else None)
         nursery.start_soon(trader.run)
         nursery.start_soon(self._anti_entropy)
@@ -481,7 +484,7 @@ class NodeRuntime:
         every peer that told us its listen addresses (``/swapnet/hello/1``); redial any
         that drops. After each dial both sides swap their listen addresses, so a group
         bootstrapped in a chain ends fully connected and heals after restarts."""
-        p2p.set_handler(HELLO_PROTOCOL, self._on_hello)
+        p2p.set_handler(HELLO_PROTOCOL, self._on_hello, HELLO_LIMIT)
         while True:
             connected = {p2p_peer_b58(m) for m in p2p.connected_members()}
             targets = {a.rsplit("/p2p/", 1)[-1]: a for a in self.config.bootstrap}

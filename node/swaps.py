@@ -41,7 +41,7 @@ from dataclasses import dataclass
 import trio
 
 from node.certification import NotCertified
-from node.p2p import P2P, P2PError, Refused
+from node.p2p import P2P, Limit, P2PError, Refused
 from node.trader import OrderPending, OrderRefused, Pending, Trader
 from proto.codec import Wire, decode
 from proto.errors import RemoteProtocolError
@@ -52,6 +52,7 @@ from proto.votes import Certificate
 log = logging.getLogger(__name__)
 
 SWAP_PROTOCOL = "/swapnet/swap/1"
+SWAP_LIMIT = Limit(at_once=4, per_second=10.0, burst=20.0)
 
 
 class SwapDeclined(Refused):
@@ -70,6 +71,12 @@ SIGN_TRIES = 4
 SIGN_RETRY = 0.5
 """The pause before the taker's second delivery of its signed swap (doubled after)."""
 SIGNED_KEPT = 1024
+UNSIGNED_ASKS = 2
+"""Asks a taker may leave unsigned (holding our seq for ``SIGN_WINDOW`` each) within
+``UNSIGNED_MEMORY`` seconds; past that its asks are declined until the oldest is
+forgotten. Our own orders wait for at most one window: the signing lock is fair, and an
+ask is declined while anyone holds it."""
+UNSIGNED_MEMORY = 60.0
 COMPLETE_EVERY = 30.0
 """How often a taker offers a swap it signed and never saw countersigned again."""
 
@@ -112,7 +119,9 @@ class SwapDesk:
         self.signed: OrderedDict[bytes, bytes] = OrderedDict()
         """Order id -> our signature, for the swaps we signed lately (a taker that lost
         our answer and asks again gets the same one)."""
-        p2p.set_handler(SWAP_PROTOCOL, self._on_request)
+        self.unsigned: dict[bytes, list[float]] = {}
+        """Taker -> when its asks we reserved a seq for ran out unsigned, lately."""
+        p2p.set_handler(SWAP_PROTOCOL, self._on_request, SWAP_LIMIT)
         for sign in trader.held.values():  # signed before a restart, never countersigned
             maker = next(p.member for p in sign.swap.parties if p.member != trader.id)
             self._keep_offering(maker, sign)
@@ -135,6 +144,8 @@ class SwapDesk:
             raise SwapDeclined("no quote for that swap")
         if taker in self.sessions:
             raise SwapDeclined("a swap with you is open already")
+        if len(self._unsigned_lately(taker)) >= UNSIGNED_ASKS:
+            raise SwapDeclined("you left our last swaps unsigned; ask again in a minute")
         if self.trader.signing.locked():  # busy: never queue asks ahead of our own orders
             raise SwapDeclined("busy signing; ask again")
         return quote
@@ -159,9 +170,14 @@ class SwapDesk:
                     self.sessions[caller] = session
                     agreed.append(swap)
                     reserved.set()
-                    with trio.move_on_after(SIGN_WINDOW):
+                    with trio.move_on_after(SIGN_WINDOW) as window:
                         sign = await receive.receive()
                         session.result = self._sign(caller, sign, swap, quote)
+                    if window.cancelled_caught:  # our seq held for nothing
+                        self.unsigned[caller] = [
+                            *self._unsigned_lately(caller),
+                            trio.current_time(),
+                        ]
             except OrderRefused as exc:
                 declined.append(exc.reason)
             finally:
@@ -175,6 +191,13 @@ class SwapDesk:
         if not agreed:
             raise SwapDeclined(declined[-1])
         return SwapTerms(agreed[0].seq_of(self.trader.id))
+
+    def _unsigned_lately(self, taker: bytes) -> list[float]:
+        now = trio.current_time()
+        recent = [t for t in self.unsigned.pop(taker, []) if now - t < UNSIGNED_MEMORY]
+        if recent:
+            self.unsigned[taker] = recent
+        return recent
 
     async def _problem(self, taker: bytes, swap: Swap, seq: int) -> str | None:
         """Why we would not sign ``swap`` with our reserved ``seq`` (None: we would)."""

@@ -18,7 +18,16 @@ from libp2p.peer.peerinfo import info_from_p2p_addr
 from multiaddr import Multiaddr
 from nacl.signing import SigningKey
 
-from node.p2p import GOSSIP, P2P, NoAnswer, P2PError, PeerGuard, open_p2p, peer_id_of
+from node.p2p import (
+    GOSSIP,
+    P2P,
+    Limit,
+    NoAnswer,
+    P2PError,
+    PeerGuard,
+    open_p2p,
+    peer_id_of,
+)
 
 TOPIC = "swapnet/test-group"
 SYNC, JOIN = "/test/sync/1", "/test/join/1"
@@ -152,6 +161,44 @@ async def test_strangers_dialling_fast_get_few_slots_and_members_still_get_in() 
         await b.connect(a.addrs[0])
         assert await b.request(a.member_id, SYNC, b"hello") == b"state of the group"
         assert strangers[0].member_id not in a.guard.banned(trio.current_time())
+
+
+async def test_a_protocols_limit_declines_an_eager_member_without_a_strike() -> None:
+    """Issue 17 (suspected): ``/swapnet/sync/1`` served up to 256 certificate reads per
+    request, as fast as a member asked. A protocol whose answers cost us reads now has a
+    ``Limit`` per caller; past it the request is declined "busy" unread (no strike: an
+    honest node that asks eagerly asks again), and other members are served meanwhile."""
+    async with group_and_stranger() as (a, b, s, members):
+        members.add(s.member_id)
+        calls = []
+
+        async def costly(caller: bytes, request: bytes) -> bytes:
+            calls.append(caller)
+            await trio.sleep(0.5)  # as if reading many certificates
+            return b"certificates"
+
+        a.set_handler(SYNC, costly, Limit(at_once=1, per_second=1.0, burst=3.0))
+        await b.connect(a.addrs[0])
+        await s.connect(a.addrs[0])
+        outcomes: list[bytes | str] = []
+
+        async def ask() -> None:
+            try:
+                outcomes.append(await b.request(a.member_id, SYNC, b"all of it"))
+            except NoAnswer as exc:
+                outcomes.append(str(exc))
+
+        async with trio.open_nursery() as nursery:
+            for _ in range(10):
+                nursery.start_soon(ask)
+            with trio.fail_after(20):  # the other member asks while b's is served
+                while not calls:
+                    await trio.sleep(0.01)
+            assert await s.request(a.member_id, SYNC, b"mine") == b"certificates"
+        assert outcomes.count(b"certificates") == 1 and a.busy == 9
+        assert all("busy" in str(o) for o in outcomes if o != b"certificates")
+        assert calls.count(b.member_id) == 1
+        assert not a.guard.strikes(b.member_id, trio.current_time())
 
 
 async def test_a_peer_whose_id_is_no_ed25519_key_is_dropped_at_once() -> None:

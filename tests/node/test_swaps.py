@@ -28,12 +28,12 @@ from nacl.signing import SigningKey
 
 from node import swaps
 from node.certification import GroupNode
-from node.p2p import open_p2p
+from node.p2p import P2PError, open_p2p
 from node.swaps import SWAP_PROTOCOL, Quote, SwapDesk, SwapUnanswered
 from node.trader import OrderPending, OrderRefused, Trader
 from proto.codec import Wire, decode
 from proto.orders import Swap, Transfer, Void
-from proto.rfq import SwapSign
+from proto.rfq import SwapAsk, SwapSign, SwapTerms
 from storage import LevelDBStore
 from storage.outbox import OutboxRepo
 from tests.support import make_group, pub
@@ -305,4 +305,43 @@ async def test_a_dead_swap_is_voided_and_the_takers_chain_goes_on(tmp_path: Path
         state = alice.node.replica.state
         assert state.balance(alice.trader.id, "BTC") == 1000 + GET[1]  # one swap, not two
         assert state.history(alice.trader.id).orders == orders + 2  # the void is no trade
+        nursery.cancel_scope.cancel()
+
+
+@pytest.mark.usefixtures("short_windows")
+async def test_a_taker_that_never_signs_cannot_hold_the_makers_seq(tmp_path: Path) -> None:
+    """Issue 17 (suspected): each ask holds the maker's seq (its signing lock) for the
+    sign window; a member asking again and again and never signing kept the maker from
+    paying anyone. Now the maker's own order waits at most one window (the lock is fair,
+    and an ask is declined while anyone holds it), and after ``UNSIGNED_ASKS`` asks left
+    unsigned the taker's asks are declined for a while."""
+    async with (
+        trio.open_nursery() as nursery,
+        stewards_and_alice(tmp_path, nursery) as (stack, sides, alice),
+    ):
+        bob = await join_bob(stack, tmp_path, nursery, sides)
+        rogue, maker = alice.node.p2p, bob.trader.id
+        answers: list[str] = []
+
+        async def ask_and_walk_away() -> None:
+            seq = alice.node.replica.state.next_seq(alice.trader.id)
+            ask = SwapAsk(*GIVE, *GET, seq).encode()
+            try:
+                decode(await rogue.request(maker, SWAP_PROTOCOL, ask), SwapTerms)
+                answers.append("terms")
+            except P2PError as exc:
+                answers.append(str(exc))
+
+        await ask_and_walk_away()  # bob's seq is held now
+        assert answers == ["terms"]
+        await pay(bob, alice.trader.id, 5)  # waits for one window at most, then signs
+        for _ in range(swaps.UNSIGNED_ASKS + 2):
+            await ask_and_walk_away()
+            with trio.fail_after(30):
+                while pub(ALICE) in bob.desk.sessions:
+                    await trio.sleep(0.01)
+        assert answers.count("terms") == swaps.UNSIGNED_ASKS
+        assert "unsigned" in answers[-1]
+        await pay(bob, alice.trader.id, 5)  # nothing holds bob's seq now
+        assert bob.node.replica.state.balance(maker, "USD") == 1000 - 10
         nursery.cancel_scope.cancel()

@@ -77,6 +77,10 @@ def test_init_writes_an_encrypted_key_and_never_overwrites_it(tmp_path: Path) ->
     pass_file = tmp_path / "pass"
     pass_file.write_text("s3cret\n")
     args = ["init", "--data", str(tmp_path / "d"), "--passphrase-file", str(pass_file), "--json"]
+    shared = runner.invoke(app, args)  # readable by others: refused, nothing written
+    assert shared.exit_code == 1 and "chmod 600" in shared.output
+    assert not (tmp_path / "d").exists()
+    pass_file.chmod(0o600)
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     info = json.loads(result.output)
