@@ -42,6 +42,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from node.http_api import BadRequest, hex32, json_body, read_bounded
+from node.openapi import ledger_openapi
 from proto.codec import MAX_MESSAGE_BYTES, decode
 from proto.errors import DecodeError
 from proto.ledger.chain import Allocation, Block, Chain, LedgerGenesis
@@ -65,6 +66,8 @@ MAX_CONVENIENCE_BODY = 4096
 MAX_EVENT_BLOCKS = 500
 MAX_WAIT_SECONDS = 30.0
 MAX_DRAINED_BYTES = 8 << 20
+MAX_HEIGHT = 2**63
+OPENAPI = ledger_openapi()
 
 
 def new_genesis() -> tuple[LedgerGenesis, bytes]:
@@ -250,6 +253,9 @@ def build_app(service: LedgerService, lock: trio.Lock) -> Starlette:
     async def livez(request: Request) -> Response:
         return JSONResponse({"ok": True})
 
+    async def openapi(request: Request) -> Response:
+        return JSONResponse(OPENAPI)
+
     async def submit(request: Request) -> Response:
         body = await read_bounded(request, MAX_MESSAGE_BYTES, MAX_DRAINED_BYTES - MAX_MESSAGE_BYTES)
         try:
@@ -273,6 +279,8 @@ def build_app(service: LedgerService, lock: trio.Lock) -> Starlette:
             height = int(request.path_params["height"])
         except ValueError as exc:
             raise BadRequest("bad-request", "height must be an integer") from exc
+        if not 0 <= height <= MAX_HEIGHT:  # found by the fuzzer: 2**80 was a 500
+            raise BadRequest("bad-request", f"height must be in [0, {MAX_HEIGHT}]")
         return JSONResponse(service.block(height))
 
     async def events(request: Request) -> Response:
@@ -328,6 +336,7 @@ def build_app(service: LedgerService, lock: trio.Lock) -> Starlette:
         routes=[
             Route("/info", info),
             Route("/livez", livez),
+            Route("/openapi.json", openapi),
             Route("/tx", submit, methods=["POST"]),
             Route("/tx/{tx_id}", tx),
             Route("/account/{key}", account),

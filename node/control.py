@@ -52,6 +52,7 @@ from node.files import write_private
 from node.http_api import LOCAL_HOSTS, BadRequest, SameOrigin, hex32, json_body
 from node.ledger_client import LedgerError, LedgerUnavailable
 from node.metrics import CONTENT_TYPE
+from node.openapi import control_openapi
 from node.pit_view import (
     lines_json,
     loans_json,
@@ -76,6 +77,7 @@ if TYPE_CHECKING:
     from node.runtime import NodeRuntime
 
 COOKIE_NAME = "control.cookie"
+OPENAPI = control_openapi()
 
 
 def write_cookie(data_dir: Path) -> str:
@@ -158,6 +160,9 @@ def build_app(runtime: NodeRuntime, tokens: TokenBook) -> Starlette:  # noqa: PL
 
     async def dashboard(request: Request) -> Response:
         return HTMLResponse(DASHBOARD_HTML)
+
+    async def openapi(request: Request) -> Response:
+        return JSONResponse(OPENAPI)
 
     async def getinfo(request: Request) -> Response:
         return JSONResponse(runtime.getinfo())
@@ -417,6 +422,7 @@ def build_app(runtime: NodeRuntime, tokens: TokenBook) -> Starlette:  # noqa: PL
             Route("/status", status),
             Route("/metrics", metrics),
             Route("/", dashboard),
+            Route("/openapi.json", openapi),
             Route("/v1/getinfo", guarded(getinfo)),
             Route("/v1/group", guarded(group)),
             Route("/v1/balance", guarded(balance)),

@@ -108,6 +108,16 @@ async def read_bounded(request: Request, max_bytes: int, drain: int = 0) -> byte
     return bytes(body)
 
 
+def untrusted_json(raw: bytes | str) -> Any:
+    """``json.loads`` for bytes a peer or a caller sent: ``ValueError`` for anything that
+    is not JSON, including nesting deep enough to exhaust the parser's recursion (which
+    ``json.loads`` raises as ``RecursionError``, outside ``ValueError``)."""
+    try:
+        return json.loads(raw)
+    except RecursionError as exc:
+        raise ValueError("JSON nested too deep") from exc
+
+
 async def json_body(request: Request, max_bytes: int = MAX_JSON_BODY) -> dict[str, Any]:
     """A JSON object body: ``application/json`` only (a page on another origin cannot send
     that without a CORS preflight, which we never answer), at most ``max_bytes``."""
@@ -116,7 +126,7 @@ async def json_body(request: Request, max_bytes: int = MAX_JSON_BODY) -> dict[st
         raise BadRequest("bad-content-type", "the body must be application/json", 415)
     raw = await read_bounded(request, max_bytes)
     try:
-        body = json.loads(raw)
+        body = untrusted_json(raw)
     except ValueError as exc:
         raise BadRequest("bad-request", "the body must be JSON") from exc
     if not isinstance(body, dict):

@@ -49,7 +49,7 @@ from node.formation import (
     serve_dealer,
     store_formed,
 )
-from node.http_api import BadRequest, serve_app
+from node.http_api import BadRequest, serve_app, untrusted_json
 from node.ledger_client import (
     DevnetLedgerClient,
     LedgerClient,
@@ -514,7 +514,7 @@ class NodeRuntime:
     def _learn(self, member: bytes, raw: bytes) -> None:
         """Keep ``member``'s listen addresses (only ones that name its own peer id)."""
         try:
-            addrs = json.loads(raw)
+            addrs = untrusted_json(raw)
         except ValueError as exc:
             raise RemoteProtocolError("hello is not JSON") from exc
         suffix = f"/p2p/{p2p_peer_b58(member)}"
@@ -658,7 +658,7 @@ class NodeRuntime:
             later = []
             for steward in waiting:
                 try:
-                    answer = json.loads(await self.p2p.request(steward, JOIN_PROTOCOL, join))
+                    answer = untrusted_json(await self.p2p.request(steward, JOIN_PROTOCOL, join))
                 except (P2PError, ValueError) as exc:
                     log.info("join not delivered to %s: %s", steward.hex()[:16], exc)
                     later.append(steward)
