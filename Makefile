@@ -7,7 +7,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: test lint typecheck unit venv lock clean devnet chromium
+.PHONY: test lint typecheck unit venv lock clean devnet chromium fuzz
 
 venv: $(STAMP)
 
@@ -38,6 +38,12 @@ chromium:
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest tests/unit
+
+# The thorough run: every fuzz target 100,000 inputs (figures in SECURITY.md), then the fuzz
+# tests and both simulators under the thorough profile (ten times the default examples).
+fuzz: $(STAMP)
+	$(BIN)/python -m tests.fuzz.run --inputs 100000
+	HYPOTHESIS_PROFILE=thorough $(BIN)/python -m pytest tests/fuzz tests/unit/test_simulator.py tests/unit/test_checkpoint_consensus.py
 
 # Re-resolve the lock from pyproject.toml's ranges (needs the package registry).
 lock:

@@ -87,7 +87,7 @@ def raw_of(kind: Kind, rng: random.Random, depth: int = DEPTH) -> Any:
         count = rng.randint(kind.min_items, min(kind.max_items, kind.min_items + 3))
         items = [raw_of(kind.item, rng, depth - 1) for _ in range(count)]
         if kind.strictly_sorted and rng.random() < 0.7:
-            items = _sorted_unique(items)
+            items = sorted_unique(items)
         return items
     if isinstance(kind, Obj):
         if depth <= 0:
@@ -108,7 +108,7 @@ def _matching(kind: Text, rng: random.Random) -> str:
     return candidate if kind.pattern.fullmatch(candidate) else text(rng, 12)
 
 
-def _sorted_unique(items: list[Any]) -> list[Any]:
+def sorted_unique(items: list[Any]) -> list[Any]:
     """Items in ascending order of their packed bytes (what most sort keys follow for
     ids, and a near miss for the rest), repeats dropped."""
     seen: dict[bytes, Any] = {}

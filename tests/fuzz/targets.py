@@ -28,9 +28,10 @@ import msgpack
 from hypothesis import settings
 
 from node.runtime import NodeRuntime
+from proto import signing
 from proto.admission import Join, join_problem
 from proto.checkpointing import CheckpointSteward, Completed, vector_of
-from proto.codec import Wire, decode
+from proto.codec import ListOf, Obj, Wire, decode
 from proto.errors import RemoteProtocolError
 from proto.evidence import RevokeEvidence
 from proto.frost.core import derive_group_info, trusted_dealer_keygen
@@ -43,8 +44,15 @@ from proto.orders import ORDER_KINDS, SignedOrder, sign_order
 from proto.state import GroupState
 from proto.steward import Steward
 from proto.sync import StateReply, StateRequest, SyncHello, plan_reply
-from proto.votes import Batch, Certificate
-from tests.fuzz.inputs import any_msgpack, every_wire_type, hostile_bytes, mutate, raw_object
+from proto.votes import VOTE_DOMAIN, Batch, Certificate, StewardSignature, make_vote
+from tests.fuzz.inputs import (
+    any_msgpack,
+    every_wire_type,
+    hostile_bytes,
+    mutate,
+    raw_object,
+    sorted_unique,
+)
 from tests.support import Group, make_group, pub
 from tests.unit.frost_helpers import scalar
 
@@ -112,15 +120,23 @@ def world() -> World:
     return World(g, wallet_key, package)
 
 
-def raw_in_world(cls: type[Wire], rng: random.Random) -> list[Any]:
-    """``raw_object`` with member ids and assets mostly the world's own."""
+def raw_in_world(cls: type[Wire], rng: random.Random, depth: int = 3) -> list[Any]:
+    """``raw_object`` with member ids, assets and seqs mostly the world's own (a fresh
+    group: every member's next seq is 1), nested objects too."""
     w = world()
     value = raw_object(cls, rng)
-    for i, (_, kind) in enumerate(cls.WIRE_FIELDS, start=1):
+    for i, (name, kind) in enumerate(cls.WIRE_FIELDS, start=1):
         if kind is MEMBER_ID and rng.random() < 0.9:
             value[i] = rng.choice(w.ids)
         elif kind is ASSET and rng.random() < 0.8:
             value[i] = rng.choice(("BTC", "USD", "ETH"))
+        elif name == "seq" and rng.random() < 0.7:
+            value[i] = 1
+        elif isinstance(kind, Obj) and depth > 0:
+            value[i] = raw_in_world(rng.choice(kind.classes), rng, depth - 1)
+        elif isinstance(kind, ListOf) and isinstance(kind.item, Obj) and depth > 0:
+            items = [raw_in_world(rng.choice(kind.item.classes), rng, depth - 1) for _ in value[i]]
+            value[i] = sorted_unique(items) if kind.strictly_sorted else items
     return value
 
 
@@ -187,13 +203,45 @@ def certificate_target() -> Target:
         replica = world().group.replica()
         before = state_digest(replica.state)
         try:
-            replica.receive_certificate(decode(data, Certificate))
+            cert = decode(data, Certificate)
+            replica.receive_certificate(cert)
         except ALLOWED:
             assert state_digest(replica.state) == before, "a refused certificate changed state"
             return
-        raise AssertionError("a certificate nobody signed was taken")
+        w = world()
+        digest = cert.batch.digest(w.group.group_id)
+        good = [
+            v
+            for v in cert.votes
+            if v.steward in w.group.committee
+            and signing.is_valid(v.steward, v.signature, VOTE_DOMAIN, w.group.group_id, digest)
+        ]
+        assert len(good) >= w.group.committee.quorum, "a certificate without a quorum was taken"
 
-    return Target("gossip certificates", lambda rng: hostile_bytes(Certificate, rng), feed)
+    def make(rng: random.Random) -> bytes:
+        """A rogue batch with votes: real ones from some stewards (a quorum now and
+        again), forged ones, and ones from members outside the committee."""
+        if rng.random() < 0.1:
+            return hostile_bytes(Certificate, rng)
+        w = world()
+        try:
+            batch = decode(rogue_batch(rng), Batch)
+        except ALLOWED:
+            return hostile_bytes(Certificate, rng)
+        digest = batch.digest(w.group.group_id)
+        voters = rng.sample(w.ids, rng.randint(1, len(w.ids)))
+        votes = []
+        for member in sorted(voters):
+            vote = make_vote(w.group.keys[member], w.group.group_id, digest)
+            signature = vote.signature if rng.random() < 0.8 else rng.randbytes(64)
+            votes.append(StewardSignature(member, signature))
+        return (
+            mutate(Certificate(batch, tuple(votes)).encode(), rng)
+            if rng.random() < 0.2
+            else (Certificate(batch, tuple(votes)).encode())
+        )
+
+    return Target("gossip certificates", make, feed)
 
 
 def sync_target() -> Target:
