@@ -77,7 +77,6 @@ if TYPE_CHECKING:
     from node.runtime import NodeRuntime
 
 COOKIE_NAME = "control.cookie"
-OPENAPI = control_openapi()
 
 
 def write_cookie(data_dir: Path) -> str:
@@ -162,7 +161,8 @@ def build_app(runtime: NodeRuntime, tokens: TokenBook) -> Starlette:  # noqa: PL
         return HTMLResponse(DASHBOARD_HTML)
 
     async def openapi(request: Request) -> Response:
-        return JSONResponse(OPENAPI)
+        g = runtime.group
+        return JSONResponse(control_openapi(g.genesis.assets if g is not None else ()))
 
     async def getinfo(request: Request) -> Response:
         return JSONResponse(runtime.getinfo())
@@ -178,11 +178,14 @@ def build_app(runtime: NodeRuntime, tokens: TokenBook) -> Starlette:  # noqa: PL
 
     async def tokens_mint(request: Request) -> Response:
         body = await json_body(request)
+        scope, label = body.get("scope"), body.get("label")
+        if not isinstance(scope, str) or not isinstance(label, str):
+            raise BadRequest("bad-request", "scope and label must be strings")
         try:
-            token, token_id = tokens.mint(str(body.get("scope", "")), str(body.get("label", "")))
+            token, token_id = tokens.mint(scope, label)
         except TokenError as exc:
             raise BadRequest("bad-request", str(exc)) from exc
-        return JSONResponse({"token": token, "id": token_id, "scope": body["scope"]})
+        return JSONResponse({"token": token, "id": token_id, "scope": scope})
 
     async def tokens_revoke(request: Request) -> Response:
         if not tokens.revoke(request.path_params["token_id"]):

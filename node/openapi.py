@@ -15,7 +15,7 @@ from typing import Any
 HEX32 = {"type": "string", "pattern": "^[0-9a-fA-F]{64}$"}
 AMOUNT = {"type": "integer", "minimum": 1, "maximum": 2**64 - 1}
 U32 = {"type": "integer", "minimum": 0, "maximum": 2**32 - 1}
-ASSET = {"type": "string", "minLength": 1, "maxLength": 16}
+ASSET = {"type": "string", "pattern": "^[A-Z][A-Z0-9._-]{0,11}$"}
 OBJECT = {"type": "object"}
 ERROR = {
     "type": "object",
@@ -87,8 +87,7 @@ def _document(title: str, paths: dict[str, Any], secured: bool) -> dict[str, Any
     return doc
 
 
-LEG = _obj(("asset", "amount"), asset=ASSET, amount=AMOUNT)
-REQUEST_ID = {"type": "string", "maxLength": 128}
+REQUEST_ID = {"type": "string", "minLength": 1, "maxLength": 128}
 BODY = (400, 413, 415)
 ORDER = (*BODY, 409, 503)
 
@@ -98,8 +97,11 @@ def _read(summary: str) -> dict[str, Any]:
     return _op(summary, errors=(503,), secured=True)
 
 
-def control_openapi() -> dict[str, Any]:
-    """The node's control API."""
+def control_openapi(assets: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The node's control API; ``assets``: its group's, once it has one (an asset field
+    then takes only those)."""
+    asset = {"type": "string", "enum": list(assets)} if assets else ASSET
+    leg = _obj(("asset", "amount"), asset=asset, amount=AMOUNT)
     paths: dict[str, Any] = {
         "/livez": {"get": _op("the process answers")},
         "/readyz": {"get": _op("ready: p2p, storage, ledger and group up", errors=(503,))},
@@ -135,7 +137,7 @@ def control_openapi() -> dict[str, Any]:
                 body=_obj(
                     ("to", "asset", "amount"),
                     to=HEX32,
-                    asset=ASSET,
+                    asset=asset,
                     amount=AMOUNT,
                     request_id=REQUEST_ID,
                 ),
@@ -153,7 +155,7 @@ def control_openapi() -> dict[str, Any]:
                         "minItems": 1,
                         "maxItems": 1000,
                         "items": _obj(
-                            ("to", "asset", "amount"), to=HEX32, asset=ASSET, amount=AMOUNT
+                            ("to", "asset", "amount"), to=HEX32, asset=asset, amount=AMOUNT
                         ),
                     },
                 ),
@@ -168,8 +170,8 @@ def control_openapi() -> dict[str, Any]:
                 body=_obj(
                     ("counterparty", "give", "get"),
                     counterparty=HEX32,
-                    give=LEG,
-                    get=LEG,
+                    give=leg,
+                    get=leg,
                     request_id=REQUEST_ID,
                 ),
             )
@@ -179,7 +181,7 @@ def control_openapi() -> dict[str, Any]:
                 "post a standing quote",
                 errors=(*BODY, 503),
                 secured=True,
-                body=_obj(("give", "get"), give=LEG, get=LEG, fills=AMOUNT, counterparty=HEX32),
+                body=_obj(("give", "get"), give=leg, get=leg, fills=AMOUNT, counterparty=HEX32),
             )
         },
         "/v1/lend": {"get": _read("pit offers and credit lines")},
@@ -191,7 +193,7 @@ def control_openapi() -> dict[str, Any]:
                 secured=True,
                 body=_obj(
                     ("asset", "amount"),
-                    asset=ASSET,
+                    asset=asset,
                     amount=AMOUNT,
                     rate_bps=U32,
                     min_collateral_bps={"type": "integer", "minimum": 10_000, "maximum": 2**32 - 1},
@@ -206,7 +208,7 @@ def control_openapi() -> dict[str, Any]:
                 ok=(200, 202),
                 errors=(*ORDER, 404),
                 secured=True,
-                body=_obj(("asset",), asset=ASSET, request_id=REQUEST_ID),
+                body=_obj(("asset",), asset=asset, request_id=REQUEST_ID),
             )
         },
         "/v1/loans": {"get": _read("loans, positions, margin calls")},
@@ -217,7 +219,7 @@ def control_openapi() -> dict[str, Any]:
                 ok=(200, 202),
                 errors=ORDER,
                 secured=True,
-                body=_obj(("asset", "price"), asset=ASSET, price=AMOUNT, request_id=REQUEST_ID),
+                body=_obj(("asset", "price"), asset=asset, price=AMOUNT, request_id=REQUEST_ID),
             ),
         },
         "/v1/exit": {
@@ -263,9 +265,9 @@ def control_openapi() -> dict[str, Any]:
                 errors=BODY,
                 secured=True,
                 body=_obj(
-                    ("scope",),
+                    ("scope", "label"),
                     scope={"type": "string", "enum": ["read", "pay", "admin"]},
-                    label={"type": "string", "maxLength": 64},
+                    label={"type": "string", "minLength": 1, "maxLength": 64},
                 ),
             ),
         },
