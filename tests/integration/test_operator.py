@@ -13,13 +13,17 @@ each leaves the group as it found it, except the last.
 
 from __future__ import annotations
 
+import html
+import http.server
 import json
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -100,6 +104,40 @@ def wait_for(what: str, predicate: Callable[[], bool], timeout: float = 60.0) ->
     while not predicate():
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
         time.sleep(0.1)
+
+
+def chromium_flags(tmp_path: Path) -> list[str]:
+    """Headless Debian chromium, offline, its profile in ``tmp_path``."""
+    return [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={tmp_path / 'chromium'}",
+        "--enable-logging=stderr",
+        "--v=0",
+        "--virtual-time-budget=5000",
+        "--window-size=1200,900",
+    ]
+
+
+@contextmanager
+def serve_directory(root: Path) -> Iterator[int]:
+    """A static HTTP server for ``root`` on 127.0.0.1 (a port from the OS), in a thread."""
+    handler = partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server.server_address[1]
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
 
 
 def test_devnet_up_prints_every_node_and_warns_the_keys_are_public(
@@ -402,6 +440,85 @@ def test_a_page_on_another_origin_can_neither_read_nor_drive_the_api(
     assert httpx.get(f"{api}/v1/balance", headers=token).json()["next_seq"] == before
 
 
+HOSTILE_PAGE = """<!doctype html><title>free money</title><pre id="out">running</pre>
+<script>
+const targets = {%(how)s: "%(api)s"};
+async function attack() {
+  const seen = {};
+  for (const [how, api] of Object.entries(targets)) {
+    for (const path of ["/status", "/metrics", "/", "/v1/balance"]) {
+      try {
+        const r = await fetch(api + path);
+        seen[how + " " + path] = r.status + " " + (await r.text()).slice(0, 300);
+      } catch (e) { seen[how + " " + path] = "blocked " + e.name; }
+    }
+    try {  // a "simple" request: no preflight, no token (a page cannot have one)
+      const r = await fetch(api + "/v1/pay", {method: "POST", body: %(pay)s,
+        headers: {"content-type": "text/plain"}});
+      seen[how + " pay"] = r.status + "";
+    } catch (e) { seen[how + " pay"] = "blocked " + e.name; }
+  }
+  document.getElementById("out").textContent = "DONE " + JSON.stringify(seen);
+}
+attack();
+</script>"""
+
+
+def test_a_hostile_page_in_headless_chromium_reads_and_drives_nothing(
+    devnet: dict[str, Any], tmp_path: Path
+) -> None:
+    """Issue 17 item 5, in a real browser: a page of evil.example tries to read /status,
+    /metrics, the dashboard and a balance, and to pay. (1) By the name evil.example, which
+    the browser resolves to 127.0.0.1 as after DNS rebinding, with web security off: the
+    worst case, what a rebound page may do as same-origin, so only the node's Host check
+    stands in its way. (2) By the node's own address, cross-origin, with the browser as
+    shipped (it sends the page's Origin). Every read is refused or blocked, no member id
+    reaches the page, and the pay changes nothing."""
+    if CHROMIUM is None:
+        pytest.fail("chromium is missing: `make test` installs Debian's chromium package")
+    n0, _, n2 = devnet["nodes"]
+    api, port = n0["api"], int(n0["api"].rsplit(":", 1)[1])
+    token = {"authorization": f"Bearer {Path(n0['cookie']).read_text().strip()}"}
+    before = httpx.get(f"{api}/v1/balance", headers=token).json()
+    pay = json.dumps(json.dumps({"to": n2["member"], "asset": "USD", "amount": 1}))
+    site = tmp_path / "evil"
+    site.mkdir()
+    attacks = {
+        "rebound": (f"http://evil.example:{port}", ["--disable-web-security"]),
+        "direct": (f"http://127.0.0.1:{port}", []),
+    }
+    seen: dict[str, str] = {}
+    with serve_directory(site) as page_port:
+        for how, (target, extra) in attacks.items():
+            page = HOSTILE_PAGE % {"how": how, "api": target, "pay": pay}
+            (site / f"{how}.html").write_text(page)
+            dom = subprocess.run(
+                [
+                    CHROMIUM,
+                    *chromium_flags(tmp_path / how),
+                    *extra,
+                    "--host-resolver-rules=MAP evil.example 127.0.0.1",
+                    "--dump-dom",
+                    f"http://evil.example:{page_port}/{how}.html",
+                ],
+                check=False,
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
+            assert dom.returncode == 0, dom.stderr[-2000:]
+            assert "DONE " in dom.stdout, dom.stdout[-2000:]
+            done = dom.stdout.split("DONE ", 1)[1].split("</pre>", 1)[0]
+            seen.update(json.loads(html.unescape(done)))
+    assert len(seen) == 10
+    for what, answer in seen.items():
+        assert answer.startswith(("403", "blocked")), (what, answer)
+        assert n0["member"] not in answer and n2["member"] not in answer, what
+    assert seen["rebound /status"].startswith("403")  # refused by the node, not the browser
+    after = httpx.get(f"{api}/v1/balance", headers=token).json()
+    assert after == before
+
+
 def test_metrics_parse_with_prometheus_own_parser(devnet: dict[str, Any]) -> None:
     text = httpx.get(f"{devnet['nodes'][0]['api']}/metrics").text
     families = {f.name: f for f in text_string_to_metric_families(text)}
@@ -426,21 +543,7 @@ def test_the_dashboard_loads_in_headless_chromium_and_shows_the_members(
     api = devnet["nodes"][0]["api"]
     ARTIFACTS.mkdir(exist_ok=True)
     shot = ARTIFACTS / "dashboard.png"
-    flags = [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        f"--user-data-dir={tmp_path / 'chromium'}",
-        "--enable-logging=stderr",
-        "--v=0",
-        "--virtual-time-budget=5000",
-        "--window-size=1200,900",
-    ]
+    flags = chromium_flags(tmp_path)
     dom = subprocess.run(
         [CHROMIUM, *flags, "--dump-dom", f"{api}/"],
         check=False,
