@@ -235,12 +235,15 @@ class P2P:
     """Streams declined because the caller was not admitted to their protocol."""
     busy: int = 0
     """Streams declined because the caller was past its protocol's ``Limit``."""
+    strikes: int = 0
+    """Strikes given (refused gossip, undecodable or slow requests, too many streams)."""
     read_timeout: float = READ_TIMEOUT
     max_streams_per_peer: int = MAX_STREAMS_PER_PEER
     max_strangers: int = MAX_STRANGERS
 
     def punish(self, member: bytes) -> None:
         """A strike against ``member``; on a ban, disconnect it in the background."""
+        self.strikes += 1
         if self.guard.strike(member, trio.current_time()):
             logging.getLogger(__name__).warning("banning %s", member.hex()[:16])
             self._later(self._disconnect, member)

@@ -225,6 +225,13 @@ class NodeRuntime:
             "banned": [m.hex() for m in self.p2p.guard.banned(trio.current_time())]
             if self.p2p
             else [],
+            "refused": {  # what peers sent that we turned away, since start
+                "strikes": self.p2p.strikes,
+                "declined": self.p2p.declined,
+                "busy": self.p2p.busy,
+            }
+            if self.p2p
+            else {},
         }
         g = self.group
         if g is not None:
@@ -247,6 +254,7 @@ class NodeRuntime:
                     m.hex(): {a: state.balance(m, a) for a in state.assets if state.balance(m, a)}
                     for m in sorted(state.accounts)
                 },
+                "last_seqs": {m.hex(): state.accounts[m].last_seq for m in sorted(state.accounts)},
                 "supply": state.supply(),
                 "state_digest": state.digest().hex(),
                 "checkpoint": {

@@ -6,16 +6,20 @@ happens. Ports come from the OS (--port 0), everything listens on 127.0.0.1.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
 import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from devnet.cluster import LedgerProc
+from devnet.manage import alive
 
 ROOT = Path(__file__).resolve().parents[2]
 TIMEOUT_FACTOR = float(os.environ.get("SWAPNET_TEST_TIMEOUT_FACTOR", "1"))
@@ -63,3 +67,39 @@ def ledger_process(data: Path, block_interval: float = 0.0) -> Iterator[Ledger]:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def swapnet(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    done = subprocess.run(
+        [sys.executable, "-m", "node", *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=180 * TIMEOUT_FACTOR,
+        check=False,
+    )
+    if check:
+        assert done.returncode == 0, f"swapnet {' '.join(args)}:\n{done.stderr}"
+    return done
+
+
+def js(*args: str) -> Any:
+    return json.loads(swapnet(*args, "--json").stdout)
+
+
+@contextmanager
+def devnet_up(base: Path, nodes: int, seed: str = "ops") -> Iterator[dict[str, Any]]:
+    """`swapnet devnet up -n N --detach` (its parsed output), and `devnet down` whatever
+    happens."""
+    try:
+        up = js("devnet", "up", "-n", str(nodes), "--detach", "--dir", str(base), "--seed", seed)
+        assert [n["name"] for n in up["nodes"]] == [f"steward{i}" for i in range(nodes)]
+        assert "public" in up["warning"]
+        yield up
+    finally:
+        state = base / "devnet.json"
+        if state.exists():
+            record = json.loads(state.read_text())
+            pids = [n["pid"] for n in record["nodes"]] + [record["ledger"]["pid"]]
+            swapnet("devnet", "down", "--dir", str(base), check=False)
+            assert not any(alive(p) for p in pids)

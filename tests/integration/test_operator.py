@@ -18,7 +18,6 @@ import http.server
 import json
 import shutil
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -31,54 +30,17 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from devnet.manage import alive
 from node.openapi import control_openapi
 from proto.codec import decode
 from proto.formation import GroupSpec
 from proto.genesis import AdmissionPolicy
 from proto.pit import PitPolicy
 from tests.fuzz.http import fuzz_api
-from tests.integration.processes import ROOT, TIMEOUT_FACTOR
+from tests.integration.processes import ROOT, TIMEOUT_FACTOR, devnet_up, js, swapnet
 
 pytestmark = pytest.mark.xdist_group("processes")
 ARTIFACTS = ROOT / "test-artifacts"
 CHROMIUM = shutil.which("chromium")
-
-
-def swapnet(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    done = subprocess.run(
-        [sys.executable, "-m", "node", *args],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=180 * TIMEOUT_FACTOR,
-        check=False,
-    )
-    if check:
-        assert done.returncode == 0, f"swapnet {' '.join(args)}:\n{done.stderr}"
-    return done
-
-
-def js(*args: str) -> Any:
-    return json.loads(swapnet(*args, "--json").stdout)
-
-
-@contextmanager
-def devnet_up(base: Path, nodes: int) -> Iterator[dict[str, Any]]:
-    """`swapnet devnet up -n N --detach` (its parsed output), and `devnet down` whatever
-    happens."""
-    try:
-        up = js("devnet", "up", "-n", str(nodes), "--detach", "--dir", str(base), "--seed", "ops")
-        assert [n["name"] for n in up["nodes"]] == [f"steward{i}" for i in range(nodes)]
-        assert "public" in up["warning"]
-        yield up
-    finally:
-        state = base / "devnet.json"
-        if state.exists():
-            record = json.loads(state.read_text())
-            pids = [n["pid"] for n in record["nodes"]] + [record["ledger"]["pid"]]
-            swapnet("devnet", "down", "--dir", str(base), check=False)
-            assert not any(alive(p) for p in pids)
 
 
 @pytest.fixture(scope="module")

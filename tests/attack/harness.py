@@ -1,0 +1,258 @@
+"""The attacker harness: two real devnets and a rogue node, after Bitcoin Core's
+adversarial functional tests (a ``P2PInterface`` that sends any message) and Core
+Lightning's ``dev-`` misbehaving peers.
+
+* ``Arena``: two 4-steward devnets of real processes with the same keys (seed
+  ``attack``): the **attacked** group and a **control** group that sees no attack. In both,
+  ``steward3``'s node is stopped, so the two groups differ only in what the attacker does:
+  in the attacked one, the rogue speaks with ``steward3``'s real key (one Byzantine
+  steward, the f = 1 the committee of 4 tolerates).
+* ``Rogue``: a real libp2p host (``node.p2p``) with that key (or a stranger's), connected
+  to the three honest nodes; it sends any bytes on any stream protocol or gossip topic,
+  keeps what it saw to replay it, and answers the honest nodes' own requests as a liar.
+* ``Arena.verdict()`` after each attack: the honest nodes are alive, none banned another
+  honest node, both groups run the same round of payments, and every honest node of the
+  attacked group ends with the members' balances and seqs of the control group; and the
+  attacked group still completes checkpoints.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import AsyncExitStack, ExitStack, asynccontextmanager, contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import trio
+from nacl.signing import SigningKey
+
+from devnet.cluster import seeded_key
+from devnet.manage import alive
+from node.certification import SYNC_PROTOCOL, VOTE_PROTOCOL
+from node.checkpoints import CHECKPOINT_PROTOCOL, STATE_PROTOCOL
+from node.p2p import P2P, open_p2p
+from node.runtime import HELLO_PROTOCOL
+from tests.integration.processes import TIMEOUT_FACTOR, devnet_up, swapnet
+
+SEED = "attack"
+ROGUE = "steward3"
+HONEST = ("steward0", "steward1", "steward2")
+
+
+def wait_for(what: str, predicate: Callable[[], bool], timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout * TIMEOUT_FACTOR
+    while not predicate():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.1)
+
+
+@dataclass
+class Devnet:
+    """One running devnet (its devnet.json record)."""
+
+    base: Path
+    record: dict[str, Any]
+
+    def node(self, name: str) -> dict[str, Any]:
+        return next(n for n in self.record["nodes"] if n["name"] == name)
+
+    def status(self, name: str) -> dict[str, Any]:
+        answer: dict[str, Any] = httpx.get(f"{self.node(name)['api']}/status", timeout=10).json()
+        return answer
+
+    def pay(self, payer: str, payee: str, amount: int, request_id: str) -> None:
+        node = self.node(payer)
+        token = Path(node["cookie"]).read_text().strip()
+        body = {
+            "to": self.node(payee)["member"],
+            "asset": "USD",
+            "amount": amount,
+            "request_id": request_id,
+        }
+        answer = httpx.post(
+            f"{node['api']}/v1/pay",
+            json=body,
+            headers={"authorization": f"Bearer {token}"},
+            timeout=60 * TIMEOUT_FACTOR,
+        )
+        assert answer.status_code == 200 and answer.json()["certified"], answer.text
+
+    def content(self, name: str) -> tuple[Any, Any]:
+        """What the group's state says of every member: balances and seqs (the state
+        digest itself differs between two groups: it commits to the group id)."""
+        group = self.status(name)["group"]
+        return group["balances"], group["last_seqs"]
+
+
+@dataclass
+class Arena:
+    attacked: Devnet
+    control: Devnet
+    rounds: int = 0
+    rogue_key: SigningKey = field(default_factory=lambda: seeded_key(SEED, ROGUE))
+    seen: dict[str, list[bytes]] = field(default_factory=dict)
+    """Gossip the rogues received, per topic (``gid/topic`` for another group's)."""
+
+    @property
+    def group_id(self) -> str:
+        return str(self.attacked.status(HONEST[0])["group"]["group_id"])
+
+    def topic(self, name: str) -> str:
+        return f"swapnet/1/{self.group_id}/{name}"
+
+    def verdict(self) -> None:
+        """The attacked group's honest nodes: alive, banning no honest node, agreeing
+        with the control group after one more round of payments, still checkpointing."""
+        honest = {self.attacked.node(n)["member"] for n in HONEST}
+        for name in HONEST:
+            node = self.attacked.node(name)
+            assert alive(node["pid"]), f"{name} died"
+            assert set(self.attacked.status(name)["banned"]).isdisjoint(honest), name
+        before = self.attacked.status(HONEST[0])["group"]["checkpoint"]["number"]
+        self.rounds += 1
+        for devnet in (self.attacked, self.control):
+            for i, payer in enumerate(HONEST):
+                payee = HONEST[(i + 1) % len(HONEST)]
+                devnet.pay(payer, payee, self.rounds + i, f"round-{self.rounds}-{payer}")
+        expected = self._settled(self.control)
+        for name in HONEST:
+            wait_for(
+                f"{name} to apply the round", lambda n=name: self.attacked.content(n) == expected
+            )
+        wait_for(
+            "a checkpoint after the attack",
+            lambda: self.attacked.status(HONEST[0])["group"]["checkpoint"]["number"] > before,
+            timeout=90,
+        )
+
+    def _settled(self, devnet: Devnet) -> tuple[Any, Any]:
+        """The content every honest node of ``devnet`` agrees on, once they do."""
+        seen: list[tuple[Any, Any]] = []
+
+        def agree() -> bool:
+            seen[:] = [devnet.content(n) for n in HONEST]
+            return all(c == seen[0] for c in seen)
+
+        wait_for("the control group's nodes to agree", agree)
+        return seen[0]
+
+
+@contextmanager
+def arena(base: Path) -> Iterator[Arena]:
+    """Both devnets up, ``steward3`` stopped in each; down whatever happens."""
+    with ExitStack() as stack:
+        devnets = []
+        for name in ("attacked", "control"):
+            stack.enter_context(devnet_up(base / name, 4, seed=SEED))
+            record = json.loads((base / name / "devnet.json").read_text())
+            swapnet("devnet", "stop", ROGUE, "--dir", str(base / name))
+            devnets.append(Devnet(base / name, record))
+        yield Arena(*devnets)
+
+
+@dataclass
+class Rogue:
+    """The attacker's host. What it receives is kept in ``seen`` (the arena's: the next
+    test's rogue may replay it). It publishes whether or not it listens: without a
+    subscription its messages go to the peers it knows take the topic (gossipsub's
+    fanout), which works even while honest nodes keep a departed rogue out of their
+    meshes (the prune backoff)."""
+
+    p2p: P2P
+    arena: Arena
+    subscriptions: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def seen(self) -> dict[str, list[bytes]]:
+        return self.arena.seen
+
+    @property
+    def honest_members(self) -> list[bytes]:
+        return [bytes.fromhex(self.arena.attacked.node(n)["member"]) for n in HONEST]
+
+    async def listen(self, *topics: str, group_id: str | None = None) -> None:
+        """Subscribe to ``topics`` of the attacked group (or of ``group_id``'s) and wait
+        until an honest node takes the rogue into its mesh."""
+        for name in topics:
+            topic = f"swapnet/1/{group_id or self.arena.group_id}/{name}"
+            self.subscriptions[topic] = await self.p2p.subscribe(topic)
+            with trio.fail_after(30 * TIMEOUT_FACTOR):
+                await self.p2p.wait_mesh(topic, 1)
+
+    def collect(self) -> None:
+        """Move what the subscriptions hold into ``seen``."""
+        for topic, sub in self.subscriptions.items():
+            while True:
+                try:
+                    msg = sub.receive_channel.receive_nowait()
+                except trio.WouldBlock:
+                    break
+                _, _, gid, name = topic.split("/")
+                kind = name if gid == self.arena.group_id else f"{gid}/{name}"
+                self.seen.setdefault(kind, []).append(bytes(msg.data))
+
+    async def publish(self, topic: str, data: bytes) -> None:
+        await self.p2p.publish(self.arena.topic(topic), data)
+
+    def strikes(self) -> list[int]:
+        return [self.arena.attacked.status(n)["refused"]["strikes"] for n in HONEST]
+
+    async def delivered(self, at_least: int = 1) -> None:
+        """Wait until every honest node has struck the rogue ``at_least`` more times than
+        now, after one junk probe: gossip on one connection is in order, so whatever the
+        rogue published before has reached them (else a test could pass on messages
+        still queued when its host closed)."""
+        before = await trio.to_thread.run_sync(self.strikes)
+        await self.publish("certificates", b"probe %d" % trio.current_time())
+
+        def arrived() -> bool:
+            return all(a >= b + at_least for a, b in zip(self.strikes(), before, strict=True))
+
+        await trio.to_thread.run_sync(lambda: wait_for("the rogue's messages to arrive", arrived))
+
+    async def ask(self, member: bytes, protocol: str, data: bytes) -> bytes | str:
+        """A request; the answer, or why there was none."""
+        try:
+            return await self.p2p.request(member, protocol, data, timeout=10)
+        except Exception as exc:  # the point is to see what the honest node does
+            return f"{type(exc).__name__}: {exc}"
+
+
+@asynccontextmanager
+async def rogue(
+    arena: Arena, key: SigningKey | None = None, devnet: Devnet | None = None
+) -> AsyncIterator[Rogue]:
+    """A rogue host with ``key`` (default: steward3's, a Byzantine steward), connected
+    to the three honest nodes of the attacked group (or of ``devnet``: the two groups'
+    nodes have the same peer ids, so one host cannot hold both)."""
+    stack = AsyncExitStack()
+    try:
+        p2p = await stack.enter_async_context(open_p2p(key or arena.rogue_key))
+        for addr in [(devnet or arena.attacked).status(n)["addresses"][0] for n in HONEST]:
+            with trio.fail_after(30 * TIMEOUT_FACTOR):
+                await p2p.connect(addr)
+        for protocol in ANSWERED:  # the honest nodes ask it too: it answers (junk), or
+            p2p.set_handler(protocol, _junk)  # they reconnect and it misses gossip
+        yield Rogue(p2p, arena)
+    finally:
+        try:
+            await stack.aclose()
+        except BaseExceptionGroup as group:  # py-libp2p: a gossip frame read while pubsub
+            _, rest = group.split(_shutdown_race)  # stops spawns into a closed nursery
+            if rest is not None:
+                raise rest from None
+
+
+ANSWERED = (SYNC_PROTOCOL, STATE_PROTOCOL, HELLO_PROTOCOL, VOTE_PROTOCOL, CHECKPOINT_PROTOCOL)
+
+
+async def _junk(caller: bytes, request: bytes) -> bytes:
+    return b"\xc0"
+
+
+def _shutdown_race(exc: BaseException) -> bool:
+    return isinstance(exc, RuntimeError) and "closed to new arrivals" in str(exc)
