@@ -34,7 +34,7 @@ from devnet.cluster import seeded_key
 from devnet.manage import alive
 from node.certification import SYNC_PROTOCOL, VOTE_PROTOCOL
 from node.checkpoints import CHECKPOINT_PROTOCOL, STATE_PROTOCOL
-from node.p2p import P2P, open_p2p
+from node.p2p import P2P, open_p2p, peer_id_of
 from node.runtime import HELLO_PROTOCOL
 from tests.integration.processes import TIMEOUT_FACTOR, devnet_up, swapnet
 
@@ -196,21 +196,36 @@ class Rogue:
                 self.seen.setdefault(kind, []).append(bytes(msg.data))
 
     async def publish(self, topic: str, data: bytes) -> None:
-        await self.p2p.publish(self.arena.topic(topic), data)
+        """Publish on the attacked group's ``topic``, once the rogue knows every honest
+        node takes it (else gossipsub sends it to nobody)."""
+        full = self.arena.topic(topic)
+        honest = {peer_id_of(m) for m in self.honest_members}
+        with trio.fail_after(30 * TIMEOUT_FACTOR):
+            while not honest <= set(self.p2p.pubsub.peer_topics.get(full, ())):
+                await trio.sleep(0.05)
+        await self.p2p.publish(full, data)
 
     def strikes(self) -> list[int]:
         return [self.arena.attacked.status(n)["refused"]["strikes"] for n in HONEST]
 
-    async def delivered(self, at_least: int = 1) -> None:
-        """Wait until every honest node has struck the rogue ``at_least`` more times than
-        now, after one junk probe: gossip on one connection is in order, so whatever the
-        rogue published before has reached them (else a test could pass on messages
-        still queued when its host closed)."""
+    async def delivered(self) -> None:
+        """Wait until every honest node has refused a junk probe sent after everything
+        the rogue published before (gossip on one connection is in order): else a test
+        could pass on messages still queued when its host closed. The probe is a strike."""
         before = await trio.to_thread.run_sync(self.strikes)
         await self.publish("certificates", b"probe %d" % trio.current_time())
+        await self.struck(1, before)
+
+    async def struck(self, count: int, before: list[int]) -> None:
+        """Wait until every honest node has struck the rogue ``count`` more times than
+        ``before`` (or banned it: then it drops the rest at the door)."""
+        me = self.p2p.member_id.hex()
 
         def arrived() -> bool:
-            return all(a >= b + at_least for a, b in zip(self.strikes(), before, strict=True))
+            return all(
+                after >= was + count or me in self.arena.attacked.status(name)["banned"]
+                for name, after, was in zip(HONEST, self.strikes(), before, strict=True)
+            )
 
         await trio.to_thread.run_sync(lambda: wait_for("the rogue's messages to arrive", arrived))
 

@@ -1,0 +1,102 @@
+"""Attacks on the stream protocols of a real group: junk on every protocol, oversized
+frames, many streams at once and slow ones, from strangers (fresh keys); and the rogue
+steward answering the honest nodes' own syncs with forged checkpoints and states. After
+each, the honest nodes agree with the control group (``Arena.verdict``).
+
+This module runs before ``test_attack_topics.py`` (file order), whose forgeries end in
+the rogue's ban."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from dataclasses import replace
+
+import pytest
+import trio
+from libp2p.utils.varint import encode_varint_prefixed
+from nacl.signing import SigningKey
+
+from node.certification import SYNC_PROTOCOL, VOTE_PROTOCOL
+from node.checkpoints import CHECKPOINT_PROTOCOL, STATE_PROTOCOL
+from node.formation import DKG_PROTOCOL
+from node.p2p import MAX_FRAME, peer_id_of
+from node.runtime import HELLO_PROTOCOL, JOIN_PROTOCOL
+from node.swaps import SWAP_PROTOCOL
+from proto.checkpointing import Completed, SeqEntry
+from proto.codec import decode
+from proto.state import GroupState
+from proto.sync import StateReply, StateRequest
+from tests.attack.harness import HONEST, Arena, rogue, wait_for
+
+pytestmark = pytest.mark.xdist_group("processes")
+PROTOCOLS = (
+    VOTE_PROTOCOL,
+    SYNC_PROTOCOL,
+    CHECKPOINT_PROTOCOL,
+    STATE_PROTOCOL,
+    DKG_PROTOCOL,
+    JOIN_PROTOCOL,
+    HELLO_PROTOCOL,
+    SWAP_PROTOCOL,
+)
+JUNK = (b"", b"\xc0", b"\x93\x01\x02\x03", os.urandom(64), b"[" * 4000, b"\xff" * 1000)
+
+
+async def test_strangers_junk_oversized_frames_many_and_slow_streams_change_nothing(
+    the_arena: Arena,
+) -> None:
+    """A stranger may only ask to join: every other protocol is declined unread. It sends
+    junk on all of them anyway, an oversized frame, and opens many streams it never
+    finishes (slowloris) on the one protocol it may use."""
+    stranger = SigningKey(os.urandom(32))
+    async with rogue(the_arena, key=stranger) as r:
+        answers = [
+            await r.ask(member, protocol, junk)
+            for member in r.honest_members
+            for protocol in PROTOCOLS
+            for junk in JUNK
+        ]
+        assert not any(isinstance(a, bytes) and len(a) > 1000 for a in answers)
+        member = r.honest_members[0]
+        oversized = encode_varint_prefixed(b"\x00" * (MAX_FRAME + 1))
+        with contextlib.suppress(Exception):
+            stream = await r.p2p.host.new_stream(peer_id_of(member), [JOIN_PROTOCOL])
+            await stream.write(oversized[: 1 << 16])  # announces more than a frame
+        held = []
+        for _ in range(60):  # never finished
+            with contextlib.suppress(Exception):
+                held.append(await r.p2p.host.new_stream(peer_id_of(member), [JOIN_PROTOCOL]))
+    await trio.to_thread.run_sync(the_arena.verdict)
+
+
+async def test_the_rogue_answers_syncs_with_forged_checkpoints_and_states(
+    the_arena: Arena,
+) -> None:
+    """The honest nodes ask every connected member for its newest checkpoint and state
+    (anti-entropy). The rogue answers each with a real completed checkpoint wrapped in
+    a rollback vector, and a state that is not the one it commits to."""
+    a = the_arena
+    victim = bytes.fromhex(a.attacked.node(HONEST[0])["member"])
+    forged: list[Completed] = []
+    wrong = GroupState(bytes.fromhex(a.group_id), ("BTC", "USD"))
+    asked: list[bytes] = []
+
+    async def lie(caller: bytes, request: bytes) -> bytes:
+        asked.append(caller)
+        return StateReply((forged[0],), wrong.encode()).encode()
+
+    async with rogue(a) as r:
+        answer = await r.ask(r.honest_members[0], STATE_PROTOCOL, StateRequest(0).encode())
+        assert isinstance(answer, bytes), answer
+        (completed,) = decode(answer, StateReply).completed  # a real one, to forge from
+        forged.append(
+            Completed(
+                replace(completed.proposal, vector=(SeqEntry(victim, 1),)), completed.signature
+            )
+        )
+        r.p2p.set_handler(STATE_PROTOCOL, lie)
+        await trio.to_thread.run_sync(
+            lambda: wait_for("the honest nodes to ask the rogue", lambda: len(set(asked)) >= 2)
+        )
+    await trio.to_thread.run_sync(a.verdict)
