@@ -92,6 +92,15 @@ BODY = (400, 413, 415)
 ORDER = (*BODY, 409, 503)
 
 
+def _order(
+    summary: str, required: tuple[str, ...], errors: tuple[int, ...] = ORDER, **props: Any
+) -> dict[str, Any]:
+    """A POST that places one order of ours: certified (200) or still pending (202), with
+    an optional idempotency key."""
+    body = _obj(required, **props, request_id=REQUEST_ID)
+    return _op(summary, ok=(200, 202), errors=errors, secured=True, body=body)
+
+
 def _read(summary: str) -> dict[str, Any]:
     """A GET that needs a read token and the group."""
     return _op(summary, errors=(503,), secured=True)
@@ -129,18 +138,8 @@ def control_openapi(assets: tuple[str, ...] = ()) -> dict[str, Any]:
             )
         },
         "/v1/pay": {
-            "post": _op(
-                "pay a member",
-                ok=(200, 202),
-                errors=ORDER,
-                secured=True,
-                body=_obj(
-                    ("to", "asset", "amount"),
-                    to=HEX32,
-                    asset=asset,
-                    amount=AMOUNT,
-                    request_id=REQUEST_ID,
-                ),
+            "post": _order(
+                "pay a member", ("to", "asset", "amount"), to=HEX32, asset=asset, amount=AMOUNT
             )
         },
         "/v1/pay/many": {
@@ -162,18 +161,12 @@ def control_openapi(assets: tuple[str, ...] = ()) -> dict[str, Any]:
             )
         },
         "/v1/swap": {
-            "post": _op(
+            "post": _order(
                 "take a maker's quote",
-                ok=(200, 202),
-                errors=ORDER,
-                secured=True,
-                body=_obj(
-                    ("counterparty", "give", "get"),
-                    counterparty=HEX32,
-                    give=leg,
-                    get=leg,
-                    request_id=REQUEST_ID,
-                ),
+                ("counterparty", "give", "get"),
+                counterparty=HEX32,
+                give=leg,
+                get=leg,
             )
         },
         "/v1/swap/quote": {
@@ -186,51 +179,25 @@ def control_openapi(assets: tuple[str, ...] = ()) -> dict[str, Any]:
         },
         "/v1/lend": {"get": _read("pit offers and credit lines")},
         "/v1/lend/offer": {
-            "post": _op(
+            "post": _order(
                 "offer to lend",
-                ok=(200, 202),
-                errors=ORDER,
-                secured=True,
-                body=_obj(
-                    ("asset", "amount"),
-                    asset=asset,
-                    amount=AMOUNT,
-                    rate_bps=U32,
-                    min_collateral_bps={"type": "integer", "minimum": 10_000, "maximum": 2**32 - 1},
-                    expiry={"type": "integer", "minimum": 0, "maximum": 2**64 - 1},
-                    request_id=REQUEST_ID,
-                ),
+                ("asset", "amount"),
+                asset=asset,
+                amount=AMOUNT,
+                rate_bps=U32,
+                min_collateral_bps={"type": "integer", "minimum": 10_000, "maximum": 2**32 - 1},
+                expiry={"type": "integer", "minimum": 0, "maximum": 2**64 - 1},
             )
         },
         "/v1/lend/withdraw": {
-            "post": _op(
-                "withdraw our lend offer",
-                ok=(200, 202),
-                errors=(*ORDER, 404),
-                secured=True,
-                body=_obj(("asset",), asset=asset, request_id=REQUEST_ID),
-            )
+            "post": _order("withdraw our lend offer", ("asset",), (*ORDER, 404), asset=asset)
         },
         "/v1/loans": {"get": _read("loans, positions, margin calls")},
         "/v1/marks": {
             "get": _read("the pit's marks"),
-            "post": _op(
-                "mark an asset's price",
-                ok=(200, 202),
-                errors=ORDER,
-                secured=True,
-                body=_obj(("asset", "price"), asset=asset, price=AMOUNT, request_id=REQUEST_ID),
-            ),
+            "post": _order("mark an asset's price", ("asset", "price"), asset=asset, price=AMOUNT),
         },
-        "/v1/exit": {
-            "post": _op(
-                "leave the group",
-                ok=(200, 202),
-                errors=ORDER,
-                secured=True,
-                body=_obj(pay_to=HEX32, request_id=REQUEST_ID),
-            )
-        },
+        "/v1/exit": {"post": _order("leave the group", (), pay_to=HEX32)},
         "/v1/join": {
             "post": _op(
                 "deposit and ask to join",
