@@ -18,6 +18,7 @@ Lightning's ``dev-`` misbehaving peers.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -28,6 +29,8 @@ from typing import Any
 
 import httpx
 import trio
+from libp2p.peer.peerinfo import info_from_p2p_addr
+from multiaddr import Multiaddr
 from nacl.signing import SigningKey
 
 from devnet.cluster import seeded_key
@@ -196,12 +199,13 @@ class Rogue:
                 self.seen.setdefault(kind, []).append(bytes(msg.data))
 
     async def publish(self, topic: str, data: bytes) -> None:
-        """Publish on the attacked group's ``topic``, once the rogue knows every honest
-        node takes it (else gossipsub sends it to nobody)."""
+        """Publish on the attacked group's ``topic``, once the rogue knows an honest node
+        takes it (else gossipsub sends it to nobody; the honest nodes forward what they
+        accept to each other, and ``delivered`` checks what each of them refused)."""
         full = self.arena.topic(topic)
         honest = {peer_id_of(m) for m in self.honest_members}
         with trio.fail_after(30 * TIMEOUT_FACTOR):
-            while not honest <= set(self.p2p.pubsub.peer_topics.get(full, ())):
+            while not honest & set(self.p2p.pubsub.peer_topics.get(full, ())):
                 await trio.sleep(0.05)
         await self.p2p.publish(full, data)
 
@@ -247,9 +251,14 @@ async def rogue(
     stack = AsyncExitStack()
     try:
         p2p = await stack.enter_async_context(open_p2p(key or arena.rogue_key))
-        for addr in [(devnet or arena.attacked).status(n)["addresses"][0] for n in HONEST]:
+        target = devnet or arena.attacked
+        addrs = [target.status(n)["addresses"][0] for n in HONEST]
+        for addr in addrs:
             with trio.fail_after(30 * TIMEOUT_FACTOR):
                 await p2p.connect(addr)
+        if key is None:  # a member: wait to be in every honest node's gossip
+            topic = f"swapnet/1/{target.status(HONEST[0])['group']['group_id']}/certificates"
+            await _in_gossip(p2p, addrs, topic)
         for protocol in ANSWERED:  # the honest nodes ask it too: it answers (junk), or
             p2p.set_handler(protocol, _junk)  # they reconnect and it misses gossip
         yield Rogue(p2p, arena)
@@ -260,6 +269,28 @@ async def rogue(
             _, rest = group.split(_shutdown_race)  # stops spawns into a closed nursery
             if rest is not None:
                 raise rest from None
+
+
+async def _in_gossip(p2p: P2P, addrs: list[str], topic: str) -> None:
+    """Wait until every honest node has told the rogue what it subscribes to. A node that
+    still holds the previous rogue host's connection (the same peer id, closed a moment
+    ago) does not greet the new one: reconnect to it until it does."""
+    for _ in range(6):
+        with trio.move_on_after(5 * TIMEOUT_FACTOR):
+            while True:
+                known = set(p2p.pubsub.peer_topics.get(topic, ()))
+                missing = [
+                    a for a in addrs if a.rsplit("/p2p/", 1)[1] not in {str(k) for k in known}
+                ]
+                if not missing:
+                    return
+                await trio.sleep(0.1)
+        for addr in missing:
+            with contextlib.suppress(Exception):
+                await p2p.host.disconnect(info_from_p2p_addr(Multiaddr(addr)).peer_id)
+            with trio.fail_after(30 * TIMEOUT_FACTOR):
+                await p2p.connect(addr)
+    raise AssertionError(f"honest nodes never greeted the rogue: {missing}")
 
 
 ANSWERED = (SYNC_PROTOCOL, STATE_PROTOCOL, HELLO_PROTOCOL, VOTE_PROTOCOL, CHECKPOINT_PROTOCOL)

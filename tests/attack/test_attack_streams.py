@@ -27,9 +27,11 @@ from proto.checkpointing import Completed, SeqEntry
 from proto.codec import decode
 from proto.state import GroupState
 from proto.sync import StateReply, StateRequest
+from proto.validation import BatchRefused, Refusal
+from proto.votes import Batch, make_vote
 from tests.attack.harness import HONEST, Arena, rogue, wait_for
 
-pytestmark = pytest.mark.xdist_group("processes")
+pytestmark = pytest.mark.xdist_group("attack")
 PROTOCOLS = (
     VOTE_PROTOCOL,
     SYNC_PROTOCOL,
@@ -100,3 +102,32 @@ async def test_the_rogue_answers_syncs_with_forged_checkpoints_and_states(
             lambda: wait_for("the honest nodes to ask the rogue", lambda: len(set(asked)) >= 2)
         )
     await trio.to_thread.run_sync(a.verdict)
+
+
+async def test_the_rogue_answers_vote_requests_with_forged_votes_and_refusals(
+    the_arena: Arena,
+) -> None:
+    """Every honest payment asks every steward for a vote, the rogue too. It answers with
+    a vote for another batch, a vote in an honest steward's name, a refusal of every
+    order, and junk, in turn: the honest stewards' votes still certify every payment."""
+    a = the_arena
+    calls: list[bytes] = []
+    gid = bytes.fromhex(a.group_id)
+
+    async def lie(caller: bytes, request: bytes) -> bytes:
+        calls.append(caller)
+        batch = decode(request, Batch)
+        digest = batch.digest(gid)
+        honest = bytes.fromhex(a.attacked.node(HONEST[0])["member"])
+        answers = (
+            make_vote(a.rogue_key, gid, bytes(32)).encode(),
+            replace(make_vote(a.rogue_key, gid, digest), steward=honest).encode(),
+            BatchRefused(digest, (Refusal(0, "insufficient-funds"),)).encode(),
+            b"\xc0",
+        )
+        return answers[len(calls) % len(answers)]
+
+    async with rogue(a) as r:
+        r.p2p.set_handler(VOTE_PROTOCOL, lie)
+        await trio.to_thread.run_sync(a.verdict)
+    assert len(calls) >= 3, "the honest nodes never asked the rogue for a vote"

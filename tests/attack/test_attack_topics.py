@@ -22,7 +22,7 @@ from proto.votes import Batch, Certificate, StewardSignature, make_vote
 from tests.attack.harness import HONEST, Arena, Rogue, rogue, wait_for
 from tests.integration.processes import TIMEOUT_FACTOR
 
-pytestmark = pytest.mark.xdist_group("processes")
+pytestmark = pytest.mark.xdist_group("attack")
 TOPICS = ("certificates", "checkpoints", "evidence")
 
 
