@@ -4,8 +4,8 @@ served at ``GET /openapi.json`` and is what ``tests/fuzz`` drives schemathesis f
 it says exactly what a route takes (types, bounds, required fields) and every status it
 may answer; a status not listed here is a failure of the fuzz tests.
 
-Invariant: a route added to either app is described here (``tests/fuzz`` checks that the
-apps' routes and these paths are the same set).
+Invariant: a route added to either app is described here
+(``tests/fuzz/test_openapi_covers_routes.py`` checks that they are the same set).
 """
 
 from __future__ import annotations
