@@ -88,6 +88,8 @@ MAX_STRANGERS = 32
 STRANGER_SECONDS = 60.0
 NOT_ADMITTED = b"not a member of this group"
 MAX_HELD_SUBSCRIPTIONS = 16
+KEPT_BUCKETS = 4096
+"""Token buckets kept per limit before the full ones are forgotten."""
 
 Validator = Callable[[bytes, bytes], bool]
 """(member id of the publisher, payload) -> deliver and forward?"""
@@ -124,11 +126,21 @@ class TokenBuckets:
     def allow(self, member: bytes, now: float) -> bool:
         tokens, last = self._buckets.get(member, (self.burst, now))
         tokens = min(self.burst, tokens + (now - last) * self.rate)
+        if len(self._buckets) >= KEPT_BUCKETS and member not in self._buckets:
+            self._forget_full(now)  # strangers rotating keys must not grow this for ever
         if tokens < 1:
             self._buckets[member] = (tokens, now)
             return False
         self._buckets[member] = (tokens - 1, now)
         return True
+
+    def _forget_full(self, now: float) -> None:
+        """Drop the buckets that have refilled (a missing bucket is a full one)."""
+        self._buckets = {
+            m: (tokens, last)
+            for m, (tokens, last) in self._buckets.items()
+            if tokens + (now - last) * self.rate < self.burst
+        }
 
 
 @dataclass(frozen=True)

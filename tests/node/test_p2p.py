@@ -14,6 +14,7 @@ import trio
 from nacl.signing import SigningKey
 
 from node.p2p import (
+    KEPT_BUCKETS,
     MAX_FRAME,
     MAX_REASON,
     P2P,
@@ -21,6 +22,7 @@ from node.p2p import (
     P2PError,
     PeerGuard,
     Refused,
+    TokenBuckets,
     member_of,
     open_p2p,
     peer_id_of,
@@ -193,3 +195,15 @@ async def test_a_flood_is_dropped_and_ends_in_a_ban() -> None:
                 break
             delivered += 1
         assert delivered <= 2  # the burst, and nothing past it
+
+
+def test_token_buckets_of_strangers_rotating_keys_stay_bounded() -> None:
+    """A protocol open to strangers (join) keeps a bucket per caller; fresh keys without
+    end must not grow that without end: full buckets are forgotten past a cap."""
+    buckets = TokenBuckets(rate=1.0, burst=2.0)
+    for i in range(3 * KEPT_BUCKETS):
+        assert buckets.allow(i.to_bytes(32, "big"), now=float(i))
+    assert len(buckets._buckets) <= KEPT_BUCKETS
+    eager = b"\x01" * 32
+    assert buckets.allow(eager, 1e6) and buckets.allow(eager, 1e6)
+    assert not buckets.allow(eager, 1e6)  # an empty bucket is kept, whatever the cap
