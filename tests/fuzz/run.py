@@ -3,7 +3,7 @@
 one row per target (inputs, seconds, findings, the worker's peak RSS) and exits 1 on any
 finding, with the input that found it (hex) so it can be replayed.
 
-    python -m tests.fuzz.run [--inputs N] [--seed S] [--only SUBSTRING]
+    python -m tests.fuzz.run [--inputs N] [--seed S] [--only TEXT] [--exclude TEXT]
 """
 
 from __future__ import annotations
@@ -56,13 +56,18 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--inputs", type=int, default=100_000)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--only", default="")
+    parser.add_argument("--only", default="", help="targets whose name has this")
+    parser.add_argument("--exclude", default=None, help="leave out targets whose name has this")
     args = parser.parse_args(argv)
 
     from tests.fuzz.targets import all_targets  # noqa: PLC0415
 
     names = [t.name for t in all_targets()]
-    chosen = [i for i, name in enumerate(names) if args.only in name]
+    chosen = [
+        i
+        for i, name in enumerate(names)
+        if args.only in name and (args.exclude is None or args.exclude not in name)
+    ]
     start = time.perf_counter()
     with ProcessPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
         futures = [pool.submit(run_target, i, args.inputs, args.seed) for i in chosen]
