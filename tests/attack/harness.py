@@ -20,8 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import AsyncExitStack, ExitStack, asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,18 +38,11 @@ from node.certification import SYNC_PROTOCOL, VOTE_PROTOCOL
 from node.checkpoints import CHECKPOINT_PROTOCOL, STATE_PROTOCOL
 from node.p2p import P2P, open_p2p, peer_id_of
 from node.runtime import HELLO_PROTOCOL
-from tests.integration.processes import TIMEOUT_FACTOR, devnet_up, swapnet
+from tests.integration.processes import TIMEOUT_FACTOR, devnet_up, swapnet, wait_for
 
 SEED = "attack"
 ROGUE = "steward3"
 HONEST = ("steward0", "steward1", "steward2")
-
-
-def wait_for(what: str, predicate: Callable[[], bool], timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout * TIMEOUT_FACTOR
-    while not predicate():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.1)
 
 
 @dataclass

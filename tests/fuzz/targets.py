@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, TypeVar
 
 import msgpack
 from hypothesis import settings
@@ -64,6 +64,17 @@ def examples(base: int) -> int:
     """Hypothesis examples for a target: ``base`` in the default profile, scaled with
     the profile's ``max_examples`` (ten times in ``thorough``)."""
     return max(1, base * settings.default.max_examples // 100)
+
+
+W = TypeVar("W", bound=Wire)
+
+
+def decoded(data: bytes, cls: type[W]) -> W | None:
+    """``data`` as a ``cls``, or None where the decoder refuses it (as it may)."""
+    try:
+        return decode(data, cls)
+    except ALLOWED:
+        return None
 
 
 @dataclass(frozen=True)
@@ -183,9 +194,8 @@ def vote_target() -> Target:
 
     def feed(data: bytes) -> None:
         w = world()
-        try:
-            batch = decode(data, Batch)
-        except ALLOWED:
+        batch = decoded(data, Batch)
+        if batch is None:
             return
         replica = w.group.replica()
         before = state_digest(replica.state)
@@ -248,9 +258,8 @@ def sync_target() -> Target:
     """``/swapnet/sync/1``: the answer to anyone's hello is bounded and never fails."""
 
     def feed(data: bytes) -> None:
-        try:
-            hello = decode(data, SyncHello)
-        except ALLOWED:
+        hello = decoded(data, SyncHello)
+        if hello is None:
             return
         mine = vector_of(world().group.genesis_state())
         reply = plan_reply(mine, hello, lambda member, seq: None)
@@ -284,9 +293,8 @@ def checkpoint_target() -> Target:
     unsigned is adopted."""
 
     def feed(data: bytes) -> None:
-        try:
-            msg = decode(data, Wire)
-        except ALLOWED:
+        msg = decoded(data, Wire)
+        if msg is None:
             return
         machine = checkpoint_machine()
         sender = world().group.committee.stewards[1]
@@ -329,10 +337,7 @@ def checkpoint_state_target() -> Target:
 
 def state_request_target() -> Target:
     def feed(data: bytes) -> None:
-        try:
-            decode(data, StateRequest)
-        except ALLOWED:
-            return
+        decoded(data, StateRequest)
 
     return Target(
         "stream /swapnet/checkpoint-state/1 (request)",
@@ -361,9 +366,8 @@ def join_target() -> Target:
     """``/swapnet/join/1`` (open to strangers): a join is judged, never raises."""
 
     def feed(data: bytes) -> None:
-        try:
-            join = decode(data, Join)
-        except ALLOWED:
+        join = decoded(data, Join)
+        if join is None:
             return
         w = world()
         assert join_problem(join, w.group.group_id, bytes(32), POLICY, 100) is not None or (

@@ -12,7 +12,8 @@ import re
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -67,6 +68,14 @@ def ledger_process(data: Path, block_interval: float = 0.0) -> Iterator[Ledger]:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def wait_for(what: str, predicate: Callable[[], bool], timeout: float = 60.0) -> None:
+    """Poll ``predicate`` until it holds (a condition, never a fixed sleep)."""
+    deadline = time.monotonic() + timeout * TIMEOUT_FACTOR
+    while not predicate():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.1)
 
 
 def swapnet(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:

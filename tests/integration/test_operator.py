@@ -19,8 +19,7 @@ import json
 import shutil
 import subprocess
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
@@ -36,7 +35,7 @@ from proto.formation import GroupSpec
 from proto.genesis import AdmissionPolicy
 from proto.pit import PitPolicy
 from tests.fuzz.http import fuzz_api
-from tests.integration.processes import ROOT, TIMEOUT_FACTOR, devnet_up, js, swapnet
+from tests.integration.processes import ROOT, devnet_up, js, swapnet, wait_for
 
 pytestmark = pytest.mark.xdist_group("processes")
 ARTIFACTS = ROOT / "test-artifacts"
@@ -59,13 +58,6 @@ def data(node: dict[str, Any]) -> list[str]:
 def group_of(node: dict[str, Any]) -> dict[str, Any]:
     g: dict[str, Any] = httpx.get(f"{node['api']}/status", timeout=10).json()["group"]
     return g
-
-
-def wait_for(what: str, predicate: Callable[[], bool], timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout * TIMEOUT_FACTOR
-    while not predicate():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.1)
 
 
 def chromium_flags(tmp_path: Path) -> list[str]:
