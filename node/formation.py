@@ -17,8 +17,10 @@ Each steward, given the same ``GroupSpec``:
    replies) so that slower stewards can finish too.
 
 A reply or echo that fails its checks names its culprit (``DkgFault``; a dealer that dealt
-two polynomials is ``DkgEquivocation``, with the two signed packages as proof) and the
-ceremony stops with that error: the stewards must agree on a new spec without it.
+two polynomials is ``DkgEquivocation``, with the two signed packages as proof, kept in
+``dkg-equivocation.swapnet`` in the data dir) and the ceremony stops with that error,
+once every steward not at fault has our echo (so that each finds the fault itself): the
+stewards must agree on a new spec without the culprit.
 """
 
 from __future__ import annotations
@@ -26,11 +28,13 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+from pathlib import Path
 from typing import TypeVar
 
 import trio
 from nacl.signing import SigningKey
 
+from node.files import write_atomically
 from node.p2p import P2P, P2PError, Refused
 from node.sealing import seal, unseal
 from proto.codec import Wire, decode
@@ -39,6 +43,8 @@ from proto.formation import (
     Dealer,
     DkgEcho,
     DkgEchoPull,
+    DkgEquivocation,
+    DkgEquivocationProof,
     DkgPull,
     DkgReply,
     GroupSpec,
@@ -58,6 +64,8 @@ DKG_PROTOCOL = "/swapnet/dkg/1"
 SEED_PURPOSE = "dkg-seed"
 SHARE_PURPOSE = "wallet-share"
 RETRY = 0.5
+EQUIVOCATION_FILE = "dkg-equivocation.swapnet"
+ECHO_LINGER = 30.0
 
 
 def _scalar_from(seed: bytes, label: bytes) -> int:
@@ -93,32 +101,41 @@ class Ceremony:
     def __init__(self, dealer: Dealer) -> None:
         self.dealer = dealer
         self.echo: DkgEcho | None = None
+        self.echo_pulled: set[bytes] = set()
+        """The stewards that have our echo (at most the spec's stewards)."""
+
+    def answer(self, caller: bytes, request: bytes) -> bytes:
+        """Our answer to ``caller``'s pull: the reply dealt to it, or our echo. Raises
+        ``RemoteProtocolError`` (a strike) for anything but a pull of this ceremony by
+        one of its stewards, ``Refused`` while our echo is not made yet."""
+        spec = self.dealer.spec
+        pull = decode(request, Wire)
+        if not isinstance(pull, DkgPull | DkgEchoPull) or pull.ceremony != spec.ceremony():
+            raise RemoteProtocolError("not a request of this ceremony")
+        if isinstance(pull, DkgEchoPull):
+            if caller not in spec.stewards:
+                raise RemoteProtocolError("not a steward of this ceremony")
+            if self.echo is None:
+                raise Refused("no echo yet: we are still pulling replies")
+            self.echo_pulled.add(caller)
+            return self.echo.encode()
+        reply = self.dealer.reply_to(caller)
+        if reply is None:
+            raise RemoteProtocolError("not a steward of this ceremony")
+        return reply.encode()
 
 
 def serve_dealer(p2p: P2P, dealer: Dealer) -> Ceremony:
     ceremony = Ceremony(dealer)
-    cid = dealer.spec.ceremony()
 
     async def answer(caller: bytes, request: bytes) -> bytes:
-        pull = decode(request, Wire)
-        if not isinstance(pull, DkgPull | DkgEchoPull) or pull.ceremony != cid:
-            raise RemoteProtocolError("not a request of this ceremony")
-        if isinstance(pull, DkgEchoPull):
-            if caller not in dealer.spec.stewards:
-                raise RemoteProtocolError("not a steward of this ceremony")
-            if ceremony.echo is None:
-                raise Refused("no echo yet: we are still pulling replies")
-            return ceremony.echo.encode()
-        reply = dealer.reply_to(caller)
-        if reply is None:
-            raise RemoteProtocolError("not a steward of this ceremony")
-        return reply.encode()
+        return ceremony.answer(caller, request)
 
     p2p.set_handler(DKG_PROTOCOL, answer)
     return ceremony
 
 
-async def _pull_all(p2p: P2P, dealer: Dealer, request: Wire, kind: type[W]) -> dict[bytes, W]:
+async def pull_all(p2p: P2P, dealer: Dealer, request: Wire, kind: type[W]) -> dict[bytes, W]:
     """Every other steward's answer to ``request`` (retrying those not ready yet)."""
     spec, me = dealer.spec, public_key_of(dealer.identity)
     raw = request.encode()
@@ -136,22 +153,52 @@ async def _pull_all(p2p: P2P, dealer: Dealer, request: Wire, kind: type[W]) -> d
     return got
 
 
-async def run_dkg(p2p: P2P, ceremony: Ceremony) -> tuple[KeyPackage, Genesis]:
-    """Pull every other steward's reply, echo, check every echo, finish."""
+async def run_dkg(p2p: P2P, ceremony: Ceremony, data_dir: Path) -> tuple[KeyPackage, Genesis]:
+    """Pull every other steward's reply, echo, check every echo, finish. A dealer's
+    equivocation stops the ceremony with its proof kept in ``data_dir`` (fsynced), for
+    the stewards to show when they agree on a spec without that dealer."""
     dealer = ceremony.dealer
     cid = dealer.spec.ceremony()
-    replies = await _pull_all(p2p, dealer, DkgPull(cid), DkgReply)
+    replies = await pull_all(p2p, dealer, DkgPull(cid), DkgReply)
     ceremony.echo = dealer.echo(replies)
-    echoes = await _pull_all(p2p, dealer, DkgEchoPull(cid), DkgEcho)
-    dealer.check_echoes(ceremony.echo, echoes)
+    echoes = await pull_all(p2p, dealer, DkgEchoPull(cid), DkgEcho)
+    try:
+        dealer.check_echoes(ceremony.echo, echoes)
+    except DkgFault as exc:
+        fault = _keep_proof(dealer, exc, data_dir)
+        await _linger(ceremony, exc)
+        raise fault from None
     return dealer.finish(replies)
+
+
+def _keep_proof(dealer: Dealer, fault: DkgFault, data_dir: Path) -> DkgFault:
+    """An equivocation's proof, written (fsynced) before anything else happens; the
+    fault to stop with, saying where the proof is."""
+    if not isinstance(fault, DkgEquivocation):
+        return fault
+    cheat = dealer.spec.stewards[fault.culprits[0] - 1]
+    path = data_dir / EQUIVOCATION_FILE
+    write_atomically(path, DkgEquivocationProof(cheat, *fault.proof).encode())
+    return DkgEquivocation(fault.culprits[0], fault.proof, f"proof kept in {path}")
+
+
+async def _linger(ceremony: Ceremony, fault: DkgFault) -> None:
+    """Before a failed ceremony stops this node, serve our echo until every steward not
+    at fault has it (at most ``ECHO_LINGER`` seconds): a slower honest steward would
+    otherwise wait for it for ever instead of finding the fault too."""
+    spec = ceremony.dealer.spec
+    me = public_key_of(ceremony.dealer.identity)
+    waiting = {s for s in spec.stewards if s != me and spec.identifier_of(s) not in fault.culprits}
+    with trio.move_on_after(ECHO_LINGER):
+        while not waiting <= ceremony.echo_pulled:
+            await trio.sleep(RETRY)
 
 
 async def echo_again(p2p: P2P, ceremony: Ceremony) -> None:
     """After a restart, a steward that already finished makes its echo again for the
     stewards still waiting for it (it never finishes a second time)."""
     dealer = ceremony.dealer
-    replies = await _pull_all(p2p, dealer, DkgPull(dealer.spec.ceremony()), DkgReply)
+    replies = await pull_all(p2p, dealer, DkgPull(dealer.spec.ceremony()), DkgReply)
     try:
         ceremony.echo = dealer.echo(replies)
     except DkgFault as exc:  # after the group formed: nothing to stop, say who cheated

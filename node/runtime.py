@@ -472,7 +472,7 @@ class NodeRuntime:
                 assert self.ledger_info is not None
                 if spec.ledger_id.hex() != self.ledger_info["ledger_id"]:
                     raise ValueError("the group spec is for another ledger")
-                key_package, genesis = await run_dkg(p2p, ceremony)
+                key_package, genesis = await run_dkg(p2p, ceremony, self.config.data_dir)
                 gid = store_formed(groups, self.key, key_package, genesis)
             elif self.config.genesis_file is not None:
                 genesis = decode(self.config.genesis_file.read_bytes(), Genesis)

@@ -207,9 +207,27 @@ class DkgEcho(Wire):
 class DkgEquivocation(DkgFault):
     """A dealer signed two different round-one packages for one ceremony: ``proof``."""
 
-    def __init__(self, culprit: int, proof: tuple[SignedPackage, SignedPackage]) -> None:
-        super().__init__([culprit], "equivocation: two signed round-one packages")
+    def __init__(
+        self, culprit: int, proof: tuple[SignedPackage, SignedPackage], where: str = ""
+    ) -> None:
+        reason = "equivocation: two signed round-one packages"
+        super().__init__([culprit], f"{reason} ({where})" if where else reason)
         self.proof = proof
+
+
+@register(111, "dkg-equivocation-proof")
+@dataclass(frozen=True)
+class DkgEquivocationProof(Wire):
+    """What a steward keeps (and shows the others) when a dealer equivocated: the
+    dealer's key and its two signed packages; ``equivocation_proven`` checks it."""
+
+    dealer: bytes = wf(MEMBER_ID)
+    first: SignedPackage = wf(Obj(SignedPackage))
+    second: SignedPackage = wf(Obj(SignedPackage))
+
+    @property
+    def proof(self) -> tuple[SignedPackage, SignedPackage]:
+        return self.first, self.second
 
 
 def equivocation_proven(

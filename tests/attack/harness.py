@@ -6,10 +6,13 @@ Lightning's ``dev-`` misbehaving peers.
   ``attack``): the **attacked** group and a **control** group that sees no attack. In both,
   ``steward3``'s node is stopped, so the two groups differ only in what the attacker does:
   in the attacked one, the rogue speaks with ``steward3``'s real key (one Byzantine
-  steward, the f = 1 the committee of 4 tolerates).
-* ``Rogue``: a real libp2p host (``node.p2p``) with that key (or a stranger's), connected
-  to the three honest nodes; it sends any bytes on any stream protocol or gossip topic,
-  keeps what it saw to replay it, and answers the honest nodes' own requests as a liar.
+  steward, the f = 1 the committee of 4 tolerates). ``mallory`` (``Arena.member_key``), a
+  member and no steward, joined both groups from the test process with the same deposit,
+  so the test speaks for a Byzantine member too.
+* ``Rogue``: a real libp2p host (``node.p2p``) with that key (or mallory's, or a
+  stranger's), connected to the three honest nodes; it sends any bytes on any stream
+  protocol or gossip topic, keeps what it saw to replay it, and answers the honest
+  nodes' own requests as a liar.
 * ``Arena.verdict()`` after each attack: the honest nodes are alive, none banned another
   honest node, both groups run the same round of payments, and every honest node of the
   attacked group ends with the members' balances and seqs of the control group; and the
@@ -21,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import AsyncIterator, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import AsyncExitStack, ExitStack, asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,11 +42,14 @@ from node.certification import SYNC_PROTOCOL, VOTE_PROTOCOL
 from node.checkpoints import CHECKPOINT_PROTOCOL, STATE_PROTOCOL
 from node.p2p import P2P, open_p2p, peer_id_of
 from node.runtime import HELLO_PROTOCOL
+from tests.integration.joining import join_as
 from tests.integration.processes import TIMEOUT_FACTOR, devnet_up, swapnet, wait_for
 
 SEED = "attack"
 ROGUE = "steward3"
 HONEST = ("steward0", "steward1", "steward2")
+MEMBER = "mallory"
+MEMBER_DEPOSIT = {"USD": 5_000}
 
 
 @dataclass
@@ -59,22 +66,28 @@ class Devnet:
         answer: dict[str, Any] = httpx.get(f"{self.node(name)['api']}/status", timeout=10).json()
         return answer
 
-    def pay(self, payer: str, payee: str, amount: int, request_id: str) -> None:
-        node = self.node(payer)
+    def call(self, name: str, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        """POST a control call to ``name``'s node (its cookie); the answer must be 200."""
+        node = self.node(name)
         token = Path(node["cookie"]).read_text().strip()
+        answer = httpx.post(
+            f"{node['api']}{path}",
+            json=body,
+            headers={"authorization": f"Bearer {token}"},
+            timeout=60 * TIMEOUT_FACTOR,
+        )
+        assert answer.status_code == 200, answer.text
+        result: dict[str, Any] = answer.json()
+        return result
+
+    def pay(self, payer: str, payee: str, amount: int, request_id: str) -> None:
         body = {
             "to": self.node(payee)["member"],
             "asset": "USD",
             "amount": amount,
             "request_id": request_id,
         }
-        answer = httpx.post(
-            f"{node['api']}/v1/pay",
-            json=body,
-            headers={"authorization": f"Bearer {token}"},
-            timeout=60 * TIMEOUT_FACTOR,
-        )
-        assert answer.status_code == 200 and answer.json()["certified"], answer.text
+        assert self.call(payer, "/v1/pay", body)["certified"]
 
     def content(self, name: str) -> tuple[Any, Any]:
         """What the group's state says of every member: balances and seqs (the state
@@ -89,6 +102,8 @@ class Arena:
     control: Devnet
     rounds: int = 0
     rogue_key: SigningKey = field(default_factory=lambda: seeded_key(SEED, ROGUE))
+    member_key: SigningKey = field(default_factory=lambda: seeded_key(SEED, MEMBER))
+    """A member (no steward) of both groups, that only the test speaks for."""
     seen: dict[str, list[bytes]] = field(default_factory=dict)
     """Gossip the rogues received, per topic (``gid/topic`` for another group's)."""
 
@@ -98,6 +113,31 @@ class Arena:
 
     def topic(self, name: str) -> str:
         return f"swapnet/1/{self.group_id}/{name}"
+
+    async def admit_member(self) -> None:
+        """``member_key`` joins both groups (the same deposit in each)."""
+
+        async def join(devnet: Devnet) -> None:
+            gid = bytes.fromhex(devnet.status(HONEST[0])["group"]["group_id"])
+            terms = (devnet.base / "nodes" / "terms.txt").read_text()
+            addrs = [devnet.status(n)["addresses"][0] for n in HONEST]
+            url = devnet.record["ledger"]["url"]
+            async with open_p2p(self.member_key) as p2p:
+                await join_as(p2p, self.member_key, url, gid, terms, addrs, MEMBER_DEPOSIT)
+            me = bytes(self.member_key.verify_key).hex()
+            await trio.to_thread.run_sync(
+                lambda: wait_for(
+                    f"{MEMBER}'s admission",
+                    lambda: all(
+                        devnet.status(n)["group"]["balances"].get(me) == MEMBER_DEPOSIT
+                        for n in HONEST
+                    ),
+                )
+            )
+
+        async with trio.open_nursery() as nursery:
+            for devnet in (self.attacked, self.control):
+                nursery.start_soon(join, devnet)
 
     def verdict(self) -> None:
         """The attacked group's honest nodes: alive, banning no honest node, agreeing
@@ -138,15 +178,20 @@ class Arena:
 
 @contextmanager
 def arena(base: Path) -> Iterator[Arena]:
-    """Both devnets up, ``steward3`` stopped in each; down whatever happens."""
+    """Both devnets up (started side by side), ``steward3`` stopped in each, ``mallory``
+    a member of each; down whatever happens."""
     with ExitStack() as stack:
-        devnets = []
-        for name in ("attacked", "control"):
+
+        def up(name: str) -> Devnet:
             stack.enter_context(devnet_up(base / name, 4, seed=SEED))
-            record = json.loads((base / name / "devnet.json").read_text())
             swapnet("devnet", "stop", ROGUE, "--dir", str(base / name))
-            devnets.append(Devnet(base / name, record))
-        yield Arena(*devnets)
+            return Devnet(base / name, json.loads((base / name / "devnet.json").read_text()))
+
+        with ThreadPoolExecutor(2) as pool:
+            devnets = [pool.submit(up, name) for name in ("attacked", "control")]
+            a = Arena(*(d.result() for d in devnets))
+        trio.run(a.admit_member)
+        yield a
 
 
 @dataclass
@@ -199,6 +244,9 @@ class Rogue:
         with trio.fail_after(30 * TIMEOUT_FACTOR):
             while not honest & set(self.p2p.pubsub.peer_topics.get(full, ())):
                 await trio.sleep(0.05)
+        # our own pubsub would drop a replay of what it saw (its seen cache, by content):
+        # a liar's does not
+        self.p2p.pubsub.seen_messages.cache.clear()
         await self.p2p.publish(full, data)
 
     def strikes(self) -> list[int]:
@@ -235,11 +283,18 @@ class Rogue:
 
 @asynccontextmanager
 async def rogue(
-    arena: Arena, key: SigningKey | None = None, devnet: Devnet | None = None
+    arena: Arena,
+    key: SigningKey | None = None,
+    devnet: Devnet | None = None,
+    *,
+    gossip: bool = True,
 ) -> AsyncIterator[Rogue]:
-    """A rogue host with ``key`` (default: steward3's, a Byzantine steward), connected
+    """A rogue host with ``key`` (default: steward3's, a Byzantine steward; or
+    ``arena.member_key``, a Byzantine member; or a stranger's), connected
     to the three honest nodes of the attacked group (or of ``devnet``: the two groups'
-    nodes have the same peer ids, so one host cannot hold both)."""
+    nodes have the same peer ids, so one host cannot hold both). A rogue in the group
+    waits until the honest nodes take it into their gossip, unless ``gossip`` is False
+    (it uses streams only)."""
     stack = AsyncExitStack()
     try:
         p2p = await stack.enter_async_context(open_p2p(key or arena.rogue_key))
@@ -248,7 +303,7 @@ async def rogue(
         for addr in addrs:
             with trio.fail_after(30 * TIMEOUT_FACTOR):
                 await p2p.connect(addr)
-        if key is None:  # a member: wait to be in every honest node's gossip
+        if gossip and key in (None, arena.member_key):  # in the group: wait for its gossip
             topic = f"swapnet/1/{target.status(HONEST[0])['group']['group_id']}/certificates"
             await _in_gossip(p2p, addrs, topic)
         for protocol in ANSWERED:  # the honest nodes ask it too: it answers (junk), or

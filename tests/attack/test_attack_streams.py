@@ -1,7 +1,9 @@
 """Attacks on the stream protocols of a real group: junk on every protocol, oversized
-frames, many streams at once and slow ones, from strangers (fresh keys); and the rogue
-steward answering the honest nodes' own syncs with forged checkpoints and states. After
-each, the honest nodes agree with the control group (``Arena.verdict``).
+frames, many streams at once and slow ones, from strangers (fresh keys) and from a member
+(mallory); the rogue steward answering the honest nodes' own syncs with forged
+checkpoints and states, and their vote requests with forged votes; a swap ask and a
+signed swap replayed after the swap was done. After each, the honest nodes agree with
+the control group (``Arena.verdict``).
 
 This module runs before ``test_attack_topics.py`` (file order), whose forgeries end in
 the rogue's ban."""
@@ -25,11 +27,13 @@ from node.runtime import HELLO_PROTOCOL, JOIN_PROTOCOL
 from node.swaps import SWAP_PROTOCOL
 from proto.checkpointing import Completed, SeqEntry
 from proto.codec import decode
+from proto.orders import order_signature
+from proto.rfq import SwapAsk, SwapSign, SwapSigned, SwapTerms, swap_of
 from proto.state import GroupState
 from proto.sync import StateReply, StateRequest
 from proto.validation import BatchRefused, Refusal
 from proto.votes import Batch, make_vote
-from tests.attack.harness import HONEST, Arena, rogue, wait_for
+from tests.attack.harness import HONEST, Arena, Devnet, Rogue, rogue, wait_for
 
 pytestmark = pytest.mark.xdist_group("attack")
 PROTOCOLS = (
@@ -131,3 +135,83 @@ async def test_the_rogue_answers_vote_requests_with_forged_votes_and_refusals(
         r.p2p.set_handler(VOTE_PROTOCOL, lie)
         await trio.to_thread.run_sync(a.verdict)
     assert len(calls) >= 3, "the honest nodes never asked the rogue for a vote"
+
+
+SWAP_GIVE, SWAP_GET = ("USD", 50), ("BTC", 1)
+"""mallory gives 50 USD for 1 BTC, from steward1's standing quote."""
+
+
+async def test_a_swap_ask_and_signed_swap_replayed_after_the_swap_change_nothing(
+    the_arena: Arena,
+) -> None:
+    """mallory takes steward1's quote once in each group (the same swap), then, in the
+    attacked group only, sends the same ask and the same signed swap again while the
+    quote still has a fill left: the ask names a seq that is used (declined), and the
+    signed swap gets the signature it already got (the same order, applied once)."""
+    a = the_arena
+    maker = HONEST[1]
+    quote = {"give": dict(zip(("asset", "amount"), SWAP_GET, strict=True))}
+    quote["get"] = dict(zip(("asset", "amount"), SWAP_GIVE, strict=True))
+    for devnet in (a.control, a.attacked):
+        devnet.call(maker, "/v1/swap/quote", {**quote, "fills": 2})
+    async with rogue(a, key=a.member_key, devnet=a.control) as r:
+        await take_swap(r, a.control, maker)
+    async with rogue(a, key=a.member_key) as r:
+        ask, sign, signed = await take_swap(r, a.attacked, maker)
+        maker_id = bytes.fromhex(a.attacked.node(maker)["member"])
+        for _ in range(3):
+            again = await r.ask(maker_id, SWAP_PROTOCOL, ask.encode())
+            assert isinstance(again, str) and "not your next" in again, again
+            same = await r.ask(maker_id, SWAP_PROTOCOL, sign.encode())
+            assert same == signed.encode()
+    await trio.to_thread.run_sync(a.verdict)
+
+
+async def take_swap(r: Rogue, devnet: Devnet, maker: str) -> tuple[SwapAsk, SwapSign, SwapSigned]:
+    """mallory's side of a swap, by hand: ask, sign, get the maker's signature, and wait
+    until every honest node applied it."""
+    me, gid = r.p2p.member_id, bytes.fromhex(devnet.status(maker)["group"]["group_id"])
+    maker_id = bytes.fromhex(devnet.node(maker)["member"])
+    seq = devnet.status(maker)["group"]["last_seqs"].get(me.hex(), 0) + 1
+    ask = SwapAsk(*SWAP_GIVE, *SWAP_GET, seq)
+    answer = await r.ask(maker_id, SWAP_PROTOCOL, ask.encode())
+    assert isinstance(answer, bytes), answer
+    swap = swap_of(me, maker_id, decode(answer, SwapTerms).maker_seq, ask)
+    sign = SwapSign(swap, order_signature(swap, r.arena.member_key, gid))
+    answer = await r.ask(maker_id, SWAP_PROTOCOL, sign.encode())
+    assert isinstance(answer, bytes), answer
+
+    def applied() -> bool:
+        return all(devnet.status(n)["group"]["last_seqs"].get(me.hex()) == seq for n in HONEST)
+
+    await trio.to_thread.run_sync(lambda: wait_for("the swap to be applied", applied))
+    return ask, sign, decode(answer, SwapSigned)
+
+
+async def test_a_member_holding_many_slow_streams_is_cut_off_and_changes_nothing(
+    the_arena: Arena,
+) -> None:
+    """mallory, a member, may use every protocol: it opens far more streams than a peer
+    may hold at once on all of them and sends each a frame it never finishes. Honest
+    nodes go on certifying meanwhile (the verdict's payments run while the streams are
+    held), and cut mallory off: too many streams and slow ones are strikes, and strikes
+    a ban. (Run last in this module: mallory stays banned for a while.)"""
+    a = the_arena
+    async with rogue(a, key=a.member_key, gossip=False) as r:
+        held = []
+        for member in r.honest_members:
+            for protocol in PROTOCOLS:
+                for _ in range(8):
+                    with contextlib.suppress(Exception):
+                        stream = await r.p2p.host.new_stream(peer_id_of(member), [protocol])
+                        await stream.write(b"\x05\x01")  # announces 5 bytes, sends 1
+                        held.append(stream)
+        assert held, "no stream was opened at all"
+        await trio.to_thread.run_sync(a.verdict)
+        me = r.p2p.member_id.hex()
+        await trio.to_thread.run_sync(
+            lambda: wait_for(
+                "every honest node to ban mallory",
+                lambda: all(me in a.attacked.status(n)["banned"] for n in HONEST),
+            )
+        )

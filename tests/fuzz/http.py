@@ -6,11 +6,13 @@ body shape; schemathesis's checks) and never a 5xx other than the ones it docume
 A refused request (4xx) must change nothing the ``observe`` function can see.
 
 The number of examples per operation follows the hypothesis profile
-(``tests.fuzz.targets.examples``): a few in ``make test``, many more in ``make fuzz``.
+(``tests.fuzz.targets.examples``): a few in ``make test``; ``make fuzz`` gives each API
+100,000 requests (``SWAPNET_HTTP_FUZZ_REQUESTS``).
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,6 +31,8 @@ from tests.fuzz.targets import examples
 
 PER_OPERATION = 8
 """Requests per operation in the default profile (each is a real HTTP call)."""
+REQUESTS_ENV = "SWAPNET_HTTP_FUZZ_REQUESTS"
+"""Set (``make fuzz``: 100,000): the requests of one API's run, shared by its operations."""
 
 
 @dataclass
@@ -56,8 +60,11 @@ def fuzz_api(
     bytes): a request that fits their schema may still be refused."""
     schema = schemathesis.openapi.from_dict(spec)
     tally = Tally()
-    for result in schema.get_all_operations():
-        operation = result.ok()
+    operations = [result.ok() for result in schema.get_all_operations()]
+    total = os.environ.get(REQUESTS_ENV)
+    if total:  # the thorough run: that many requests, shared by the operations
+        per_operation = -(-int(total) // len(operations))
+    for operation in operations:
         label = f"{operation.method.upper()} {operation.path}"
         if label not in skip:
             excluded = [positive_data_acceptance] if label in opaque else []
@@ -69,6 +76,8 @@ def fuzz_api(
                 operation, label, base_url, headers, observe, adjust, tally, per_operation
             )
             run(excluded)
+    if total:
+        print(f"\nHTTP fuzz {base_url}: {sum(tally.calls.values())} requests, {tally}")
     return tally
 
 

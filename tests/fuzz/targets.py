@@ -27,6 +27,8 @@ from typing import Any, TypeVar
 import msgpack
 from hypothesis import settings
 
+from node.formation import Ceremony, dealer_from_seed
+from node.p2p import Refused
 from node.runtime import NodeRuntime
 from proto import signing
 from proto.admission import Join, join_problem
@@ -34,6 +36,7 @@ from proto.checkpointing import CheckpointSteward, Completed, vector_of
 from proto.codec import ListOf, Obj, Wire, decode
 from proto.errors import RemoteProtocolError
 from proto.evidence import RevokeEvidence
+from proto.formation import Dealer, DkgEcho, DkgEchoPull, DkgPull, DkgReply, GroupSpec
 from proto.frost.core import derive_group_info, trusted_dealer_keygen
 from proto.frost.keys import KeyPackage
 from proto.genesis import AdmissionPolicy
@@ -442,6 +445,54 @@ def ledger_tx_target() -> Target:
     return Target("ledger transactions", lambda rng: hostile_bytes(SignedTx, rng), feed)
 
 
+def dkg_target() -> Target:
+    """``/swapnet/dkg/1``: pulls from the spec's stewards and from strangers, before and
+    after our echo is made. An answer is our own reply or echo; the stewards that have
+    our echo stay within the spec."""
+    w = world()
+    spec = GroupSpec(
+        "fuzz",
+        tuple(sorted(pub(k) for k in w.group.stewards)),
+        ("BTC", "USD"),
+        bytes(32),
+        10,
+        5,
+        1,
+        bytes(32),
+        AdmissionPolicy(0, 0, (), 0, 0),
+    )
+    dealer = dealer_from_seed(spec, w.group.stewards[0], bytes(32))
+    echo = dealer.echo({})  # a real one (ours alone): what matters is who gets it
+    callers = [*spec.stewards, *w.ids, bytes(32)]
+
+    def feed(data: bytes) -> None:
+        rng = random.Random(data)
+        ceremony = Ceremony(dealer)
+        ceremony.echo = echo if rng.random() < 0.5 else None
+        caller = rng.choice(callers)
+        try:
+            answer = ceremony.answer(caller, data)
+        except (*ALLOWED, Refused):
+            assert ceremony.echo_pulled == set()
+            return
+        assert answer in {echo.encode(), _reply(dealer, caller)}
+        assert ceremony.echo_pulled <= set(spec.stewards)
+
+    def make(rng: random.Random) -> bytes:
+        cls = rng.choice((DkgPull, DkgEchoPull, DkgReply, DkgEcho))
+        value = raw_in_world(cls, rng)
+        if cls in (DkgPull, DkgEchoPull) and rng.random() < 0.7:
+            value[1] = spec.ceremony()
+        return mutate(msgpack.packb(value, use_bin_type=True), rng)
+
+    return Target("stream /swapnet/dkg/1", make, feed)
+
+
+def _reply(dealer: Dealer, caller: bytes) -> bytes:
+    reply = dealer.reply_to(caller)
+    return b"" if reply is None else reply.encode()
+
+
 def handler_targets() -> list[Target]:
     return [
         vote_target(),
@@ -453,6 +504,7 @@ def handler_targets() -> list[Target]:
         evidence_target(),
         join_target(),
         hello_target(),
+        dkg_target(),
         ledger_tx_target(),
     ]
 
