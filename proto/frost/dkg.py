@@ -1,11 +1,13 @@
 """Pedersen distributed key generation with proofs of knowledge (FROST paper, figure 1),
 as in ZcashFoundation/frost: no dealer ever holds the group key.
 
-Round one: participant i picks a polynomial f_i of degree t-1 (coefficients handed in),
-broadcasts its commitment C_i = [G*a_i0, ..., G*a_i(t-1)] and a Schnorr proof of knowledge
-of a_i0: R = G*k, mu = k + a_i0 * c with c = H("FROST-ED25519-SHA512-v1" "dkg" || id_i ||
-C_i0 || R). Round two: i sends f_i(j) to each j over a private channel, signed with i's
-identity key (domain ``swapnet/1/frost-dkg-share``), so that a bad share can be proven.
+Over any ciphersuite (``proto.frost.suite``; every function takes ``suite``, Ed25519 by
+default). Round one: participant i picks a polynomial f_i of degree t-1 (coefficients
+handed in), broadcasts its commitment C_i = [G*a_i0, ..., G*a_i(t-1)] and a Schnorr
+proof of knowledge of a_i0: R = G*k, mu = k + a_i0 * c with
+c = HDKG(id_i || C_i0 || R), the suite's "dkg" hash (ZF frost's). Round two: i sends
+f_i(j) to each j over a private channel, signed with i's identity key (domain
+``swapnet/1/frost-dkg-share``), so that a bad share can be proven.
 Finish: j checks every share against its dealer's commitment; its signing share is the sum,
 the group key the sum of the C_i0.
 
@@ -24,21 +26,10 @@ from nacl.signing import SigningKey
 
 from proto import signing
 from proto.errors import InvalidSignature
-from proto.frost.core import CONTEXT, check_identifier, vss_verify
-from proto.frost.curve import (
-    FrostError,
-    L,
-    base_mul,
-    commitment_at,
-    decode_point,
-    encode_scalar,
-    hash_to_scalar,
-    point_add,
-    point_mul,
-    point_sum,
-    polynomial_at,
-)
+from proto.frost.core import check_identifier, vss_verify
+from proto.frost.curve import FrostError
 from proto.frost.keys import KeyPackage
+from proto.frost.suite import ED25519, Ciphersuite
 
 SHARE_DOMAIN = "frost-dkg-share"
 
@@ -66,10 +57,11 @@ class SecretPackage:
     coefficients: tuple[int, ...] = field(repr=False)
     threshold: int
     max_participants: int
+    suite: Ciphersuite = ED25519
 
 
-def pok_challenge(identifier: int, c0: bytes, r: bytes) -> int:
-    return hash_to_scalar(CONTEXT, b"dkg", encode_scalar(identifier), c0, r)
+def pok_challenge(identifier: int, c0: bytes, r: bytes, *, suite: Ciphersuite = ED25519) -> int:
+    return suite.HDKG(suite.encode_scalar(identifier) + c0 + r)
 
 
 def part1(
@@ -77,43 +69,54 @@ def part1(
     coefficients: Sequence[int],
     pok_nonce: int,
     max_participants: int,
+    *,
+    suite: Ciphersuite = ED25519,
 ) -> tuple[SecretPackage, Round1Package]:
     """Round one for one participant; t = len(coefficients). Randomness is handed in."""
-    check_identifier(identifier)
-    t = len(coefficients)
+    check_identifier(identifier, suite=suite)
+    t, n = len(coefficients), suite.order
     if not 2 <= t <= max_participants:
         raise FrostError("need 2 <= t <= n")
-    if any(not 0 <= c < L for c in coefficients) or coefficients[0] == 0 or pok_nonce % L == 0:
+    if any(not 0 <= c < n for c in coefficients) or coefficients[0] == 0 or pok_nonce % n == 0:
         raise FrostError("coefficients must be scalars, with a non-zero secret and nonce")
-    commitment = tuple(base_mul(c) for c in coefficients)
-    r = base_mul(pok_nonce)
-    mu = (pok_nonce + coefficients[0] * pok_challenge(identifier, commitment[0], r)) % L
-    secret = SecretPackage(identifier, tuple(coefficients), t, max_participants)
+    commitment = tuple(suite.base_mul(c) for c in coefficients)
+    r = suite.base_mul(pok_nonce)
+    c = pok_challenge(identifier, commitment[0], r, suite=suite)
+    mu = (pok_nonce + coefficients[0] * c) % n
+    secret = SecretPackage(identifier, tuple(coefficients), t, max_participants, suite)
     return secret, Round1Package(identifier, commitment, r, mu)
 
 
-def round1_problem(package: Round1Package, threshold: int) -> str | None:
+def round1_problem(
+    package: Round1Package, threshold: int, *, suite: Ciphersuite = ED25519
+) -> str | None:
     """Why a received round-one package is invalid (None when it is valid)."""
     try:
-        check_identifier(package.identifier)
+        check_identifier(package.identifier, suite=suite)
         if len(package.commitment) != threshold:
             return f"commitment has {len(package.commitment)} terms, expected {threshold}"
         for point in (*package.commitment, package.proof_r):
-            decode_point(point)
+            suite.decode_point(point)
     except FrostError as exc:
         return str(exc)
-    if not 0 <= package.proof_mu < L:
+    if not 0 <= package.proof_mu < suite.order:
         return "proof scalar out of range"
-    c = pok_challenge(package.identifier, package.commitment[0], package.proof_r)
-    expected = point_add(package.proof_r, point_mul(c, package.commitment[0]))
-    if base_mul(package.proof_mu) != expected:
+    c = pok_challenge(package.identifier, package.commitment[0], package.proof_r, suite=suite)
+    expected = suite.point_add(package.proof_r, suite.point_mul(c, package.commitment[0]))
+    if suite.base_mul(package.proof_mu) != expected:
         return "proof of knowledge does not verify"
     return None
 
 
-def check_round1(packages: Mapping[int, Round1Package], threshold: int, n: int) -> None:
+def check_round1(
+    packages: Mapping[int, Round1Package], threshold: int, n: int, *, suite: Ciphersuite = ED25519
+) -> None:
     """Raise ``DkgFault`` naming every sender of an invalid round-one package."""
-    bad = [i for i, p in packages.items() if p.identifier != i or round1_problem(p, threshold)]
+    bad = [
+        i
+        for i, p in packages.items()
+        if p.identifier != i or round1_problem(p, threshold, suite=suite)
+    ]
     if bad:
         raise DkgFault(bad, "invalid round-one package")
     if len(packages) != n:
@@ -130,12 +133,14 @@ class SignedShare:
     share: int
     signature: bytes
 
-    def message(self) -> bytes:
-        return share_message(self.sender, self.recipient, self.share)
+    def message(self, suite: Ciphersuite = ED25519) -> bytes:
+        return share_message(self.sender, self.recipient, self.share, suite=suite)
 
 
-def share_message(sender: int, recipient: int, share: int) -> bytes:
-    return encode_scalar(sender) + encode_scalar(recipient) + encode_scalar(share)
+def share_message(
+    sender: int, recipient: int, share: int, *, suite: Ciphersuite = ED25519
+) -> bytes:
+    return b"".join(suite.encode_scalar(x) for x in (sender, recipient, share))
 
 
 def part2(
@@ -145,15 +150,15 @@ def part2(
     ceremony: bytes,
 ) -> dict[int, SignedShare]:
     """Round two: check everyone's round one, then deal a signed share to each other."""
-    check_round1(packages, secret.threshold, secret.max_participants)
+    suite = secret.suite
+    check_round1(packages, secret.threshold, secret.max_participants, suite=suite)
     out = {}
     for j in packages:
         if j == secret.identifier:
             continue
-        share = polynomial_at(list(secret.coefficients), j)
-        sig = signing.sign(
-            identity_key, SHARE_DOMAIN, ceremony, share_message(secret.identifier, j, share)
-        )
+        share = suite.polynomial_at(secret.coefficients, j)
+        message = share_message(secret.identifier, j, share, suite=suite)
+        sig = signing.sign(identity_key, SHARE_DOMAIN, ceremony, message)
         out[j] = SignedShare(ceremony, secret.identifier, j, share, sig)
     return out
 
@@ -177,41 +182,51 @@ def part3(
 
     Raises ``DkgFault`` naming dealers whose shares are wrong or unsigned (with the
     complaints in ``complaints_for``)."""
-    check_round1(packages, secret.threshold, secret.max_participants)
+    suite = secret.suite
+    check_round1(packages, secret.threshold, secret.max_participants, suite=suite)
     me = secret.identifier
     bad = []
-    total = polynomial_at(list(secret.coefficients), me)
+    total = suite.polynomial_at(secret.coefficients, me)
     for i in packages:
         if i == me:
             continue
         got = received.get(i)
-        if got is None or not _share_is_good(got, me, packages[i], identity_keys[i]):
+        if got is None or not _share_is_good(got, me, packages[i], identity_keys[i], suite):
             bad.append(i)
             continue
-        total = (total + got.share) % L
+        total = (total + got.share) % suite.order
     if bad:
         raise DkgFault(bad, "missing or invalid share")
-    return key_package_from(me, total, packages, secret.threshold)
+    return key_package_from(me, total, packages, secret.threshold, suite=suite)
 
 
-def _share_is_good(s: SignedShare, me: int, package: Round1Package, identity: bytes) -> bool:
-    if s.sender != package.identifier or s.recipient != me or not 0 <= s.share < L:
+def _share_is_good(
+    s: SignedShare, me: int, package: Round1Package, identity: bytes, suite: Ciphersuite
+) -> bool:
+    if s.sender != package.identifier or s.recipient != me or not 0 <= s.share < suite.order:
         return False
-    if not signing.is_valid(identity, s.signature, SHARE_DOMAIN, s.ceremony, s.message()):
+    message = s.message(suite)
+    if not signing.is_valid(identity, s.signature, SHARE_DOMAIN, s.ceremony, message):
         return False
-    return vss_verify(me, s.share, package.commitment)
+    return vss_verify(me, s.share, package.commitment, suite=suite)
 
 
 def key_package_from(
-    identifier: int, signing_share: int, packages: Mapping[int, Round1Package], threshold: int
+    identifier: int,
+    signing_share: int,
+    packages: Mapping[int, Round1Package],
+    threshold: int,
+    *,
+    suite: Ciphersuite = ED25519,
 ) -> KeyPackage:
     """The key package implied by everyone's commitments (group key = sum of C_i0)."""
     commitments = [list(p.commitment) for p in packages.values()]
-    group_key = point_sum([c[0] for c in commitments])
+    group_key = suite.point_sum([c[0] for c in commitments])
     public_shares = {
-        j: point_sum([commitment_at(c, j) for c in commitments]) for j in sorted(packages)
+        j: suite.point_sum([suite.commitment_at(c, j) for c in commitments])
+        for j in sorted(packages)
     }
-    return KeyPackage(identifier, signing_share, group_key, public_shares, threshold)
+    return KeyPackage(identifier, signing_share, group_key, public_shares, threshold, suite)
 
 
 def judge_complaint(
@@ -219,6 +234,8 @@ def judge_complaint(
     packages: Mapping[int, Round1Package],
     identity_keys: Mapping[int, bytes],
     ceremony: bytes,
+    *,
+    suite: Ciphersuite = ED25519,
 ) -> int:
     """Who is at fault: the accused dealer if its signed share fails the VSS check, the
     accuser if the share is fine or the complaint is not backed by the dealer's signature."""
@@ -233,10 +250,11 @@ def judge_complaint(
         return complaint.accuser
     try:
         signing.verify(
-            identity_keys[complaint.accused], s.signature, SHARE_DOMAIN, ceremony, s.message()
+            identity_keys[complaint.accused], s.signature, SHARE_DOMAIN, ceremony, s.message(suite)
         )
     except InvalidSignature:
         return complaint.accuser
-    if 0 <= s.share < L and vss_verify(complaint.accuser, s.share, accused.commitment):
+    good = 0 <= s.share < suite.order
+    if good and vss_verify(complaint.accuser, s.share, accused.commitment, suite=suite):
         return complaint.accuser
     return complaint.accused

@@ -13,7 +13,7 @@ constants sum to the group key. New participant j's share is the sum of what it 
 The wallet key, and so the group wallet on the ledger, stays the same.
 
 Randomness (polynomial coefficients) is handed in. Bad deals raise ``DkgFault`` naming
-the dealers.
+the dealers. The ciphersuite is the key package's (``suite`` where there is none).
 """
 
 from __future__ import annotations
@@ -22,20 +22,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from proto.frost.core import check_identifier, vss_verify
-from proto.frost.curve import (
-    IDENTITY,
-    FrostError,
-    L,
-    base_mul,
-    commitment_at,
-    decode_point,
-    lagrange_at_zero,
-    point_mul,
-    point_sum,
-    polynomial_at,
-)
+from proto.frost.curve import FrostError
 from proto.frost.dkg import DkgFault
 from proto.frost.keys import KeyPackage
+from proto.frost.suite import ED25519, Ciphersuite
 
 
 @dataclass(frozen=True)
@@ -49,14 +39,18 @@ class RefreshDeal:
 
 
 def refresh_deal(
-    dealer: int, coefficients: Sequence[int], participants: Sequence[int]
+    dealer: int,
+    coefficients: Sequence[int],
+    participants: Sequence[int],
+    *,
+    suite: Ciphersuite = ED25519,
 ) -> RefreshDeal:
     """Deal zero-shares; ``coefficients`` are the t-1 terms of degree 1..t-1."""
     poly = [0, *coefficients]
     return RefreshDeal(
         dealer,
-        tuple(base_mul(c) for c in coefficients),
-        {j: polynomial_at(poly, j) for j in participants},
+        tuple(suite.base_mul(c) for c in coefficients),
+        {j: suite.polynomial_at(poly, j) for j in participants},
     )
 
 
@@ -64,6 +58,7 @@ def refresh_finish(key: KeyPackage, deals: Mapping[int, RefreshDeal]) -> KeyPack
     """This participant's refreshed key package, after checking every deal it received.
 
     ``deals`` holds one deal per participant of the group (its own included)."""
+    suite = key.suite
     if set(deals) != set(key.public_shares):
         raise FrostError("a refresh needs a deal from every participant")
     bad = []
@@ -72,22 +67,29 @@ def refresh_finish(key: KeyPackage, deals: Mapping[int, RefreshDeal]) -> KeyPack
             if len(deal.commitment) != key.threshold - 1 or deal.dealer != dealer:
                 raise FrostError("wrong commitment size")
             for point in deal.commitment:
-                decode_point(point)
+                suite.decode_point(point)
         except FrostError:
             bad.append(dealer)
             continue
         share = deal.shares.get(key.identifier)
-        full = [IDENTITY, *deal.commitment]
-        if share is None or not 0 <= share < L or not vss_verify(key.identifier, share, full):
+        full = [suite.identity, *deal.commitment]
+        if (
+            share is None
+            or not 0 <= share < suite.order
+            or not vss_verify(key.identifier, share, full, suite=suite)
+        ):
             bad.append(dealer)
     if bad:
         raise DkgFault(bad, "invalid refresh deal")
-    new_share = (key.signing_share + sum(d.shares[key.identifier] for d in deals.values())) % L
+    received = sum(d.shares[key.identifier] for d in deals.values())
+    new_share = (key.signing_share + received) % suite.order
     public = {
-        j: point_sum([pk, *(commitment_at([IDENTITY, *d.commitment], j) for d in deals.values())])
+        j: suite.point_sum(
+            [pk, *(suite.commitment_at([suite.identity, *d.commitment], j) for d in deals.values())]
+        )
         for j, pk in key.public_shares.items()
     }
-    return KeyPackage(key.identifier, new_share, key.group_public_key, public, key.threshold)
+    return KeyPackage(key.identifier, new_share, key.group_public_key, public, key.threshold, suite)
 
 
 @dataclass(frozen=True)
@@ -105,16 +107,17 @@ def reshare_deal(
 ) -> ReshareDeal:
     """An old participant's deal to the new set: constant lambda_i * s_i, then the t'-1
     random ``new_coefficients``; a share for every new participant."""
+    suite = key.suite
     if len(signers) < key.threshold:
         raise FrostError(f"resharing needs at least {key.threshold} old participants")
     for j in new_participants:
-        check_identifier(j)
-    weighted = lagrange_at_zero(key.identifier, list(signers)) * key.signing_share % L
-    poly = [weighted, *new_coefficients]
+        check_identifier(j, suite=suite)
+    lam = suite.lagrange_at_zero(key.identifier, signers)
+    poly = [lam * key.signing_share % suite.order, *new_coefficients]
     return ReshareDeal(
         key.identifier,
-        tuple(base_mul(c) for c in poly),
-        {j: polynomial_at(poly, j) for j in new_participants},
+        tuple(suite.base_mul(c) for c in poly),
+        {j: suite.polynomial_at(poly, j) for j in new_participants},
     )
 
 
@@ -126,6 +129,8 @@ def reshare_finish(
     deals: Mapping[int, ReshareDeal],
     new_threshold: int,
     new_participants: Sequence[int],
+    *,
+    suite: Ciphersuite = ED25519,
 ) -> KeyPackage:
     """A new participant's key package from the old signers' deals, each checked against
     the old public shares; the group key must come out unchanged."""
@@ -137,27 +142,27 @@ def reshare_finish(
             if len(deal.commitment) != new_threshold or deal.dealer != i:
                 raise FrostError("wrong commitment size")
             for point in deal.commitment[1:]:
-                decode_point(point)
+                suite.decode_point(point)
         except FrostError:
             bad.append(i)
             continue
-        expected = point_mul(lagrange_at_zero(i, list(signers)), old_public_shares[i])
+        expected = suite.point_mul(suite.lagrange_at_zero(i, signers), old_public_shares[i])
         share = deal.shares.get(identifier)
         if (
             deal.commitment[0] != expected
             or share is None
-            or not 0 <= share < L
-            or not vss_verify(identifier, share, deal.commitment)
+            or not 0 <= share < suite.order
+            or not vss_verify(identifier, share, deal.commitment, suite=suite)
         ):
             bad.append(i)
     if bad:
         raise DkgFault(bad, "invalid reshare deal")
-    group_key = point_sum([d.commitment[0] for d in deals.values()])
+    group_key = suite.point_sum([d.commitment[0] for d in deals.values()])
     if group_key != old_group_key:
         raise FrostError("reshared constants do not add up to the group key")
-    share = sum(d.shares[identifier] for d in deals.values()) % L
+    share = sum(d.shares[identifier] for d in deals.values()) % suite.order
     public = {
-        j: point_sum([commitment_at(list(d.commitment), j) for d in deals.values()])
+        j: suite.point_sum([suite.commitment_at(d.commitment, j) for d in deals.values()])
         for j in new_participants
     }
-    return KeyPackage(identifier, share, group_key, public, new_threshold)
+    return KeyPackage(identifier, share, group_key, public, new_threshold, suite)

@@ -5,11 +5,12 @@ and calls ``tick(now)``; time and nonce randomness are handed in.
 Coordinator, per attempt: ask ``threshold`` signers (the lowest identifiers not excluded)
 for commitments; once all arrived, send each the signing package (message + commitment
 list); verify every share as it arrives (RFC 9591 5.4); aggregate when all are in, and
-check the result as a plain Ed25519 signature. A signer that sends a bad commitment or a
-bad share is excluded by identifier; one that stays silent past the deadline is excluded
-as silent. Either way a new attempt starts with a replacement, and fresh commitments from
-everyone (a changed commitment list changes every binding factor). Fewer than
-``threshold`` usable signers: the session fails, naming who was excluded and why.
+check the result as a plain signature of the suite (Ed25519, or secp256k1 Schnorr). A
+signer that sends a bad commitment or a bad share is excluded by identifier; one that
+stays silent past the deadline is excluded as silent. Either way a new attempt starts
+with a replacement, and fresh commitments from everyone (a changed commitment list
+changes every binding factor). Fewer than ``threshold`` usable signers: the session
+fails, naming who was excluded and why.
 
 Signer: round one draws nonces from the randomness handed in and keeps them, keyed by
 their commitment, in memory only. Round two pops them, so a second request for the same
@@ -23,9 +24,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from nacl.exceptions import BadSignatureError
-from nacl.signing import VerifyKey
-
 from proto.codec import Bytes, ListOf, Obj, UInt, Wire, register, wf
 from proto.frost.core import (
     Commitment,
@@ -37,12 +35,15 @@ from proto.frost.core import (
     sign,
     verify_signature_share,
 )
-from proto.frost.curve import FrostError, decode_point, decode_scalar, encode_scalar
+from proto.frost.curve import FrostError
 from proto.frost.keys import KeyPackage
+from proto.frost.suite import ED25519, Ciphersuite
 from proto.kinds import DIGEST
 
 SCALAR = Bytes(32)
-POINT = Bytes(32)
+POINT = Bytes(min_size=32, max_size=33)
+"""An element of either suite (Ed25519: 32 bytes, secp256k1: 33); the session's own suite
+decodes it strictly."""
 MAX_SIGNED_MESSAGE = 1 << 16
 MAX_SIGNERS = 256
 
@@ -63,12 +64,12 @@ class CommitmentMsg(Wire):
     hiding: bytes = wf(POINT)
     binding: bytes = wf(POINT)
 
-    def commitment(self) -> Commitment:
+    def commitment(self, suite: Ciphersuite = ED25519) -> Commitment:
         """The commitment, strictly decoded (raises ``FrostError``)."""
         return Commitment(
-            check_identifier(decode_scalar(self.identifier)),
-            decode_point(self.hiding),
-            decode_point(self.binding),
+            check_identifier(suite.decode_scalar(self.identifier), suite=suite),
+            suite.decode_point(self.hiding),
+            suite.decode_point(self.binding),
         )
 
 
@@ -82,9 +83,9 @@ class SignRequest(Wire):
         ListOf(Obj(CommitmentMsg), min_items=1, max_items=MAX_SIGNERS)
     )
 
-    def commitment_list(self) -> list[Commitment]:
-        out = [c.commitment() for c in self.commitments]
-        check_commitment_list(out)
+    def commitment_list(self, suite: Ciphersuite = ED25519) -> list[Commitment]:
+        out = [c.commitment(suite) for c in self.commitments]
+        check_commitment_list(out, suite=suite)
         return out
 
 
@@ -147,17 +148,27 @@ class Signer:
             raise FrostError("round one takes 64 bytes of randomness")
         if sum(1 for k in self._nonces if k[0] == request.session) >= MAX_NONCES_PER_SESSION:
             raise FrostError("too many commitments for one session")
+        suite = self.key.suite
         nonces, c = commit(
-            self.key.signing_share, randomness[:32], randomness[32:], self.key.identifier
+            self.key.signing_share,
+            randomness[:32],
+            randomness[32:],
+            self.key.identifier,
+            suite=suite,
         )
         self._nonces[(request.session, c.hiding, c.binding)] = nonces
         return CommitmentMsg(
-            request.session, request.attempt, encode_scalar(c.identifier), c.hiding, c.binding
+            request.session,
+            request.attempt,
+            suite.encode_scalar(c.identifier),
+            c.hiding,
+            c.binding,
         )
 
     def on_sign_request(self, request: SignRequest) -> ShareMsg:
         """Round two: the share over ``request.message``; each commitment signs once."""
-        commitments = request.commitment_list()
+        suite = self.key.suite
+        commitments = request.commitment_list(suite)
         own = next((c for c in commitments if c.identifier == self.key.identifier), None)
         if own is None:
             raise FrostError("this signer is not in the commitment list")
@@ -171,9 +182,13 @@ class Signer:
             request.message,
             commitments,
             self.key.group_public_key,
+            suite=suite,
         )
         return ShareMsg(
-            request.session, request.attempt, encode_scalar(self.key.identifier), encode_scalar(z)
+            request.session,
+            request.attempt,
+            suite.encode_scalar(self.key.identifier),
+            suite.encode_scalar(z),
         )
 
     def forget_session(self, session: bytes) -> None:
@@ -197,9 +212,11 @@ class Coordinator:
         threshold: int,
         available: Sequence[int],
         timeout: float,
+        suite: Ciphersuite = ED25519,
     ) -> None:
         if not 1 <= threshold <= len(public_shares):
             raise FrostError("threshold out of range")
+        self.suite = suite
         self.session = session
         self.message = message
         self.group_public_key = group_public_key
@@ -272,7 +289,7 @@ class Coordinator:
 
     def _on_commitment(self, sender: int, msg: CommitmentMsg, now: float) -> list[SessionEffect]:
         try:
-            c = msg.commitment()
+            c = msg.commitment(self.suite)
         except FrostError:
             return self._exclude(sender, "bad-commitment", now)
         if c.identifier != sender:
@@ -289,7 +306,11 @@ class Coordinator:
             self.message,
             tuple(
                 CommitmentMsg(
-                    self.session, self.attempt, encode_scalar(c.identifier), c.hiding, c.binding
+                    self.session,
+                    self.attempt,
+                    self.suite.encode_scalar(c.identifier),
+                    c.hiding,
+                    c.binding,
                 )
                 for c in ordered
             ),
@@ -298,10 +319,17 @@ class Coordinator:
 
     def _on_share(self, sender: int, msg: ShareMsg, now: float) -> list[SessionEffect]:
         ordered = [self.commitments[i] for i in sorted(self.commitments)]
+        suite = self.suite
         try:
-            z = decode_scalar(msg.share)
-            ok = decode_scalar(msg.identifier) == sender and verify_signature_share(
-                sender, self.public_shares[sender], z, ordered, self.group_public_key, self.message
+            z = suite.decode_scalar(msg.share)
+            ok = suite.decode_scalar(msg.identifier) == sender and verify_signature_share(
+                sender,
+                self.public_shares[sender],
+                z,
+                ordered,
+                self.group_public_key,
+                self.message,
+                suite=suite,
             )
         except FrostError:
             ok = False
@@ -310,11 +338,11 @@ class Coordinator:
         self.shares[sender] = z
         if len(self.shares) < len(self.chosen):
             return []
-        signature = aggregate(ordered, self.message, self.group_public_key, self.shares)
-        try:
-            VerifyKey(self.group_public_key).verify(self.message, signature)
-        except BadSignatureError as exc:  # every share verified: only a bug gets here
-            raise FrostError("aggregate signature does not verify") from exc
+        signature = aggregate(
+            ordered, self.message, self.group_public_key, self.shares, suite=suite
+        )
+        if not suite.verify(self.group_public_key, self.message, signature):
+            raise FrostError("aggregate signature does not verify")  # only a bug gets here
         self.state = "done"
         self.signature = signature
         return [SessionDone(signature, tuple(sorted(self.shares)))]

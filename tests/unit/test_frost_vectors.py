@@ -1,5 +1,5 @@
-"""FROST against published vectors: RFC 9591 Appendix E.1 (through the runner too) and the
-ZcashFoundation DKG vector."""
+"""FROST against published vectors: RFC 9591 Appendix E.1 (Ed25519) and E.5 (secp256k1),
+through the runner too, and the ZcashFoundation DKG vector."""
 
 from __future__ import annotations
 
@@ -19,17 +19,30 @@ from proto.frost.vectors import Mismatch, check_vector
 
 VECTORS = Path(__file__).resolve().parents[1] / "vectors" / "frost"
 RFC = VECTORS / "rfc9591-ed25519-sha512.json"
+RFC_SECP256K1 = VECTORS / "rfc9591-secp256k1-sha256.json"
+RFCS = {
+    RFC: "FROST(Ed25519, SHA-512), 2 of 3, signers [1, 3]",
+    RFC_SECP256K1: "FROST(secp256k1, SHA-256), 2 of 3, signers [1, 3]",
+}
 DKG = VECTORS / "dkg-ed25519-sha512.json"
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def rfc() -> dict[str, Any]:
-    doc: dict[str, Any] = json.loads(RFC.read_text())
+def rfc(path: Path = RFC) -> dict[str, Any]:
+    doc: dict[str, Any] = json.loads(path.read_text())
     return doc
 
 
-def test_rfc9591_vector_reproduces_every_value() -> None:
-    assert check_vector(rfc()) == "FROST(Ed25519, SHA-512), 2 of 3, signers [1, 3]"
+@pytest.mark.parametrize("path", list(RFCS), ids=lambda p: p.stem)
+def test_rfc9591_vector_reproduces_every_value(path: Path) -> None:
+    assert check_vector(rfc(path)) == RFCS[path]
+
+
+def test_a_file_of_an_unknown_suite_is_refused() -> None:
+    doc = rfc()
+    doc["config"]["name"] = "FROST(P-256, SHA-256)"
+    with pytest.raises(Mismatch, match=r"config\.name"):
+        check_vector(doc)
 
 
 def run_runner(*files: Path) -> subprocess.CompletedProcess[str]:
@@ -42,10 +55,11 @@ def run_runner(*files: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_runner_accepts_the_rfc_file_and_prints_one_line_per_file() -> None:
-    result = run_runner(RFC, RFC)
+def test_runner_accepts_the_rfc_files_and_prints_one_line_per_file() -> None:
+    result = run_runner(RFC, RFC_SECP256K1, RFC)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert result.stdout.count("ok ") == 2
+    assert result.stdout.count("ok ") == 3
+    assert "FROST(secp256k1, SHA-256)" in result.stdout
 
 
 def flip(doc: dict[str, Any], path: list[Any], byte: int) -> dict[str, Any]:
@@ -75,9 +89,12 @@ MUTABLE = [
 ]
 
 
+@pytest.mark.parametrize("file", list(RFCS), ids=lambda p: p.stem)
 @pytest.mark.parametrize("path", MUTABLE, ids=lambda p: ".".join(map(str, p)))
-def test_runner_fails_when_any_byte_of_a_share_nonce_or_message_changes(path: list[Any]) -> None:
-    doc = rfc()
+def test_runner_fails_when_any_byte_of_a_share_nonce_or_message_changes(
+    path: list[Any], file: Path
+) -> None:
+    doc = rfc(file)
     node: Any = doc
     for part in path:
         node = node[part]
