@@ -7,7 +7,10 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: test lint typecheck unit venv lock clean devnet chromium fuzz
+EVM    := node/evm
+EVM_STAMP := $(EVM)/node_modules/.installed
+
+.PHONY: test lint typecheck unit venv lock clean devnet chromium fuzz evm-tools
 
 venv: $(STAMP)
 
@@ -25,8 +28,16 @@ typecheck: $(STAMP)
 	$(BIN)/mypy --strict proto storage
 	$(BIN)/mypy node devnet
 
-test: lint typecheck chromium
+test: lint typecheck chromium evm-tools
 	$(BIN)/python -m pytest
+
+# solc-js (to build the contracts) and anvil (to run them), exact versions from the npm lock.
+# npm 11 skips anvil's postinstall script; its platform package's binary runs as it is.
+evm-tools: $(EVM_STAMP)
+
+$(EVM_STAMP): $(EVM)/package.json $(EVM)/package-lock.json
+	cd $(EVM) && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	touch $@
 
 # The dashboard test drives Debian's headless Chromium; install it when it is missing.
 chromium:

@@ -69,6 +69,19 @@ def bench_throughput(
     _report("throughput", [row], command, output, as_json)
 
 
+@bench_app.command("gas")
+def bench_gas_cmd(
+    output: OUTPUT = Path("BENCHMARKS.md"),
+    as_json: JSON = False,
+) -> None:
+    """The gas of every group wallet call on anvil (open, deposit, settle, revoke, crawl
+    back, finalize; the FROST signature check alone), against the targets."""
+    from devnet.bench_gas import bench_gas  # noqa: PLC0415
+
+    rows = _guarded(bench_gas)
+    _report("gas", rows, "swapnet bench gas", output, as_json)
+
+
 @bench_app.command("latency")
 def bench_latency(
     rate: Annotated[float, typer.Option(min=1.0, help="offered orders per second")] = 1000.0,

@@ -32,9 +32,11 @@ def test_the_ledger_api_answers_every_request_as_described_and_refusals_change_n
         )
         assert deep.status_code == 400 and deep.json()["error"] == "bad-request"
 
+        client = httpx.Client(base_url=ledger.url, timeout=10)  # one connection, reused
+
         def observe() -> Any:
-            info = httpx.get(f"{ledger.url}/info", timeout=10).json()
-            account = httpx.get(f"{ledger.url}/account/{faucet}", timeout=10).json()
+            info = client.get("/info").json()
+            account = client.get(f"/account/{faucet}").json()
             return info, account
 
         def no_long_polls(case: Case) -> None:

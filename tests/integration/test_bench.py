@@ -32,7 +32,9 @@ def bench(tmp_path: Path, *args: str) -> dict[str, Any]:
     assert done.returncode == 0, done.stderr[-3000:]
     result: dict[str, Any] = json.loads(done.stdout)
     assert result["benchmark"] == args[0] and "cores" in result["machine"]
-    assert result["command"].startswith(f"swapnet bench {args[0]} ")
+    assert result["command"] == f"swapnet bench {args[0]}" or result["command"].startswith(
+        f"swapnet bench {args[0]} "
+    )
     text = out.read_text()
     assert f"## {args[0]}" in text and f"`{result['command']}`" in text
     return result
@@ -68,6 +70,14 @@ def test_throughput_reports_rate_latency_cpu_rss_and_the_verification_bound(
         assert number(row[key]) > 0, key
     # every order is verified by every node at least once
     assert number(row["verifications per order"]) >= 2
+
+
+def test_gas_has_a_row_per_group_wallet_call(tmp_path: Path) -> None:
+    result = bench(tmp_path, "gas")
+    calls = {row["call"]: row for row in result["rows"]}
+    assert {"open", "signature check", "revoke", "crawl back", "finalize", "settle"} <= set(calls)
+    assert all(number(row["gas"].replace(",", "")) > 0 for row in calls.values())
+    assert {row["hardfork"] for row in calls.values()} == {"prague"}
 
 
 def test_latency_at_an_offered_rate(tmp_path: Path) -> None:

@@ -1,0 +1,30 @@
+"""A real anvil per test module (``devnet.anvil``), and deploying the committed build."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from web3 import Web3
+
+from devnet.anvil import running
+from node.evm.contracts import contract
+
+
+@pytest.fixture(scope="module")
+def chain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Web3]:
+    with running(tmp_path_factory.mktemp("anvil") / "anvil.log") as node:
+        w3 = Web3(Web3.HTTPProvider(node.url))
+        assert w3.is_connected()
+        yield w3
+
+
+def deploy(w3: Web3, name: str, *args: Any) -> Any:
+    """``name`` from the committed build, deployed by anvil's first account."""
+    built = contract(name)
+    factory = w3.eth.contract(abi=built["abi"], bytecode=built["bytecode"])
+    tx = factory.constructor(*args).transact({"from": w3.eth.accounts[0]})
+    receipt = w3.eth.wait_for_transaction_receipt(tx)
+    assert receipt["status"] == 1
+    return w3.eth.contract(address=receipt["contractAddress"], abi=built["abi"])
