@@ -11,7 +11,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from eth_abi import encode
+from eth_abi.abi import encode
 from web3 import Web3
 
 from devnet.anvil import running
@@ -45,7 +45,7 @@ def bench_gas() -> list[dict[str, str]]:
         w3 = Web3(Web3.HTTPProvider(node.url))
         c = _deploy(w3, "GroupWallet")
         check = _deploy(w3, "FrostSecp256k1Check")
-        accounts = w3.eth.accounts
+        accounts: list[Any] = list(w3.eth.accounts)
         group = FrostGroup(1)
         px, parity = group.key_args
         genesis, window, fee = os.urandom(32), 5, 10**15
@@ -97,4 +97,3 @@ def bench_gas() -> list[dict[str, str]]:
         }
         for name, used in gas.items()
     ]
-
