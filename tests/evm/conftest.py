@@ -1,15 +1,20 @@
-"""A real anvil per test module (``devnet.anvil``), and deploying the committed build."""
+"""A real anvil per test module (``devnet.anvil``), deploying the committed build, and the
+test-only contracts (``contracts/``: tokens of every kind, a re-entrant account) compiled
+once per module with the same solc."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from web3 import Web3
 
 from devnet.anvil import running
-from node.evm.contracts import contract
+from node.evm.contracts import compile_sources, contract
+
+TEST_CONTRACTS = Path(__file__).parent / "contracts"
 
 
 @pytest.fixture(scope="module")
@@ -27,4 +32,19 @@ def deploy(w3: Web3, name: str, *args: Any) -> Any:
     tx = factory.constructor(*args).transact({"from": w3.eth.accounts[0]})
     receipt = w3.eth.wait_for_transaction_receipt(tx)
     assert receipt["status"] == 1
+    return w3.eth.contract(address=receipt["contractAddress"], abi=built["abi"])
+
+
+@pytest.fixture(scope="module")
+def built_tests() -> dict[str, Any]:
+    build: dict[str, Any] = compile_sources(TEST_CONTRACTS, ("TestTokens.sol",))["contracts"]
+    return build
+
+
+def deploy_built(w3: Web3, built: dict[str, Any], *args: Any) -> Any:
+    """A test-only contract from ``built_tests``."""
+    factory = w3.eth.contract(abi=built["abi"], bytecode=built["bytecode"])
+    receipt = w3.eth.wait_for_transaction_receipt(
+        factory.constructor(*args).transact({"from": w3.eth.accounts[0]})
+    )
     return w3.eth.contract(address=receipt["contractAddress"], abi=built["abi"])

@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,34 +19,18 @@ from web3.exceptions import ContractCustomError, ContractLogicError
 from web3.logs import DISCARD
 
 from devnet.evm_group import FrostGroup
-from node.evm.contracts import compile_sources
 from proto.merkle import audit_path, leaf_hash, merkle_root
-from tests.evm.conftest import deploy
+from tests.evm.conftest import deploy, deploy_built
 
 ETH = "0x" + "00" * 20
 WINDOW = 5
 FEE = 10**15
 LEAF = "(bytes32,address,bytes32,uint256[])"
-TEST_CONTRACTS = Path(__file__).parent / "contracts"
-
-
-@pytest.fixture(scope="module")
-def built_tests() -> dict[str, Any]:
-    build: dict[str, Any] = compile_sources(TEST_CONTRACTS, ("TestTokens.sol",))["contracts"]
-    return build
 
 
 @pytest.fixture(scope="module")
 def wallet_contract(chain: Web3) -> Any:
     return deploy(chain, "GroupWallet")
-
-
-def deploy_built(w3: Web3, built: dict[str, Any], *args: Any) -> Any:
-    factory = w3.eth.contract(abi=built["abi"], bytecode=built["bytecode"])
-    receipt = w3.eth.wait_for_transaction_receipt(
-        factory.constructor(*args).transact({"from": w3.eth.accounts[0]})
-    )
-    return w3.eth.contract(address=receipt["contractAddress"], abi=built["abi"])
 
 
 def selector(w3: Web3, signature: str) -> str:
@@ -216,6 +199,27 @@ def test_deposits_count_what_arrived(
             {"from": alice, "value": 1}
         ),
     )
+
+
+def test_a_token_that_returns_nothing_is_deposited_and_paid_out(
+    chain: Web3, wallet_contract: Any, built_tests: dict[str, Any]
+) -> None:
+    w3, c = chain, wallet_contract
+    token = deploy_built(w3, built_tests["NoReturnToken"])
+    opened, _ = open_wallet(w3, c, [token.address])
+    alice, bob = w3.eth.accounts[1], w3.eth.accounts[2]
+    opened.send(token.functions.mint(alice, 5000), alice)
+    opened.send(token.functions.approve(c.address, 5000), alice)
+    opened.send(c.functions.deposit(opened.id, member_id(1), token.address, 3000), alice)
+    assert c.functions.held(opened.id, token.address).call() == 3000
+    refused(
+        w3,
+        "WalletInsufficient(address)",
+        lambda: c.functions.settle(*opened.settle_args(member_id(1), 1, bob, [3001])).call(),
+    )
+    opened.send(c.functions.settle(*opened.settle_args(member_id(1), 1, bob, [1200])), bob)
+    assert token.functions.balanceOf(bob).call() == 1200
+    assert c.functions.held(opened.id, token.address).call() == 1800
 
 
 def funded(w3: Web3, c: Any, eth: int = 10**18) -> Opened:
