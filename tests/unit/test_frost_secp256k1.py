@@ -1,22 +1,18 @@
 """FROST(secp256k1, SHA-256) (RFC 9591 section 6.5): the suite's primitives against RFC 9380's
 ``expand_message_xmd`` vectors, strict decoding and verification against tampered
-signatures, the same generic key generation, DKG, refresh, resharing and signing sessions
-as the Ed25519 suite, and a cross-check with ZF's implementation (``frost_rs``): its DKG
-packages pass our checks, and mixed signing sessions (some signers ours, some ZF's) give
-one signature that both verify. (The RFC's vector is in ``test_frost_vectors.py``.)"""
+signatures, and the same generic key generation, DKG, refresh, resharing and signing
+sessions as the Ed25519 suite. (The RFC's vector is in ``test_frost_vectors.py``, the
+cross-check with ZF's frost in ``test_frost_zf_interop.py``.)"""
 
 from __future__ import annotations
 
-import base64
 import random
 
 import pytest
-from frost_rs import utility_secp256k1 as zf
 from nacl.signing import SigningKey
 
 from proto.frost import dkg, reshare
 from proto.frost.core import (
-    Commitment,
     aggregate,
     commit,
     derive_group_info,
@@ -213,139 +209,3 @@ def test_dkg_refresh_and_reshare_keep_one_wallet_key() -> None:
         for j in new_ids
     }
     assert S.verify(wallet, b"m3", signed(new, [4, 5], b"m3", 9))
-
-
-# -- ZF's FROST (frost_rs) ----------------------------------------------------------------
-
-HEADER = 5
-"""ZF frost's serialization header: a version byte and the ciphersuite's 4-byte id."""
-
-
-def unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
-def b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).decode()
-
-
-def zf_round1(text: str) -> tuple[tuple[bytes, ...], bytes, int]:
-    """A ZF round-one package: (commitment, proof R, proof z)."""
-    raw = unb64(text)
-    count, at = raw[HEADER], HEADER + 1
-    commitment = tuple(raw[at + 33 * k : at + 33 * (k + 1)] for k in range(count))
-    at += 33 * count
-    assert raw[at] == 65  # the proof's length
-    proof = raw[at + 1 : at + 66]
-    return commitment, proof[:33], S.decode_scalar(proof[33:])
-
-
-def zf_key_package(text: str, public_text: str) -> KeyPackage:
-    raw = unb64(text)
-    header, identifier = raw[:HEADER], S.decode_scalar(raw[HEADER : HEADER + 32])
-    share = S.decode_scalar(raw[HEADER + 32 : HEADER + 64])
-    group_key = raw[HEADER + 97 : HEADER + 130]
-    threshold = raw[HEADER + 130]
-    pub = unb64(public_text)
-    assert pub[:HEADER] == header
-    public = {}
-    at = HEADER + 1
-    for _ in range(pub[HEADER]):
-        public[S.decode_scalar(pub[at : at + 32])] = pub[at + 32 : at + 65]
-        at += 65
-    assert pub[at : at + 33] == group_key
-    return KeyPackage(identifier, share, group_key, public, threshold, S)
-
-
-def test_zf_frost_dkg_packages_pass_our_checks_and_its_keys_sign_with_ours() -> None:
-    """ZF's DKG among three: its round-one proofs of knowledge verify under our challenge
-    (the same "dkg" hash), and the key packages it ends with are valid key packages here
-    (each share's image is its public share; the public shares interpolate to the key)."""
-    ids = [zf.get_id(f"steward{k}") for k in range(3)]
-    r1_secret, r1_public = {}, {}
-    for i in ids:
-        r1_secret[i], r1_public[i] = zf.round1(i, 2, 3)
-    r2_secret, r2_public = {}, {}
-    for i in ids:
-        others = {k: v for k, v in r1_public.items() if k != i}
-        r2_secret[i], r2_public[i] = zf.round2(r1_secret[i], others)
-    key_texts, public_texts = {}, {}
-    for i in ids:
-        others = {k: v for k, v in r1_public.items() if k != i}
-        received = {k: v[i] for k, v in r2_public.items() if i in v}
-        key_texts[i], public_texts[i] = zf.round3(r2_secret[i], others, received)
-
-    ours = {}
-    for i in ids:
-        commitment, r, mu = zf_round1(r1_public[i])
-        ident = S.decode_scalar(unb64(i))
-        ours[ident] = dkg.Round1Package(ident, commitment, r, mu)
-    dkg.check_round1(ours, 2, 3, suite=S)
-    keys = {k.identifier: k for k in (zf_key_package(key_texts[i], public_texts[i]) for i in ids)}
-    group_key = next(iter(keys.values())).group_public_key
-    assert group_key == S.point_sum([p.commitment[0] for p in ours.values()])
-    chosen = sorted(keys)[:2]
-    assert S.verify(group_key, b"ours", signed(keys, chosen, b"ours", 10))
-
-
-@pytest.mark.parametrize("aggregator", ["ours", "zf"])
-def test_mixed_signing_sessions_with_zf_frost_give_one_signature_both_verify(
-    aggregator: str,
-) -> None:
-    """Keys from ZF's DKG; of a 2-of-3 session's signers one is ours and one is ZF's. Each
-    side signs over the same commitment list; whoever aggregates, the signature is the
-    same bytes, and both implementations verify it."""
-    ids = [zf.get_id(f"mixed{k}") for k in range(3)]
-    r1_secret, r1_public = {}, {}
-    for i in ids:
-        r1_secret[i], r1_public[i] = zf.round1(i, 2, 3)
-    r2_secret, r2_public = {}, {}
-    for i in ids:
-        r2_secret[i], r2_public[i] = zf.round2(
-            r1_secret[i], {k: v for k, v in r1_public.items() if k != i}
-        )
-    texts = {}
-    for i in ids:
-        texts[i] = zf.round3(
-            r2_secret[i],
-            {k: v for k, v in r1_public.items() if k != i},
-            {k: v[i] for k, v in r2_public.items() if i in v},
-        )
-    mine, theirs = ids[0], ids[1]
-    key = zf_key_package(*texts[mine])
-    header = unb64(texts[mine][0])[:HEADER]
-    msg = b"crawl back with checkpoint 7"
-
-    nonces, own = commit(key.signing_share, b"\x01" * 32, b"\x02" * 32, key.identifier, suite=S)
-    their_nonces, their_commitments = zf.preprocess(texts[theirs][0])
-    raw = unb64(their_commitments)
-    their_id = S.decode_scalar(unb64(theirs))
-    theirs_c = Commitment(their_id, raw[HEADER : HEADER + 33], raw[HEADER + 33 : HEADER + 66])
-    commitments = sorted([own, theirs_c], key=lambda c: c.identifier)
-    zf_commitments = {
-        mine: b64(header + own.hiding + own.binding),
-        theirs: their_commitments,
-    }
-    my_share = sign(
-        key.identifier,
-        key.signing_share,
-        nonces,
-        msg,
-        commitments,
-        key.group_public_key,
-        suite=S,
-    )
-    their_share = zf.sign(msg, zf_commitments, their_nonces, texts[theirs][0])
-    # (a signature share and a signature are raw bytes in ZF's Python binding: no header)
-    shares = {key.identifier: my_share, their_id: S.decode_scalar(unb64(their_share))}
-    if aggregator == "ours":
-        signature = aggregate(commitments, msg, key.group_public_key, shares, suite=S)
-    else:
-        zf_shares = {mine: b64(S.encode_scalar(my_share)), theirs: their_share}
-        signature = unb64(zf.aggregate(msg, zf_commitments, zf_shares, texts[mine][1]))
-    assert signature == aggregate(commitments, msg, key.group_public_key, shares, suite=S)
-    assert S.verify(key.group_public_key, msg, signature)
-    assert zf.verify(msg, texts[mine][1], b64(signature))
-    forged = signature[:33] + S.encode_scalar((my_share + 1) % N)
-    assert not zf.verify(msg, texts[mine][1], b64(forged))
-    assert not S.verify(key.group_public_key, msg, forged)
