@@ -308,7 +308,7 @@ def test_a_stale_revoke_is_crawled_back_and_its_bond_forfeited(
     refused(w3, "MemberRevoked()", lambda: c.functions.settle(*settle).call())
 
 
-def test_an_honest_revoke_keeps_its_bond_and_refusals_change_nothing(
+def test_an_honest_revoke_keeps_its_bond_and_every_bad_revoke_is_refused(
     chain: Web3, wallet_contract: Any
 ) -> None:
     w3, c = chain, wallet_contract
