@@ -1,6 +1,6 @@
 """A real anvil per test module (``devnet.anvil``), deploying the committed build, and the
 test-only contracts (``contracts/``: tokens of every kind, a re-entrant account) compiled
-once per module with the same solc."""
+once per test run with the same solc."""
 
 from __future__ import annotations
 
@@ -35,7 +35,7 @@ def deploy(w3: Web3, name: str, *args: Any) -> Any:
     return w3.eth.contract(address=receipt["contractAddress"], abi=built["abi"])
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def built_tests() -> dict[str, Any]:
     build: dict[str, Any] = compile_sources(TEST_CONTRACTS, ("TestTokens.sol",))["contracts"]
     return build

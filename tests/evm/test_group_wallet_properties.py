@@ -115,7 +115,7 @@ class Run:
 
 
 @settings(
-    max_examples=examples(8),
+    max_examples=examples(5),
     deadline=None,
     suppress_health_check=list(HealthCheck),
     database=None,
