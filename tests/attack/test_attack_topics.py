@@ -25,7 +25,7 @@ from tests.integration.processes import TIMEOUT_FACTOR
 
 pytestmark = pytest.mark.xdist_group("attack")
 TOPICS = ("certificates", "checkpoints", "evidence")
-FLOOD = 150
+FLOOD = 50
 """Forged certificates (and as many forged checkpoints) the rogue floods the group with."""
 
 
@@ -51,7 +51,7 @@ async def test_gossip_attacks_by_a_byzantine_steward_change_nothing(the_arena: A
 
         # 1. replays: everything it saw, again and again (valid, so no strike; the honest
         # nodes' pubsub drops them by content id before any validator runs)
-        for _ in range(10):
+        for _ in range(3):
             for topic, messages in list(r.seen.items()):
                 for data in messages:
                     await r.publish(topic, data)
