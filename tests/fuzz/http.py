@@ -32,7 +32,8 @@ from tests.fuzz.targets import examples
 PER_OPERATION = 8
 """Requests per operation in the default profile (each is a real HTTP call)."""
 REQUESTS_ENV = "SWAPNET_HTTP_FUZZ_REQUESTS"
-"""Set (``make fuzz``: 100,000): the requests of one API's run, shared by its operations."""
+"""Set (``make fuzz``: 100,000): the requests of one API's run, shared by its operations
+that take input."""
 
 
 @dataclass
@@ -62,10 +63,12 @@ def fuzz_api(
     tally = Tally()
     operations = [result.ok() for result in schema.get_all_operations()]
     total = os.environ.get(REQUESTS_ENV)
-    if total:  # the thorough run: that many requests, shared by the operations
-        per_operation = -(-int(total) // len(operations))
+    if total:  # the thorough run: that many requests, shared by the operations that take
+        # input (one without any has a single distinct request)
+        takes_input = [o for o in operations if _takes_input(o) and _label(o) not in skip]
+        per_operation = -(-int(total) // max(1, len(takes_input)))
     for operation in operations:
-        label = f"{operation.method.upper()} {operation.path}"
+        label = _label(operation)
         if label not in skip:
             excluded = [positive_data_acceptance] if label in opaque else []
             if headers and "authorization" in headers:  # ours, re-sent by the check itself:
@@ -79,6 +82,15 @@ def fuzz_api(
     if total:
         print(f"\nHTTP fuzz {base_url}: {sum(tally.calls.values())} requests, {tally}")
     return tally
+
+
+def _label(operation: Any) -> str:
+    return f"{operation.method.upper()} {operation.path}"
+
+
+def _takes_input(operation: Any) -> bool:
+    parts = (operation.path_parameters, operation.query, operation.headers, operation.body)
+    return any(len(part) for part in parts)
 
 
 def _fuzz_operation(
