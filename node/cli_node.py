@@ -15,6 +15,8 @@ from typing import Annotated, Any, NoReturn
 
 import typer
 
+from node.numbers import ascii_int
+
 DATA = Annotated[
     Path,
     typer.Option("--data", envvar="SWAPNET_DATA", help="the node's data dir"),
@@ -116,8 +118,9 @@ def asset_amount(text: str, what: str) -> tuple[str, int]:
     for sep in (":", "="):
         if sep in text:
             asset, _, amount = text.partition(sep)
-            if amount.isdigit() and int(amount) > 0:
-                return asset.strip().upper(), int(amount)
+            value = ascii_int(amount)
+            if value is not None and value > 0:
+                return asset.strip().upper(), value
     fail(f"{what}: expected ASSET:AMOUNT, got {text!r}")
 
 

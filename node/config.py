@@ -32,6 +32,7 @@ from typing import Any
 
 from multiaddr import Multiaddr
 
+from node.numbers import ascii_int
 from proto.errors import SwapnetError
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
@@ -171,9 +172,10 @@ def _host_port(values: dict[str, Any]) -> tuple[str, int]:
     if not isinstance(value, str) or ":" not in value:
         raise ConfigError("api_listen must be host:port")
     host, _, port = value.rpartition(":")
-    if not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+    number = ascii_int(port)
+    if not host or number is None or not 0 <= number <= 65535:
         raise ConfigError(f"api_listen: {value!r} is not host:port with a port 0..65535")
-    return (host.strip("[]"), int(port))
+    return (host.strip("[]"), number)
 
 
 def _choice(values: dict[str, Any], key: str, default: str, choices: tuple[str, ...]) -> str:

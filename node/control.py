@@ -52,6 +52,7 @@ from node.files import write_private
 from node.http_api import LOCAL_HOSTS, BadRequest, SameOrigin, hex32, json_body
 from node.ledger_client import LedgerError, LedgerUnavailable
 from node.metrics import CONTENT_TYPE
+from node.numbers import ascii_int
 from node.openapi import control_openapi
 from node.pit_view import (
     lines_json,
@@ -168,10 +169,10 @@ def build_app(runtime: NodeRuntime, tokens: TokenBook) -> Starlette:  # noqa: PL
         return JSONResponse(runtime.getinfo())
 
     async def history(request: Request) -> Response:
-        raw = request.query_params.get("limit", "50")
-        if not raw.isdigit() or not 1 <= int(raw) <= 1000:
+        limit = ascii_int(request.query_params.get("limit", "50"))
+        if limit is None or not 1 <= limit <= 1000:
             raise BadRequest("bad-request", "limit: 1 to 1000")
-        return JSONResponse({"orders": runtime.history(int(raw))})
+        return JSONResponse({"orders": runtime.history(limit)})
 
     async def tokens_list(request: Request) -> Response:
         return JSONResponse({"tokens": tokens.listing(), "scopes": list(SCOPES)})

@@ -18,6 +18,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from node.numbers import ascii_int
+
 
 class BadRequest(Exception):
     """Answered as ``{"error": code, "detail": detail}`` with ``status``."""
@@ -93,7 +95,8 @@ async def read_bounded(request: Request, max_bytes: int, drain: int = 0) -> byte
     sends it whole reliably gets the answer instead of a connection closed under it."""
     too_large = BadRequest("too-large", f"the body is at most {max_bytes} bytes", 413)
     declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > max_bytes + drain:
+    size = ascii_int(declared) if declared is not None else None
+    if size is not None and size > max_bytes + drain:
         raise too_large
     body = bytearray()
     seen = 0

@@ -371,6 +371,10 @@ def test_the_control_api_answers_every_request_as_described_and_refusals_change_
     assert len(tally.calls) == sum(len(ops) for ops in served["paths"].values()) - 2
     assert not [s for s in tally.statuses if s >= 500 and s not in (502, 503)]
     assert httpx.get(f"{api}/readyz", timeout=10).status_code == 200
+    # found by the thorough run (100,000 requests): "³".isdigit() is True, int("³") raises
+    for limit in ("\u00b3", "\u0661\u0662", "0", "1001"):
+        answer = client.get("/v1/history", params={"limit": limit})
+        assert answer.status_code == 400 and answer.json()["error"] == "bad-request", limit
     for t in js("token", "list", *data(n0)):  # what the fuzzer minted
         js("token", "revoke", t["id"], *data(n0))
 
