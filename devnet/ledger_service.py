@@ -42,6 +42,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from node.http_api import BadRequest, hex32, json_body, read_bounded
+from node.numbers import ascii_int
 from node.openapi import ledger_openapi
 from proto.codec import MAX_MESSAGE_BYTES, decode
 from proto.errors import DecodeError
@@ -237,10 +238,9 @@ def _int_param(request: Request, name: str, default: int, low: int, high: int) -
     raw = request.query_params.get(name)
     if raw is None:
         return default
-    try:
-        value = int(raw)
-    except ValueError as exc:
-        raise BadRequest("bad-request", f"{name} must be an integer") from exc
+    value = ascii_int(raw)  # ASCII digits only: not "+5", " 5", "1_000" or other scripts'
+    if value is None:
+        raise BadRequest("bad-request", f"{name} must be an integer in ASCII digits")
     if not low <= value <= high:
         raise BadRequest("bad-request", f"{name} must be in [{low}, {high}]")
     return value
@@ -275,10 +275,9 @@ def build_app(service: LedgerService, lock: trio.Lock) -> Starlette:
         return JSONResponse(service.wallet(hex32(request.path_params["group_id"], "group id")))
 
     async def block(request: Request) -> Response:
-        try:
-            height = int(request.path_params["height"])
-        except ValueError as exc:
-            raise BadRequest("bad-request", "height must be an integer") from exc
+        height = ascii_int(request.path_params["height"])
+        if height is None:
+            raise BadRequest("bad-request", "height must be an integer in ASCII digits")
         if not 0 <= height <= MAX_HEIGHT:  # found by the fuzzer: 2**80 was a 500
             raise BadRequest("bad-request", f"height must be in [0, {MAX_HEIGHT}]")
         return JSONResponse(service.block(height))

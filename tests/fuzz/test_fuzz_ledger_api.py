@@ -31,6 +31,10 @@ def test_the_ledger_api_answers_every_request_as_described_and_refusals_change_n
             timeout=10,
         )
         assert deep.status_code == 400 and deep.json()["error"] == "bad-request"
+        # numbers are ASCII digits (the control API answered "\u00b3" with a 500)
+        for path in ("/block/\u0661\u0662", "/block/+1", "/events?from=\u00b3", "/events?wait=1_0"):
+            answer = httpx.get(f"{ledger.url}{path}", timeout=10)
+            assert answer.status_code == 400 and answer.json()["error"] == "bad-request", path
 
         client = httpx.Client(base_url=ledger.url, timeout=10)  # one connection, reused
 
