@@ -375,6 +375,13 @@ def test_the_control_api_answers_every_request_as_described_and_refusals_change_
     for limit in ("\u00b3", "\u0661\u0662", "0", "1001"):
         answer = client.get("/v1/history", params={"limit": limit})
         assert answer.status_code == 400 and answer.json()["error"] == "bad-request", limit
+    # and an explicit null for an optional string was taken as "not given"
+    for path, body in (
+        ("/v1/marks", {"asset": "BTC", "price": 1, "request_id": None}),
+        ("/v1/swap/quote", {"give": {"asset": "BTC", "amount": 1}, "counterparty": None}),
+    ):
+        answer = client.post(path, json={"get": {"asset": "USD", "amount": 1}, **body})
+        assert answer.status_code == 400 and answer.json()["error"] == "bad-request", path
     for t in js("token", "list", *data(n0)):  # what the fuzzer minted
         js("token", "revoke", t["id"], *data(n0))
 
