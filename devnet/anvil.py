@@ -15,6 +15,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+from web3 import Web3
 
 from node.evm.contracts import ANVIL, EVM_VERSION
 
@@ -61,6 +64,17 @@ class AnvilProc:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             return self.proc.wait()
+
+
+def deploy(w3: Web3, built: dict[str, Any], *args: Any) -> Any:
+    """A contract (``abi`` and ``bytecode``, as ``node.evm.contracts`` builds them),
+    deployed by the chain's first account; its web3 handle."""
+    factory = w3.eth.contract(abi=built["abi"], bytecode=built["bytecode"])
+    tx = factory.constructor(*args).transact({"from": w3.eth.accounts[0]})
+    receipt = w3.eth.wait_for_transaction_receipt(tx)
+    if receipt["status"] != 1:
+        raise AnvilError("the contract's deployment reverted")
+    return w3.eth.contract(address=receipt["contractAddress"], abi=built["abi"])
 
 
 @contextmanager

@@ -14,7 +14,7 @@ from typing import Any
 from eth_abi.abi import encode
 from web3 import Web3
 
-from devnet.anvil import running
+from devnet.anvil import deploy, running
 from devnet.evm_group import FrostGroup
 from node.evm.contracts import EVM_VERSION, contract
 from proto.merkle import audit_path, leaf_hash, merkle_root
@@ -23,14 +23,6 @@ ETH = "0x" + "00" * 20
 LEAF = "(bytes32,address,bytes32,uint256[])"
 MEMBERS = 100
 TARGETS = {"signature check": 10_000, "revoke": 150_000, "crawl back": 120_000}
-
-
-def _deploy(w3: Web3, name: str) -> Any:
-    built = contract(name)
-    factory = w3.eth.contract(abi=built["abi"], bytecode=built["bytecode"])
-    tx = factory.constructor().transact({"from": w3.eth.accounts[0]})
-    receipt = w3.eth.wait_for_transaction_receipt(tx)
-    return w3.eth.contract(address=receipt["contractAddress"], abi=built["abi"])
 
 
 def _gas(w3: Web3, fn: Any, sender: str, value: int = 0) -> int:
@@ -43,8 +35,8 @@ def _gas(w3: Web3, fn: Any, sender: str, value: int = 0) -> int:
 def bench_gas() -> list[dict[str, str]]:
     with tempfile.TemporaryDirectory() as tmp, running(Path(tmp) / "anvil.log") as node:
         w3 = Web3(Web3.HTTPProvider(node.url))
-        c = _deploy(w3, "GroupWallet")
-        check = _deploy(w3, "FrostSecp256k1Check")
+        c = deploy(w3, contract("GroupWallet"))
+        check = deploy(w3, contract("FrostSecp256k1Check"))
         accounts: list[Any] = list(w3.eth.accounts)
         group = FrostGroup(1)
         px, parity = group.key_args

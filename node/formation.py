@@ -100,6 +100,7 @@ class Ceremony:
 
     def __init__(self, dealer: Dealer) -> None:
         self.dealer = dealer
+        self.id = dealer.spec.ceremony()
         self.echo: DkgEcho | None = None
         self.echo_pulled: set[bytes] = set()
         """The stewards that have our echo (at most the spec's stewards)."""
@@ -110,7 +111,7 @@ class Ceremony:
         one of its stewards, ``Refused`` while our echo is not made yet."""
         spec = self.dealer.spec
         pull = decode(request, Wire)
-        if not isinstance(pull, DkgPull | DkgEchoPull) or pull.ceremony != spec.ceremony():
+        if not isinstance(pull, DkgPull | DkgEchoPull) or pull.ceremony != self.id:
             raise RemoteProtocolError("not a request of this ceremony")
         if isinstance(pull, DkgEchoPull):
             if caller not in spec.stewards:

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from web3 import Web3
 
+from devnet.anvil import deploy as deploy_contract
 from devnet.anvil import running
 from node.evm.contracts import compile_sources, contract
 
@@ -27,12 +28,7 @@ def chain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Web3]:
 
 def deploy(w3: Web3, name: str, *args: Any) -> Any:
     """``name`` from the committed build, deployed by anvil's first account."""
-    built = contract(name)
-    factory = w3.eth.contract(abi=built["abi"], bytecode=built["bytecode"])
-    tx = factory.constructor(*args).transact({"from": w3.eth.accounts[0]})
-    receipt = w3.eth.wait_for_transaction_receipt(tx)
-    assert receipt["status"] == 1
-    return w3.eth.contract(address=receipt["contractAddress"], abi=built["abi"])
+    return deploy_contract(w3, contract(name), *args)
 
 
 @pytest.fixture(scope="session")
@@ -43,8 +39,4 @@ def built_tests() -> dict[str, Any]:
 
 def deploy_built(w3: Web3, built: dict[str, Any], *args: Any) -> Any:
     """A test-only contract from ``built_tests``."""
-    factory = w3.eth.contract(abi=built["abi"], bytecode=built["bytecode"])
-    receipt = w3.eth.wait_for_transaction_receipt(
-        factory.constructor(*args).transact({"from": w3.eth.accounts[0]})
-    )
-    return w3.eth.contract(address=receipt["contractAddress"], abi=built["abi"])
+    return deploy_contract(w3, built, *args)
