@@ -63,7 +63,7 @@ def bench_gas() -> list[dict[str, str]]:
 
         def exit_args(number: int, rows: list[tuple[Any, ...]], index: int) -> list[Any]:
             raw = [encode([LEAF], [row]) for row in rows]
-            cp = (number, merkle_root(raw), len(raw))
+            cp = (number, merkle_root(raw), len(raw), bytes(32))
             signature = group.sign(c.functions.checkpointMessage(wallet, cp).call())
             path = audit_path([leaf_hash(r) for r in raw], index)
             return [wallet, cp, signature, rows[index], index, path]

@@ -63,7 +63,8 @@ def ledger_run(
 def _with_ledger(url: str, action: Callable[[Any], Awaitable[Any]]) -> Any:
     import trio  # noqa: PLC0415
 
-    from node.ledger_client import DevnetLedgerClient, LedgerError, LedgerUnavailable  # noqa: PLC0415
+    from node.ledger_devnet import DevnetLedgerClient  # noqa: PLC0415
+    from node.ledger_port import LedgerError, LedgerUnavailable  # noqa: PLC0415
 
     async def go() -> Any:
         client = DevnetLedgerClient(url)

@@ -50,7 +50,7 @@ from node.dashboard import DASHBOARD_HTML
 from node.exit_game import ExitGameError
 from node.files import write_private
 from node.http_api import LOCAL_HOSTS, BadRequest, SameOrigin, hex32, json_body
-from node.ledger_client import LedgerError, LedgerUnavailable
+from node.ledger_port import LedgerError, LedgerUnavailable
 from node.metrics import CONTENT_TYPE
 from node.numbers import ascii_int
 from node.openapi import control_openapi

@@ -21,7 +21,7 @@ prequal badges and revoke evidence.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -31,7 +31,7 @@ from nacl.signing import SigningKey
 
 from node.checkpoints import CheckpointService
 from node.files import write_private
-from node.ledger_client import LedgerClient, LedgerError, LedgerUnavailable
+from node.ledger_port import LedgerError, LedgerEvent, LedgerPort, LedgerUnavailable, Receipt
 from proto.checkpointing import Completed
 from proto.codec import decode
 from proto.errors import DecodeError, RemoteProtocolError
@@ -43,8 +43,7 @@ from proto.evidence import (
     sign_evidence,
 )
 from proto.genesis import Genesis
-from proto.ledger.txs import CrawlBack, Finalize, Revoke, SignedTx, Tx, sign_tx
-from proto.ledger_view import LedgerView, ViewEvent, view_event
+from proto.ledger_view import LedgerView, ViewEvent
 from proto.merkle import BalanceTree
 from proto.notary import Notary
 from proto.prequal import Prequal, prequal_of
@@ -76,9 +75,8 @@ class ExitGame:
         genesis: Genesis,
         service: CheckpointService,
         store: Store,
-        ledger: LedgerClient,
+        ledger: LedgerPort,
         ledger_id: bytes,
-        fee: int,
         data_dir: Path,
         terms: str | None,
         on_wallet_seen: Callable[[int], Any],
@@ -91,7 +89,6 @@ class ExitGame:
         self.machine = service.machine
         self.ledger = ledger
         self.ledger_id = ledger_id
-        self.fee = fee
         self.data_dir = data_dir
         self.terms = terms
         self.on_wallet_seen = on_wallet_seen
@@ -130,21 +127,15 @@ class ExitGame:
         nursery.start_soon(self._follow)
 
     async def _follow(self) -> None:
-        gid_hex = self.gid.hex()
         while True:
             try:
                 page = await self.ledger.events(self.view.height + 1, wait=LEDGER_POLL)
             except LedgerUnavailable as exc:
-                log.warning("ledger unavailable: %s", exc)
-                await trio.sleep(LEDGER_POLL)
-                continue
-            try:
-                new, wallet_txs, crawl_backs = _ours(page.events, gid_hex)
-            except (ValueError, KeyError, TypeError, AttributeError) as exc:
                 # never skip what we cannot read (a deposit, a claim): read it again later
-                log.error("unreadable ledger events from height %d: %s", self.view.height, exc)
+                log.warning("ledger events from height %d: %s", self.view.height + 1, exc)
                 await trio.sleep(LEDGER_POLL)
                 continue
+            new, wallet_txs, crawl_backs = _ours(page.events, self.gid)
             self.wallet_txs += wallet_txs
             height = page.next - 1
             # persist before anything acts on it: a crash here reads the page again
@@ -173,7 +164,6 @@ class ExitGame:
                 return {b.asset: b.amount for b in tree.proof(member).leaf.balances}
 
             for due in self.notary.due(self.view, completed.proposal.number, balances_of):
-                proof = tree.proof(due.member)
                 log.warning(
                     "notary: claim of %s stands on checkpoint %d; crawling back with %d "
                     "(window closes at height %d)",
@@ -182,65 +172,45 @@ class ExitGame:
                     due.checkpoint_number,
                     due.deadline,
                 )
-                crawl = partial(CrawlBack, self.me, fee=self.fee, member=due.member)
-                if await self._submit(partial(crawl, checkpoint=completed.signed, proof=proof)):
+                newer = Receipt(completed.signed, tree.proof(due.member))
+                if await self._submit(partial(self.ledger.crawl_back, self.gid, due.member, newer)):
                     self.crawls_sent += 1
             mine = claims.get(self.me)
             if mine is not None and self.view.height > mine.deadline:
                 sent = self.finalize_sent.get(mine.revoked_at)
                 if sent is None or self.view.height >= sent + FINALIZE_RETRY_BLOCKS:
                     self.finalize_sent[mine.revoked_at] = self.view.height
-                    finalize = partial(Finalize, self.me, fee=self.fee, group_id=self.gid)
-                    await self._submit(partial(finalize, member=self.me))
+                    await self._submit(partial(self.ledger.finalize, self.gid, self.me))
 
-    async def _submit(self, make: Callable[..., Tx]) -> str | None:
-        """Make the transaction with our next ledger nonce (``make(nonce=...)``), sign and
-        submit it; None if the ledger refused it or is away."""
+    async def _submit(self, send: Callable[[], Awaitable[str]]) -> str | None:
+        """Send an intent; None if the ledger refused it or is away."""
         try:
-            return await self._sign_and_submit(make)
+            return await send()
         except (LedgerError, LedgerUnavailable) as exc:
             log.info("ledger transaction not accepted: %s", exc)
             return None
 
-    async def _sign_and_submit(self, make: Callable[..., Tx]) -> str:
-        account = await self.ledger.account(self.me)
-        tx = make(nonce=int(account["next_nonce"]))
-        return await self.ledger.submit(sign_tx(tx, self.key, self.ledger_id))
-
     # -- evidence -----------------------------------------------------------------------
-    async def _report(self, event: dict[str, Any]) -> None:
+    async def _report(self, crawl: LedgerEvent) -> None:
         """A premature revoke was crawled back; if by us, gossip the evidence."""
+        revoked = [
+            e
+            for e in self.view.claim_events(crawl.member)
+            if e.kind == "revoke" and e.height <= crawl.height
+        ]
         try:
-            crawl = await self._tx_in_block(
-                event["height"], lambda s: s.tx_id().hex() == event["tx_id"]
-            )
-            if not isinstance(crawl.tx, CrawlBack) or crawl.tx.sender != self.me:
+            found = await self.ledger.crawl_back_evidence(crawl, revoked[-1].height)
+            if found is None:
                 return
-            member = crawl.tx.member
-            revoked = [
-                e
-                for e in self.view.claim_events(member)
-                if e.kind == "revoke" and e.height <= event["height"]
-            ]
-            revoke = await self._tx_in_block(
-                revoked[-1].height, lambda s: isinstance(s.tx, Revoke) and s.tx.sender == member
-            )
-            evidence = sign_evidence(self.key, revoke, revoked[-1].height, crawl, event["height"])
+            revoke, crawled = found
+            evidence = sign_evidence(self.key, revoke, revoked[-1].height, crawled, crawl.height)
             evidence.verify(self.genesis.wallet_key, self.ledger_id)
         except (LedgerError, LedgerUnavailable, BadEvidence, IndexError, ValueError) as exc:
             log.warning("cannot build revoke evidence: %s", exc)
             return
         if self.evidence.add(evidence):
-            log.warning("notary: premature revoke by %s crawled back", member.hex()[:16])
+            log.warning("notary: premature revoke by %s crawled back", crawl.member.hex()[:16])
         await self.service.node.p2p.publish(self.topic, evidence.encode())
-
-    async def _tx_in_block(self, height: int, wanted: Callable[[SignedTx], bool]) -> SignedTx:
-        block = await self.ledger.block(height)
-        for raw in block["txs"]:
-            signed = decode(bytes.fromhex(raw), SignedTx)
-            if wanted(signed):
-                return signed
-        raise ValueError(f"the transaction is not in block {height}")
 
     def _valid_evidence(self, publisher: bytes, data: bytes) -> bool:
         try:
@@ -311,11 +281,8 @@ class ExitGame:
         receipt = self.receipts.get(chosen)
         if receipt is None:
             raise ExitGameError("unknown-checkpoint", f"we hold no receipt for {chosen}")
-        revoke = partial(Revoke, self.me, fee=self.fee)
         # a refusal (stale-checkpoint, claim-open, ...) reaches the caller as the ledger's
-        tx_id = await self._sign_and_submit(
-            partial(revoke, checkpoint=receipt.checkpoint, proof=receipt.proof)
-        )
+        tx_id = await self.ledger.revoke(self.gid, Receipt(receipt.checkpoint, receipt.proof))
         log.warning("revoked under checkpoint %d (newest held: %d)", chosen, max(numbers))
         return {
             "tx_id": tx_id,
@@ -362,21 +329,17 @@ class ExitGame:
         }
 
 
-def _ours(
-    events: list[dict[str, Any]], gid_hex: str
-) -> tuple[list[ViewEvent], int, list[dict[str, Any]]]:
+def _ours(events: list[LedgerEvent], gid: bytes) -> tuple[list[ViewEvent], int, list[LedgerEvent]]:
     """Our group's events of a ledger page: what the view keeps, how many wallet
-    transactions (open, settle) it shows, and the premature crawl backs. Raises on a
-    malformed event (before anything is taken from the page)."""
+    transactions (open, settle) it shows, and the premature crawl backs."""
     new, wallet_txs, crawl_backs = [], 0, []
     for e in events:
-        if e["group_id"] != gid_hex:
+        if e.group_id != gid:
             continue
-        wallet_txs += e["kind"] in ("open", "settle")
-        member = bytes.fromhex(e["member"])
-        event = view_event(e["kind"], int(e["height"]), member, e["checkpoint"], e["detail"])
+        wallet_txs += e.kind in ("open", "settle")
+        event = e.view_event()
         if event is not None:
             new.append(event)
-        if e["kind"] == "crawl-back":
+        if e.kind == "crawl-back":
             crawl_backs.append(e)
     return new, wallet_txs, crawl_backs

@@ -50,11 +50,13 @@ from node.formation import (
     store_formed,
 )
 from node.http_api import BadRequest, serve_app, untrusted_json
-from node.ledger_client import (
-    DevnetLedgerClient,
-    LedgerClient,
+from node.ledger_devnet import DevnetLedger, DevnetWalletTx, open_wallet_tx
+from node.ledger_port import (
     LedgerError,
+    LedgerInfo,
+    LedgerPort,
     LedgerUnavailable,
+    WalletTx,
     wallet_problem,
 )
 from node.logs import LOG_FILE, setup_logging
@@ -71,7 +73,6 @@ from proto.errors import RemoteProtocolError
 from proto.formation import GroupSpec
 from proto.frost.keys import KeyPackage
 from proto.genesis import Genesis, terms_hash
-from proto.ledger.txs import Deposit, OpenWallet, SignedTx, Transfer, sign_tx
 from proto.prequal import Prequal
 from proto.signing import public_key_of
 from proto.state import GroupState
@@ -96,8 +97,6 @@ NO_DEPOSIT = "no-deposit"
 MAX_PENDING_JOINS = 256
 JOIN_DEADLINE = 45.0
 DIAL_TIMEOUT = 10.0
-WALLET_FEE_BUDGET = 10_000
-"""Fee-asset units the first steward moves to the wallet key so it can pay ledger fees."""
 
 
 def genesis_state(genesis: Genesis) -> GroupState:
@@ -105,10 +104,6 @@ def genesis_state(genesis: Genesis) -> GroupState:
     for steward in genesis.stewards:
         state.admit(steward)
     return state
-
-
-def open_wallet_tx(genesis: Genesis, fee: int) -> OpenWallet:
-    return OpenWallet(genesis.wallet_key, 1, fee, genesis)
 
 
 @dataclass
@@ -129,8 +124,8 @@ class NodeRuntime:
         self.member_id = public_key_of(key)
         self.group: Group | None = None
         self.p2p: P2P | None = None
-        self.ledger: LedgerClient = DevnetLedgerClient(config.ledger_url)
-        self.ledger_info: dict[str, Any] | None = None
+        self.ledger: LedgerPort = DevnetLedger.at(config.ledger_url, key)
+        self.ledger_info: LedgerInfo | None = None
         self.wallet_open = False
         """The ledger shows our group's wallet, and it is our genesis's (``wallet_problem``)."""
         self.wallet_seen = False
@@ -376,13 +371,15 @@ class NodeRuntime:
             lock=CheckpointRepo(store, gid).load_lock(),
             log=list(node.recovered),
             terms_hash=genesis.terms_hash,
-            ledger_id=bytes.fromhex(self.ledger_info["ledger_id"]),
-            ledger_fee=int(self.ledger_info["min_fee"]),
+            ledger_id=self.ledger_info.ledger_id,
+            ledger_fee=self.ledger_info.min_fee,
             policy=genesis.admission,
         )
         for join in groups.joins(gid):
             machine.on_join(join, trio.current_time())
-        service = CheckpointService(node, machine, store, self._submit_wallet_tx)
+        service = CheckpointService(
+            node, machine, store, lambda signed: self._submit_wallet_tx(DevnetWalletTx(signed))
+        )
         game = ExitGame(
             key=self.key,
             genesis=genesis,
@@ -390,7 +387,6 @@ class NodeRuntime:
             store=store,
             ledger=self.ledger,
             ledger_id=machine.ledger_id,
-            fee=machine.ledger_fee,
             data_dir=self.config.data_dir,
             terms=self._terms(genesis),
             on_wallet_seen=self._wallet_seen,
@@ -449,7 +445,7 @@ class NodeRuntime:
             raise ValueError("terms_file is not the text the group's genesis fixes")
         return text
 
-    async def _ledger_info(self) -> dict[str, Any]:
+    async def _ledger_info(self) -> LedgerInfo:
         while True:
             try:
                 return await self.ledger.info()
@@ -470,7 +466,7 @@ class NodeRuntime:
         if gid is None:
             if spec is not None:
                 assert self.ledger_info is not None
-                if spec.ledger_id.hex() != self.ledger_info["ledger_id"]:
+                if spec.ledger_id != self.ledger_info.ledger_id:
                     raise ValueError("the group spec is for another ledger")
                 key_package, genesis = await run_dkg(p2p, ceremony, self.config.data_dir)
                 gid = store_formed(groups, self.key, key_package, genesis)
@@ -556,45 +552,27 @@ class NodeRuntime:
                 if self.wallet_seen:
                     await self._check_wallet(genesis)
                 elif machine is not None:
-                    account = await self.ledger.account(genesis.wallet_key)
-                    await self._open_wallet(genesis, machine, account)
+                    await self._open_wallet(genesis, machine)
             except (LedgerUnavailable, LedgerError, BadRequest) as exc:
                 log.warning("group wallet not open: %s", exc)
             await trio.sleep(LEDGER_POLL)
 
-    async def _open_wallet(
-        self, genesis: Genesis, machine: CheckpointSteward, account: dict[str, Any]
-    ) -> None:
-        """Stewards sign the wallet's opening; the first steward funds its fees."""
-        assert self.ledger_info is not None
-        fee_asset, fee = self.ledger_info["fee_asset"], int(self.ledger_info["min_fee"])
-        if (
-            genesis.committee.stewards[0] == self.member_id
-            and account["balances"].get(fee_asset, 0) < fee
-        ):
-            mine = await self.ledger.account(self.member_id)
-            tx = Transfer(
-                self.member_id,
-                int(mine["next_nonce"]),
-                fee,
-                genesis.wallet_key,
-                fee_asset,
-                WALLET_FEE_BUDGET,
-            )
-            try:
-                await self.ledger.submit(sign_tx(tx, self.key, machine.ledger_id))
-            except LedgerError as exc:
-                log.warning("cannot fund the wallet's fees: %s", exc)
-        machine.approve_wallet_tx(open_wallet_tx(genesis, fee), trio.current_time())
-
-    async def _submit_wallet_tx(self, signed: SignedTx) -> None:
+    async def _open_wallet(self, genesis: Genesis, machine: CheckpointSteward) -> None:
+        """Stewards sign the wallet's opening (once the ledger can take it)."""
         try:
-            tx_id = await self.ledger.submit(signed)
-            log.info("wallet tx %s submitted (nonce %d)", tx_id[:16], signed.tx.nonce)
+            await self.ledger.fund_wallet(genesis)
+        except LedgerError as exc:
+            log.warning("cannot fund the wallet's fees: %s", exc)
+        machine.approve_wallet_tx(open_wallet_tx(genesis, machine.ledger_fee), trio.current_time())
+
+    async def _submit_wallet_tx(self, signed: WalletTx) -> None:
+        try:
+            tx_id = await self.ledger.submit_wallet(signed)
+            log.info("wallet tx %s submitted: %s", tx_id[:16], signed.label)
         except LedgerError as exc:  # another steward's copy got there first, typically
-            log.info("wallet tx nonce %d not accepted: %s", signed.tx.nonce, exc)
+            log.info("wallet tx %s not accepted: %s", signed.label, exc)
         except LedgerUnavailable as exc:
-            log.warning("wallet tx nonce %d not submitted: %s", signed.tx.nonce, exc)
+            log.warning("wallet tx %s not submitted: %s", signed.label, exc)
 
     # -- joining --------------------------------------------------------------------------
     def _on_join_factory(self, groups: GroupRepo, gid: bytes, service: CheckpointService) -> Any:
@@ -634,8 +612,6 @@ class NodeRuntime:
         if not self.wallet_open:
             raise BadRequest("wallet-not-open", "the group's wallet is not on the ledger yet", 409)
         await self._check_wallet(g.genesis)  # again, right before money moves
-        ledger_id = bytes.fromhex(self.ledger_info["ledger_id"])
-        fee = int(self.ledger_info["min_fee"])
         gid = g.node.group_id
         signed = sign_join(self.key, gid, g.genesis.terms_hash, prequals)
         problem = join_problem(
@@ -645,9 +621,7 @@ class NodeRuntime:
             raise BadRequest("join-refused", problem, 409)
         tx_ids = []
         for asset, amount in deposits.items():
-            account = await self.ledger.account(self.member_id)
-            tx = Deposit(self.member_id, int(account["next_nonce"]), fee, gid, asset, amount)
-            tx_ids.append(await self.ledger.submit(sign_tx(tx, self.key, ledger_id)))
+            tx_ids.append(await self.ledger.deposit(gid, asset, amount))
         told, refused = await self._tell_stewards(g, signed.encode())
         return {"deposits": tx_ids, "stewards_told": told, "refused": refused}
 

@@ -24,7 +24,7 @@ by, and by every node that adopts that checkpoint.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from nacl.signing import SigningKey
 
@@ -32,7 +32,7 @@ from proto import signing
 from proto.codec import ListOf, Obj, Wire, register, wf
 from proto.errors import LocalProtocolError
 from proto.genesis import AdmissionPolicy
-from proto.kinds import DIGEST, MAX_ASSETS, MEMBER_ID, SIGNATURE
+from proto.kinds import DIGEST, EVM_ACCOUNT, EVM_ACCOUNT_SIZE, MAX_ASSETS, MEMBER_ID, SIGNATURE
 from proto.ledger_view import LedgerView
 from proto.prequal import Prequal, policy_problem
 from proto.state import AssetBalance, GroupState, by_asset
@@ -52,9 +52,16 @@ class Join(Wire):
     terms_hash: bytes = wf(DIGEST)
     prequals: tuple[Prequal, ...] = wf(ListOf(Obj(Prequal), max_items=MAX_JOIN_PREQUALS))
     signature: bytes = wf(SIGNATURE)
+    evm_account: bytes = wf(EVM_ACCOUNT)
+    """The EVM account the member's revoke is sent from and paid to on an EVM ledger (its
+    checkpoint chain leaf's account, ``proto.chain_leaf``); empty when it names none."""
+
+    def check_fields(self) -> None:
+        if len(self.evm_account) not in (0, EVM_ACCOUNT_SIZE):
+            raise ValueError("an EVM account is 20 bytes (or none)")
 
     def body(self) -> bytes:
-        return Join(self.member, self.terms_hash, self.prequals, bytes(64)).encode()
+        return replace(self, signature=bytes(64)).encode()
 
     def is_valid(self, group_id: bytes, terms_hash: bytes) -> bool:
         return self.terms_hash == terms_hash and signing.is_valid(
@@ -63,15 +70,14 @@ class Join(Wire):
 
 
 def sign_join(
-    key: SigningKey, group_id: bytes, terms_hash: bytes, prequals: Sequence[Prequal] = ()
+    key: SigningKey,
+    group_id: bytes,
+    terms_hash: bytes,
+    prequals: Sequence[Prequal] = (),
+    evm_account: bytes = b"",
 ) -> Join:
-    unsigned = Join(signing.public_key_of(key), terms_hash, tuple(prequals), bytes(64))
-    return Join(
-        unsigned.member,
-        terms_hash,
-        unsigned.prequals,
-        signing.sign(key, JOIN_DOMAIN, group_id, unsigned.body()),
-    )
+    unsigned = Join(signing.public_key_of(key), terms_hash, tuple(prequals), bytes(64), evm_account)
+    return replace(unsigned, signature=signing.sign(key, JOIN_DOMAIN, group_id, unsigned.body()))
 
 
 def join_problem(
@@ -164,7 +170,7 @@ def apply_admissions(
     when the admissions do not fit."""
     for a in admissions:
         if a.join:
-            state.admit(a.member, at_checkpoint, at_height)
+            state.admit(a.member, at_checkpoint, at_height, a.join[0].evm_account)
         elif not state.is_member(a.member):
             raise LocalProtocolError("a credit for someone who is not a member")
         state.credit_deposits(a.member, {b.asset: b.amount for b in a.deposited})

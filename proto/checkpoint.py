@@ -1,8 +1,10 @@
 """Checkpoints: the group's state at a point, signed by the group wallet key.
 
 A ``Checkpoint`` commits to the balances and histories (the merkle root over members'
-leaves and the leaf count, which pins the tree size for proofs) and to the whole applied state (the
-digest of its canonical snapshot: seqs, frozen flags, balances). ``SignedCheckpoint``
+leaves and the leaf count, which pins the tree size for proofs), to the same balances as a
+chain reads them (``proto.chain_leaf``: the root of the ABI leaves, same members, same
+order) and to the whole applied state (the digest of its canonical snapshot: seqs, frozen
+flags, balances). ``SignedCheckpoint``
 carries the wallet key's signature (a FROST aggregate, i.e. a plain Ed25519 signature)
 over the domain message ``swapnet/1/checkpoint`` + group id + the checkpoint's bytes.
 
@@ -15,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from proto import signing
+from proto.chain_leaf import ChainTree, chain_leaves
 from proto.codec import Obj, UInt, Wire, register, wf
 from proto.errors import InvalidProof, InvalidSignature
 from proto.kinds import DIGEST, GROUP_ID, SIGNATURE
@@ -35,13 +38,16 @@ class Checkpoint(Wire):
     ledger_height: int = wf(UInt(64))
     """The ledger height the state read joins, deposits and claims at: how fresh a badge
     (a prequal) cut from this checkpoint is."""
+    chain_root: bytes = wf(DIGEST)
+    """The root of the chain leaves (``proto.chain_leaf``: what an EVM ledger reads), over
+    the same ``members`` leaves in the same order as ``balances_root``."""
 
     def signing_message(self) -> bytes:
         return signing.domain_message(CHECKPOINT_DOMAIN, self.group_id, self.encode())
 
 
 def checkpoint_of(state: GroupState, number: int) -> Checkpoint:
-    snap = state.snapshot()  # once, for both the balance tree and the state digest
+    snap = state.snapshot()  # once, for both trees and the state digest
     tree = BalanceTree(state, snap)
     return Checkpoint(
         state.group_id,
@@ -50,6 +56,7 @@ def checkpoint_of(state: GroupState, number: int) -> Checkpoint:
         len(tree.leaves),
         snapshot_digest(snap),
         state.ledger_height,
+        ChainTree(chain_leaves(state, snap, tree)).root,
     )
 
 

@@ -98,7 +98,7 @@ PROPOSAL_DOMAIN = "checkpoint-proposal"
 OPEN_POLICY = AdmissionPolicy(0, 0, (), 0, 0)
 VARIANTS_KEPT = 4
 
-EMPTY = Checkpoint(bytes(32), 1, bytes(32), 0, bytes(32), 0)
+EMPTY = Checkpoint(bytes(32), 1, bytes(32), 0, bytes(32), 0, bytes(32))
 """A placeholder checkpoint for a proposal that is still being drafted."""
 
 

@@ -29,3 +29,6 @@ AMOUNT = UInt(64, minimum=1)
 BALANCE = UInt(64)
 SEQ = UInt(64, minimum=1)
 MEMO = Bytes(max_size=MAX_MEMO_BYTES)
+EVM_ACCOUNT_SIZE = 20
+EVM_ACCOUNT = Bytes(max_size=EVM_ACCOUNT_SIZE)
+"""An EVM account (20 bytes), or empty for none; an object holding one checks the size."""

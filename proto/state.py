@@ -46,6 +46,8 @@ from proto.errors import LocalProtocolError
 from proto.kinds import (
     AMOUNT,
     ASSET,
+    EVM_ACCOUNT,
+    EVM_ACCOUNT_SIZE,
     GROUP_ID,
     KEY_SIZE_BYTES,
     MAX_ASSETS,
@@ -127,10 +129,14 @@ class AccountRecord(Wire):
         ListOf(Obj(AssetBalance), max_items=MAX_ASSETS, strictly_sorted=True, sort_key=by_asset)
     )
     """Cumulative payouts of the member's revoke claims on the ledger."""
+    evm_account: bytes = wf(EVM_ACCOUNT)
+    """The EVM account of the member's signed join (empty: none), its chain leaf's."""
 
     def check_fields(self) -> None:
         if self.exit_to and len(self.exit_to) != KEY_SIZE_BYTES:
             raise ValueError("exit_to is empty or a 32-byte account")
+        if len(self.evm_account) not in (0, EVM_ACCOUNT_SIZE):
+            raise ValueError("an EVM account is 20 bytes (or none)")
 
 
 def _member_key(a: AccountRecord) -> bytes:
@@ -191,6 +197,7 @@ class Account:
     """Live counters of ``history.orders`` and ``history.volume`` (kept as plain ints on
     the hot path; ``history`` holds the rest)."""
     claims_paid: dict[str, int] = field(default_factory=dict)
+    evm_account: bytes = b""
 
 
 @dataclass(frozen=True)
@@ -261,11 +268,13 @@ class GroupState:
         return dict(self._supply)
 
     # -- membership and the ledger boundary (driven by checkpoints) ---------------------
-    def admit(self, member: bytes, at_checkpoint: int = 0, at_height: int = 0) -> None:
+    def admit(
+        self, member: bytes, at_checkpoint: int = 0, at_height: int = 0, evm_account: bytes = b""
+    ) -> None:
         if member in self.accounts:
             raise LocalProtocolError("member already admitted")
         joined = replace(EMPTY_HISTORY, joined_at=at_checkpoint, joined_height=at_height)
-        self.accounts[member] = Account(history=joined)
+        self.accounts[member] = Account(history=joined, evm_account=evm_account)
 
     def history(self, member: bytes) -> History:
         """The member's history with its live order counters folded in."""
@@ -562,6 +571,7 @@ class GroupState:
                         volume=_balances(account.volume),
                     ),
                     _balances(account.claims_paid),
+                    account.evm_account,
                 )
                 for member, account in sorted(self.accounts.items())
             ),
@@ -599,6 +609,7 @@ class GroupState:
                 record.history.orders,
                 {b.asset: b.amount for b in record.history.volume},
                 {b.asset: b.amount for b in record.claims_paid},
+                record.evm_account,
             )
         for d in snap.pit.drawn:
             if d.member not in state.accounts or d.asset in state.accounts[d.member].balances:

@@ -42,11 +42,15 @@ contract GroupWallet is ReentrancyGuardTransient {
     }
 
     /// @notice What a checkpoint commits to on chain: the root of an RFC 9162 tree of ABI
-    /// leaves, and the number of leaves (never taken from the caller).
+    /// leaves, and the number of leaves (never taken from the caller). ``body`` is the
+    /// SHA-256 of the group's whole checkpoint (proto/checkpoint.py), signed with the rest
+    /// so that one wallet signature serves the group and the chain; the contract does not
+    /// read it.
     struct Checkpoint {
         uint64 number;
         bytes32 root;
         uint64 leafCount;
+        bytes32 body;
     }
 
     /// @notice A member's balance leaf: abi.encode(member, account, history, amounts), one
@@ -260,7 +264,14 @@ contract GroupWallet is ReentrancyGuardTransient {
         returns (bytes memory)
     {
         return abi.encode(
-            CHECKPOINT_TAG, block.chainid, address(this), id, cp.number, cp.root, cp.leafCount
+            CHECKPOINT_TAG,
+            block.chainid,
+            address(this),
+            id,
+            cp.number,
+            cp.root,
+            cp.leafCount,
+            cp.body
         );
     }
 

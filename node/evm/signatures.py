@@ -9,8 +9,12 @@ gives such a key with odds of about 2^-128).
 
 from __future__ import annotations
 
-from coincurve import PublicKey
+from typing import Any
 
+from coincurve import PublicKey
+from web3 import Web3
+
+from proto.chain_leaf import ChainLeaf
 from proto.frost.suite import SECP256K1
 
 N = SECP256K1.order
@@ -37,3 +41,20 @@ def signature_args(signature: bytes) -> tuple[int, int, int]:
         int.from_bytes(r[33:], "big"),
         (int.from_bytes(signature[33:], "big")),
     )
+
+
+def address(account: bytes) -> str:
+    """A 20-byte account as web3 takes it (EIP-55 checksummed)."""
+    if len(account) != 20:
+        raise ValueError("an EVM account is 20 bytes")
+    return str(Web3.to_checksum_address(account))
+
+
+def leaf_args(leaf: ChainLeaf) -> tuple[bytes, str, bytes, list[int]]:
+    """The contract's ``Leaf`` of a chain leaf."""
+    return leaf.member, address(leaf.account), leaf.history, list(leaf.amounts)
+
+
+def as_bytes(value: Any) -> bytes:
+    """An address or bytes value web3 gave back, as bytes."""
+    return bytes.fromhex(value[2:]) if isinstance(value, str) else bytes(value)

@@ -19,7 +19,12 @@ from web3.exceptions import ContractCustomError, ContractLogicError
 from web3.logs import DISCARD
 
 from devnet.evm_group import FrostGroup
-from proto.merkle import audit_path, leaf_hash, merkle_root
+from node.evm.signatures import leaf_args
+from proto.chain_leaf import ChainTree, chain_leaves
+from proto.checkpoint import checkpoint_of
+from proto.evm_wallet import checkpoint_args, checkpoint_message
+from proto.merkle import BalanceTree, audit_path, leaf_hash, merkle_root
+from proto.state import GroupState
 from tests.evm.conftest import deploy, deploy_built
 
 ETH = "0x" + "00" * 20
@@ -64,7 +69,7 @@ class Opened:
     def checkpoint(self, number: int, leaves: list[tuple[Any, ...]]) -> tuple[Any, Any, Any]:
         """A checkpoint over ``leaves`` signed by the group; the leaves' hashes."""
         raw = [encode([LEAF], [leaf]) for leaf in leaves]
-        cp = (number, merkle_root(raw), len(raw))
+        cp = (number, merkle_root(raw), len(raw), bytes(32))
         message = self.contract.functions.checkpointMessage(self.id, cp).call()
         return cp, self.group.sign(message), [leaf_hash(r) for r in raw]
 
@@ -336,7 +341,7 @@ def test_an_honest_revoke_keeps_its_bond_and_every_bad_revoke_is_refused(
         w3, "BadProof()", lambda: c.functions.revoke(*bad_index).call({"from": alice, "value": FEE})
     )
     cp = args[1]
-    bigger_tree = (args[0], (cp[0], cp[1], cp[2] + 1), *args[2:])  # a forged leaf count
+    bigger_tree = (args[0], (cp[0], cp[1], cp[2] + 1, cp[3]), *args[2:])  # a forged leaf count
     refused(
         w3,
         "BadCheckpoint()",
@@ -383,3 +388,52 @@ def test_a_reentrant_claim_account_is_paid_once(
     assert c.functions.held(opened.id, ETH).call() == held - 3 * 10**17
     with pytest.raises((ContractCustomError, ContractLogicError)):
         c.functions.finalize(opened.id, me, [3 * 10**17]).call()
+
+
+def test_a_groups_own_checkpoint_and_chain_leaf_revoke_on_chain(
+    chain: Web3, wallet_contract: Any
+) -> None:
+    """The chain tree a checkpoint commits to (``proto.chain_leaf``) and the chain message
+    the group signs (``proto.evm_wallet``) are what the contract reads: the leaf's account
+    revokes with them; the member who named no account cannot be revoked for by anyone."""
+    w3, c = chain, wallet_contract
+    opened, _ = open_wallet(w3, c, [ETH])
+    account = w3.eth.accounts[4]
+    alice, bob = member_id(21), member_id(22)
+    state = GroupState(b"\x07" * 32, ("ETH",))
+    state.admit(alice, 1, 1, bytes.fromhex(account[2:]))
+    state.admit(bob, 1, 1)
+    for member, amount in ((alice, 3 * 10**17), (bob, 10**17)):
+        opened.send(c.functions.depositETH(opened.id, member), account, value=amount)
+        state.deposit(member, "ETH", amount)
+    cp = checkpoint_of(state, 4)
+    message = checkpoint_message(w3.eth.chain_id, bytes.fromhex(c.address[2:]), opened.id, cp)
+    assert message == c.functions.checkpointMessage(opened.id, checkpoint_args(cp)).call()
+    signature = opened.group.sign(message)
+    snap = state.snapshot()
+    tree = ChainTree(chain_leaves(state, snap, BalanceTree(state, snap)))
+    assert tree.root == cp.chain_root
+
+    def revoke(member: bytes) -> Any:
+        proof = tree.proof(member)
+        return c.functions.revoke(
+            opened.id,
+            checkpoint_args(cp),
+            signature,
+            leaf_args(proof.leaf),
+            proof.index,
+            list(proof.path),
+        )
+
+    for sender in (w3.eth.accounts[0], account):  # nobody sends from the zero account
+        refused(
+            w3, "NotLeafAccount()", lambda s=sender: revoke(bob).call({"from": s, "value": FEE})
+        )
+    refused(
+        w3,
+        "NotLeafAccount()",
+        lambda: revoke(alice).call({"from": w3.eth.accounts[0], "value": FEE}),
+    )
+    receipt = opened.send(revoke(alice), account, value=FEE)
+    event = c.events.Revoked().process_receipt(receipt)[0]["args"]
+    assert (event["member"], event["number"], event["amounts"]) == (alice, 4, [3 * 10**17])

@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from node.ledger_client import DevnetLedgerClient, LedgerError
+from node.ledger_devnet import DevnetLedgerClient
+from node.ledger_port import LedgerError
 from proto.ledger.txs import CrawlBack, Deposit, Finalize, Revoke, Settle, Tx
 from proto.replica import Replica
 from proto.state import AssetBalance

@@ -24,7 +24,7 @@ import httpx
 import pytest
 
 from devnet.cluster import Cluster, NodeProc
-from node.ledger_client import MINE_PER_CALL
+from node.ledger_devnet import MINE_PER_CALL
 from proto.evidence import read_bundle
 from proto.genesis import AdmissionPolicy
 from tests.integration.processes import ROOT, TIMEOUT_FACTOR, Ledger, ledger_process, own_tracebacks

@@ -93,6 +93,7 @@ def snapshots(draw: st.DrawFn) -> StateSnapshot:
                 exit_to,
                 draw(histories(asset_list)),
                 balances[:1],
+                draw(st.one_of(st.just(b""), st.binary(min_size=20, max_size=20))),
             )
         )
     nonce = draw(st.integers(1, 2**64 - 1))

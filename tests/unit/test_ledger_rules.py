@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import dataclasses
 import random
 from dataclasses import replace
 from typing import Any
@@ -14,7 +15,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from devnet.ledger_service import wallet_json
-from node.ledger_client import wallet_problem
+from node.ledger_devnet import wallet_info
+from node.ledger_port import wallet_problem
 from proto.checkpoint import SignedCheckpoint
 from proto.ledger.state import LedgerParams, LedgerRejected, LedgerState
 from proto.ledger.txs import (
@@ -299,16 +301,16 @@ def test_a_node_calls_its_wallet_open_only_when_the_ledger_shows_its_genesis() -
     w = World(6)
     wk = w.wallet_key
     w.submit(w.open_tx(w.next_nonce(wk)))
-    shown = wallet_json(w.ledger.wallets[w.group.group_id])
+    shown = wallet_info(wallet_json(w.ledger.wallets[w.group.group_id]))
     assert wallet_problem(w.genesis, shown) is None
     for name, lie in (
-        ("key", pub(w.notary).hex()),
+        ("key", pub(w.notary)),
         ("challenge_window", WINDOW + 100),
         ("revoke_fee", 0),
-        ("assets", ["USD", "BTC"]),
-        ("genesis_hash", "00" * 32),
+        ("assets", ("USD", "BTC")),
+        ("genesis_hash", bytes(32)),
     ):
-        problem = wallet_problem(w.genesis, {**shown, name: lie})
+        problem = wallet_problem(w.genesis, dataclasses.replace(shown, **{name: lie}))
         assert problem is not None and name in problem
 
 
