@@ -96,7 +96,8 @@ class LedgerEvent:
     finalize, or claimed (a revoke, a crawl back: the claim's balances now); ``forfeited``:
     the bond a premature claim lost to a crawl back (``crawl-back``; an honest one, where the
     stale checkpoint showed no more, is ``crawl-back-honest``); ``ref``: the ledger's id of
-    the transaction (a devnet tx id, an EVM transaction hash)."""
+    the transaction (a devnet tx id, an EVM transaction hash). An opening names no member
+    (``member`` is empty)."""
 
     kind: EventKind
     height: int
@@ -164,6 +165,10 @@ def wallet_problem(genesis: Genesis, wallet: WalletInfo) -> str | None:
 
 
 class LedgerPort(ABC):
+    def follow(self, genesis: Genesis) -> None:  # noqa: B027 (most ledgers need nothing)
+        """The group whose wallet this port reads and acts on (an EVM adapter derives the
+        wallet's id from it); before any other call about the group."""
+
     @abstractmethod
     async def info(self) -> LedgerInfo: ...
 

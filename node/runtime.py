@@ -351,6 +351,7 @@ class NodeRuntime:
         self.ledger_info = await self._ledger_info()
         groups = GroupRepo(store)
         genesis, key_package = await self._group(groups, p2p)
+        self.ledger.follow(genesis)
         gid = genesis.group_id()
         node = GroupNode(
             p2p, store, genesis.committee, genesis_state(genesis), self.key if key_package else None

@@ -98,7 +98,7 @@ PROPOSAL_DOMAIN = "checkpoint-proposal"
 OPEN_POLICY = AdmissionPolicy(0, 0, (), 0, 0)
 VARIANTS_KEPT = 4
 
-EMPTY = Checkpoint(bytes(32), 1, bytes(32), 0, bytes(32), 0, bytes(32))
+EMPTY = Checkpoint(bytes(32), 1, bytes(32), 0, bytes(32), 0, bytes(32), bytes(32))
 """A placeholder checkpoint for a proposal that is still being drafted."""
 
 
@@ -480,6 +480,7 @@ class CheckpointSteward:
             threshold=self.key.threshold,
             available=list(self.key.public_shares),
             timeout=timeout,
+            suite=self.key.suite,
         )
         self.coordinators[session] = coordinator
         return coordinator
@@ -513,7 +514,7 @@ class CheckpointSteward:
         effects += self._on_proposal(proposal, now)
         coordinator = self._coordinator(
             proposal.session_id(),
-            proposal.checkpoint.signing_message(),
+            proposal.checkpoint.message_for(self.wallet_key),
             self.timeout / 4 * (attempt + 1),
         )
         effects += self._coordinator_effects(coordinator, coordinator.start(now), now)
@@ -590,7 +591,7 @@ class CheckpointSteward:
         elif proposal.proposer != sender or self.lock is None or self.lock.session_id() != session:
             return []  # only the proposer of the proposal we hold the lock for
         else:
-            expected = proposal.checkpoint.signing_message()
+            expected = proposal.checkpoint.message_for(self.wallet_key)
         try:
             if isinstance(msg, CommitmentRequest):
                 self.sessions.open(session, sender, now)
@@ -730,7 +731,7 @@ class CheckpointSteward:
 
     def _checkpoint_of(self, state: GroupState, number: int) -> Checkpoint | None:
         try:
-            return checkpoint_of(state, number)
+            return checkpoint_of(state, number, self.ledger_id)
         except (ValueError, ArithmeticError, LocalProtocolError) as exc:
             self._fault(exc)
             return None

@@ -18,9 +18,9 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
-from proto.codec import ListOf, Obj, Text, UInt, Wire, register, wf
+from proto.codec import Bytes, ListOf, Obj, Text, UInt, Wire, register, wf
 from proto.committee import Committee
-from proto.frost.curve import is_valid_point
+from proto.frost.suite import ED25519, SUITES
 from proto.kinds import ASSET, DIGEST, MAX_ASSETS, MAX_STEWARDS, MEMBER_ID
 from proto.pit import PIT_OFF, PitPolicy
 from proto.state import GroupState
@@ -63,7 +63,8 @@ class Genesis(Wire):
     name: str = wf(Text(64))
     stewards: tuple[bytes, ...] = wf(ListOf(MEMBER_ID, min_items=1, max_items=MAX_STEWARDS))
     threshold: int = wf(UInt(16, minimum=1))
-    wallet_key: bytes = wf(MEMBER_ID)
+    wallet_key: bytes = wf(Bytes(min_size=32, max_size=33))
+    """The group wallet's FROST key, a point of ``wallet_suite``'s group."""
     assets: tuple[str, ...] = wf(
         ListOf(ASSET, min_items=1, max_items=MAX_ASSETS, strictly_sorted=True)
     )
@@ -76,6 +77,9 @@ class Genesis(Wire):
     admission: AdmissionPolicy = wf(Obj(AdmissionPolicy))
     pit: PitPolicy = wf(Obj(PitPolicy), default=PIT_OFF)
     """The S&L pit's rules (``proto.pit``); off unless a numeraire is named."""
+    wallet_suite: str = wf(Text(48), default=ED25519.name)
+    """The wallet key's FROST ciphersuite (``proto.frost.suite``): FROST(Ed25519, SHA-512)
+    for the devnet ledger, FROST(secp256k1, SHA-256) for a wallet on an EVM chain."""
 
     def check_fields(self) -> None:
         if self.pit.on and self.pit.numeraire not in self.assets:
@@ -85,8 +89,11 @@ class Genesis(Wire):
             raise ValueError(
                 f"threshold must be the quorum {committee.quorum} for {committee.n} stewards"
             )
-        if not is_valid_point(self.wallet_key):
-            raise ValueError("the wallet key is not a valid prime-order point")
+        suite = SUITES.get(self.wallet_suite)
+        if suite is None:
+            raise ValueError(f"unknown wallet suite {self.wallet_suite!r}")
+        if not suite.is_valid_point(self.wallet_key):
+            raise ValueError("the wallet key is not a valid prime-order point of its suite")
 
     @property
     def committee(self) -> Committee:

@@ -24,6 +24,9 @@ MEMBER_ID = Bytes(KEY_SIZE)
 GROUP_ID = Bytes(GROUP_ID_SIZE)
 DIGEST = Bytes(32)
 SIGNATURE = Bytes(SIGNATURE_SIZE)
+WALLET_SIGNATURE = Bytes(min_size=SIGNATURE_SIZE, max_size=SIGNATURE_SIZE + 1)
+"""The group wallet key's signature: Ed25519 (64 bytes), or FROST(secp256k1) (65: R
+compressed, then z) for a wallet on an EVM ledger."""
 ASSET = Text(12, r"[A-Z][A-Z0-9._-]{0,11}")
 AMOUNT = UInt(64, minimum=1)
 BALANCE = UInt(64)

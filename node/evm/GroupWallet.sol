@@ -122,12 +122,15 @@ contract GroupWallet is ReentrancyGuardTransient {
     event Revoked(
         bytes32 indexed wallet, bytes32 indexed member, uint64 number, uint256[] amounts
     );
+    /// @notice ``premature``: the stale checkpoint showed more of some asset than the newer
+    /// one (a cheat, whatever its bond); ``forfeited``: the bond it lost to the wallet.
     event CrawledBack(
         bytes32 indexed wallet,
         bytes32 indexed member,
         uint64 number,
         uint256[] amounts,
-        uint256 forfeited
+        uint256 forfeited,
+        bool premature
     );
     event Finalized(bytes32 indexed wallet, bytes32 indexed member, uint64 number, uint256[] amounts);
 
@@ -341,7 +344,7 @@ contract GroupWallet is ReentrancyGuardTransient {
         claim.claimed = keccak256(abi.encode(leaf.amounts));
         claim.number = cp.number;
         if (cp.number > w.highestCheckpoint) w.highestCheckpoint = cp.number;
-        emit CrawledBack(id, leaf.member, cp.number, leaf.amounts, lost);
+        emit CrawledBack(id, leaf.member, cp.number, leaf.amounts, lost, premature);
     }
 
     /// @notice After the window, pay the claim (``amounts``, as its last event gave them)

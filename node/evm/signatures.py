@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from coincurve import PublicKey
+from eth_typing import ChecksumAddress
 from web3 import Web3
 
 from proto.chain_leaf import ChainLeaf
@@ -43,14 +44,14 @@ def signature_args(signature: bytes) -> tuple[int, int, int]:
     )
 
 
-def address(account: bytes) -> str:
+def address(account: bytes) -> ChecksumAddress:
     """A 20-byte account as web3 takes it (EIP-55 checksummed)."""
     if len(account) != 20:
         raise ValueError("an EVM account is 20 bytes")
-    return str(Web3.to_checksum_address(account))
+    return Web3.to_checksum_address(account)
 
 
-def leaf_args(leaf: ChainLeaf) -> tuple[bytes, str, bytes, list[int]]:
+def leaf_args(leaf: ChainLeaf) -> tuple[bytes, ChecksumAddress, bytes, list[int]]:
     """The contract's ``Leaf`` of a chain leaf."""
     return leaf.member, address(leaf.account), leaf.history, list(leaf.amounts)
 

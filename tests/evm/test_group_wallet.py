@@ -22,7 +22,7 @@ from devnet.evm_group import FrostGroup
 from node.evm.signatures import leaf_args
 from proto.chain_leaf import ChainTree, chain_leaves
 from proto.checkpoint import checkpoint_of
-from proto.evm_wallet import checkpoint_args, checkpoint_message
+from proto.evm_wallet import evm_ledger_id, wallet_id
 from proto.merkle import BalanceTree, audit_path, leaf_hash, merkle_root
 from proto.state import GroupState
 from tests.evm.conftest import deploy, deploy_built
@@ -87,15 +87,15 @@ class Opened:
 
 
 def open_wallet(
-    w3: Web3, contract: Any, assets: list[str], seed: int | None = None
+    w3: Web3, contract: Any, assets: list[str], seed: int | None = None, genesis: bytes = b""
 ) -> tuple[Opened, Any]:
     group = FrostGroup(seed if seed is not None else int.from_bytes(os.urandom(4), "big"))
-    genesis = os.urandom(32)
+    genesis = genesis or os.urandom(32)
     px, parity = group.key_args
     message = contract.functions.openMessage(genesis, px, parity, WINDOW, FEE, assets).call()
     fn = contract.functions.open(genesis, px, parity, WINDOW, FEE, assets, group.sign(message))
-    wallet_id = contract.functions.walletId(genesis, px, parity).call()
-    opened = Opened(w3, contract, group, wallet_id, assets)
+    wid = contract.functions.walletId(genesis, px, parity).call()
+    opened = Opened(w3, contract, group, wid, assets)
     return opened, opened.send(fn, w3.eth.accounts[0])
 
 
@@ -397,18 +397,20 @@ def test_a_groups_own_checkpoint_and_chain_leaf_revoke_on_chain(
     the group signs (``proto.evm_wallet``) are what the contract reads: the leaf's account
     revokes with them; the member who named no account cannot be revoked for by anyone."""
     w3, c = chain, wallet_contract
-    opened, _ = open_wallet(w3, c, [ETH])
+    group_id = os.urandom(32)
+    opened, _ = open_wallet(w3, c, [ETH], genesis=group_id)
     account = w3.eth.accounts[4]
     alice, bob = member_id(21), member_id(22)
-    state = GroupState(b"\x07" * 32, ("ETH",))
+    state = GroupState(group_id, ("ETH",))
     state.admit(alice, 1, 1, bytes.fromhex(account[2:]))
     state.admit(bob, 1, 1)
     for member, amount in ((alice, 3 * 10**17), (bob, 10**17)):
         opened.send(c.functions.depositETH(opened.id, member), account, value=amount)
         state.deposit(member, "ETH", amount)
-    cp = checkpoint_of(state, 4)
-    message = checkpoint_message(w3.eth.chain_id, bytes.fromhex(c.address[2:]), opened.id, cp)
-    assert message == c.functions.checkpointMessage(opened.id, checkpoint_args(cp)).call()
+    cp = checkpoint_of(state, 4, evm_ledger_id(w3.eth.chain_id, bytes.fromhex(c.address[2:])))
+    message = cp.message_for(opened.group.key)
+    assert message == c.functions.checkpointMessage(opened.id, cp.chain_args()).call()
+    assert opened.id == wallet_id(state.group_id, opened.group.key)
     signature = opened.group.sign(message)
     snap = state.snapshot()
     tree = ChainTree(chain_leaves(state, snap, BalanceTree(state, snap)))
@@ -418,7 +420,7 @@ def test_a_groups_own_checkpoint_and_chain_leaf_revoke_on_chain(
         proof = tree.proof(member)
         return c.functions.revoke(
             opened.id,
-            checkpoint_args(cp),
+            cp.chain_args(),
             signature,
             leaf_args(proof.leaf),
             proof.index,

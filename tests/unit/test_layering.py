@@ -42,7 +42,7 @@ FORBIDDEN_IN_PROTO = {
     "shelve",
     "mmap",
 }
-THIRD_PARTY_IN_PROTO = {"nacl", "msgpack", "coincurve"}  # coincurve: secp256k1 (FROST)
+THIRD_PARTY_IN_PROTO = {"nacl", "msgpack", "coincurve", "Crypto"}  # secp256k1; keccak (EVM)
 
 
 def imported_roots(path: Path) -> set[str]:
