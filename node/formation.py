@@ -50,7 +50,6 @@ from proto.formation import (
     GroupSpec,
     StewardKey,
 )
-from proto.frost.curve import L, encode_scalar
 from proto.frost.dkg import DkgFault
 from proto.frost.keys import KeyPackage
 from proto.genesis import Genesis
@@ -68,18 +67,19 @@ EQUIVOCATION_FILE = "dkg-equivocation.swapnet"
 ECHO_LINGER = 30.0
 
 
-def _scalar_from(seed: bytes, label: bytes) -> int:
-    # 64 bytes reduced mod L: uniform enough; never zero in practice, and checked.
+def _scalar_from(seed: bytes, label: bytes, order: int) -> int:
+    # 64 bytes reduced mod the group order: uniform enough; never zero in practice, and checked.
     wide = hashlib.sha512(b"swapnet/1/dkg-coefficient\x00" + label + seed).digest()
-    value = int.from_bytes(wide, "little") % L
+    value = int.from_bytes(wide, "little") % order
     if value == 0:
         raise ValueError("a zero coefficient: use another seed")
     return value
 
 
 def dealer_from_seed(spec: GroupSpec, identity: SigningKey, seed: bytes) -> Dealer:
-    coefficients = tuple(_scalar_from(seed, b"a%d" % i) for i in range(spec.threshold))
-    return Dealer.create(spec, identity, coefficients, _scalar_from(seed, b"pok"))
+    order = spec.suite.order
+    coefficients = tuple(_scalar_from(seed, b"a%d" % i, order) for i in range(spec.threshold))
+    return Dealer.create(spec, identity, coefficients, _scalar_from(seed, b"pok", order))
 
 
 def prepare_dealer(repo: GroupRepo, spec: GroupSpec, identity: SigningKey) -> Dealer:
@@ -207,7 +207,7 @@ async def echo_again(p2p: P2P, ceremony: Ceremony) -> None:
 
 
 def store_formed(repo: GroupRepo, identity: SigningKey, key: KeyPackage, genesis: Genesis) -> bytes:
-    sealed = seal(identity, SHARE_PURPOSE, encode_scalar(key.signing_share))
+    sealed = seal(identity, SHARE_PURPOSE, key.suite.encode_scalar(key.signing_share))
     return repo.save_formed(genesis, StewardKey.of(key, sealed))
 
 

@@ -36,7 +36,7 @@ from nacl.signing import SigningKey
 from proto import signing
 from proto.codec import Bytes, ListOf, Obj, Text, UInt, Wire, register, wf
 from proto.committee import Committee
-from proto.frost.curve import FrostError, decode_scalar, encode_scalar, polynomial_at
+from proto.frost.curve import FrostError
 from proto.frost.dkg import (
     SHARE_DOMAIN,
     DkgFault,
@@ -48,11 +48,14 @@ from proto.frost.dkg import (
     share_message,
 )
 from proto.frost.keys import KeyPackage
-from proto.genesis import AdmissionPolicy, Genesis
-from proto.kinds import ASSET, DIGEST, MAX_ASSETS, MAX_STEWARDS, MEMBER_ID, SIGNATURE
+from proto.frost.suite import ED25519, SUITES, Ciphersuite
+from proto.genesis import MAX_EVM_ASSETS, AdmissionPolicy, Genesis, evm_problem
+from proto.kinds import ASSET, DIGEST, EVM_ACCOUNT, MAX_ASSETS, MAX_STEWARDS, MEMBER_ID, SIGNATURE
 from proto.pit import PIT_OFF, PitPolicy
 
 SCALAR = Bytes(32)
+POINT = Bytes(min_size=32, max_size=33)
+"""A point of the spec's suite (Ed25519: 32 bytes; secp256k1: 33)."""
 PACKAGE_DOMAIN = "dkg-package"
 ECHO_DOMAIN = "dkg-echo"
 
@@ -74,6 +77,10 @@ class GroupSpec(Wire):
     terms_hash: bytes = wf(DIGEST)
     admission: AdmissionPolicy = wf(Obj(AdmissionPolicy))
     pit: PitPolicy = wf(Obj(PitPolicy), default=PIT_OFF)
+    wallet_suite: str = wf(Text(48), default=ED25519.name)
+    """The wallet key's FROST ciphersuite: the DKG runs over it (``Genesis.wallet_suite``)."""
+    evm_tokens: tuple[bytes, ...] = wf(ListOf(EVM_ACCOUNT, max_items=MAX_EVM_ASSETS), default=())
+    """For a wallet on an EVM chain, the token of each asset (``Genesis.evm_tokens``)."""
 
     def check_fields(self) -> None:
         if self.pit.on and self.pit.numeraire not in self.assets:
@@ -81,6 +88,13 @@ class GroupSpec(Wire):
         if len(self.stewards) < 2:
             raise ValueError("a group needs at least two stewards for a threshold key")
         Committee(self.stewards)
+        if self.wallet_suite not in SUITES:
+            raise ValueError(f"unknown wallet suite {self.wallet_suite!r}")
+        evm_problem(self.wallet_suite, self.assets, self.evm_tokens)
+
+    @property
+    def suite(self) -> Ciphersuite:
+        return SUITES[self.wallet_suite]
 
     def ceremony(self) -> bytes:
         return hashlib.sha256(b"swapnet/1/dkg-ceremony\x00" + self.encode()).digest()
@@ -106,6 +120,8 @@ class GroupSpec(Wire):
             self.terms_hash,
             self.admission,
             self.pit,
+            self.wallet_suite,
+            self.evm_tokens,
         )
 
 
@@ -123,8 +139,8 @@ class SignedPackage(Wire):
 
     ceremony: bytes = wf(DIGEST)
     identifier: int = wf(UInt(16, minimum=1))
-    commitment: tuple[bytes, ...] = wf(ListOf(Bytes(32), min_items=1, max_items=MAX_STEWARDS))
-    proof_r: bytes = wf(Bytes(32))
+    commitment: tuple[bytes, ...] = wf(ListOf(POINT, min_items=1, max_items=MAX_STEWARDS))
+    proof_r: bytes = wf(POINT)
     proof_mu: bytes = wf(SCALAR)
     signature: bytes = wf(SIGNATURE)
 
@@ -133,10 +149,10 @@ class SignedPackage(Wire):
             self.ceremony, self.identifier, self.commitment, self.proof_r, self.proof_mu, bytes(64)
         ).encode()
 
-    def round1(self) -> Round1Package:
+    def round1(self, suite: Ciphersuite) -> Round1Package:
         """The package as FROST's DKG takes it (``FrostError`` if a scalar is not one)."""
         return Round1Package(
-            self.identifier, self.commitment, self.proof_r, decode_scalar(self.proof_mu)
+            self.identifier, self.commitment, self.proof_r, suite.decode_scalar(self.proof_mu)
         )
 
     def is_signed_by(self, dealer: bytes) -> bool:
@@ -162,12 +178,12 @@ class DkgReply(Wire):
     def identifier(self) -> int:
         return self.package.identifier
 
-    def signed_share(self) -> SignedShare:
+    def signed_share(self, suite: Ciphersuite) -> SignedShare:
         return SignedShare(
             self.ceremony,
             self.identifier,
             self.recipient,
-            decode_scalar(self.share),
+            suite.decode_scalar(self.share),
             self.share_signature,
         )
 
@@ -259,7 +275,7 @@ class Dealer:
         cls, spec: GroupSpec, identity: SigningKey, coefficients: tuple[int, ...], nonce: int
     ) -> Dealer:
         me = spec.identifier_of(signing.public_key_of(identity))
-        secret, package = part1(me, coefficients, nonce, len(spec.stewards))
+        secret, package = part1(me, coefficients, nonce, len(spec.stewards), suite=spec.suite)
         return cls(spec, identity, secret, package)
 
     def reply_to(self, caller: bytes) -> DkgReply | None:
@@ -267,15 +283,16 @@ class Dealer:
         if caller not in self.spec.stewards or caller == signing.public_key_of(self.identity):
             return None
         j = self.spec.identifier_of(caller)
-        share = polynomial_at(list(self.secret.coefficients), j)
+        suite = self.spec.suite
+        share = suite.polynomial_at(list(self.secret.coefficients), j)
         ceremony = self.spec.ceremony()
         sig = signing.sign(
             self.identity,
             SHARE_DOMAIN,
             ceremony,
-            share_message(self.secret.identifier, j, share),
+            share_message(self.secret.identifier, j, share, suite=suite),
         )
-        return DkgReply(self.signed_package(), j, encode_scalar(share), sig)
+        return DkgReply(self.signed_package(), j, suite.encode_scalar(share), sig)
 
     def signed_package(self) -> SignedPackage:
         p = self.package
@@ -284,7 +301,7 @@ class Dealer:
             p.identifier,
             p.commitment,
             p.proof_r,
-            encode_scalar(p.proof_mu),
+            self.spec.suite.encode_scalar(p.proof_mu),
             bytes(64),
         )
         sig = signing.sign(self.identity, PACKAGE_DOMAIN, unsigned.ceremony, unsigned.body())
@@ -345,8 +362,8 @@ class Dealer:
             if reply.ceremony != ceremony or reply.identifier != i:
                 raise DkgFault([i], "a reply for another ceremony or steward")
             try:
-                packages[i] = reply.package.round1()
-                received[i] = reply.signed_share()
+                packages[i] = reply.package.round1(self.spec.suite)
+                received[i] = reply.signed_share(self.spec.suite)
             except FrostError as exc:
                 raise DkgFault([i], f"malformed reply: {exc}") from exc
         key = part3(self.secret, packages, received, identities)
@@ -361,22 +378,34 @@ class StewardKey(Wire):
 
     identifier: int = wf(UInt(16, minimum=1))
     threshold: int = wf(UInt(16, minimum=1))
-    group_public_key: bytes = wf(Bytes(32))
-    public_shares: tuple[bytes, ...] = wf(ListOf(Bytes(32), min_items=1, max_items=MAX_STEWARDS))
+    group_public_key: bytes = wf(POINT)
+    public_shares: tuple[bytes, ...] = wf(ListOf(POINT, min_items=1, max_items=MAX_STEWARDS))
     """Participant i's public share at position i - 1."""
     sealed_share: bytes = wf(Bytes(max_size=128))
+    suite: str = wf(Text(48), default=ED25519.name)
 
     @classmethod
     def of(cls, key: KeyPackage, sealed_share: bytes) -> StewardKey:
         shares = tuple(key.public_shares[i] for i in sorted(key.public_shares))
-        return cls(key.identifier, key.threshold, key.group_public_key, shares, sealed_share)
+        return cls(
+            key.identifier,
+            key.threshold,
+            key.group_public_key,
+            shares,
+            sealed_share,
+            key.suite.name,
+        )
 
     def package(self, signing_share: bytes) -> KeyPackage:
         """The key package, given the unsealed share (``FrostError`` if they disagree)."""
+        suite = SUITES.get(self.suite)
+        if suite is None:
+            raise FrostError(f"unknown suite {self.suite!r}")
         return KeyPackage(
             self.identifier,
-            decode_scalar(signing_share),
+            suite.decode_scalar(signing_share),
             self.group_public_key,
             {i + 1: p for i, p in enumerate(self.public_shares)},
             self.threshold,
+            suite,
         )

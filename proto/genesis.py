@@ -20,10 +20,21 @@ from dataclasses import dataclass
 
 from proto.codec import Bytes, ListOf, Obj, Text, UInt, Wire, register, wf
 from proto.committee import Committee
-from proto.frost.suite import ED25519, SUITES
-from proto.kinds import ASSET, DIGEST, MAX_ASSETS, MAX_STEWARDS, MEMBER_ID
+from proto.frost.suite import ED25519, SECP256K1, SUITES
+from proto.kinds import (
+    ASSET,
+    DIGEST,
+    EVM_ACCOUNT,
+    EVM_ACCOUNT_SIZE,
+    MAX_ASSETS,
+    MAX_STEWARDS,
+    MEMBER_ID,
+)
 from proto.pit import PIT_OFF, PitPolicy
 from proto.state import GroupState
+
+MAX_EVM_ASSETS = 16
+"""The contract's cap on a wallet's assets (``GroupWallet.sol``)."""
 
 
 @register(80, "admission-policy")
@@ -80,6 +91,16 @@ class Genesis(Wire):
     wallet_suite: str = wf(Text(48), default=ED25519.name)
     """The wallet key's FROST ciphersuite (``proto.frost.suite``): FROST(Ed25519, SHA-512)
     for the devnet ledger, FROST(secp256k1, SHA-256) for a wallet on an EVM chain."""
+    evm_tokens: tuple[bytes, ...] = wf(
+        ListOf(EVM_ACCOUNT, max_items=MAX_EVM_ASSETS), default=()
+    )
+    """For a wallet on an EVM chain (``wallet_suite`` secp256k1; ``ledger_id`` its chain and
+    contract, ``proto.evm_wallet``): the token each asset is, in ``assets``' order (ETH is
+    the zero account). What every member agrees a "USD" is. Empty for the devnet ledger."""
+
+    @property
+    def on_evm(self) -> bool:
+        return self.wallet_suite == SECP256K1.name
 
     def check_fields(self) -> None:
         if self.pit.on and self.pit.numeraire not in self.assets:
@@ -94,6 +115,7 @@ class Genesis(Wire):
             raise ValueError(f"unknown wallet suite {self.wallet_suite!r}")
         if not suite.is_valid_point(self.wallet_key):
             raise ValueError("the wallet key is not a valid prime-order point of its suite")
+        evm_problem(self.wallet_suite, self.assets, self.evm_tokens)
 
     @property
     def committee(self) -> Committee:
@@ -109,6 +131,19 @@ class Genesis(Wire):
     def initial_state(self) -> GroupState:
         """The state before anyone is admitted: the group's assets and pit rules."""
         return GroupState(self.group_id(), self.assets, self.pit, self.checkpoint_interval)
+
+
+def evm_problem(suite: str, assets: tuple[str, ...], tokens: tuple[bytes, ...]) -> None:
+    """Raise ``ValueError`` unless a secp256k1 wallet names one distinct 20-byte token per
+    asset (at most ``MAX_EVM_ASSETS``) and any other wallet names none."""
+    if suite != SECP256K1.name:
+        if tokens:
+            raise ValueError("only a wallet on an EVM chain names tokens")
+        return
+    if len(tokens) != len(assets) or len(assets) > MAX_EVM_ASSETS:
+        raise ValueError(f"an EVM wallet names one token per asset, at most {MAX_EVM_ASSETS}")
+    if len(set(tokens)) != len(tokens) or any(len(t) != EVM_ACCOUNT_SIZE for t in tokens):
+        raise ValueError("an EVM wallet's tokens are distinct 20-byte accounts")
 
 
 def terms_hash(terms: str) -> bytes:

@@ -8,14 +8,16 @@ the ledger would accept."""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import random
 from dataclasses import replace
+from typing import Any
 
 import pytest
 
 from proto.admission import Admission, admissions_problem, sign_join
-from proto.checkpoint import checkpoint_of
+from proto.checkpoint import SignedCheckpoint, checkpoint_of
 from proto.checkpointing import (
     Broadcast,
     CheckpointAdopted,
@@ -25,15 +27,20 @@ from proto.checkpointing import (
 )
 from proto.codec import decode
 from proto.committee import Committee
+from proto.evm_wallet import evm_ledger_id
 from proto.formation import (
     Dealer,
     DkgEquivocation,
     DkgReply,
     GroupSpec,
+    StewardKey,
     equivocation_proven,
 )
+from proto.frost.core import aggregate, commit
+from proto.frost.core import sign as frost_sign
 from proto.frost.curve import L
 from proto.frost.dkg import DkgFault
+from proto.frost.suite import SECP256K1
 from proto.genesis import AdmissionPolicy, terms_hash
 from proto.ledger.state import LedgerParams, LedgerRejected, LedgerState
 from proto.ledger.txs import Deposit, Finalize, OpenWallet, Revoke, Settle, SignedTx, sign_tx
@@ -65,16 +72,17 @@ def spec_for(stewards: list[bytes]) -> GroupSpec:
     )
 
 
-def form(seed: int, n: int = 4) -> tuple[GroupSpec, list, dict[bytes, Dealer]]:  # type: ignore[type-arg]
+def form(seed: int, n: int = 4, **spec_fields: Any) -> tuple[GroupSpec, list, dict[bytes, Dealer]]:  # type: ignore[type-arg]
     rng = random.Random(seed)
     identities = [key(seed, f"steward{i}") for i in range(n)]
-    spec = spec_for([pub(k) for k in identities])
+    spec = dataclasses.replace(spec_for([pub(k) for k in identities]), **spec_fields)
+    order = spec.suite.order
     dealers = {
         pub(k): Dealer.create(
             spec,
             k,
-            tuple(rng.randrange(1, L) for _ in range(spec.threshold)),
-            rng.randrange(1, L),
+            tuple(rng.randrange(1, order) for _ in range(spec.threshold)),
+            rng.randrange(1, order),
         )
         for k in identities
     }
@@ -103,6 +111,54 @@ def test_dkg_gives_every_steward_the_same_genesis_and_a_working_key() -> None:
     assert genesis.threshold == Committee(spec.stewards).quorum
     # no one outside the stewards is dealt a share
     assert next(iter(dealers.values())).reply_to(pub(key(1, "outsider"))) is None
+
+
+def test_dkg_over_secp256k1_gives_a_wallet_key_an_evm_contract_checks() -> None:
+    """A group whose wallet is on an EVM chain forms its key by the same ceremony over
+    FROST(secp256k1, SHA-256); any threshold of stewards signs a checkpoint's chain message
+    with it, and a stored key package keeps its suite."""
+    tokens = (bytes(20), b"\x11" * 20)
+    spec, results, _ = form(
+        3,
+        wallet_suite=SECP256K1.name,
+        evm_tokens=tokens,
+        ledger_id=evm_ledger_id(31337, b"\x22" * 20),
+    )
+    genesis = results[0][1]
+    assert all(g == genesis for _, g in results) and genesis.on_evm
+    assert len(genesis.wallet_key) == 33 and genesis.evm_tokens == tokens
+    keys = {k.identifier: k for k, _ in results}
+    cp = checkpoint_of(genesis.initial_state(), 1, genesis.ledger_id)
+    cp_key = genesis.wallet_key
+    message = cp.message_for(cp_key)
+    signers = sorted(keys)[: genesis.threshold]
+    rng = random.Random(4)
+    made = {
+        i: commit(keys[i].signing_share, rng.randbytes(32), rng.randbytes(32), i, suite=SECP256K1)
+        for i in signers
+    }
+    comms = [made[i][1] for i in signers]
+    z = {
+        i: frost_sign(
+            i,
+            keys[i].signing_share,
+            made[i][0],
+            message,
+            comms,
+            genesis.wallet_key,
+            suite=SECP256K1,
+        )
+        for i in signers
+    }
+    signature = aggregate(comms, message, genesis.wallet_key, z, suite=SECP256K1)
+    SignedCheckpoint(cp, signature).verify(genesis.wallet_key)
+    stored = decode(StewardKey.of(keys[1], b"sealed").encode(), StewardKey)
+    again = stored.package(SECP256K1.encode_scalar(keys[1].signing_share))
+    assert again.suite is SECP256K1 and again.group_public_key == genesis.wallet_key
+    with pytest.raises(ValueError):  # an EVM wallet names one token per asset
+        dataclasses.replace(spec, evm_tokens=tokens[:1])
+    with pytest.raises(ValueError):  # and only an EVM wallet names tokens
+        dataclasses.replace(spec_for(list(spec.stewards)), evm_tokens=tokens)
 
 
 def test_a_dealer_that_deals_two_polynomials_is_caught_by_the_echo() -> None:
