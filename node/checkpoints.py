@@ -41,10 +41,10 @@ from proto.checkpointing import (
 )
 from proto.codec import Wire, decode
 from proto.errors import RemoteProtocolError
-from proto.ledger.txs import SignedTx
 from proto.orders import SignedOrder
 from proto.state import GroupState
 from proto.sync import StateReply, StateRequest
+from proto.wallet_txs import WalletAction
 from storage.repos import CheckpointRepo
 from storage.store import Store
 
@@ -63,7 +63,7 @@ class CheckpointService:
         node: GroupNode,
         machine: CheckpointSteward,
         store: Store,
-        submit_wallet_tx: Callable[[SignedTx], Awaitable[None]] | None = None,
+        submit_wallet_tx: Callable[[WalletAction, bytes], Awaitable[None]] | None = None,
     ) -> None:
         self.node = node
         self.submit_wallet_tx = submit_wallet_tx
@@ -209,7 +209,7 @@ class CheckpointService:
             elif isinstance(effect, SendToSteward):
                 self._nursery.start_soon(self._send, effect.steward, effect.message)
             elif isinstance(effect, SubmitWalletTx) and self.submit_wallet_tx is not None:
-                self._nursery.start_soon(self.submit_wallet_tx, effect.signed)
+                self._nursery.start_soon(self.submit_wallet_tx, effect.action, effect.signature)
 
     async def _send(self, steward: bytes, message: Wire) -> None:
         try:

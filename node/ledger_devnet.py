@@ -5,8 +5,8 @@ ledger run``), over its HTTP API; works under trio through httpx/anyio.
 ``faucet`` too); ``DevnetLedger`` is the port: it turns each intent into the devnet's
 signed transaction (``proto.ledger.txs``) with the node's key and its next nonce, and the
 ledger's JSON events into ``LedgerEvent``. The group wallet's own transactions arrive
-already signed by the wallet key (``DevnetWalletTx``: a ``SignedTx`` whose sender is the
-wallet).
+as ``proto.wallet_txs`` actions (an ``OpenWallet`` or a ``Settle`` whose sender is the
+wallet) with the wallet key's signature.
 
 Invariant: an event page is parsed whole before any event of it is returned, so a page
 the node cannot read is never half taken (it raises ``LedgerUnavailable`` and the follower
@@ -16,7 +16,6 @@ reads it again).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -33,7 +32,6 @@ from node.ledger_port import (
     LedgerUnavailable,
     Receipt,
     WalletInfo,
-    WalletTx,
 )
 from proto.codec import decode
 from proto.errors import DecodeError
@@ -44,12 +42,14 @@ from proto.ledger.txs import (
     Finalize,
     OpenWallet,
     Revoke,
+    Settle,
     SignedTx,
     Transfer,
     Tx,
     sign_tx,
 )
 from proto.signing import public_key_of
+from proto.wallet_txs import WalletAction
 
 MINE_PER_CALL = 10
 """The devnet ledger's cap on blocks per ``/mine`` call."""
@@ -131,22 +131,6 @@ class DevnetLedgerClient:
 
     async def aclose(self) -> None:
         await self._http.aclose()
-
-
-@dataclass(frozen=True)
-class DevnetWalletTx(WalletTx):
-    signed: SignedTx
-
-    @property
-    def label(self) -> str:
-        tx = self.signed.tx
-        kind = "open" if isinstance(tx, OpenWallet) else type(tx).__name__.lower()
-        return f"{kind} (wallet nonce {tx.nonce})"
-
-
-def open_wallet_tx(genesis: Genesis, fee: int) -> OpenWallet:
-    """The wallet's opening: its first transaction (nonce 1), the same for every steward."""
-    return OpenWallet(genesis.wallet_key, 1, fee, genesis)
 
 
 def ledger_event(e: dict[str, Any]) -> LedgerEvent:
@@ -262,10 +246,10 @@ class DevnetLedger(LedgerPort):
             )
         )
 
-    async def submit_wallet(self, signed: WalletTx) -> str:
-        if not isinstance(signed, DevnetWalletTx):
+    async def submit_wallet(self, action: WalletAction, signature: bytes) -> str:
+        if not isinstance(action.payload, OpenWallet | Settle):
             raise LedgerError("wrong-ledger", "not a devnet wallet transaction", 400)
-        return await self.client.submit(signed.signed)
+        return await self.client.submit(SignedTx(action.payload, signature))
 
     # -- ours -----------------------------------------------------------------------------
     async def _send(self, make: Callable[[int], Tx]) -> str:
@@ -327,8 +311,6 @@ __all__ = [
     "WALLET_FEE_BUDGET",
     "DevnetLedger",
     "DevnetLedgerClient",
-    "DevnetWalletTx",
     "ledger_event",
-    "open_wallet_tx",
     "wallet_info",
 ]

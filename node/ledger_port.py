@@ -10,7 +10,8 @@ The intents:
   a strictly newer checkpoint and the claimant's proof under it), ``finalize`` (pay a claim
   whose window has passed) are sent with the node's own ledger key, which the adapter holds;
 * ``open`` and ``settle`` are the group wallet's own: the wallet key (FROST, t of n) signed
-  them in the ledger's format (``WalletTx``), and any node may submit them;
+  them in the ledger's format (``proto.wallet_txs``), and any node may submit them
+  (``submit_wallet``);
 * ``fund_wallet``: whatever the ledger needs before the wallet can act (the devnet
   wallet pays its own fees; on an EVM chain the sender pays gas and nothing is needed).
 
@@ -39,6 +40,7 @@ from proto.genesis import Genesis
 from proto.ledger.txs import SignedTx
 from proto.ledger_view import ViewEvent, view_event
 from proto.merkle import BalanceProof
+from proto.wallet_txs import WalletAction
 
 EventKind = Literal[
     "open", "deposit", "settle", "revoke", "crawl-back", "crawl-back-honest", "finalize"
@@ -136,16 +138,6 @@ class Receipt:
         return self.checkpoint.checkpoint.number
 
 
-class WalletTx(ABC):
-    """A wallet transaction the group's key signed, in its ledger's format (the devnet's
-    ``SignedTx``, an EVM chain's call and signature)."""
-
-    @property
-    @abstractmethod
-    def label(self) -> str:
-        """What it is, for logs: ``open``, ``settle 7``, ..."""
-
-
 def wallet_problem(genesis: Genesis, wallet: WalletInfo) -> str | None:
     """What makes the wallet a ledger shows not our genesis's, or None. A node checks this
     before it calls its wallet open or deposits into it."""
@@ -187,8 +179,9 @@ class LedgerPort(ABC):
         """Make the wallet able to pay for its own transactions, if the ledger needs it."""
 
     @abstractmethod
-    async def submit_wallet(self, signed: WalletTx) -> str:
-        """Submit a group-signed wallet transaction (open, settle); its ledger id."""
+    async def submit_wallet(self, action: WalletAction, signature: bytes) -> str:
+        """Submit a wallet transaction (open, settle: ``proto.wallet_txs``, in this ledger's
+        format) with the wallet key's signature over its message; its ledger id."""
 
     # -- ours -----------------------------------------------------------------------------
     @abstractmethod

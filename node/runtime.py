@@ -50,13 +50,12 @@ from node.formation import (
     store_formed,
 )
 from node.http_api import BadRequest, serve_app, untrusted_json
-from node.ledger_devnet import DevnetLedger, DevnetWalletTx, open_wallet_tx
+from node.ledger_devnet import DevnetLedger
 from node.ledger_port import (
     LedgerError,
     LedgerInfo,
     LedgerPort,
     LedgerUnavailable,
-    WalletTx,
     wallet_problem,
 )
 from node.logs import LOG_FILE, setup_logging
@@ -76,6 +75,7 @@ from proto.genesis import Genesis, terms_hash
 from proto.prequal import Prequal
 from proto.signing import public_key_of
 from proto.state import GroupState
+from proto.wallet_txs import WalletAction, wallet_format
 from storage import LevelDBStore
 from storage.groups import GroupRepo
 from storage.outbox import OutboxRepo
@@ -375,12 +375,11 @@ class NodeRuntime:
             ledger_id=self.ledger_info.ledger_id,
             ledger_fee=self.ledger_info.min_fee,
             policy=genesis.admission,
+            wallet=wallet_format(genesis, self.ledger_info.min_fee),
         )
         for join in groups.joins(gid):
             machine.on_join(join, trio.current_time())
-        service = CheckpointService(
-            node, machine, store, lambda signed: self._submit_wallet_tx(DevnetWalletTx(signed))
-        )
+        service = CheckpointService(node, machine, store, self._submit_wallet_tx)
         game = ExitGame(
             key=self.key,
             genesis=genesis,
@@ -564,16 +563,16 @@ class NodeRuntime:
             await self.ledger.fund_wallet(genesis)
         except LedgerError as exc:
             log.warning("cannot fund the wallet's fees: %s", exc)
-        machine.approve_wallet_tx(open_wallet_tx(genesis, machine.ledger_fee), trio.current_time())
+        machine.approve_wallet_tx(machine.wallet.opening(genesis), trio.current_time())
 
-    async def _submit_wallet_tx(self, signed: WalletTx) -> None:
+    async def _submit_wallet_tx(self, action: WalletAction, signature: bytes) -> None:
         try:
-            tx_id = await self.ledger.submit_wallet(signed)
-            log.info("wallet tx %s submitted: %s", tx_id[:16], signed.label)
+            tx_id = await self.ledger.submit_wallet(action, signature)
+            log.info("wallet tx %s submitted: %s", tx_id[:16], action.label)
         except LedgerError as exc:  # another steward's copy got there first, typically
-            log.info("wallet tx %s not accepted: %s", signed.label, exc)
+            log.info("wallet tx %s not accepted: %s", action.label, exc)
         except LedgerUnavailable as exc:
-            log.warning("wallet tx %s not submitted: %s", signed.label, exc)
+            log.warning("wallet tx %s not submitted: %s", action.label, exc)
 
     # -- joining --------------------------------------------------------------------------
     def _on_join_factory(self, groups: GroupRepo, gid: bytes, service: CheckpointService) -> Any:

@@ -86,13 +86,13 @@ from proto.frost.session import (
 )
 from proto.genesis import AdmissionPolicy
 from proto.kinds import MAX_MEMBERS, MEMBER_ID, SEQ, SIGNATURE
-from proto.ledger.txs import TX_DOMAIN, Settle, SignedTx, Tx
 from proto.ledger_view import LedgerView, ViewEvent
 from proto.orders import SignedOrder
 from proto.replica import Replica
 from proto.settles import SettleRecord, apply_settles, settles_for, settles_problem
 from proto.signing_sessions import SESSION_TTL, SigningSessions, SigningStatistics
 from proto.state import GroupState
+from proto.wallet_txs import DevnetWallet, WalletAction, WalletFormat
 
 PROPOSAL_DOMAIN = "checkpoint-proposal"
 OPEN_POLICY = AdmissionPolicy(0, 0, (), 0, 0)
@@ -258,7 +258,8 @@ class CheckpointAdopted:
 class SubmitWalletTx:
     """A wallet transaction the group has signed: submit it to the ledger."""
 
-    signed: SignedTx
+    action: WalletAction
+    signature: bytes
 
 
 CheckpointEffect = (
@@ -268,10 +269,13 @@ CheckpointEffect = (
 
 @dataclass
 class WalletJob:
-    tx: Tx
-    message: bytes
+    action: WalletAction
     since: float
     tried: set[int] = field(default_factory=set)
+
+    @property
+    def message(self) -> bytes:
+        return self.action.message
 
 
 class CheckpointSteward:
@@ -297,6 +301,7 @@ class CheckpointSteward:
         ledger_id: bytes = bytes(32),
         ledger_fee: int = 0,
         policy: AdmissionPolicy = OPEN_POLICY,
+        wallet: WalletFormat | None = None,
     ) -> None:
         self.identity = identity
         self.id = signing.public_key_of(identity)
@@ -316,6 +321,10 @@ class CheckpointSteward:
         self.policy = policy
         self.ledger_id = ledger_id
         self.ledger_fee = ledger_fee
+        self.wallet = (
+            wallet if wallet is not None else DevnetWallet(ledger_id, ledger_fee, wallet_key)
+        )
+        """How this ledger takes the wallet's own transactions (``proto.wallet_txs``)."""
         self.ledger = LedgerView()
         self.joins: dict[bytes, Join] = {}
         self.lock = lock
@@ -420,38 +429,28 @@ class CheckpointSteward:
         return []
 
     # -- wallet transactions ------------------------------------------------------------
-    def approve_wallet_tx(self, tx: Tx, now: float) -> None:
-        """Sign ``tx`` for the wallet when asked (and coordinate it in turn) until the
-        ledger shows its nonce used. Only for transactions every steward derives alike."""
-        if tx.sender != self.wallet_key or not self.is_steward:
+    def approve_wallet_tx(self, action: WalletAction, now: float) -> None:
+        """Sign ``action`` for the wallet when asked (and coordinate it in turn) until the
+        ledger shows its nonce used. Only for transactions every steward derives alike
+        (``self.wallet``'s, from the genesis and the adopted state)."""
+        if not self.is_steward:
             return
-        message = signing.domain_message(TX_DOMAIN, self.ledger_id, tx.encode())
-        session = hashlib.sha256(b"swapnet/1/wallet-tx-session\x00" + message).digest()
-        self.wallet_jobs.setdefault(session, WalletJob(tx, message, now))
+        session = hashlib.sha256(b"swapnet/1/wallet-tx-session\x00" + action.message).digest()
+        self.wallet_jobs.setdefault(session, WalletJob(action, now))
 
     def wallet_nonce_seen(self, nonce: int) -> None:
         """The ledger has applied the wallet's transactions up to ``nonce``."""
-        self.wallet_jobs = {k: j for k, j in self.wallet_jobs.items() if j.tx.nonce > nonce}
+        self.wallet_jobs = {k: j for k, j in self.wallet_jobs.items() if j.action.nonce > nonce}
 
     def _approve_settlements(self, now: float) -> None:
         """Sign the settles the adopted state owes, in place of those an older one owed:
         one the ledger refused (its nonce unused) is derived again, or dropped (the member
         revoked), and the next settle reuses its nonce."""
-        self.wallet_jobs = {
-            k: j for k, j in self.wallet_jobs.items() if not isinstance(j.tx, Settle)
-        }
+        self.wallet_jobs = {k: j for k, j in self.wallet_jobs.items() if not j.action.is_settle}
         for s in self.base.settlements():
-            tx = Settle(
-                self.wallet_key,
-                s.nonce,
-                self.ledger_fee,
-                self.group_id,
-                self.base_number,
-                s.member,
-                s.pay_to,
-                s.balances,
-            )
-            self.approve_wallet_tx(tx, now)
+            action = self.wallet.settle(self.base, self.base_number, s)
+            if action is not None:
+                self.approve_wallet_tx(action, now)
 
     def _wallet_tick(self, now: float) -> list[CheckpointEffect]:
         assert self.key is not None
@@ -460,7 +459,7 @@ class CheckpointSteward:
             if session in self.coordinators:
                 continue
             turn = int((now - job.since) // self.timeout)
-            first = job.tx.nonce % self.committee.n
+            first = job.action.nonce % self.committee.n
             if self.committee.stewards[(first + turn) % self.committee.n] != self.id:
                 continue
             if turn in job.tried:
@@ -540,7 +539,7 @@ class CheckpointSteward:
                     effects.append(Broadcast(completed))
                     effects += self._on_completed(completed, now)
                 elif job is not None:
-                    effects.append(SubmitWalletTx(SignedTx(job.tx, e.signature)))
+                    effects.append(SubmitWalletTx(job.action, e.signature))
             elif isinstance(e, SessionFailed):
                 del self.coordinators[coordinator.session]
         return effects

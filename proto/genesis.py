@@ -91,9 +91,7 @@ class Genesis(Wire):
     wallet_suite: str = wf(Text(48), default=ED25519.name)
     """The wallet key's FROST ciphersuite (``proto.frost.suite``): FROST(Ed25519, SHA-512)
     for the devnet ledger, FROST(secp256k1, SHA-256) for a wallet on an EVM chain."""
-    evm_tokens: tuple[bytes, ...] = wf(
-        ListOf(EVM_ACCOUNT, max_items=MAX_EVM_ASSETS), default=()
-    )
+    evm_tokens: tuple[bytes, ...] = wf(ListOf(EVM_ACCOUNT, max_items=MAX_EVM_ASSETS), default=())
     """For a wallet on an EVM chain (``wallet_suite`` secp256k1; ``ledger_id`` its chain and
     contract, ``proto.evm_wallet``): the token each asset is, in ``assets``' order (ETH is
     the zero account). What every member agrees a "USD" is. Empty for the devnet ledger."""

@@ -26,7 +26,6 @@ transactions), and the node's use of this adapter (``swapnet devnet up --ledger 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import requests
@@ -37,7 +36,7 @@ from web3 import Web3
 from web3.exceptions import ContractCustomError, ContractLogicError, Web3Exception
 
 from node.evm.contracts import contract
-from node.evm.signatures import address, as_bytes, key_args, leaf_args, signature_args
+from node.evm.signatures import address, as_bytes, leaf_args, signature_args
 from node.ledger_port import (
     EventKind,
     EventPage,
@@ -48,11 +47,11 @@ from node.ledger_port import (
     LedgerUnavailable,
     Receipt,
     WalletInfo,
-    WalletTx,
 )
 from proto.evm_wallet import evm_ledger_id, wallet_id
 from proto.genesis import Genesis
 from proto.ledger.txs import SignedTx
+from proto.wallet_txs import EvmCall, WalletAction
 
 T = TypeVar("T")
 ETH = bytes(20)
@@ -101,20 +100,6 @@ ERROR_CODES = {
 def wallet_key_of(x: int, parity: int) -> bytes:
     """The compressed key of the contract's (x, parity)."""
     return bytes([2 + parity]) + x.to_bytes(32, "big")
-
-
-@dataclass(frozen=True)
-class EvmWalletTx(WalletTx):
-    """A wallet function (``open`` or ``settle``) with its arguments, the group's
-    signature last."""
-
-    function: str
-    args: tuple[Any, ...]
-    what: str
-
-    @property
-    def label(self) -> str:
-        return self.what
 
 
 class EvmLedger(LedgerPort):
@@ -328,46 +313,18 @@ class EvmLedger(LedgerPort):
     async def fund_wallet(self, genesis: Genesis) -> None:
         """Nothing: on an EVM chain whoever submits a wallet transaction pays its gas."""
 
-    async def submit_wallet(self, signed: WalletTx) -> str:
-        if not isinstance(signed, EvmWalletTx) or signed.function not in ("open", "settle"):
+    async def submit_wallet(self, action: WalletAction, signature: bytes) -> str:
+        call = action.payload
+        if not isinstance(call, EvmCall) or call.function not in ("open", "settle"):
             raise LedgerError("wrong-ledger", "not an EVM wallet transaction", 400)
-        function = getattr(self.contract.functions, signed.function)(*signed.args)
+        args = list(call.args)
+        if call.function == "open":  # (genesis, x, parity, window, fee, tokens)
+            args[5] = [address(t) for t in args[5]]  # type: ignore[attr-defined]
+        else:  # (wallet id, member, number, pay to, amounts)
+            args[3] = address(args[3])  # type: ignore[arg-type]
+            args[4] = list(args[4])  # type: ignore[call-overload]
+        function = getattr(self.contract.functions, call.function)(*args, signature_args(signature))
         return await self._run(lambda: self._send(function))
-
-    def open_tx(self, genesis: Genesis, signature: bytes) -> EvmWalletTx:
-        """The wallet's opening, with the group's signature over ``open_message``."""
-        x, parity = key_args(genesis.wallet_key)
-        tokens = [address(self._token(a)) for a in genesis.assets]
-        args = (
-            genesis.group_id(),
-            x,
-            parity,
-            genesis.challenge_window,
-            genesis.revoke_fee,
-            tokens,
-            signature_args(signature),
-        )
-        return EvmWalletTx("open", args, "open")
-
-    def settle_tx(
-        self,
-        group_id: bytes,
-        member: bytes,
-        number: int,
-        pay_to: bytes,
-        amounts: tuple[int, ...],
-        signature: bytes,
-    ) -> EvmWalletTx:
-        """A settle, with the group's signature over ``settle_message``."""
-        args = (
-            self._wallet_id(group_id),
-            member,
-            number,
-            address(pay_to),
-            list(amounts),
-            signature_args(signature),
-        )
-        return EvmWalletTx("settle", args, f"settle {number}")
 
     # -- ours -------------------------------------------------------------------------------
     async def deposit(self, group_id: bytes, asset: str, amount: int) -> str:
@@ -470,4 +427,4 @@ def _type(item: dict[str, Any]) -> str:
     return str(item["type"])
 
 
-__all__ = ["ERROR_CODES", "EvmLedger", "EvmWalletTx"]
+__all__ = ["ERROR_CODES", "EvmLedger"]

@@ -29,23 +29,23 @@ from devnet.evm_group import FrostGroup
 from node.evm.adapter import EvmLedger
 from node.evm.contracts import compile_sources, contract
 from node.evm.signatures import address
-from node.ledger_devnet import DevnetLedger, DevnetLedgerClient, DevnetWalletTx, open_wallet_tx
+from node.ledger_devnet import DevnetLedger, DevnetLedgerClient
 from node.ledger_port import (
     LedgerError,
     LedgerEvent,
     LedgerPort,
     Receipt,
-    WalletTx,
     wallet_problem,
 )
 from proto.chain_leaf import ChainTree, chain_leaves
 from proto.checkpoint import SignedCheckpoint, checkpoint_of
-from proto.evm_wallet import evm_ledger_id, open_message, settle_message, wallet_id
+from proto.evm_wallet import evm_ledger_id
 from proto.frost.suite import SECP256K1
 from proto.genesis import AdmissionPolicy, Genesis
-from proto.ledger.txs import Settle
+from proto.ledger.txs import OpenWallet
 from proto.merkle import BalanceTree
-from proto.state import AssetBalance, GroupState
+from proto.state import AssetBalance, GroupState, Settlement
+from proto.wallet_txs import DevnetWallet, EvmWallet, WalletAction, WalletFormat
 from tests.integration.processes import ledger_process
 from tests.ledger_support import WalletGroup
 from tests.support import make_group, pub
@@ -92,11 +92,31 @@ class World:
     def sign_checkpoint(self, cp: Any) -> bytes:
         raise NotImplementedError
 
-    async def open_tx(self) -> WalletTx:
+    def wallet(self) -> WalletFormat:
         raise NotImplementedError
 
-    async def settle_tx(self, member: bytes, number: int, amount: int) -> WalletTx:
+    def sign_wallet(self, message: bytes) -> bytes:
         raise NotImplementedError
+
+    async def open_tx(self) -> tuple[WalletAction, bytes]:
+        """The wallet's opening and the group's signature."""
+        action = self.wallet().opening(self.genesis)
+        return action, self.sign_wallet(action.message)
+
+    async def settle_tx(
+        self, member: bytes, number: int, amount: int
+    ) -> tuple[WalletAction, bytes]:
+        """A settle of ``amount`` USD to ``member``, under checkpoint ``number``."""
+        state = self.state(DEPOSIT, DEPOSIT)
+        owed = Settlement(member, member, (AssetBalance("USD", amount),), await self.nonce())
+        action = self.wallet().settle(state, number, owed)
+        assert action is not None
+        return action, self.sign_wallet(action.message)
+
+    async def nonce(self) -> int:
+        """The wallet's next transaction (open and settles so far, plus one)."""
+        events = await all_events(self.alice, self.gid)
+        return 1 + sum(e.kind in ("open", "settle") for e in events)
 
     async def included(self, blocks: int = 1) -> None:
         """Make ``blocks`` blocks (the devnet mines on demand; anvil mines every tx)."""
@@ -114,18 +134,23 @@ class DevnetWorld(World):
     def sign_checkpoint(self, cp: Any) -> bytes:
         return self.group.frost_sign(cp.signing_message())
 
-    async def open_tx(self) -> WalletTx:
-        key = self.genesis.wallet_key
-        nonce = int((await self.client.account(key))["next_nonce"])  # 1, unless opened
-        tx = dataclasses.replace(open_wallet_tx(self.genesis, 1), nonce=nonce)
-        return DevnetWalletTx(self.group.signed(tx))
+    def wallet(self) -> WalletFormat:
+        return DevnetWallet(self.genesis.ledger_id, 1, self.genesis.wallet_key)
 
-    async def settle_tx(self, member: bytes, number: int, amount: int) -> WalletTx:
-        key = self.genesis.wallet_key
-        nonce = int((await self.client.account(key))["next_nonce"])
-        payout = (AssetBalance("USD", amount),)
-        tx = Settle(key, nonce, 1, self.gid, number, member, member, payout)
-        return DevnetWalletTx(self.group.signed(tx))
+    def sign_wallet(self, message: bytes) -> bytes:
+        return self.group.frost_sign(message)
+
+    async def open_tx(self) -> tuple[WalletAction, bytes]:
+        """As ``World``'s, with the wallet account's next nonce: a second opening is then
+        refused for what it is (``wallet-exists``), not as a replay."""
+        opening = self.wallet().opening(self.genesis)
+        tx = opening.payload
+        assert isinstance(tx, OpenWallet)
+        nonce = int((await self.client.account(self.genesis.wallet_key))["next_nonce"])
+        again = DevnetWallet(self.genesis.ledger_id, 1, tx.sender).action(
+            dataclasses.replace(tx, nonce=nonce)
+        )
+        return again, self.sign_wallet(again.message)
 
     async def included(self, blocks: int = 1) -> None:
         await self.client.mine(blocks)
@@ -140,35 +165,14 @@ class EvmWorld(World):
     contract_address: bytes
     tokens: dict[str, Any]
 
-    def _binding(self) -> tuple[int, bytes]:
-        return self.w3.eth.chain_id, self.contract_address
-
     def sign_checkpoint(self, cp: Any) -> bytes:
         return self.frost.signature(cp.message_for(self.genesis.wallet_key))
 
-    async def open_tx(self) -> WalletTx:
-        chain, contract_address = self._binding()
-        g = self.genesis
-        port = self.alice
-        assert isinstance(port, EvmLedger)
-        x, parity = self.frost.key_args
-        assets = tuple(port.assets[a] for a in g.assets)
-        message = open_message(
-            chain, contract_address, self.gid, x, parity, g.challenge_window, g.revoke_fee, assets
-        )
-        return port.open_tx(g, self.frost.signature(message))
+    def wallet(self) -> WalletFormat:
+        return EvmWallet(self.genesis)
 
-    async def settle_tx(self, member: bytes, number: int, amount: int) -> WalletTx:
-        chain, contract_address = self._binding()
-        port = self.alice
-        assert isinstance(port, EvmLedger)
-        wid = wallet_id(self.gid, self.genesis.wallet_key)
-        amounts = (0, amount)  # the wallet's assets: ETH, USD
-        pay_to = self.accounts[member]
-        message = settle_message(chain, contract_address, wid, member, number, pay_to, amounts)
-        return port.settle_tx(
-            self.gid, member, number, pay_to, amounts, self.frost.signature(message)
-        )
+    def sign_wallet(self, message: bytes) -> bytes:
+        return self.frost.signature(message)
 
     async def included(self, blocks: int = 1) -> None:
         self.w3.provider.make_request("anvil_mine", [hex(blocks)])  # type: ignore[arg-type]
@@ -179,8 +183,9 @@ class EvmWorld(World):
 
 
 def stewards_genesis(
-    seed: str, wallet_key: bytes, assets: tuple[str, ...], ledger: bytes, suite: str
+    seed: str, wallet_key: bytes, assets: tuple[str, ...], ledger: bytes, tokens: tuple[bytes, ...]
 ) -> tuple[Genesis, list[Any]]:
+    """An EVM group's genesis (its wallet key FROST(secp256k1), ``tokens`` its assets')."""
     group = make_group(seed=seed, stewards=4, members=2, funding=0)
     genesis = Genesis(
         name=seed,
@@ -194,7 +199,8 @@ def stewards_genesis(
         checkpoint_interval=1,
         terms_hash=bytes(32),
         admission=AdmissionPolicy(0, 0, (), 0, 0),
-        wallet_suite=suite,
+        wallet_suite=SECP256K1.name,
+        evm_tokens=tokens,
     )
     return genesis, list(group.members)
 
@@ -248,14 +254,14 @@ async def evm_world(chain: tuple[Web3, Any, dict[str, Any]]) -> EvmWorld:
     frost = FrostGroup(int.from_bytes(os.urandom(4), "big"))
     contract_address = bytes.fromhex(wallet.address[2:])
     lid = evm_ledger_id(w3.eth.chain_id, contract_address)
-    genesis, (alice, bob) = stewards_genesis(
-        f"evm{os.urandom(4).hex()}", frost.key, ("ETH", "USD"), lid, SECP256K1.name
-    )
     assets = {
         "ETH": bytes(20),
         "USD": bytes.fromhex(usd.address[2:]),
         "BTC": bytes.fromhex(btc.address[2:]),
     }
+    genesis, (alice, bob) = stewards_genesis(
+        f"evm{os.urandom(4).hex()}", frost.key, ("ETH", "USD"), lid, (assets["ETH"], assets["USD"])
+    )
     ports, accounts = [], {}
     for k in (alice, bob):
         secret = os.urandom(32)
@@ -274,7 +280,7 @@ async def evm_world(chain: tuple[Web3, Any, dict[str, Any]]) -> EvmWorld:
 
 
 async def opened_with_deposits(world: World) -> None:
-    await world.alice.submit_wallet(await world.open_tx())
+    await world.alice.submit_wallet(*await world.open_tx())
     await world.included()
     for port in (world.alice, world.bob):
         await port.deposit(world.gid, "USD", DEPOSIT)
@@ -320,18 +326,18 @@ async def test_open_and_deposits_show_as_the_genesis_and_as_typed_events(world: 
     page = await world.alice.events(tip + 1, wait=0.2)
     assert page.events == [] and page.next == tip + 1
     # the same wallet cannot be opened twice; an asset outside the wallet is refused
-    await refused("wallet-exists", world.alice.submit_wallet(await world.open_tx()))
+    await refused("wallet-exists", world.alice.submit_wallet(*await world.open_tx()))
     await refused("unknown-asset", world.alice.deposit(world.gid, "BTC", 5))
 
 
 async def test_a_settle_pays_once_and_a_settled_member_cannot_revoke(world: World) -> None:
     await opened_with_deposits(world)
     before = await world.usd_held_by(world.alice_id)
-    await world.bob.submit_wallet(await world.settle_tx(world.alice_id, 2, 320))
+    await world.bob.submit_wallet(*await world.settle_tx(world.alice_id, 2, 320))
     await world.included()
     assert await world.usd_held_by(world.alice_id) == before + 320
     assert (await world.alice.wallet(world.gid)).held["USD"] == 2 * DEPOSIT - 320
-    again = world.bob.submit_wallet(await world.settle_tx(world.alice_id, 2, 320))
+    again = world.bob.submit_wallet(*await world.settle_tx(world.alice_id, 2, 320))
     await refused("checkpoint-used", again)
     receipt = world.receipt(world.state(DEPOSIT, DEPOSIT), 3, world.alice_id)
     await refused("member-settled", world.alice.revoke(world.gid, receipt))

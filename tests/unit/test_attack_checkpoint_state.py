@@ -29,6 +29,7 @@ from proto.ledger.txs import Finalize
 from proto.signing import sign
 from proto.signing_sessions import MAX_PENDING_PER_SESSION, MAX_PENDING_SESSIONS, SESSION_TTL
 from proto.state import AssetBalance
+from proto.wallet_txs import WalletAction
 from tests.support import key, make_group, pub
 from tests.unit.frost_helpers import scalar, sign_with
 
@@ -152,7 +153,7 @@ def test_a_steward_cannot_grow_anothers_signing_memory_without_bound() -> None:
     assert stats.unused_nonces == 0
     # a session we do sign in (a wallet transaction every steward derives alike)
     tx = Finalize(machine.wallet_key, 1, 1, machine.group_id, machine.id)
-    machine.approve_wallet_tx(tx, 1.0)  # type: ignore[arg-type]
+    machine.approve_wallet_tx(WalletAction(1, tx.encode(), tx, False), 1.0)
     (session,) = machine.wallet_jobs
     answered = [machine.receive(rogue, CommitmentRequest(session, a), 1.0) for a in range(500)]
     assert sum(1 for x in answered if x) == MAX_NONCES_PER_SESSION

@@ -273,13 +273,12 @@ class Net:
         self.height = 0
         self.refused: list[str] = []
         """Codes of the wallet transactions the ledger refused."""
-        self.held: list[SignedTx] | None = None
+        self.held: list[SubmitWalletTx] | None = None
         """While a list, wallet transactions wait here instead of reaching the ledger."""
 
     def release(self) -> None:
         held, self.held = self.held or [], None
-        for signed in held:
-            self.run(next(iter(self.machines.values())), [SubmitWalletTx(signed)])
+        self.run(next(iter(self.machines.values())), list(held))
 
     def ledger_tx(self, signed: object) -> None:
         self.height += 1
@@ -305,11 +304,13 @@ class Net:
             elif isinstance(e, CheckpointAdopted):
                 self.adopted[me.id].append(e)
             elif isinstance(e, SubmitWalletTx) and self.held is not None:
-                self.held.append(e.signed)  # on its way to the ledger
+                self.held.append(e)  # on its way to the ledger
             elif isinstance(e, SubmitWalletTx):
-                self.submitted.append(e.signed.tx)  # type: ignore[arg-type]
+                tx = e.action.payload
+                assert isinstance(tx, Settle | OpenWallet)
+                self.submitted.append(tx)
                 try:
-                    self.ledger_tx(e.signed)
+                    self.ledger_tx(SignedTx(tx, e.signature))
                 except LedgerRejected as exc:  # a second coordinator's copy: nonce used
                     self.refused.append(exc.code)
 
@@ -330,9 +331,8 @@ class Net:
 
     def open_wallet(self) -> None:
         """Every steward derives the same opening transaction and signs it."""
-        open_tx = OpenWallet(self.genesis.wallet_key, 1, 1, self.genesis)
         for m in self.machines.values():
-            m.approve_wallet_tx(open_tx, self.now)
+            m.approve_wallet_tx(m.wallet.opening(self.genesis), self.now)
         self.until(lambda: self.gid in self.ledger.wallets)
 
 
@@ -398,7 +398,7 @@ def test_a_member_who_exits_and_revokes_does_not_jam_the_wallet() -> None:
     net.replica.state = net.last().live.copy()
     net.held = []  # the group's settle will be slow to reach the ledger
     net.apply_everywhere([sign_order(Exit(a, 1, a), {a: net.alice}, net.gid)])
-    net.until(lambda: any(isinstance(s.tx, Settle) for s in net.held or []))
+    net.until(lambda: any(s.action.is_settle for s in net.held or []))
     # alice revokes with her receipt before the group's settle reaches the ledger
     receipt = net.last()
     proof = BalanceTree(receipt.state).proof(a)
