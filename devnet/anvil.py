@@ -36,14 +36,27 @@ class AnvilProc:
     log: Path
 
     @classmethod
-    def start(cls, log: Path, timeout: float = 30.0) -> AnvilProc:
+    def start(
+        cls,
+        log: Path,
+        timeout: float = 30.0,
+        *,
+        block_time: float | None = None,
+        detach: bool = False,
+    ) -> AnvilProc:
+        """``block_time``: mine a block every so many seconds, transactions or not (as a
+        chain does: challenge windows pass), instead of one per transaction."""
         if not ANVIL.exists():
             raise AnvilError("anvil is not installed: run `make evm-tools`")
         args = [str(ANVIL), "--host", "127.0.0.1", "--port", "0"]
         args += ["--hardfork", EVM_VERSION, "--chain-id", str(CHAIN_ID)]
+        if block_time is not None:
+            args += ["--block-time", str(block_time)]
         log.parent.mkdir(parents=True, exist_ok=True)
         with log.open("wb") as out:
-            proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT)
+            proc = subprocess.Popen(
+                args, stdout=out, stderr=subprocess.STDOUT, start_new_session=detach
+            )
         deadline = time.monotonic() + timeout
         while True:
             found = LISTENING.search(log.read_text(errors="replace"))

@@ -12,6 +12,7 @@ parameters: they protect nothing and must never hold real funds.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -29,6 +30,7 @@ import httpx
 from nacl import pwhash
 from nacl.signing import SigningKey
 
+from devnet.chains import Chain, DevnetChain
 from node.control import COOKIE_NAME
 from node.keystore import save_key
 from proto.formation import GroupSpec
@@ -37,6 +39,7 @@ from proto.pit import PitPolicy, pit_policy
 
 ROOT = Path(__file__).resolve().parents[1]
 DEVNET_PASSPHRASE = "devnet-keys-are-public"
+ASSETS = ("BTC", "USD")
 TERMS = "Devnet group terms: for testing only; nothing here is worth anything.\n"
 
 
@@ -172,6 +175,8 @@ class Cluster:
     timeout: float = 60.0
     detach: bool = False
     """Start nodes in sessions of their own, to outlive this process (``devnet up``)."""
+    chain: Chain | None = None
+    """The ledger, when not the devnet ledger at ``ledger_url`` (``devnet.chains``)."""
 
     @property
     def nodes(self) -> list[NodeProc]:
@@ -183,6 +188,7 @@ class Cluster:
         base: Path,
         ledger_url: str,
         *,
+        chain: Chain | None = None,
         stewards: int = 4,
         members: int = 2,
         checkpoint_interval: int = 2,
@@ -195,7 +201,7 @@ class Cluster:
         pit: PitPolicy | None = None,
     ) -> Cluster:
         base.mkdir(parents=True, exist_ok=True)
-        info = httpx.get(f"{ledger_url}/info", timeout=10).json()
+        on = chain if chain is not None else DevnetChain(ledger_url, 0, "")
         names = [f"steward{i}" for i in range(stewards)] + [f"member{i}" for i in range(members)]
         keys = {
             who: SigningKey.generate() if seed is None else seeded_key(seed, who) for who in names
@@ -211,8 +217,8 @@ class Cluster:
         spec = GroupSpec(
             name,
             tuple(sorted(bytes(keys[n].verify_key) for n in names[:stewards])),
-            ("BTC", "USD"),
-            bytes.fromhex(info["ledger_id"]),
+            ASSETS,
+            on.ledger_id(),
             challenge_window,
             100,
             checkpoint_interval,
@@ -220,12 +226,14 @@ class Cluster:
             AdmissionPolicy(0, 0, (), 0, 0) if policy is None else policy,
             pit_policy("USD") if pit is None else pit,
         )
+        stewards_keys = [keys[n] for n in names[:stewards]]
+        spec = dataclasses.replace(spec, **on.spec_fields(stewards_keys, ASSETS))
         (base / "group.spec").write_bytes(spec.encode())
         (base / "terms.txt").write_text(TERMS)
 
         def node(name: str, extra: list[str]) -> NodeProc:
             data = base / name
-            args = ["--data-dir", str(data), "--ledger-url", ledger_url, *extra]
+            args = ["--data-dir", str(data), *on.node_args(), *extra]
             args += ["--terms-file", str(base / "terms.txt")]
             return NodeProc(name, data, keys[name], args)
 
@@ -239,6 +247,7 @@ class Cluster:
             spec,
             timeout,
             detach,
+            on,
         )
 
     # -- ledger helpers -------------------------------------------------------------------
@@ -310,7 +319,8 @@ class Cluster:
             opslimit=pwhash.argon2id.OPSLIMIT_MIN,
             memlimit=pwhash.argon2id.MEMLIMIT_MIN,
         )
-        args = ["--data-dir", str(data), "--ledger-url", self.ledger_url]
+        chain = self.chain if self.chain is not None else DevnetChain(self.ledger_url, 0, "")
+        args = ["--data-dir", str(data), *chain.node_args()]
         args += ["--genesis-file", str(self.base / "group.genesis")]
         args += ["--terms-file", str(self.base / "terms.txt")]
         node = NodeProc(name, data, key, args)

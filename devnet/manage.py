@@ -22,7 +22,9 @@ from typing import Any
 
 import httpx
 
+from devnet.chains import Chain, DevnetChain, EvmChain, chain_of
 from devnet.cluster import (
+    ASSETS,
     DEVNET_PASSPHRASE,
     Cluster,
     ClusterError,
@@ -32,6 +34,7 @@ from devnet.cluster import (
 )
 
 STATE_FILE = "devnet.json"
+LEDGERS = ("devnet", "evm")
 DEPOSIT = {"USD": 1_000_000, "BTC": 100_000}
 FUNDING = 10_000_000
 WARNING = (
@@ -113,8 +116,20 @@ class Devnet:
         return out
 
 
-def up(base: Path, n: int, seed: str, *, detach: bool, timeout: float = 120.0) -> Devnet:
-    """Start a fresh devnet in ``base`` (anything there from an earlier one is wiped)."""
+def up(
+    base: Path,
+    n: int,
+    seed: str,
+    *,
+    detach: bool,
+    timeout: float = 120.0,
+    ledger: str = "devnet",
+) -> Devnet:
+    """Start a fresh devnet in ``base`` (anything there from an earlier one is wiped), on
+    the embedded devnet ledger or (``ledger="evm"``) on anvil with the group wallet
+    contract (``devnet.chains``)."""
+    if ledger not in LEDGERS:
+        raise DevnetError(f"--ledger must be one of {', '.join(LEDGERS)}")
     if n < 2:
         raise DevnetError("a group needs at least 2 stewards (-n 2 or more)")
     if (base / STATE_FILE).exists():
@@ -124,22 +139,21 @@ def up(base: Path, n: int, seed: str, *, detach: bool, timeout: float = 120.0) -
     if base.exists():
         shutil.rmtree(base)
     base.mkdir(parents=True)
-    ledger = LedgerProc.start(base / "ledger" / "data", block_interval=0.5, detach=detach)
+    chain = _start_chain(base / "ledger", ledger, detach)
     cluster: Cluster | None = None
     try:
         cluster = Cluster.create(
             base / "nodes",
-            ledger.url,
+            chain.url,
+            chain=chain,
             stewards=n,
             members=0,
             seed=seed,
             detach=detach,
             timeout=timeout,
         )
-        info = httpx.get(f"{ledger.url}/info", timeout=10).json()
         for node in cluster.nodes:
-            for asset in {*DEPOSIT, info["fee_asset"]}:
-                cluster.faucet(node.member, asset, FUNDING)
+            chain.fund(node.key, dict.fromkeys(DEPOSIT, FUNDING))
         cluster.start_stewards()
         cluster.write_genesis()
         cluster.wait(
@@ -157,14 +171,15 @@ def up(base: Path, n: int, seed: str, *, detach: bool, timeout: float = 120.0) -
     except BaseException:
         if cluster is not None:
             cluster.kill_all()
-        ledger.proc.kill()
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(chain.pid, signal.SIGKILL)
         raise
     devnet = Devnet(
         base,
         {
             "seed": seed,
-            "ledger": {"pid": ledger.proc.pid, "url": ledger.url, "data": str(base / "ledger")},
-            "nodes": [_record(x) for x in cluster.nodes],
+            "ledger": chain.record(),
+            "nodes": [_record(x, chain) for x in cluster.nodes],
             "genesis": str(base / "nodes" / "group.genesis"),
         },
     )
@@ -177,12 +192,20 @@ def _group(node: NodeProc) -> dict[str, Any]:
     return g
 
 
-def _record(node: NodeProc) -> dict[str, Any]:
+def _start_chain(data: Path, ledger: str, detach: bool) -> Chain:
+    if ledger == "evm":
+        return EvmChain.start(data, ASSETS, detach=detach)
+    proc = LedgerProc.start(data / "data", block_interval=0.5, detach=detach)
+    return DevnetChain(proc.url, proc.proc.pid, str(data))
+
+
+def _record(node: NodeProc, chain: Chain) -> dict[str, Any]:
     assert node.proc is not None
     return {
         "name": node.name,
         "pid": node.proc.pid,
         "member": node.member.hex(),
+        "account": chain.account(node.key).hex(),
         "peer_id": node.info["peer_id"],
         "addr": node.addr,
         "api": node.api,
@@ -240,7 +263,7 @@ def start(base: Path, name: str, timeout: float = 120.0) -> dict[str, Any]:
         node.start(boot, timeout, detach=True)
     except ClusterError as exc:
         raise DevnetError(str(exc)) from exc
-    fresh = _record(node)
+    fresh = _record(node, chain_of(devnet.state["ledger"]))
     devnet.state["nodes"] = [fresh if n["name"] == name else n for n in devnet.state["nodes"]]
     devnet.save()
     return fresh
@@ -249,7 +272,9 @@ def start(base: Path, name: str, timeout: float = 120.0) -> dict[str, Any]:
 def logs(base: Path, name: str, lines: int) -> str:
     devnet = Devnet.load(base)
     if name == "ledger":
-        path = Path(devnet.state["ledger"]["data"]) / "ledger.stderr"
+        ledger = devnet.state["ledger"]
+        log = "anvil.log" if ledger.get("kind") == "evm" else "ledger.stderr"
+        path = Path(ledger["data"]) / log
     else:
         path = Path(devnet.node(name)["data"]) / "node.stderr"
     try:

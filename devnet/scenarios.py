@@ -32,7 +32,10 @@ from typing import Any
 
 import httpx
 
+from devnet.chains import Chain, CrawlBack, chain_of
 from devnet.manage import Devnet, alive, start
+from proto.codec import decode
+from proto.genesis import Genesis
 
 Say = Callable[[str], None]
 SCENARIOS = ("trade", "cheat", "crash", "exit", "pit")
@@ -96,8 +99,10 @@ def _nodes(devnet: Devnet) -> list[Node]:
     return nodes
 
 
-def _ledger(devnet: Devnet, path: str) -> Any:
-    return httpx.get(f"{devnet.state['ledger']['url']}{path}", timeout=10).json()
+def _chain(devnet: Devnet) -> tuple[Chain, Genesis]:
+    """The devnet's ledger (``devnet.chains``) and the group's genesis."""
+    genesis = decode(Path(devnet.state["genesis"]).read_bytes(), Genesis)
+    return chain_of(devnet.state["ledger"]), genesis
 
 
 def trade(devnet: Devnet, say: Say) -> None:
@@ -139,7 +144,8 @@ def trade(devnet: Devnet, say: Say) -> None:
 def cheat(devnet: Devnet, say: Say) -> None:
     nodes = _nodes(devnet)
     cheater, payee, others = nodes[-1], nodes[0], nodes[:-1]
-    highest = _ledger(devnet, f"/wallet/{cheater.group()['group_id']}")["highest_checkpoint"]
+    chain, genesis = _chain(devnet)
+    highest = chain.highest_checkpoint(genesis)
     wait(
         "the cheat at the newest checkpoint",
         lambda: (
@@ -158,30 +164,18 @@ def cheat(devnet: Devnet, say: Say) -> None:
     answer = cheater.call("POST", "/v1/revoke", {"checkpoint": stale})
     say(f"{cheater.name} revoked with checkpoint {stale}, claiming {answer['claim']}")
 
-    def crawled() -> list[dict[str, Any]]:
-        found: list[dict[str, Any]] = []
-        start_at = 1
-        while True:
-            page = _ledger(devnet, f"/events?from={start_at}")
-            found += [
-                e
-                for e in page["events"]
-                if e["kind"] == "crawl-back" and e["member"] == cheater.member
-            ]
-            if page["next"] > page["height"]:
-                return found
-            start_at = page["next"]
+    def crawled() -> list[CrawlBack]:
+        return chain.crawl_backs(genesis, bytes.fromhex(cheater.member))
 
     wait("a notary's crawl back", lambda: bool(crawled()))
     event = crawled()[0]
     say(
-        f"crawled back at height {event['height']} with checkpoint {event['checkpoint']}: "
-        f"the claim is now "
-        f"{dict((k, v) for k, v in event['detail'].items() if k != 'fee-forfeited')}, "
-        f"the cheat forfeited the revoke fee ({event['detail']['fee-forfeited']})"
+        f"crawled back at height {event.height} with checkpoint {event.checkpoint}: "
+        f"the claim is now {event.amounts}, "
+        f"the cheat forfeited the revoke fee ({event.forfeited})"
     )
-    if event["detail"].get("USD", 0) != 1:
-        raise ScenarioFailed(f"the corrected claim is {event['detail']}, expected 1 USD")
+    if event.amounts.get("USD", 0) != 1:
+        raise ScenarioFailed(f"the corrected claim is {event.amounts}, expected 1 USD")
     wait(
         "every node to freeze the cheat",
         lambda: all(cheater.member in n.group()["frozen"] for n in others),
@@ -236,12 +230,14 @@ def exit_(devnet: Devnet, say: Say) -> None:
     nodes = _nodes(devnet)
     leaver, stayer = nodes[-2], nodes[0]  # the last node is the cheat's
     final = stayer.group()["balances"][leaver.member]
-    before = _ledger(devnet, f"/account/{leaver.member}")["balances"]
+    chain, _ = _chain(devnet)
+    account = bytes.fromhex(leaver.record["account"])
+    before = chain.balances(account)
     leaver.call("POST", "/v1/exit", {})
     say(f"{leaver.name} asked to leave holding {final}")
 
     def paid() -> bool:
-        now = _ledger(devnet, f"/account/{leaver.member}")["balances"]
+        now = chain.balances(account)
         return all(now.get(a, 0) == before.get(a, 0) + n for a, n in final.items())
 
     wait("the settle on the ledger", paid)

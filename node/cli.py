@@ -124,6 +124,8 @@ def run(
     group_spec: Annotated[Path | None, typer.Option(help="form this group (stewards)")] = None,
     genesis_file: Annotated[Path | None, typer.Option(help="join this group")] = None,
     terms_file: Annotated[Path | None, typer.Option(help="the group's terms text")] = None,
+    ledger: Annotated[str | None, typer.Option(help="devnet or evm")] = None,
+    evm_contract: Annotated[str | None, typer.Option(help="the group wallet contract")] = None,
 ) -> None:
     """Run the node until SIGTERM or SIGINT. Every config key is also a flag (flags win)."""
     import trio  # noqa: PLC0415
@@ -144,6 +146,8 @@ def run(
         "group_spec": group_spec,
         "genesis_file": genesis_file,
         "terms_file": terms_file,
+        "ledger": ledger,
+        "evm_contract": evm_contract,
     }
     try:
         cfg = load_config(config, overrides)

@@ -36,14 +36,19 @@ def devnet_up(
     n: Annotated[int, typer.Option("-n", min=2, max=20, help="nodes (all stewards)")] = 4,
     seed: Annotated[str, typer.Option(help="keys are derived from it")] = "swapnet",
     detach: Annotated[bool, typer.Option(help="leave it running and return")] = False,
+    ledger: Annotated[
+        str, typer.Option(help="devnet (embedded) or evm (anvil + the group wallet contract)")
+    ] = "devnet",
     directory: DIR = DEFAULT_DIR,
     as_json: JSON = False,
 ) -> None:
-    """Start the ledger and N nodes, form the group, fund and join every node."""
+    """Start the ledger and N nodes, form the group, fund and join every node. With
+    ``--ledger evm`` the ledger is anvil (a real EVM node, ``make evm-tools``) with the
+    group wallet contract and an ERC-20 per asset, and the wallet key is FROST(secp256k1)."""
     from devnet.manage import WARNING, DevnetError, down, up  # noqa: PLC0415
 
     try:
-        devnet = up(directory.resolve(), n, seed, detach=detach)
+        devnet = up(directory.resolve(), n, seed, detach=detach, ledger=ledger)
     except (DevnetError, OSError) as exc:
         fail(str(exc))
     except Exception as exc:  # a node that did not come up: say which, and stop
@@ -54,9 +59,10 @@ def devnet_up(
             json.dumps({"ledger": devnet.state["ledger"], "nodes": rows, "warning": WARNING})
         )
     else:
-        typer.echo(
-            f"ledger: {devnet.state['ledger']['url']}  (data {devnet.state['ledger']['data']})"
-        )
+        chain = devnet.state["ledger"]
+        typer.echo(f"ledger: {chain['url']}  ({chain.get('kind', 'devnet')}, data {chain['data']})")
+        if chain.get("kind") == "evm":
+            typer.echo(f"contract: {chain['contract']}  tokens: {chain['tokens']}")
         _table(rows, ["name", "peer_id", "status_url", "data_dir", "cookie"], "swapnet devnet")
         typer.echo(f"genesis: {devnet.state['genesis']}")
         typer.echo(f"warning: {WARNING}", err=True)

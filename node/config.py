@@ -11,7 +11,9 @@ Keys (all optional except ``data_dir``):
 | passphrase_file | path | none | file holding the key's passphrase (else $SWAPNET_PASSPHRASE) |
 | listen | list of multiaddrs | ["/ip4/127.0.0.1/tcp/0"] | libp2p listen addresses |
 | bootstrap | list of multiaddrs | [] | peers to dial at start, each ending in /p2p/<peer id> |
-| ledger_url | URL | "" | the ledger's HTTP API |
+| ledger_url | URL | "" | the ledger's HTTP API (an EVM node's JSON-RPC for ``evm``) |
+| ledger | text | "devnet" | ``devnet`` (swapnet's ledger) or ``evm`` (the group wallet contract) |
+| evm_contract | 0x + 40 hex | none | the group wallet contract (required for ``evm``) |
 | api_listen | host:port | "127.0.0.1:0" | the status and control API |
 | log_level | text | "info" | debug, info, warning or error |
 | group_spec | path | none | a steward's ``GroupSpec`` file: form that group (DKG) |
@@ -55,8 +57,11 @@ class NodeConfig:
     group_spec: Path | None = None
     genesis_file: Path | None = None
     terms_file: Path | None = None
+    ledger: str = "devnet"
+    evm_contract: bytes = b""
 
 
+LEDGERS = ("devnet", "evm")
 KEYS = (
     "data_dir",
     "key_file",
@@ -69,6 +74,8 @@ KEYS = (
     "group_spec",
     "genesis_file",
     "terms_file",
+    "ledger",
+    "evm_contract",
 )
 
 
@@ -96,6 +103,9 @@ def load_config(path: Path | None, overrides: Mapping[str, Any] | None = None) -
         raise ConfigError(f"unknown key {unknown[0]!r} (known: {', '.join(KEYS)})")
     if "data_dir" not in values:
         raise ConfigError("data_dir is required")
+    ledger = values.get("ledger", ("devnet",))[0]
+    if (ledger == "evm") != ("evm_contract" in values):
+        raise ConfigError('evm_contract is required with ledger = "evm", and only then')
     data_dir = _path(values, "data_dir")
     assert data_dir is not None
     key_file = _path(values, "key_file") or data_dir / "trader.key"
@@ -111,6 +121,8 @@ def load_config(path: Path | None, overrides: Mapping[str, Any] | None = None) -
         group_spec=_path(values, "group_spec"),
         genesis_file=_path(values, "genesis_file"),
         terms_file=_path(values, "terms_file"),
+        ledger=_choice(values, "ledger", "devnet", LEDGERS),
+        evm_contract=_contract(values),
     )
 
 
@@ -162,6 +174,21 @@ def _url(values: dict[str, Any]) -> str:
     if not isinstance(value, str) or not value.startswith(("http://", "https://")):
         raise ConfigError("ledger_url must be an http:// or https:// URL")
     return value.rstrip("/")
+
+
+def _contract(values: dict[str, Any]) -> bytes:
+    found = _get(values, "evm_contract")
+    if found is None:
+        return b""
+    value = found[0]
+    if (
+        not isinstance(value, str)
+        or len(value) != 42
+        or not value.startswith("0x")
+        or any(c not in "0123456789abcdefABCDEF" for c in value[2:])
+    ):
+        raise ConfigError("evm_contract must be 0x and 40 hex digits")
+    return bytes.fromhex(value[2:])
 
 
 def _host_port(values: dict[str, Any]) -> tuple[str, int]:

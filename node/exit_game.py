@@ -32,6 +32,7 @@ from nacl.signing import SigningKey
 from node.checkpoints import CheckpointService
 from node.files import write_private
 from node.ledger_port import LedgerError, LedgerEvent, LedgerPort, LedgerUnavailable, Receipt
+from proto.chain_leaf import ChainTree, chain_leaves
 from proto.checkpointing import Completed
 from proto.codec import decode
 from proto.errors import DecodeError, RemoteProtocolError
@@ -157,6 +158,7 @@ class ExitGame:
                 return  # the usual case: no tree to build
             completed, state = self.base
             tree = BalanceTree(state)
+            chain = ChainTree(chain_leaves(state, state.snapshot(), tree))
 
             def balances_of(member: bytes) -> dict[str, int] | None:
                 if not state.is_member(member):
@@ -172,7 +174,7 @@ class ExitGame:
                     due.checkpoint_number,
                     due.deadline,
                 )
-                newer = Receipt(completed.signed, tree.proof(due.member))
+                newer = Receipt(completed.signed, tree.proof(due.member), chain.proof(due.member))
                 if await self._submit(partial(self.ledger.crawl_back, self.gid, due.member, newer)):
                     self.crawls_sent += 1
             mine = claims.get(self.me)
@@ -249,13 +251,12 @@ class ExitGame:
                 if self.groups.join(self.gid, join.member) is None:  # keep the first
                     self.groups.add_join(self.gid, join)
         if state.is_member(self.me):
+            tree = BalanceTree(state)
             receipt = prequal_of(
-                self.genesis.wallet_key,
-                completed.signed,
-                BalanceTree(state).proof(self.me),
-                self.me,
+                self.genesis.wallet_key, completed.signed, tree.proof(self.me), self.me
             )
-            self.receipts.put(receipt)
+            chain = ChainTree(chain_leaves(state, state.snapshot(), tree)).proof(self.me)
+            self.receipts.put(receipt, chain)
             if state.has_exited(self.me) and not any(state.accounts[self.me].balances.values()):
                 path = self.data_dir / "prequal-final.swapnet"
                 if not path.exists():
@@ -282,7 +283,10 @@ class ExitGame:
         if receipt is None:
             raise ExitGameError("unknown-checkpoint", f"we hold no receipt for {chosen}")
         # a refusal (stale-checkpoint, claim-open, ...) reaches the caller as the ledger's
-        tx_id = await self.ledger.revoke(self.gid, Receipt(receipt.checkpoint, receipt.proof))
+        chain = self.receipts.chain(chosen)
+        tx_id = await self.ledger.revoke(
+            self.gid, Receipt(receipt.checkpoint, receipt.proof, chain)
+        )
         log.warning("revoked under checkpoint %d (newest held: %d)", chosen, max(numbers))
         return {
             "tx_id": tx_id,

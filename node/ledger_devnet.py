@@ -192,6 +192,9 @@ class DevnetLedger(LedgerPort):
     def at(cls, url: str, key: SigningKey) -> DevnetLedger:
         return cls(DevnetLedgerClient(url), key)
 
+    def own_account(self) -> bytes:
+        return self.me
+
     async def info(self) -> LedgerInfo:
         body = await self.client.info()
         try:

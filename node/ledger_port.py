@@ -162,6 +162,11 @@ class LedgerPort(ABC):
         wallet's id from it); before any other call about the group."""
 
     @abstractmethod
+    def own_account(self) -> bytes:
+        """The node's account on this ledger (its member key on the devnet; its EVM account
+        on an EVM chain, which a join binds)."""
+
+    @abstractmethod
     async def info(self) -> LedgerInfo: ...
 
     @abstractmethod

@@ -39,6 +39,8 @@ from node.certification import GroupNode
 from node.checkpoints import CheckpointService
 from node.config import NodeConfig
 from node.control import build_app, write_cookie
+from node.evm.account import evm_secret
+from node.evm.adapter import EvmLedger
 from node.exit_game import ExitGame
 from node.files import write_private
 from node.formation import (
@@ -75,7 +77,7 @@ from proto.genesis import Genesis, terms_hash
 from proto.prequal import Prequal
 from proto.signing import public_key_of
 from proto.state import GroupState
-from proto.wallet_txs import WalletAction, wallet_format
+from proto.wallet_txs import WalletAction, join_needs, wallet_format
 from storage import LevelDBStore
 from storage.groups import GroupRepo
 from storage.outbox import OutboxRepo
@@ -100,10 +102,16 @@ DIAL_TIMEOUT = 10.0
 
 
 def genesis_state(genesis: Genesis) -> GroupState:
-    state = genesis.initial_state()
-    for steward in genesis.stewards:
-        state.admit(steward)
-    return state
+    return genesis.founding_state()
+
+
+def ledger_port(config: NodeConfig, key: SigningKey) -> LedgerPort:
+    """The port on the configured ledger, acting with the node's key (on an EVM chain,
+    its EVM account: ``node.evm.account``)."""
+    if config.ledger == "evm":
+        member = public_key_of(key)
+        return EvmLedger(config.ledger_url, config.evm_contract, evm_secret(key), member)
+    return DevnetLedger.at(config.ledger_url, key)
 
 
 @dataclass
@@ -124,7 +132,7 @@ class NodeRuntime:
         self.member_id = public_key_of(key)
         self.group: Group | None = None
         self.p2p: P2P | None = None
-        self.ledger: LedgerPort = DevnetLedger.at(config.ledger_url, key)
+        self.ledger: LedgerPort = ledger_port(config, key)
         self.ledger_info: LedgerInfo | None = None
         self.wallet_open = False
         """The ledger shows our group's wallet, and it is our genesis's (``wallet_problem``)."""
@@ -351,6 +359,8 @@ class NodeRuntime:
         self.ledger_info = await self._ledger_info()
         groups = GroupRepo(store)
         genesis, key_package = await self._group(groups, p2p)
+        if genesis.ledger_id != self.ledger_info.ledger_id:
+            raise ValueError("the group's genesis is for another ledger than ledger_url's")
         self.ledger.follow(genesis)
         gid = genesis.group_id()
         node = GroupNode(
@@ -372,7 +382,7 @@ class NodeRuntime:
             lock=CheckpointRepo(store, gid).load_lock(),
             log=list(node.recovered),
             terms_hash=genesis.terms_hash,
-            ledger_id=self.ledger_info.ledger_id,
+            ledger_id=genesis.ledger_id,
             ledger_fee=self.ledger_info.min_fee,
             policy=genesis.admission,
             wallet=wallet_format(genesis, self.ledger_info.min_fee),
@@ -402,7 +412,8 @@ class NodeRuntime:
         desk = SwapDesk(p2p, trader, nursery)
         self.group = Group(genesis, node, service, trader, key_package, desk, game)
         if key_package is not None:
-            p2p.set_handler(JOIN_PROTOCOL, self._on_join_factory(groups, gid, service), JOIN_LIMIT)
+            on_join = self._on_join_factory(groups, genesis, service)
+            p2p.set_handler(JOIN_PROTOCOL, on_join, JOIN_LIMIT)
         nursery.start_soon(self._keep_wallet_open, genesis, machine if key_package else None)
         nursery.start_soon(trader.run)
         nursery.start_soon(self._anti_entropy)
@@ -575,13 +586,17 @@ class NodeRuntime:
             log.warning("wallet tx %s not submitted: %s", action.label, exc)
 
     # -- joining --------------------------------------------------------------------------
-    def _on_join_factory(self, groups: GroupRepo, gid: bytes, service: CheckpointService) -> Any:
+    def _on_join_factory(
+        self, groups: GroupRepo, genesis: Genesis, service: CheckpointService
+    ) -> Any:
+        gid = genesis.group_id()
+
         async def on_join(caller: bytes, request: bytes) -> bytes:
             join = decode(request, Join)
             machine = service.machine
             if join.member != caller or not join.is_valid(gid, machine.terms_hash):
                 raise RemoteProtocolError("a join must be the caller's own, over our terms")
-            problem = join_problem(
+            problem = join_needs(genesis, join.evm_account) or join_problem(
                 join, gid, machine.terms_hash, machine.policy, machine.ledger.height
             )
             if problem is None and not machine.ledger.cumulative(machine.ledger.height).get(
@@ -613,7 +628,8 @@ class NodeRuntime:
             raise BadRequest("wallet-not-open", "the group's wallet is not on the ledger yet", 409)
         await self._check_wallet(g.genesis)  # again, right before money moves
         gid = g.node.group_id
-        signed = sign_join(self.key, gid, g.genesis.terms_hash, prequals)
+        evm = self.ledger.own_account() if g.genesis.on_evm else b""
+        signed = sign_join(self.key, gid, g.genesis.terms_hash, prequals, evm)
         problem = join_problem(
             signed, gid, g.genesis.terms_hash, g.genesis.admission, g.game.view.height
         )

@@ -27,8 +27,9 @@ import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from proto.codec import Bytes, ListOf, UInt, Wire, register, wf
 from proto.errors import InvalidProof
-from proto.kinds import EVM_ACCOUNT_SIZE, MAX_ASSETS
+from proto.kinds import DIGEST, EVM_ACCOUNT_SIZE, MAX_ASSETS
 from proto.merkle import (
     MAX_PROOF_DEPTH,
     BalanceTree,
@@ -125,6 +126,25 @@ class ChainProof:
         return self.leaf
 
 
+@register(32, "chain-proof")
+@dataclass(frozen=True)
+class ChainProofRecord(Wire):
+    """A ``ChainProof`` as a node stores it beside its receipt (the leaf ABI-encoded)."""
+
+    leaf: bytes = wf(Bytes(max_size=WORD * (6 + MAX_LEAF_ASSETS)))
+    index: int = wf(UInt(32))
+    size: int = wf(UInt(32, minimum=1))
+    path: tuple[bytes, ...] = wf(ListOf(DIGEST, max_items=MAX_PROOF_DEPTH))
+
+    @classmethod
+    def of(cls, proof: ChainProof) -> ChainProofRecord:
+        return cls(proof.leaf.encode(), proof.index, proof.size, proof.path)
+
+    def proof(self) -> ChainProof:
+        """The proof (``ValueError`` if the leaf is not a canonical chain leaf)."""
+        return ChainProof(ChainLeaf.decode(self.leaf), self.index, self.size, self.path)
+
+
 def amounts_in_order(balances: Mapping[str, int], assets: Sequence[str]) -> tuple[int, ...]:
     """One amount per genesis asset, in the genesis's order (an asset not held is 0)."""
     return tuple(int(balances.get(asset, 0)) for asset in assets)
@@ -173,6 +193,7 @@ __all__ = [
     "NO_ACCOUNT",
     "ChainLeaf",
     "ChainProof",
+    "ChainProofRecord",
     "ChainTree",
     "amounts_in_order",
     "chain_leaves",

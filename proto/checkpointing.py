@@ -85,7 +85,7 @@ from proto.frost.session import (
     SignRequest,
 )
 from proto.genesis import AdmissionPolicy
-from proto.kinds import MAX_MEMBERS, MEMBER_ID, SEQ, SIGNATURE
+from proto.kinds import MAX_MEMBERS, MEMBER_ID, SEQ, SIGNATURE, WALLET_SIGNATURE
 from proto.ledger_view import LedgerView, ViewEvent
 from proto.orders import SignedOrder
 from proto.replica import Replica
@@ -151,7 +151,7 @@ class Completed(Wire):
     a checkpoint completes (the vector lets anyone rebuild the state it commits to)."""
 
     proposal: Proposal = wf(Obj(Proposal))
-    signature: bytes = wf(SIGNATURE)
+    signature: bytes = wf(WALLET_SIGNATURE)
 
     @property
     def signed(self) -> SignedCheckpoint:

@@ -49,7 +49,13 @@ from proto.frost.dkg import (
 )
 from proto.frost.keys import KeyPackage
 from proto.frost.suite import ED25519, SUITES, Ciphersuite
-from proto.genesis import MAX_EVM_ASSETS, AdmissionPolicy, Genesis, evm_problem
+from proto.genesis import (
+    MAX_EVM_ASSETS,
+    AdmissionPolicy,
+    Genesis,
+    accounts_problem,
+    evm_problem,
+)
 from proto.kinds import ASSET, DIGEST, EVM_ACCOUNT, MAX_ASSETS, MAX_STEWARDS, MEMBER_ID, SIGNATURE
 from proto.pit import PIT_OFF, PitPolicy
 
@@ -81,6 +87,10 @@ class GroupSpec(Wire):
     """The wallet key's FROST ciphersuite: the DKG runs over it (``Genesis.wallet_suite``)."""
     evm_tokens: tuple[bytes, ...] = wf(ListOf(EVM_ACCOUNT, max_items=MAX_EVM_ASSETS), default=())
     """For a wallet on an EVM chain, the token of each asset (``Genesis.evm_tokens``)."""
+    steward_accounts: tuple[bytes, ...] = wf(
+        ListOf(EVM_ACCOUNT, max_items=MAX_STEWARDS), default=()
+    )
+    """For a wallet on an EVM chain, each steward's EVM account (``Genesis``'s)."""
 
     def check_fields(self) -> None:
         if self.pit.on and self.pit.numeraire not in self.assets:
@@ -91,6 +101,7 @@ class GroupSpec(Wire):
         if self.wallet_suite not in SUITES:
             raise ValueError(f"unknown wallet suite {self.wallet_suite!r}")
         evm_problem(self.wallet_suite, self.assets, self.evm_tokens)
+        accounts_problem(self.wallet_suite, self.stewards, self.steward_accounts)
 
     @property
     def suite(self) -> Ciphersuite:
@@ -122,6 +133,7 @@ class GroupSpec(Wire):
             self.pit,
             self.wallet_suite,
             self.evm_tokens,
+            self.steward_accounts,
         )
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
-from proto.codec import Bytes, ListOf, Obj, Text, UInt, Wire, register, wf
+from proto.codec import ListOf, Obj, Text, UInt, Wire, register, wf
 from proto.committee import Committee
 from proto.frost.suite import ED25519, SECP256K1, SUITES
 from proto.kinds import (
@@ -29,6 +29,7 @@ from proto.kinds import (
     MAX_ASSETS,
     MAX_STEWARDS,
     MEMBER_ID,
+    WALLET_KEY,
 )
 from proto.pit import PIT_OFF, PitPolicy
 from proto.state import GroupState
@@ -54,7 +55,7 @@ class AdmissionPolicy(Wire):
 
     max_premature_revokes: int = wf(UInt(32))
     max_pit_defaults: int = wf(UInt(32))
-    trusted_wallets: tuple[bytes, ...] = wf(ListOf(MEMBER_ID, max_items=256, strictly_sorted=True))
+    trusted_wallets: tuple[bytes, ...] = wf(ListOf(WALLET_KEY, max_items=256, strictly_sorted=True))
     min_prequals: int = wf(UInt(8))
     max_prequal_age: int = wf(UInt(64))
 
@@ -74,7 +75,7 @@ class Genesis(Wire):
     name: str = wf(Text(64))
     stewards: tuple[bytes, ...] = wf(ListOf(MEMBER_ID, min_items=1, max_items=MAX_STEWARDS))
     threshold: int = wf(UInt(16, minimum=1))
-    wallet_key: bytes = wf(Bytes(min_size=32, max_size=33))
+    wallet_key: bytes = wf(WALLET_KEY)
     """The group wallet's FROST key, a point of ``wallet_suite``'s group."""
     assets: tuple[str, ...] = wf(
         ListOf(ASSET, min_items=1, max_items=MAX_ASSETS, strictly_sorted=True)
@@ -96,6 +97,12 @@ class Genesis(Wire):
     contract, ``proto.evm_wallet``): the token each asset is, in ``assets``' order (ETH is
     the zero account). What every member agrees a "USD" is. Empty for the devnet ledger."""
 
+    steward_accounts: tuple[bytes, ...] = wf(
+        ListOf(EVM_ACCOUNT, max_items=MAX_STEWARDS), default=()
+    )
+    """For a wallet on an EVM chain, each steward's EVM account (in ``stewards``' order):
+    what a member's signed join binds for a member (``Join.evm_account``). Empty else."""
+
     @property
     def on_evm(self) -> bool:
         return self.wallet_suite == SECP256K1.name
@@ -114,6 +121,7 @@ class Genesis(Wire):
         if not suite.is_valid_point(self.wallet_key):
             raise ValueError("the wallet key is not a valid prime-order point of its suite")
         evm_problem(self.wallet_suite, self.assets, self.evm_tokens)
+        accounts_problem(self.wallet_suite, self.stewards, self.steward_accounts)
 
     @property
     def committee(self) -> Committee:
@@ -130,6 +138,14 @@ class Genesis(Wire):
         """The state before anyone is admitted: the group's assets and pit rules."""
         return GroupState(self.group_id(), self.assets, self.pit, self.checkpoint_interval)
 
+    def founding_state(self) -> GroupState:
+        """The state at genesis: the stewards admitted (with their EVM accounts, if any)."""
+        state = self.initial_state()
+        accounts = self.steward_accounts or tuple(b"" for _ in self.stewards)
+        for steward, account in zip(self.stewards, accounts, strict=True):
+            state.admit(steward, evm_account=account)
+        return state
+
 
 def evm_problem(suite: str, assets: tuple[str, ...], tokens: tuple[bytes, ...]) -> None:
     """Raise ``ValueError`` unless a secp256k1 wallet names one distinct 20-byte token per
@@ -142,6 +158,17 @@ def evm_problem(suite: str, assets: tuple[str, ...], tokens: tuple[bytes, ...]) 
         raise ValueError(f"an EVM wallet names one token per asset, at most {MAX_EVM_ASSETS}")
     if len(set(tokens)) != len(tokens) or any(len(t) != EVM_ACCOUNT_SIZE for t in tokens):
         raise ValueError("an EVM wallet's tokens are distinct 20-byte accounts")
+
+
+def accounts_problem(suite: str, stewards: tuple[bytes, ...], accounts: tuple[bytes, ...]) -> None:
+    """Raise ``ValueError`` unless a secp256k1 wallet names one 20-byte account per steward
+    and any other names none."""
+    if suite != SECP256K1.name:
+        if accounts:
+            raise ValueError("only a wallet on an EVM chain names steward accounts")
+        return
+    if len(accounts) != len(stewards) or any(len(a) != EVM_ACCOUNT_SIZE for a in accounts):
+        raise ValueError("an EVM wallet names one 20-byte account per steward")
 
 
 def terms_hash(terms: str) -> bytes:

@@ -24,6 +24,8 @@ MEMBER_ID = Bytes(KEY_SIZE)
 GROUP_ID = Bytes(GROUP_ID_SIZE)
 DIGEST = Bytes(32)
 SIGNATURE = Bytes(SIGNATURE_SIZE)
+WALLET_KEY = Bytes(min_size=KEY_SIZE, max_size=KEY_SIZE + 1)
+"""A group wallet's FROST key: Ed25519 (32 bytes) or secp256k1, compressed (33)."""
 WALLET_SIGNATURE = Bytes(min_size=SIGNATURE_SIZE, max_size=SIGNATURE_SIZE + 1)
 """The group wallet key's signature: Ed25519 (64 bytes), or FROST(secp256k1) (65: R
 compressed, then z) for a wallet on an EVM ledger."""

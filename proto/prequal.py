@@ -25,7 +25,7 @@ from proto.checkpoint import SignedCheckpoint, verify_member_balance
 from proto.codec import Obj, Wire, register, wf
 from proto.errors import InvalidProof, InvalidSignature
 from proto.genesis import AdmissionPolicy
-from proto.kinds import MEMBER_ID
+from proto.kinds import WALLET_KEY
 from proto.merkle import BalanceProof
 from proto.state import History
 
@@ -33,7 +33,7 @@ from proto.state import History
 @register(95, "prequal")
 @dataclass(frozen=True)
 class Prequal(Wire):
-    wallet_key: bytes = wf(MEMBER_ID)
+    wallet_key: bytes = wf(WALLET_KEY)
     checkpoint: SignedCheckpoint = wf(Obj(SignedCheckpoint))
     proof: BalanceProof = wf(Obj(BalanceProof))
 

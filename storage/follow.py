@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from proto.chain_leaf import ChainProof, ChainProofRecord
 from proto.evidence import RevokeEvidence
 from proto.ledger_view import ViewEvent
 from proto.prequal import Prequal
@@ -89,9 +90,25 @@ class ReceiptRepo:
         self.store = store
         self.group_id = group_id
 
-    def put(self, receipt: Prequal) -> None:
+    def put(self, receipt: Prequal, chain: ChainProof | None = None) -> None:
+        """Our receipt of a checkpoint, and the chain proof of our leaf under it (for a
+        revoke on an EVM ledger), in one fsynced batch."""
         number = receipt.checkpoint.checkpoint.number
-        self.store.put(schema.receipt_key(self.group_id, number), receipt.encode(), sync=True)
+        with self.store.batch(sync=True) as batch:
+            batch.put(schema.receipt_key(self.group_id, number), receipt.encode())
+            if chain is not None:
+                record = ChainProofRecord.of(chain).encode()
+                batch.put(schema.chain_proof_key(self.group_id, number), record)
+
+    def chain(self, number: int) -> ChainProof | None:
+        key = schema.chain_proof_key(self.group_id, number)
+        raw = self.store.get(key)
+        if raw is None:
+            return None
+        try:
+            return decode_record(key, raw, ChainProofRecord).proof()
+        except ValueError as exc:
+            raise StorageError(f"corrupt chain proof at {key!r}: {exc}") from exc
 
     def get(self, number: int) -> Prequal | None:
         key = schema.receipt_key(self.group_id, number)

@@ -129,7 +129,8 @@ class CheckpointRepo:
 
     def save_base(self, completed: Completed, state: GroupState) -> None:
         """The adopted checkpoint and the state it commits to, in one atomic write."""
-        if checkpoint_of(state, completed.proposal.number) != completed.proposal.checkpoint:
+        checkpoint = completed.proposal.checkpoint
+        if checkpoint_of(state, checkpoint.number, checkpoint.ledger_id) != checkpoint:
             raise StorageError("refusing to store a state that is not the checkpoint's")
         with self.store.batch(sync=True) as batch:
             batch.put(schema.checkpoint_key(self.group_id, "base"), completed.encode())
@@ -149,6 +150,7 @@ class CheckpointRepo:
             state = GroupState.decode(raw_state)
         except DecodeError as exc:
             raise StorageError(f"corrupt checkpoint state: {exc}") from exc
-        if checkpoint_of(state, completed.proposal.number) != completed.proposal.checkpoint:
+        checkpoint = completed.proposal.checkpoint
+        if checkpoint_of(state, checkpoint.number, checkpoint.ledger_id) != checkpoint:
             raise StorageError("the stored checkpoint state does not match its checkpoint")
         return completed, state

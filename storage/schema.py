@@ -28,6 +28,8 @@ order.
 |        |                             | a ``Prequal`` (signed checkpoint + its proof) |
 | 0x0e   | group id, member (32), seq  | a swap the trader signed first (``SwapSign``) |
 |        |                             | and the other side has not countersigned yet |
+| 0x0f   | group id, number (8)        | the chain proof of the node's own leaf under  |
+|        |                             | that checkpoint (``ChainProofRecord``)        |
 | 0x10   | name (ascii)                | ledger metadata: genesis, faucet seed, tip   |
 | 0x11   | height (8)                  | a ledger ``Block``                           |
 | 0x12   | height (8)                  | the ``EventList`` of that block              |
@@ -37,7 +39,9 @@ order.
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 5  # 5: OpenWallet carries the genesis, pit bounds (issue 16); 4: the S&L pit
+SCHEMA_VERSION = 6
+"""6: checkpoints commit to chain leaves and name their ledger, the wallet's suite (issue
+18); 5: OpenWallet carries the genesis, pit bounds (issue 16); 4: the S&L pit."""
 
 META = b"\x00"
 STATE = b"\x01"
@@ -54,6 +58,7 @@ FOLLOW = b"\x0b"
 EVIDENCE = b"\x0c"
 RECEIPT = b"\x0d"
 HELD = b"\x0e"
+CHAIN_PROOF = b"\x0f"
 
 LEDGER_META = b"\x10"
 BLOCK = b"\x11"
@@ -163,3 +168,7 @@ def evidence_key(group_id: bytes, member: bytes, tx_id: bytes) -> bytes:
 
 def receipt_key(group_id: bytes, number: int) -> bytes:
     return RECEIPT + _group(group_id) + _u64(number)
+
+
+def chain_proof_key(group_id: bytes, number: int) -> bytes:
+    return CHAIN_PROOF + _group(group_id) + _u64(number)

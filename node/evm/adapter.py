@@ -109,7 +109,7 @@ class EvmLedger(LedgerPort):
         contract_address: bytes,
         account_key: bytes,
         member: bytes,
-        assets: dict[str, bytes],
+        assets: dict[str, bytes] | None = None,
         timeout: float = 30.0,
     ) -> None:
         self.w3 = Web3(Web3.HTTPProvider(url, request_kwargs={"timeout": timeout}))
@@ -121,8 +121,9 @@ class EvmLedger(LedgerPort):
         self.me = bytes.fromhex(self.account.address[2:])
         self.member = member
         """The member id our deposits credit (the node's Ed25519 key)."""
-        self.assets = dict(assets)
-        self.codes = {token: code for code, token in assets.items()}
+        self.assets = dict(assets or {})
+        """Asset codes and their tokens: the followed genesis's, and any given here."""
+        self.codes = {token: code for code, token in self.assets.items()}
         self.timeout = timeout
         self.wallets: dict[bytes, bytes] = {}  # wallet id -> group id
         self.groups: dict[bytes, bytes] = {}  # group id -> wallet id
@@ -203,10 +204,17 @@ class EvmLedger(LedgerPort):
         return self.codes.get(token, "0x" + token.hex())
 
     # -- reading ----------------------------------------------------------------------------
+    def own_account(self) -> bytes:
+        return self.me
+
     def follow(self, genesis: Genesis) -> None:
+        """Follow the group's wallet, with the tokens its genesis names for its assets."""
         gid = genesis.group_id()
         wid = wallet_id(gid, genesis.wallet_key)
         self.wallets[wid], self.groups[gid] = gid, wid
+        for asset, token in zip(genesis.assets, genesis.evm_tokens, strict=True):
+            self.assets.setdefault(asset, token)
+            self.codes.setdefault(token, asset)
 
     async def info(self) -> LedgerInfo:
         def read() -> LedgerInfo:

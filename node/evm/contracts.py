@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
-SOURCES = ("FrostSecp256k1.sol", "GroupWallet.sol")
+SOURCES = ("FrostSecp256k1.sol", "GroupWallet.sol", "DevnetToken.sol")
 BUILD = HERE / "contracts.json"
 SOLCJS = HERE / "node_modules" / "solc" / "solc.js"
 ANVIL = HERE / "node_modules" / "@foundry-rs" / "anvil-linux-amd64" / "bin" / "anvil"

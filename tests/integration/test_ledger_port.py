@@ -201,6 +201,7 @@ def stewards_genesis(
         admission=AdmissionPolicy(0, 0, (), 0, 0),
         wallet_suite=SECP256K1.name,
         evm_tokens=tokens,
+        steward_accounts=tuple(bytes([i + 1]) * 20 for i in range(len(group.stewards))),
     )
     return genesis, list(group.members)
 

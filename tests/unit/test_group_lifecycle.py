@@ -123,10 +123,15 @@ def test_dkg_over_secp256k1_gives_a_wallet_key_an_evm_contract_checks() -> None:
         wallet_suite=SECP256K1.name,
         evm_tokens=tokens,
         ledger_id=evm_ledger_id(31337, b"\x22" * 20),
+        steward_accounts=tuple(bytes([i + 1]) * 20 for i in range(4)),
     )
     genesis = results[0][1]
     assert all(g == genesis for _, g in results) and genesis.on_evm
     assert len(genesis.wallet_key) == 33 and genesis.evm_tokens == tokens
+    founded = genesis.founding_state()  # the stewards' accounts are their chain leaves'
+    assert sorted(a.evm_account for a in founded.accounts.values()) == sorted(
+        genesis.steward_accounts
+    )
     keys = {k.identifier: k for k, _ in results}
     cp = checkpoint_of(genesis.initial_state(), 1, genesis.ledger_id)
     cp_key = genesis.wallet_key
