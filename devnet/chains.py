@@ -156,6 +156,8 @@ class EvmChain(Chain):
         self, url: str, pid: int, data: str, contract_address: str, tokens: dict[str, str]
     ) -> None:
         self.url, self.pid, self.data = url, pid, data
+        self.node: AnvilProc | None = None
+        """The anvil process, when this process started it (``start``)."""
         self.w3 = Web3(Web3.HTTPProvider(url, request_kwargs={"timeout": 30}))
         self.contract_address = contract_address
         self.wallet = self.w3.eth.contract(
@@ -183,7 +185,9 @@ class EvmChain(Chain):
             node.proc.kill()
             node.proc.wait()
             raise
-        return cls(node.url, node.proc.pid, str(data), wallet.address, tokens)
+        chain = cls(node.url, node.proc.pid, str(data), wallet.address, tokens)
+        chain.node = node
+        return chain
 
     def node_args(self) -> list[str]:
         return [

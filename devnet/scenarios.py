@@ -295,6 +295,10 @@ def pit(devnet: Devnet, say: Say) -> None:
         n.call("POST", "/v1/marks", {"asset": "BTC", "price": 10 * 10**8})
     say(f"{len(active)} nodes mark BTC at 10 USD")
     wait("a credit line for the borrower", lambda: _usd_line(borrower) > 0)
+    wait(  # the line and the marks may reach a checkpoint apart: pay once both have
+        "the BTC mark in every node's pit",
+        lambda: all("BTC" in n.group()["pit"]["marks"] for n in active),
+    )
     start = pit_agree(nodes, 0)
     line = _usd_line(borrower)
     held = borrower.call("GET", "/v1/balance")["balances"]["USD"]

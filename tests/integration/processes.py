@@ -97,11 +97,14 @@ def js(*args: str) -> Any:
 
 
 @contextmanager
-def devnet_up(base: Path, nodes: int, seed: str = "ops") -> Iterator[dict[str, Any]]:
-    """`swapnet devnet up -n N --detach` (its parsed output), and `devnet down` whatever
-    happens."""
+def devnet_up(
+    base: Path, nodes: int, seed: str = "ops", ledger: str = "devnet"
+) -> Iterator[dict[str, Any]]:
+    """`swapnet devnet up -n N --detach [--ledger evm]` (its parsed output), and `devnet
+    down` whatever happens."""
     try:
-        up = js("devnet", "up", "-n", str(nodes), "--detach", "--dir", str(base), "--seed", seed)
+        args = ["-n", str(nodes), "--detach", "--dir", str(base), "--seed", seed]
+        up = js("devnet", "up", *args, "--ledger", ledger)
         assert [n["name"] for n in up["nodes"]] == [f"steward{i}" for i in range(nodes)]
         assert "public" in up["warning"]
         yield up

@@ -598,9 +598,13 @@ def test_group_exit_settles_a_steward_on_the_ledger(devnet: dict[str, Any]) -> N
     )
 
 
-def test_every_scenario_plays_on_a_four_node_devnet(tmp_path: Path) -> None:
+@pytest.mark.parametrize("ledger", ["devnet", "evm"])
+def test_every_scenario_plays_on_a_four_node_devnet(tmp_path: Path, ledger: str) -> None:
+    """The seed's stories on the embedded ledger and on a real EVM chain (anvil, the group
+    wallet contract, ERC-20 assets, a FROST(secp256k1) wallet key)."""
     base = tmp_path / "devnet"
-    with devnet_up(base, 4):
+    with devnet_up(base, 4, ledger=ledger) as up:
+        assert up["ledger"]["kind"] == ledger
         for name in ("trade", "crash", "pit", "cheat", "exit"):
             played = swapnet("devnet", "scenario", name, "--dir", str(base), check=False)
             assert played.returncode == 0, f"{name}:\n{played.stdout}\n{played.stderr}"
