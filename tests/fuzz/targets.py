@@ -32,6 +32,7 @@ from node.p2p import Refused
 from node.runtime import NodeRuntime
 from proto import signing
 from proto.admission import Join, join_problem
+from proto.chain_leaf import ChainLeaf
 from proto.checkpointing import CheckpointSteward, Completed, vector_of
 from proto.codec import ListOf, Obj, Wire, decode
 from proto.errors import RemoteProtocolError
@@ -103,6 +104,36 @@ def decode_target(cls: type[Wire]) -> Target:
             assert obj.encode() == data, f"{cls.__name__}: accepted non-canonical bytes"
 
     return Target(f"decode {cls.__name__}", lambda rng: hostile_bytes(cls, rng), feed)
+
+
+def chain_leaf_target() -> Target:
+    """The ABI leaf a node stores beside its receipt and an EVM adapter sends: random words,
+    mutated real leaves, wrong counts; only a canonical leaf decodes, to itself."""
+
+    def feed(data: bytes) -> None:
+        try:
+            leaf = ChainLeaf.decode(data)
+        except ValueError:
+            return
+        assert leaf.encode() == data, "accepted a non-canonical chain leaf"
+
+    def make(rng: random.Random) -> bytes:
+        count = rng.choice([0, 1, 2, 16, 17, 2**64 - 1, rng.randrange(2**256)])
+        amounts = [rng.choice([0, 1, 2**64 - 1, 2**64, rng.randrange(2**256)]) for _ in range(3)]
+        leaf = ChainLeaf(rng.randbytes(32), rng.randbytes(20), rng.randbytes(32), (1, 2))
+        raw = bytearray(leaf.encode())
+        match rng.randrange(4):
+            case 0:
+                raw[rng.randrange(len(raw))] ^= 1 << rng.randrange(8)
+            case 1:
+                raw[5 * 32 : 6 * 32] = count.to_bytes(32, "big") if count < 2**256 else raw[160:192]
+            case 2:
+                raw = raw[:192] + b"".join(a.to_bytes(32, "big") for a in amounts)
+            case _:
+                raw = bytearray(rng.randbytes(rng.randrange(0, 400)))
+        return bytes(raw)
+
+    return Target("decode chain leaf (ABI)", make, feed)
 
 
 # -- the world a rogue member lives in ------------------------------------------------------
@@ -506,6 +537,7 @@ def handler_targets() -> list[Target]:
         hello_target(),
         dkg_target(),
         ledger_tx_target(),
+        chain_leaf_target(),
     ]
 
 

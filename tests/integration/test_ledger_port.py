@@ -39,13 +39,13 @@ from node.ledger_port import (
 )
 from proto.chain_leaf import ChainTree, chain_leaves
 from proto.checkpoint import SignedCheckpoint, checkpoint_of
-from proto.evm_wallet import evm_ledger_id
+from proto.evm_wallet import evm_ledger_id, open_message, wallet_id
 from proto.frost.suite import SECP256K1
 from proto.genesis import AdmissionPolicy, Genesis
 from proto.ledger.txs import OpenWallet
 from proto.merkle import BalanceTree
 from proto.state import AssetBalance, GroupState, Settlement
-from proto.wallet_txs import DevnetWallet, EvmWallet, WalletAction, WalletFormat
+from proto.wallet_txs import DevnetWallet, EvmCall, EvmWallet, WalletAction, WalletFormat
 from tests.integration.processes import ledger_process
 from tests.ledger_support import WalletGroup
 from tests.support import make_group, pub
@@ -385,3 +385,37 @@ async def test_a_stale_revoke_is_crawled_back_loses_its_bond_and_pays_the_newer_
     ]
     await refused("member-revoked", world.bob.revoke(world.gid, newer))
     await refused("no-open-claim", world.alice.finalize(world.gid, world.bob_id))
+
+
+async def test_a_strangers_wallet_naming_our_genesis_is_not_ours(
+    evm_chain: tuple[Web3, Any, dict[str, Any]],
+) -> None:
+    """On an EVM chain anyone may open a wallet naming our group id as its genesis, under
+    a key of its own: its id is another (the key is bound in it), so our adapter neither
+    takes it for our wallet nor reads its events as ours."""
+    world = await evm_world(evm_chain)
+    w3, wallet, _ = evm_chain
+    port = world.alice
+    assert isinstance(port, EvmLedger)
+    stranger = FrostGroup(int.from_bytes(os.urandom(4), "big"))
+    g = world.genesis
+    x, parity = stranger.key_args
+    chain_id, contract_address = w3.eth.chain_id, bytes.fromhex(wallet.address[2:])
+    args = (world.gid, x, parity, g.challenge_window, g.revoke_fee, g.evm_tokens)
+    message = open_message(chain_id, contract_address, *args)
+    fake = WalletAction(1, message, EvmCall("open", args), False)
+    tip = (await port.info()).height
+    await port.submit_wallet(fake, stranger.signature(message))  # the contract takes it
+    usd = bytes.fromhex(world.tokens["USD"].address[2:])
+    fake_id = wallet.functions.walletId(world.gid, x, parity).call()
+    assert fake_id != wallet_id(world.gid, g.wallet_key)
+    anyone = w3.eth.accounts[0]  # anyone may deposit into it, in anyone's name
+    world.tokens["USD"].functions.mint(anyone, 5).transact({"from": anyone})
+    world.tokens["USD"].functions.approve(wallet.address, 5).transact({"from": anyone})
+    deposit = wallet.functions.deposit(fake_id, world.alice_id, address(usd), 5)
+    deposit.transact({"from": anyone})
+    await refused("unknown-wallet", port.wallet(world.gid))  # ours is not open: theirs is not it
+    page = await port.events(tip + 1)
+    assert page.events == []  # neither its opening nor the deposit into it is ours
+    await opened_with_deposits(world)
+    assert (await port.wallet(world.gid)).key == g.wallet_key

@@ -62,11 +62,26 @@ def test_flags_override_the_file(tmp_path: Path) -> None:
         ('data_dir = "d"\nlog_level = "loud"', "log_level"),
         ('data_dir = "d"\nlisten = [1, 2]', "listen must be a list"),
         ("data_dir = ", "not valid TOML"),
+        ('data_dir = "d"\nledger = "bitcoin"', "ledger must be one of"),
+        ('data_dir = "d"\nledger = "evm"', "evm_contract is required"),
+        ('data_dir = "d"\nevm_contract = "0x' + "11" * 20 + '"', "evm_contract is required"),
+        ('data_dir = "d"\nledger = "evm"\nevm_contract = "0x11"', "0x and 40 hex digits"),
+        ('data_dir = "d"\nledger = "evm"\nevm_contract = "0x' + "zz" * 20 + '"', "40 hex"),
+        ('data_dir = "d"\nledger = "evm"\nevm_contract = 5', "40 hex"),
     ],
 )
 def test_bad_input_is_refused_naming_the_key(tmp_path: Path, text: str, complaint: str) -> None:
     with pytest.raises(ConfigError, match=complaint.replace("/", ".")):
         load_config(write(tmp_path, text))
+
+
+def test_an_evm_ledger_names_its_contract(tmp_path: Path) -> None:
+    contract = "0x" + "Ab" * 20
+    config = load_config(
+        write(tmp_path, f'data_dir = "d"\nledger = "evm"\nevm_contract = "{contract}"')
+    )
+    assert config.ledger == "evm" and config.evm_contract == bytes.fromhex("ab" * 20)
+    assert load_config(write(tmp_path, 'data_dir = "d"')).ledger == "devnet"
 
 
 def test_a_missing_file_is_a_clear_error(tmp_path: Path) -> None:

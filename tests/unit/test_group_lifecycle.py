@@ -51,6 +51,7 @@ from proto.replica import Replica
 from proto.settles import SettleRecord, apply_settles
 from proto.signing import sign
 from proto.state import AssetBalance, GroupState
+from proto.wallet_txs import join_needs
 from tests.support import key, pub
 
 LEDGER_ID = hashlib.sha256(b"ledger").digest()
@@ -128,6 +129,9 @@ def test_dkg_over_secp256k1_gives_a_wallet_key_an_evm_contract_checks() -> None:
     genesis = results[0][1]
     assert all(g == genesis for _, g in results) and genesis.on_evm
     assert len(genesis.wallet_key) == 33 and genesis.evm_tokens == tokens
+    # an EVM group admits no one without an account to revoke from and be paid to
+    assert join_needs(genesis, b"") is not None and join_needs(genesis, b"\x01" * 20) is None
+    assert join_needs(form(1)[1][0][1], b"") is None
     founded = genesis.founding_state()  # the stewards' accounts are their chain leaves'
     assert sorted(a.evm_account for a in founded.accounts.values()) == sorted(
         genesis.steward_accounts
