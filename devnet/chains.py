@@ -111,13 +111,16 @@ class DevnetChain(Chain):
     def fund(self, key: SigningKey, amounts: dict[str, int]) -> None:
         member = bytes(key.verify_key)
         for asset, amount in {self.fee_asset: max(amounts.values()), **amounts}.items():
-            r = httpx.post(
-                f"{self.url}/faucet",
-                json={"account": member.hex(), "asset": asset, "amount": amount},
-                timeout=10,
-            )
-            if r.status_code >= 400:
-                raise RuntimeError(f"faucet: {r.text}")
+            self.faucet(member, asset, amount)
+
+    def faucet(self, account: bytes, asset: str, amount: int) -> None:
+        r = httpx.post(
+            f"{self.url}/faucet",
+            json={"account": account.hex(), "asset": asset, "amount": amount},
+            timeout=10,
+        )
+        if r.status_code >= 400:
+            raise RuntimeError(f"faucet: {r.text}")
 
     def account(self, key: SigningKey) -> bytes:
         return bytes(key.verify_key)

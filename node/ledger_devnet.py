@@ -16,6 +16,7 @@ reads it again).
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -55,6 +56,15 @@ MINE_PER_CALL = 10
 """The devnet ledger's cap on blocks per ``/mine`` call."""
 WALLET_FEE_BUDGET = 10_000
 """Fee-asset units the first steward moves to the wallet key so it can pay ledger fees."""
+
+
+@dataclass(frozen=True)
+class RawEventPage:
+    """A page of the devnet ledger's events as it sends them (JSON objects)."""
+
+    events: list[dict[str, Any]]
+    next: int
+    height: int
 
 
 class DevnetLedgerClient:
@@ -107,13 +117,18 @@ class DevnetLedgerClient:
     async def block(self, height: int) -> dict[str, Any]:
         return await self._get(f"/block/{height}")
 
-    async def events(self, from_height: int, wait: float = 0) -> dict[str, Any]:
-        return await self._call(  # type: ignore[no-any-return]
+    async def events(self, from_height: int, wait: float = 0) -> RawEventPage:
+        """The ledger's JSON events from ``from_height`` (long-polling up to ``wait`` s)."""
+        body = await self._call(
             "GET",
             "/events",
             params={"from": from_height, "wait": int(wait)},
             timeout=wait + 10,
         )
+        try:
+            return RawEventPage(list(body["events"]), int(body["next"]), int(body["height"]))
+        except (KeyError, ValueError, TypeError) as exc:
+            raise LedgerUnavailable(f"an unreadable events page: {exc}") from exc
 
     async def mine(self, blocks: int = 1) -> int:
         """Make ``blocks`` blocks now, in calls of at most ``MINE_PER_CALL``."""
@@ -217,14 +232,12 @@ class DevnetLedger(LedgerPort):
         return wallet_info(await self.client.wallet(group_id))
 
     async def events(self, cursor: int, wait: float = 0) -> EventPage:
-        body = await self.client.events(cursor, wait)
+        page = await self.client.events(cursor, wait)
         try:
             events = [
-                ledger_event(e)
-                for e in body["events"]
-                if e["group_id"] and e["kind"] in EVENT_KINDS
+                ledger_event(e) for e in page.events if e["group_id"] and e["kind"] in EVENT_KINDS
             ]
-            return EventPage(events, int(body["next"]), int(body["height"]))
+            return EventPage(events, page.next, page.height)
         except (KeyError, ValueError, TypeError, AttributeError) as exc:
             # never skip what we cannot read (a deposit, a claim): the caller reads it again
             raise LedgerUnavailable(f"unreadable ledger events from {cursor}: {exc}") from exc
