@@ -18,9 +18,10 @@ ETH), which the group keeps as 64-bit integers.
 web3.py is synchronous: every call runs in a worker thread (``trio.to_thread``), one at a
 time (a lock keeps nonces in order). A connection failure is ``LedgerUnavailable``.
 
-Not here yet (issue 18): the revoke evidence of an EVM chain (``crawl_back_evidence`` is
-None: the two transactions are on chain, but swapnet's evidence format carries devnet
-transactions), and the node's use of this adapter (``swapnet devnet up --ledger evm``).
+Not here yet: the revoke evidence of an EVM chain (``crawl_back_evidence`` is None: the
+two transactions are on chain, but swapnet's evidence format carries devnet transactions),
+and a confirmation depth (events are read up to the latest block: right for anvil, not for
+a chain that reorganizes).
 """
 
 from __future__ import annotations

@@ -27,7 +27,7 @@ from web3 import Web3
 from devnet.anvil import deploy, running
 from devnet.evm_group import FrostGroup
 from node.evm.adapter import EvmLedger
-from node.evm.contracts import compile_sources, contract
+from node.evm.contracts import contract
 from node.evm.signatures import address
 from node.ledger_devnet import DevnetLedger, DevnetLedgerClient
 from node.ledger_port import (
@@ -53,7 +53,6 @@ from tests.support import make_group, pub
 WINDOW = 4
 REVOKE_FEE = 50
 DEPOSIT = 500
-TEST_CONTRACTS = Path(__file__).resolve().parents[1] / "evm" / "contracts"
 
 
 @dataclass
@@ -214,7 +213,7 @@ def evm_chain(
     with running(tmp_path_factory.mktemp("anvil") / "anvil.log") as node:
         w3 = Web3(Web3.HTTPProvider(node.url))
         wallet = deploy(w3, contract("GroupWallet"))
-        built = compile_sources(TEST_CONTRACTS, ("TestTokens.sol",))["contracts"]
+        built = {"TestToken": contract("DevnetToken")}  # the committed build: nothing to compile
         yield w3, wallet, built
 
 
@@ -250,8 +249,8 @@ async def devnet_world(stack: ExitStack, tmp_path: Path) -> DevnetWorld:
 
 async def evm_world(chain: tuple[Web3, Any, dict[str, Any]]) -> EvmWorld:
     w3, wallet, built = chain
-    usd = deploy(w3, built["TestToken"])
-    btc = deploy(w3, built["TestToken"])
+    usd = deploy(w3, built["TestToken"], "test USD", "USD")
+    btc = deploy(w3, built["TestToken"], "test BTC", "BTC")
     frost = FrostGroup(int.from_bytes(os.urandom(4), "big"))
     contract_address = bytes.fromhex(wallet.address[2:])
     lid = evm_ledger_id(w3.eth.chain_id, contract_address)

@@ -30,7 +30,7 @@ WINDOW = 240  # blocks of 0.5 s: two minutes, so a loaded CI machine still resta
 DEPOSIT = {"USD": 100_000}
 REVOKE_FEE = 100  # what Cluster.create registers
 
-pytestmark = pytest.mark.xdist_group("processes")
+pytestmark = pytest.mark.xdist_group("evm")  # beside the other process tests' worker
 
 
 @pytest.fixture

@@ -603,9 +603,17 @@ def test_every_scenario_plays_on_a_four_node_devnet(tmp_path: Path, ledger: str)
     """The seed's stories on the embedded ledger and on a real EVM chain (anvil, the group
     wallet contract, ERC-20 assets, a FROST(secp256k1) wallet key)."""
     base = tmp_path / "devnet"
+    # crash and pit never touch the ledger: played on the EVM chain, where following the
+    # chain again after a kill -9 matters, and left out here for CI's time (the group
+    # lifecycle test kills a steward on this ledger too)
+    names = (
+        ("trade", "crash", "pit", "cheat", "exit")
+        if ledger == "evm"
+        else ("trade", "cheat", "exit")
+    )
     with devnet_up(base, 4, ledger=ledger) as up:
         assert up["ledger"]["kind"] == ledger
-        for name in ("trade", "crash", "pit", "cheat", "exit"):
+        for name in names:
             played = swapnet("devnet", "scenario", name, "--dir", str(base), check=False)
             assert played.returncode == 0, f"{name}:\n{played.stdout}\n{played.stderr}"
             assert f"scenario {name}: every expectation held" in played.stdout
