@@ -157,8 +157,9 @@ class ExitGame:
             if self.base is None or not claims:
                 return  # the usual case: no tree to build
             completed, state = self.base
-            tree = BalanceTree(state)
-            chain = ChainTree(chain_leaves(state, state.snapshot(), tree))
+            snap = state.snapshot()  # once, for both trees
+            tree = BalanceTree(state, snap)
+            chain = ChainTree(chain_leaves(state, snap, tree))
 
             def balances_of(member: bytes) -> dict[str, int] | None:
                 if not state.is_member(member):
@@ -251,11 +252,12 @@ class ExitGame:
                 if self.groups.join(self.gid, join.member) is None:  # keep the first
                     self.groups.add_join(self.gid, join)
         if state.is_member(self.me):
-            tree = BalanceTree(state)
+            snap = state.snapshot()  # once, for both trees
+            tree = BalanceTree(state, snap)
             receipt = prequal_of(
                 self.genesis.wallet_key, completed.signed, tree.proof(self.me), self.me
             )
-            chain = ChainTree(chain_leaves(state, state.snapshot(), tree)).proof(self.me)
+            chain = ChainTree(chain_leaves(state, snap, tree)).proof(self.me)
             self.receipts.put(receipt, chain)
             if state.has_exited(self.me) and not any(state.accounts[self.me].balances.values()):
                 path = self.data_dir / "prequal-final.swapnet"
