@@ -96,12 +96,11 @@ class Genesis(Wire):
     """For a wallet on an EVM chain (``wallet_suite`` secp256k1; ``ledger_id`` its chain and
     contract, ``proto.evm_wallet``): the token each asset is, in ``assets``' order (ETH is
     the zero account). What every member agrees a "USD" is. Empty for the devnet ledger."""
-
     steward_accounts: tuple[bytes, ...] = wf(
         ListOf(EVM_ACCOUNT, max_items=MAX_STEWARDS), default=()
     )
-    """For a wallet on an EVM chain, each steward's EVM account (in ``stewards``' order):
-    what a member's signed join binds for a member (``Join.evm_account``). Empty else."""
+    """For a wallet on an EVM chain, each steward's EVM account (in ``stewards``' order), as
+    a member's signed join names its own (``Join.evm_account``). Empty else."""
 
     @property
     def on_evm(self) -> bool:
@@ -122,6 +121,13 @@ class Genesis(Wire):
             raise ValueError("the wallet key is not a valid prime-order point of its suite")
         evm_problem(self.wallet_suite, self.assets, self.evm_tokens)
         accounts_problem(self.wallet_suite, self.stewards, self.steward_accounts)
+        if self.on_evm:
+            # the contract checks signatures only under a key whose x is below the group
+            # order (a DKG misses with odds of about 2^-128), on a chain id that is one
+            if int.from_bytes(self.wallet_key[1:], "big") >= SECP256K1.order:
+                raise ValueError("this wallet key cannot be checked on an EVM chain")
+            if not int.from_bytes(self.ledger_id[:12], "big"):
+                raise ValueError("an EVM wallet's ledger id names its chain and contract")
 
     @property
     def committee(self) -> Committee:

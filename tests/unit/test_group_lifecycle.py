@@ -166,6 +166,15 @@ def test_dkg_over_secp256k1_gives_a_wallet_key_an_evm_contract_checks() -> None:
     assert again.suite is SECP256K1 and again.group_public_key == genesis.wallet_key
     with pytest.raises(ValueError):  # an EVM wallet names one token per asset
         dataclasses.replace(spec, evm_tokens=tokens[:1])
+    with pytest.raises(ValueError, match="chain"):  # chain id 0: no chain
+        dataclasses.replace(genesis, ledger_id=bytes(12) + b"\x22" * 20)
+    x = next(
+        x
+        for x in range(SECP256K1.order, 2**256)
+        if SECP256K1.is_valid_point(b"\x02" + x.to_bytes(32, "big"))
+    )
+    with pytest.raises(ValueError, match="cannot be checked"):  # x >= n: no contract checks it
+        dataclasses.replace(genesis, wallet_key=b"\x02" + x.to_bytes(32, "big"))
     with pytest.raises(ValueError):  # and only an EVM wallet names tokens
         dataclasses.replace(spec_for(list(spec.stewards)), evm_tokens=tokens)
 
