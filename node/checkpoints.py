@@ -23,6 +23,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from functools import partial
+from typing import Any
 
 import trio
 
@@ -205,11 +206,23 @@ class CheckpointService:
                 self.new_adoption.set()
                 self.new_adoption = trio.Event()
             elif isinstance(effect, Broadcast):
-                self._nursery.start_soon(self.node.p2p.publish, self.topic, effect.message.encode())
+                self._spawn(self.node.p2p.publish, self.topic, effect.message.encode())
             elif isinstance(effect, SendToSteward):
-                self._nursery.start_soon(self._send, effect.steward, effect.message)
+                self._spawn(self._send, effect.steward, effect.message)
             elif isinstance(effect, SubmitWalletTx) and self.submit_wallet_tx is not None:
-                self._nursery.start_soon(self.submit_wallet_tx, effect.action, effect.signature)
+                self._spawn(self.submit_wallet_tx, effect.action, effect.signature)
+
+    def _spawn(self, fn: Callable[..., Awaitable[Any]], *args: Any) -> None:
+        """Send in the background; while the node stops (its nursery cancelled or closed),
+        nothing leaves any more, and that is no error: whatever must survive a stop was
+        persisted before (the lock, the base)."""
+        assert self._nursery is not None
+        if self._nursery.cancel_scope.cancel_called:
+            return
+        try:
+            self._nursery.start_soon(fn, *args)
+        except RuntimeError:  # "Nursery is closed to new arrivals": the node is stopping
+            log.debug("stopping: %s not sent", getattr(fn, "__name__", "a message"))
 
     async def _send(self, steward: bytes, message: Wire) -> None:
         try:
