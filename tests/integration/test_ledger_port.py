@@ -25,6 +25,7 @@ from eth_account import Account
 from web3 import Web3
 
 from devnet.anvil import deploy, running
+from devnet.chains import Chain, DevnetChain, EvmChain
 from devnet.evm_group import FrostGroup
 from node.evm.adapter import EvmLedger
 from node.evm.contracts import contract
@@ -125,6 +126,10 @@ class World:
         """USD of the member's own ledger account (outside the wallet)."""
         raise NotImplementedError
 
+    def chain(self) -> Chain:
+        """The ledger as the devnet tools and scenarios read it (``devnet.chains``)."""
+        raise NotImplementedError
+
 
 class DevnetWorld(World):
     client: DevnetLedgerClient
@@ -154,6 +159,9 @@ class DevnetWorld(World):
     async def included(self, blocks: int = 1) -> None:
         await self.client.mine(blocks)
 
+    def chain(self) -> Chain:
+        return DevnetChain(self.client.url, 0, "", "SWAP")
+
     async def usd_held_by(self, member: bytes) -> int:
         return int((await self.client.account(member))["balances"].get("USD", 0))
 
@@ -179,6 +187,11 @@ class EvmWorld(World):
     async def usd_held_by(self, member: bytes) -> int:
         token = self.tokens["USD"]
         return int(token.functions.balanceOf(address(self.accounts[member])).call())
+
+    def chain(self) -> Chain:
+        tokens = {asset: t.address for asset, t in self.tokens.items()}
+        url = self.w3.provider.endpoint_uri  # type: ignore[attr-defined]
+        return EvmChain(url, 0, "", address(self.contract_address), tokens)
 
 
 def stewards_genesis(
@@ -384,6 +397,18 @@ async def test_a_stale_revoke_is_crawled_back_loses_its_bond_and_pays_the_newer_
     ]
     await refused("member-revoked", world.bob.revoke(world.gid, newer))
     await refused("no-open-claim", world.alice.finalize(world.gid, world.bob_id))
+    # the same story as the devnet tools and scenarios read it (``devnet.chains``)
+    chain = world.chain()
+    (crawl,) = chain.crawl_backs(world.genesis, world.bob_id)
+    assert (crawl.checkpoint, crawl.amounts.get("USD"), crawl.forfeited) == (
+        3,
+        DEPOSIT - 200,
+        REVOKE_FEE,
+    )
+    assert chain.crawl_backs(world.genesis, world.alice_id) == []
+    assert chain.highest_checkpoint(world.genesis) == 3
+    held = chain.balances(world.accounts[world.bob_id])["USD"]
+    assert held == await world.usd_held_by(world.bob_id)
 
 
 async def test_a_strangers_wallet_naming_our_genesis_is_not_ours(
