@@ -95,7 +95,7 @@ class EvmWallet(WalletFormat):
     genesis: Genesis
 
     def opening(self, genesis: Genesis) -> WalletAction:
-        g = self.genesis
+        g = genesis  # the one whose wallet opens (the runtime's: ``self.genesis``)
         chain_id, contract = evm_wallet.evm_binding(g.ledger_id)
         x, parity = int.from_bytes(g.wallet_key[1:], "big"), g.wallet_key[0] - 2
         args = (g.group_id(), x, parity, g.challenge_window, g.revoke_fee, g.evm_tokens)
