@@ -193,28 +193,47 @@ def load_with_a_crash(c: Cluster, expected: dict[str, dict[str, int]]) -> None:
                 timeout=120 * TIMEOUT_FACTOR,
             )
             c.restart(victim)
-            done = [f.result() for f in futures]
+            answers = [f.result() for f in futures]
         except BaseException:
             pool.shutdown(wait=False, cancel_futures=True)  # do not run the rest
             raise
+    # A pending answer (202) is not an outcome: a swap the maker never countersigned is
+    # voided later. Ask again with the same request id until the node says which.
+    done = [
+        job
+        for job, answer in zip(jobs, answers, strict=True)
+        if answer == "certified" or (answer == "pending" and outcome_of(nodes, job))
+    ]
     for job in done:
-        if job is None:
-            continue
         kind, src, dst, asset, amount, _ = job
         a, b = nodes[src].member.hex(), nodes[dst].member.hex()
         legs = [(a, b, asset, amount)] if kind == "pay" else [(a, b, "USD", 30), (b, a, "BTC", 2)]
         for payer, payee, leg_asset, leg_amount in legs:
             expected[payer][leg_asset] -= leg_amount
             expected[payee][leg_asset] += leg_amount
-    swaps = sum(1 for j in done if j is not None and j[0] == "swap")
+    swaps = sum(1 for j in done if j[0] == "swap")
     assert swaps >= 20, f"only {swaps} swaps went through"
     c.wait("agreement after the load", lambda: all_agree(c), timeout=180 * TIMEOUT_FACTOR)
     for n in c.nodes:
         assert group_of(n)["balances"] == expected, n.name
 
 
-def run_job(nodes: list[NodeProc], job: Job) -> Job | None:
-    """Send one job through its node's API; wait out the killed steward."""
+def outcome_of(nodes: list[NodeProc], job: Job) -> bool:
+    """Whether a job that was answered "pending" took effect: the same request again gets
+    the first order's outcome once there is one (or, for a swap that was voided, a new
+    swap under the same request id, whose outcome this is)."""
+    deadline = time.monotonic() + 300 * TIMEOUT_FACTOR
+    while time.monotonic() < deadline:
+        answer = run_job(nodes, job)
+        if answer != "pending":
+            return answer == "certified"
+        time.sleep(0.2)
+    raise AssertionError(f"{job} stayed pending")
+
+
+def run_job(nodes: list[NodeProc], job: Job) -> str:
+    """Send one job through its node's API, waiting out the killed steward: "certified",
+    "pending" (signed, not certified yet) or "declined" (nothing was signed)."""
     kind, src, dst, asset, amount, request = job
     deadline = time.monotonic() + 300 * TIMEOUT_FACTOR
     declined = 0
@@ -230,7 +249,7 @@ def run_job(nodes: list[NodeProc], job: Job) -> Job | None:
                     "amount": amount,
                     "request_id": str(request),
                 }
-                nodes[src].call("POST", "/v1/pay", body)
+                answer = nodes[src].call("POST", "/v1/pay", body)
             else:
                 body = {
                     "counterparty": nodes[dst].member.hex(),
@@ -238,8 +257,8 @@ def run_job(nodes: list[NodeProc], job: Job) -> Job | None:
                     "get": {"asset": "BTC", "amount": 2},
                     "request_id": str(request),
                 }
-                nodes[src].call("POST", "/v1/swap", body)
-            return job
+                answer = nodes[src].call("POST", "/v1/swap", body)
+            return "pending" if answer.get("pending") else "certified"
         except httpx.TransportError:  # the victim's API is down: wait for it
             time.sleep(0.1)
         except ClusterError as exc:
@@ -247,7 +266,7 @@ def run_job(nodes: list[NodeProc], job: Job) -> Job | None:
                 raise
             declined += 1  # nothing was signed: a swap waits for both sides to be quiet
             if declined == SWAP_TRIES:
-                return None
+                return "declined"
             time.sleep(0.05 * declined)
     raise AssertionError(f"{job} never went through")
 
