@@ -10,8 +10,9 @@ prequal badges and revoke evidence.
   claim that stands on an older checkpoint than the newest one the node holds, with other
   balances, is crawled back with that checkpoint and the claimant's proof. When a crawl
   back of this node's lands, it fetches both transactions from the ledger, signs
-  ``RevokeEvidence`` and gossips it on the group's evidence topic; every node checks
-  evidence against the wallet key and keeps it.
+  revoke evidence (``proto.evidence``: the two transactions as its ledger holds them, of
+  either ledger) and gossips it on the group's evidence topic; every node checks evidence
+  against the group's genesis and keeps it.
 * On every adopted checkpoint the node keeps its own receipt (the signed checkpoint and its
   proof); it revokes with a receipt (the newest, unless told otherwise) and finalizes its
   own claim once the window has passed. When the node has exited and its settle is
@@ -38,8 +39,8 @@ from proto.codec import decode
 from proto.errors import DecodeError, RemoteProtocolError
 from proto.evidence import (
     BadEvidence,
+    Evidence,
     EvidenceBundle,
-    RevokeEvidence,
     sign_bundle,
     sign_evidence,
 )
@@ -205,9 +206,8 @@ class ExitGame:
             found = await self.ledger.crawl_back_evidence(crawl, revoked[-1].height)
             if found is None:
                 return
-            revoke, crawled = found
-            evidence = sign_evidence(self.key, revoke, revoked[-1].height, crawled, crawl.height)
-            evidence.verify(self.genesis.wallet_key, self.ledger_id)
+            evidence = sign_evidence(self.key, found)
+            evidence.verify(self.genesis)
         except (LedgerError, LedgerUnavailable, BadEvidence, IndexError, ValueError) as exc:
             log.warning("cannot build revoke evidence: %s", exc)
             return
@@ -217,20 +217,17 @@ class ExitGame:
 
     def _valid_evidence(self, publisher: bytes, data: bytes) -> bool:
         try:
-            evidence = decode(data, RevokeEvidence)
-            evidence.verify(self.genesis.wallet_key, self.ledger_id)
+            decode(data, Evidence).verify(self.genesis)  # of our group, or BadEvidence
         except (DecodeError, RemoteProtocolError):
             return False
-        return evidence.group_id == self.gid
+        return True
 
     async def _read_evidence(self, subscription: Any) -> None:
         while True:
             msg = await subscription.get()
-            evidence = decode(bytes(msg.data), RevokeEvidence)  # the validator checked it
+            evidence = decode(bytes(msg.data), Evidence)  # the validator checked it
             if self.evidence.add(evidence):
-                log.warning(
-                    "revoke evidence against %s received", evidence.revoke.tx.sender.hex()[:16]
-                )
+                log.warning("revoke evidence against %s received", evidence.revoker.hex()[:16])
 
     def bundle(self, member: bytes) -> EvidenceBundle:
         """The evidence bundle against ``member``, signed by this node."""
@@ -325,9 +322,9 @@ class ExitGame:
             ],
             "evidence": [
                 {
-                    "revoker": e.revoke.tx.sender.hex(),
-                    "revoke_tx": e.revoke.tx_id().hex(),
-                    "crawl_back_tx": e.crawl_back.tx_id().hex(),
+                    "revoker": e.revoker.hex(),
+                    "revoke_tx": e.revoke_id.hex(),
+                    "crawl_back_tx": e.crawl_back_id.hex(),
                     "reporter": e.reporter.hex(),
                 }
                 for e in self.evidence.all()

@@ -36,6 +36,7 @@ from node.ledger_port import (
 )
 from proto.codec import decode
 from proto.errors import DecodeError
+from proto.evidence import Evidence, unsigned_evidence
 from proto.genesis import Genesis
 from proto.ledger.txs import (
     CrawlBack,
@@ -295,9 +296,7 @@ class DevnetLedger(LedgerPort):
         fee = (await self._ledger()).min_fee
         return await self._send(lambda n: Finalize(self.me, n, fee, group_id, member))
 
-    async def crawl_back_evidence(
-        self, crawl: LedgerEvent, revoke_height: int
-    ) -> tuple[SignedTx, SignedTx] | None:
+    async def crawl_back_evidence(self, crawl: LedgerEvent, revoke_height: int) -> Evidence | None:
         crawled = await self._tx_in_block(crawl.height, lambda s: s.tx_id().hex() == crawl.ref)
         if not isinstance(crawled.tx, CrawlBack) or crawled.tx.sender != self.me:
             return None
@@ -305,7 +304,7 @@ class DevnetLedger(LedgerPort):
         revoke = await self._tx_in_block(
             revoke_height, lambda s: isinstance(s.tx, Revoke) and s.tx.sender == member
         )
-        return revoke, crawled
+        return unsigned_evidence(revoke, revoke_height, crawled, crawl.height)
 
     async def _tx_in_block(self, height: int, wanted: Callable[[SignedTx], bool]) -> SignedTx:
         block = await self.client.block(height)

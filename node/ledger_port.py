@@ -36,8 +36,8 @@ from typing import Any, Literal
 from proto.chain_leaf import ChainProof
 from proto.checkpoint import SignedCheckpoint
 from proto.errors import SwapnetError
+from proto.evidence import Evidence
 from proto.genesis import Genesis
-from proto.ledger.txs import SignedTx
 from proto.ledger_view import ViewEvent, view_event
 from proto.merkle import BalanceProof
 from proto.wallet_txs import WalletAction
@@ -205,10 +205,8 @@ class LedgerPort(ABC):
     async def aclose(self) -> None: ...
 
     @abstractmethod
-    async def crawl_back_evidence(
-        self, crawl: LedgerEvent, revoke_height: int
-    ) -> tuple[SignedTx, SignedTx] | None:
-        """The revoke (at ``revoke_height``) and the crawl back ``crawl`` as the ledger
-        holds them, signed by their senders, when the crawl back was ours: what revoke
-        evidence (``proto.evidence``) is made of. None when it was not ours, or when this
-        ledger's transactions are not evidence swapnet can check (an EVM chain's, so far)."""
+    async def crawl_back_evidence(self, crawl: LedgerEvent, revoke_height: int) -> Evidence | None:
+        """Revoke evidence (``proto.evidence``, not signed yet: ``sign_evidence``) of the
+        revoke at ``revoke_height`` and the crawl back ``crawl``, made of the two
+        transactions as the ledger holds them, signed by their senders, when the crawl
+        back was ours; None when it was not ours."""

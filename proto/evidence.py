@@ -1,12 +1,15 @@
 """Revoke evidence: what a notary gossips after a crawl back, and the bundle that shows a
 cheat to anyone outside the group.
 
-``RevokeEvidence`` carries the two ledger transactions themselves: the revoker's
+Two kinds, one per ledger (``proto.evidence_base`` holds what they share; ``Evidence`` is
+either). ``RevokeEvidence``, the devnet ledger's, carries the two ledger transactions
+themselves: the revoker's
 ``Revoke`` (signed by the revoker; inside it the stale checkpoint, signed by the group's
 wallet key, and the revoker's proof under it) and the notary's ``CrawlBack`` (the newer
 checkpoint and proof), with the heights the ledger included them at, signed by the notary
 that reports them. Every claim in it checks without the ledger: who signed what, that the
-newer checkpoint has the higher number, and what each showed the revoker.
+newer checkpoint has the higher number, and what each showed the revoker. An EVM chain's
+is ``proto.evm_evidence.EvmRevokeEvidence`` (the two raw signed transactions).
 
 ``EvidenceBundle`` adds what makes it hold up outside the group: the genesis (the wallet
 key, the ledger, the terms hash; its hash is the group id), the terms text, and the
@@ -26,25 +29,23 @@ from proto import signing
 from proto.admission import Join
 from proto.checkpoint import SignedCheckpoint
 from proto.codec import Obj, Text, UInt, Wire, decode, register, wf
-from proto.errors import InvalidProof, InvalidSignature, RemoteProtocolError
+from proto.errors import InvalidProof, InvalidSignature
+from proto.evidence_base import EVIDENCE_DOMAIN, BadEvidence, Evidence, Finding, sign_evidence
+from proto.evm_evidence import EvmRevokeEvidence
+from proto.evm_wallet import evm_binding
 from proto.genesis import Genesis, terms_hash
 from proto.kinds import MEMBER_ID, SIGNATURE
 from proto.ledger.txs import CrawlBack, Revoke, SignedTx
 from proto.merkle import BalanceProof
 
-EVIDENCE_DOMAIN = "revoke-evidence"
 BUNDLE_DOMAIN = "evidence-bundle"
 MAX_TERMS_CHARS = 65_536
 MAX_BUNDLE_BYTES = 1 << 20
 
 
-class BadEvidence(RemoteProtocolError):
-    """Evidence that does not check out; the message says which link broke."""
-
-
 @register(96, "revoke-evidence")
 @dataclass(frozen=True)
-class RevokeEvidence(Wire):
+class RevokeEvidence(Evidence):
     reporter: bytes = wf(MEMBER_ID)
     revoke: SignedTx = wf(Obj(SignedTx))
     revoke_height: int = wf(UInt(64, minimum=1))
@@ -52,12 +53,21 @@ class RevokeEvidence(Wire):
     crawl_back_height: int = wf(UInt(64, minimum=1))
     signature: bytes = wf(SIGNATURE)
 
-    def body(self) -> bytes:
-        return replace(self, signature=bytes(64)).encode()
-
     @property
     def group_id(self) -> bytes:
         return self.crawl_back_tx.checkpoint.checkpoint.group_id
+
+    @property
+    def revoker(self) -> bytes:
+        return self.revoke.tx.sender
+
+    @property
+    def revoke_id(self) -> bytes:
+        return self.revoke.tx_id()
+
+    @property
+    def crawl_back_id(self) -> bytes:
+        return self.crawl_back.tx_id()
 
     @property
     def revoke_tx(self) -> Revoke:
@@ -71,17 +81,13 @@ class RevokeEvidence(Wire):
             raise BadEvidence("the second transaction is not a crawl back")
         return self.crawl_back.tx
 
-    def verify(self, wallet_key: bytes, ledger_id: bytes) -> Finding:
-        """Check every signature and link; return what it shows (``BadEvidence`` if any
-        check fails)."""
+    def verify(self, genesis: Genesis) -> Finding:
         revoke, crawl = self.revoke_tx, self.crawl_back_tx
-        if not signing.is_valid(
-            self.reporter, self.signature, EVIDENCE_DOMAIN, self.group_id, self.body()
-        ):
-            raise BadEvidence("the reporter's signature does not verify")
+        wallet_key = genesis.wallet_key
+        self.check_reporter(genesis)
         for name, signed in (("revoke", self.revoke), ("crawl back", self.crawl_back)):
             try:
-                signed.verify(ledger_id)
+                signed.verify(genesis.ledger_id)
             except InvalidSignature as exc:
                 raise BadEvidence(f"the {name} is not signed by its sender") from exc
         if crawl.member != revoke.sender:
@@ -123,35 +129,11 @@ def _proven(
     return {b.asset: b.amount for b in leaf.balances}
 
 
-def sign_evidence(
-    key: SigningKey, revoke: SignedTx, revoke_height: int, crawl: SignedTx, crawl_height: int
+def unsigned_evidence(
+    revoke: SignedTx, revoke_height: int, crawl: SignedTx, crawl_height: int
 ) -> RevokeEvidence:
-    unsigned = RevokeEvidence(
-        signing.public_key_of(key), revoke, revoke_height, crawl, crawl_height, bytes(64)
-    )
-    sig = signing.sign(key, EVIDENCE_DOMAIN, unsigned.group_id, unsigned.body())
-    return replace(unsigned, signature=sig)
-
-
-@dataclass(frozen=True)
-class Finding:
-    revoker: bytes
-    notary: bytes
-    reporter: bytes
-    stale_number: int
-    newer_number: int
-    stale: dict[str, int]
-    newer: dict[str, int]
-    revoke_height: int
-    crawl_back_height: int
-    revoke_tx: bytes
-    crawl_back_tx: bytes
-
-    @property
-    def premature(self) -> bool:
-        """The stale checkpoint showed the revoker more of some asset than the newer one
-        (the ledger's rule for forfeiting the revoker's revoke fee)."""
-        return any(n > self.newer.get(a, 0) for a, n in self.stale.items())
+    """Devnet evidence of the two transactions, for ``sign_evidence``."""
+    return RevokeEvidence(bytes(32), revoke, revoke_height, crawl, crawl_height, bytes(64))
 
 
 @register(97, "evidence-bundle")
@@ -160,7 +142,7 @@ class EvidenceBundle(Wire):
     genesis: Genesis = wf(Obj(Genesis))
     terms: str = wf(Text(MAX_TERMS_CHARS))
     join: Join = wf(Obj(Join))
-    evidence: RevokeEvidence = wf(Obj(RevokeEvidence))
+    evidence: Evidence = wf(Obj(RevokeEvidence, EvmRevokeEvidence))
     exporter: bytes = wf(MEMBER_ID)
     signature: bytes = wf(SIGNATURE)
 
@@ -174,9 +156,7 @@ class EvidenceBundle(Wire):
             raise BadEvidence("the exporter's signature over the bundle does not verify")
         if terms_hash(self.terms) != g.terms_hash:
             raise BadEvidence("the terms text is not the one the genesis fixes")
-        finding = self.evidence.verify(g.wallet_key, g.ledger_id)
-        if self.evidence.group_id != gid:
-            raise BadEvidence("the checkpoints are not of the group the genesis describes")
+        finding = self.evidence.verify(g)
         if self.join.member != finding.revoker:
             raise BadEvidence("the join is not the revoker's")
         if not self.join.is_valid(gid, g.terms_hash):
@@ -196,17 +176,25 @@ class EvidenceBundle(Wire):
             else "The newer checkpoint showed the revoker at least as much: the claim was "
             "corrected, not a cheat, and no fee moved."
         )
+        if f.on_chain:
+            chain_id, contract = evm_binding(g.ledger_id)
+            where = f"block {{}} of chain {chain_id} (wallet contract 0x{contract.hex()})"
+            tx, notary = "0x{}", f"0x{f.notary.hex()}"
+        else:
+            where, tx, notary = "ledger height {}", "{}", f.notary.hex()[:16]
         return "\n".join(
             [
                 f"Group {g.name!r} (id {g.group_id().hex()[:16]}), wallet key "
                 f"{g.wallet_key.hex()[:16]}, {len(g.stewards)} stewards, threshold {g.threshold}.",
                 f"Trader {f.revoker.hex()[:16]} signed the group's terms "
                 f"(text sha256 {terms_digest}...) when joining.",
-                f"At ledger height {f.revoke_height} the trader revoked, claiming "
-                f"{_amounts(f.stale)} under checkpoint {f.stale_number}.",
-                f"At height {f.crawl_back_height}, within the {g.challenge_window}-block window, "
-                f"notary {f.notary.hex()[:16]} showed checkpoint {f.newer_number}, where the "
-                f"trader held {_amounts(f.newer)}.",
+                f"At {where.format(f.revoke_height)} the trader revoked (transaction "
+                f"{tx.format(f.revoke_tx.hex())}), claiming {_amounts(f.stale)} under "
+                f"checkpoint {f.stale_number}.",
+                f"At {where.format(f.crawl_back_height)}, within the {g.challenge_window}-block "
+                f"window, notary {notary} showed checkpoint {f.newer_number}, where the "
+                f"trader held {_amounts(f.newer)} "
+                f"(transaction {tx.format(f.crawl_back_tx.hex())}).",
                 verdict,
                 "Both checkpoints are signed by the group wallet key; both transactions by "
                 f"their senders; this file by {self.exporter.hex()[:16]}.",
@@ -219,7 +207,7 @@ def _amounts(balances: dict[str, int]) -> str:
 
 
 def sign_bundle(
-    key: SigningKey, genesis: Genesis, terms: str, join: Join, evidence: RevokeEvidence
+    key: SigningKey, genesis: Genesis, terms: str, join: Join, evidence: Evidence
 ) -> EvidenceBundle:
     unsigned = EvidenceBundle(genesis, terms, join, evidence, signing.public_key_of(key), bytes(64))
     sig = signing.sign(key, BUNDLE_DOMAIN, genesis.group_id(), unsigned.body())
@@ -229,3 +217,19 @@ def sign_bundle(
 def read_bundle(data: bytes) -> EvidenceBundle:
     """Strictly decode a bundle file (``DecodeError`` if it is not one)."""
     return decode(data, EvidenceBundle, max_bytes=MAX_BUNDLE_BYTES)
+
+
+__all__ = [
+    "BUNDLE_DOMAIN",
+    "EVIDENCE_DOMAIN",
+    "BadEvidence",
+    "Evidence",
+    "EvidenceBundle",
+    "EvmRevokeEvidence",
+    "Finding",
+    "RevokeEvidence",
+    "read_bundle",
+    "sign_bundle",
+    "sign_evidence",
+    "unsigned_evidence",
+]

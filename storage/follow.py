@@ -10,7 +10,7 @@ and nothing counted twice (a batch interrupted before the write is simply read a
 checkpoint with its own proof (a ``Prequal`` of itself), which is what it revokes with and
 what its badges are.
 
-``EvidenceRepo`` keeps ``RevokeEvidence`` by (member, revoke tx id): the first one that
+``EvidenceRepo`` keeps revoke evidence (either kind) by (member, revoke tx id): the first one that
 checked out is kept, later copies of the same revoke are ignored.
 """
 
@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from proto.chain_leaf import ChainProof, ChainProofRecord
-from proto.evidence import RevokeEvidence
+from proto.evidence import Evidence
 from proto.ledger_view import ViewEvent
 from proto.prequal import Prequal
 from storage import schema
@@ -68,21 +68,21 @@ class EvidenceRepo:
         self.store = store
         self.group_id = group_id
 
-    def add(self, evidence: RevokeEvidence) -> bool:
+    def add(self, evidence: Evidence) -> bool:
         """Keep ``evidence`` (fsync); False if this revoke's evidence was already kept."""
-        key = schema.evidence_key(self.group_id, evidence.revoke.tx.sender, evidence.revoke.tx_id())
+        key = schema.evidence_key(self.group_id, evidence.revoker, evidence.revoke_id)
         if self.store.get(key) is not None:
             return False
         with self.store.batch(sync=True) as batch:
             batch.put(key, evidence.encode())
         return True
 
-    def all(self) -> list[RevokeEvidence]:
+    def all(self) -> list[Evidence]:
         prefix = schema.group_prefix(schema.EVIDENCE, self.group_id)
-        return [decode_record(k, v, RevokeEvidence) for k, v in self.store.iterate(prefix)]
+        return [decode_record(k, v, Evidence) for k, v in self.store.iterate(prefix)]
 
-    def against(self, member: bytes) -> list[RevokeEvidence]:
-        return [e for e in self.all() if e.revoke.tx.sender == member]
+    def against(self, member: bytes) -> list[Evidence]:
+        return [e for e in self.all() if e.revoker == member]
 
 
 class ReceiptRepo:

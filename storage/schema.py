@@ -23,7 +23,7 @@ order.
 | 0x0b   | group id, ``cursor``        | the ledger follower's cursor: height followed |
 |        |                             | and wallet transactions seen (two u64)        |
 | 0x0b   | group id, ``e`` + index (8) | a followed ``ViewEvent``, in ledger order     |
-| 0x0c   | group id, member, tx id     | ``RevokeEvidence`` against the member         |
+| 0x0c   | group id, member, tx id     | revoke evidence (either kind) against them   |
 | 0x0d   | group id, number (8)        | the node's own receipt under that checkpoint: |
 |        |                             | a ``Prequal`` (signed checkpoint + its proof) |
 | 0x0e   | group id, member (32), seq  | a swap the trader signed first (``SwapSign``) |

@@ -18,10 +18,11 @@ ETH), which the group keeps as 64-bit integers.
 web3.py is synchronous: every call runs in a worker thread (``trio.to_thread``), one at a
 time (a lock keeps nonces in order). A connection failure is ``LedgerUnavailable``.
 
-Not here yet: the revoke evidence of an EVM chain (``crawl_back_evidence`` is None: the
-two transactions are on chain, but swapnet's evidence format carries devnet transactions),
-and a confirmation depth (events are read up to the latest block: right for anvil, not for
-a chain that reorganizes).
+Revoke evidence (``crawl_back_evidence``) is the two raw signed transactions as the chain
+returns them (``eth_getRawTransactionByHash``): ``proto.evm_evidence`` checks them offline.
+
+Not here yet: a confirmation depth (events are read up to the latest block: right for
+anvil, not for a chain that reorganizes).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from typing import Any, TypeVar
 import requests
 import trio
 from eth_account import Account
+from eth_typing import HexStr
 from eth_utils.crypto import keccak
 from web3 import Web3
 from web3.exceptions import ContractCustomError, ContractLogicError, Web3Exception
@@ -49,9 +51,10 @@ from node.ledger_port import (
     Receipt,
     WalletInfo,
 )
+from proto.evidence import Evidence, EvmRevokeEvidence
+from proto.evm_tx import read_transaction
 from proto.evm_wallet import evm_ledger_id, wallet_id
 from proto.genesis import Genesis
-from proto.ledger.txs import SignedTx
 from proto.wallet_txs import EvmCall, WalletAction
 
 T = TypeVar("T")
@@ -410,10 +413,40 @@ class EvmLedger(LedgerPort):
 
         return await self._run(read)
 
-    async def crawl_back_evidence(
-        self, crawl: LedgerEvent, revoke_height: int
-    ) -> tuple[SignedTx, SignedTx] | None:
-        return None  # an EVM chain's transactions are not swapnet evidence (yet)
+    async def crawl_back_evidence(self, crawl: LedgerEvent, revoke_height: int) -> Evidence | None:
+        wid = self._wallet_id(crawl.group_id)
+        revoked = self._events["Revoked"]
+
+        def raw(tx_hash: Any) -> bytes:
+            return bytes(self.w3.eth.get_raw_transaction(tx_hash))
+
+        def read() -> tuple[bytes, bytes] | None:
+            crawled = raw(HexStr(crawl.ref))
+            try:
+                if read_transaction(crawled).sender != self.me:
+                    return None  # another notary's crawl back: its evidence is its to report
+            except ValueError as exc:
+                raise LedgerUnavailable(f"the chain gave an unreadable transaction: {exc}") from exc
+            logs = self.w3.eth.get_logs(
+                {
+                    "address": self.contract.address,
+                    "fromBlock": revoke_height,
+                    "toBlock": revoke_height,
+                    "topics": [revoked.topic, "0x" + wid.hex(), "0x" + crawl.member.hex()],
+                }
+            )
+            if not logs:
+                missing = f"no revoke of that member in block {revoke_height}"
+                raise LedgerError("unknown-tx", missing, 404)
+            return raw(logs[-1]["transactionHash"]), crawled
+
+        found = await self._run(read)
+        if found is None:
+            return None
+        revoke, crawled = found
+        return EvmRevokeEvidence(
+            bytes(32), crawl.group_id, revoke, revoke_height, crawled, crawl.height, bytes(64)
+        )
 
     async def aclose(self) -> None:
         return None

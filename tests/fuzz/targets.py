@@ -36,7 +36,9 @@ from proto.chain_leaf import ChainLeaf
 from proto.checkpointing import CheckpointSteward, Completed, vector_of
 from proto.codec import ListOf, Obj, Wire, decode
 from proto.errors import RemoteProtocolError
-from proto.evidence import RevokeEvidence
+from proto.evidence import Evidence, EvmRevokeEvidence, RevokeEvidence
+from proto.evm_evidence import CRAWL_BACK_SELECTOR, REVOKE_SELECTOR, read_call
+from proto.evm_tx import read_transaction
 from proto.formation import Dealer, DkgEcho, DkgEchoPull, DkgPull, DkgReply, GroupSpec
 from proto.frost.core import derive_group_info, trusted_dealer_keygen
 from proto.frost.keys import KeyPackage
@@ -49,6 +51,7 @@ from proto.state import GroupState
 from proto.steward import Steward
 from proto.sync import StateReply, StateRequest, SyncHello, plan_reply
 from proto.votes import VOTE_DOMAIN, Batch, Certificate, StewardSignature, make_vote
+from tests.evm_cheat import evm_cheat
 from tests.fuzz.inputs import (
     any_msgpack,
     every_wire_type,
@@ -381,16 +384,60 @@ def state_request_target() -> Target:
 
 
 def evidence_target() -> Target:
-    """``swapnet/1/<group>/evidence``: revoke evidence verifies or is refused."""
+    """``swapnet/1/<group>/evidence``: revoke evidence of either ledger verifies or is
+    refused; a real EVM cheat's evidence, mutated, never verifies."""
+    cheat = evm_cheat(7)
+    real = cheat.evidence.encode()
+
+    def make(rng: random.Random) -> bytes:
+        pick = rng.random()
+        if pick < 0.4:
+            return hostile_bytes(RevokeEvidence, rng)
+        if pick < 0.7:
+            return hostile_bytes(EvmRevokeEvidence, rng)
+        return mutate(real, rng)
 
     def feed(data: bytes) -> None:
         try:
-            decode(data, RevokeEvidence).verify(world().wallet_key, bytes(32))
+            decode(data, Evidence).verify(cheat.genesis)
         except ALLOWED:
             return
-        raise AssertionError("evidence nobody signed verified")
+        assert data == real, "evidence nobody signed verified"
 
-    return Target("gossip evidence", lambda rng: hostile_bytes(RevokeEvidence, rng), feed)
+    return Target("gossip evidence", make, feed)
+
+
+def evm_exit_call_target() -> Target:
+    """What EVM evidence is read from: a raw signed transaction (RLP, the sender recovered)
+    and a revoke's or crawl back's calldata (ABI, offsets followed as the contract does),
+    mutated, with lengths and offsets set to anything; only ``ValueError`` comes out."""
+    cheat = evm_cheat(7)
+    raws = (cheat.evidence.revoke, cheat.evidence.crawl_back)
+    calls = [read_transaction(r).data for r in raws]
+
+    def make(rng: random.Random) -> bytes:
+        which = rng.randrange(2)
+        if rng.random() < 0.4:
+            return bytes([which]) + mutate(raws[which], rng)
+        data = bytearray(calls[which])
+        for _ in range(rng.randint(1, 3)):
+            at = 4 + 32 * rng.randrange((len(data) - 4) // 32)
+            word = rng.choice([0, 1, 31, 32, 2**32, 2**64 - 1, 2**255, rng.randrange(2**256)])
+            data[at : at + 32] = word.to_bytes(32, "big")
+        return bytes([2 + which]) + mutate(bytes(data), rng)
+
+    def feed(data: bytes) -> None:
+        if not data:
+            return
+        try:
+            if data[0] < 2:
+                read_transaction(data[1:])
+            else:
+                read_call(data[1:], (REVOKE_SELECTOR, CRAWL_BACK_SELECTOR)[data[0] - 2])
+        except ValueError:
+            return
+
+    return Target("EVM exit transaction (RLP, ABI)", make, feed)
 
 
 POLICY = AdmissionPolicy(1, 1, (), 0, 0)
@@ -538,6 +585,7 @@ def handler_targets() -> list[Target]:
         dkg_target(),
         ledger_tx_target(),
         chain_leaf_target(),
+        evm_exit_call_target(),
     ]
 
 

@@ -40,6 +40,7 @@ from node.ledger_port import (
 )
 from proto.chain_leaf import ChainTree, chain_leaves
 from proto.checkpoint import SignedCheckpoint, checkpoint_of
+from proto.evidence import sign_evidence
 from proto.evm_wallet import evm_ledger_id, open_message, wallet_id
 from proto.frost.suite import SECP256K1
 from proto.genesis import AdmissionPolicy, Genesis
@@ -49,7 +50,7 @@ from proto.state import AssetBalance, GroupState, Settlement
 from proto.wallet_txs import DevnetWallet, EvmCall, EvmWallet, WalletAction, WalletFormat
 from tests.integration.processes import ledger_process
 from tests.ledger_support import WalletGroup
-from tests.support import make_group, pub
+from tests.support import key, make_group, pub
 
 WINDOW = 4
 REVOKE_FEE = 50
@@ -397,6 +398,16 @@ async def test_a_stale_revoke_is_crawled_back_loses_its_bond_and_pays_the_newer_
     ]
     await refused("member-revoked", world.bob.revoke(world.gid, newer))
     await refused("no-open-claim", world.alice.finalize(world.gid, world.bob_id))
+    # the revoke evidence, as the crawler's port gives it, holds offline against the genesis
+    # alone; the claimant's port, whose crawl back it was not, gives none
+    revoke, crawl = claims[1], claims[2]
+    assert await world.bob.crawl_back_evidence(crawl, revoke.height) is None
+    found = await world.alice.crawl_back_evidence(crawl, revoke.height)
+    assert found is not None
+    finding = sign_evidence(key("port", "reporter"), found).verify(world.genesis)
+    assert finding.premature and finding.revoker == world.bob_id
+    assert (finding.stale, finding.newer) == ({"USD": DEPOSIT}, {"USD": DEPOSIT - 200})
+    assert (finding.revoke_height, finding.crawl_back_height) == (revoke.height, crawl.height)
     # the same story as the devnet tools and scenarios read it (``devnet.chains``)
     chain = world.chain()
     (crawl,) = chain.crawl_backs(world.genesis, world.bob_id)

@@ -10,10 +10,13 @@ and 2 members, every node following the chain through the EVM adapter.
    stopped but the cheat's own): the notary killed with -9 and restarted mid-window
    resumes from its cursor and still crawls it back in time.
 Every node ends with both cheats frozen and their premature revokes on their records.
+3. The notary holds the revoke evidence against both (the chain's raw transactions); the
+   bundle it exports verifies offline and names the chain's own transactions.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,9 +25,10 @@ import pytest
 
 from devnet.chains import EvmChain
 from devnet.cluster import ASSETS, Cluster, NodeProc
+from node.evm.account import evm_account
 from proto.codec import decode
 from proto.genesis import Genesis
-from tests.integration.processes import TIMEOUT_FACTOR, own_tracebacks
+from tests.integration.processes import TIMEOUT_FACTOR, own_tracebacks, swapnet
 
 WINDOW = 240  # blocks of 0.5 s: two minutes, so a loaded CI machine still restarts in time
 DEPOSIT = {"USD": 100_000}
@@ -64,7 +68,7 @@ def group(n: NodeProc) -> dict[str, Any]:
 
 
 def test_notaries_crawl_back_stale_revokes_on_an_evm_chain(
-    world: tuple[EvmChain, Cluster],
+    world: tuple[EvmChain, Cluster], tmp_path: Path
 ) -> None:
     chain, c = world
     s1, s2, s3, s4 = c.stewards
@@ -172,3 +176,49 @@ def test_notaries_crawl_back_stale_revokes_on_an_evm_chain(
     for who in (cheat, cheat2):
         record = group(s3)["revokes"][who.member.hex()]
         assert record == {"revokes": 1, "crawl_backs": 1, "premature": 1, "uncovered": 0}
+
+    # 3. the evidence: the notary that crawled both back holds it (and gossiped it)
+    c.wait(
+        "the evidence at the notary",
+        lambda: {e["revoker"] for e in group(s1)["notary"]["evidence"]} == frozen,
+    )
+    evidence_holds(chain, c, s1, cheat, (stale, crawl.checkpoint), tmp_path)
+
+
+def evidence_holds(
+    chain: EvmChain,
+    c: Cluster,
+    notary: NodeProc,
+    cheat: NodeProc,
+    numbers: tuple[int, int],
+    tmp: Path,
+) -> None:
+    """The bundle the notary exports verifies offline and names the chain's own
+    transactions: the cheat's revoke and a node's crawl back (every node runs a notary:
+    whichever was first), in the blocks it says."""
+    bundle_file = tmp / "cheat.evidence"
+    swapnet(
+        "evidence",
+        "export",
+        "--api",
+        notary.api,
+        "--data",
+        str(notary.data),
+        "--member",
+        cheat.member.hex(),
+        "--out",
+        str(bundle_file),
+    )
+    verified = swapnet("evidence", "verify", str(bundle_file))
+    assert "premature revoke" in verified.stdout
+    assert f"chain {chain.w3.eth.chain_id}" in verified.stdout
+    facts = json.loads(swapnet("evidence", "verify", str(bundle_file), "--json").stdout)
+    assert facts["premature"] and facts["revoker"] == cheat.member.hex()
+    assert facts["stale"] == {"checkpoint": numbers[0], "balances": {"USD": 100_000}}
+    assert facts["newer"] == {"checkpoint": numbers[1], "balances": {"USD": 40_000}}
+    accounts = {evm_account(n.key).hex() for n in c.nodes if n is not cheat}
+    assert facts["notary"] in accounts
+    for step, sender in (("revoke", evm_account(cheat.key).hex()), ("crawl_back", facts["notary"])):
+        tx = chain.w3.eth.get_transaction("0x" + facts[step]["tx"])
+        assert tx["blockNumber"] == facts[step]["height"]
+        assert tx["from"].lower() == "0x" + sender

@@ -17,7 +17,13 @@ from proto.checkpointing import OPEN_POLICY as OPEN
 from proto.checkpointing import state_at, vector_of
 from proto.claims import ClaimRecord, claims_for, claims_problem
 from proto.codec import DecodeError
-from proto.evidence import BadEvidence, read_bundle, sign_bundle, sign_evidence
+from proto.evidence import (
+    BadEvidence,
+    read_bundle,
+    sign_bundle,
+    sign_evidence,
+    unsigned_evidence,
+)
 from proto.genesis import AdmissionPolicy, Genesis, terms_hash
 from proto.ledger.state import Event
 from proto.ledger.txs import CrawlBack, Finalize, Revoke, SignedTx
@@ -240,7 +246,9 @@ def test_the_evidence_bundle_verifies_and_any_changed_byte_breaks_it() -> None:
     (r_event,) = apply(w, revoke)
     crawl = w.signed(CrawlBack(n, w.next_nonce(n), 1, a, newer, w.proof(replica, a)), w.notary)
     (c_event,) = apply(w, crawl)
-    evidence = sign_evidence(w.notary, revoke, r_event.height, crawl, c_event.height)
+    evidence = sign_evidence(
+        w.notary, unsigned_evidence(revoke, r_event.height, crawl, c_event.height)
+    )
     join = sign_join(w.alice, genesis.group_id(), genesis.terms_hash)
     bundle = sign_bundle(w.bob, genesis, TERMS, join, evidence)
     data = bundle.encode()
@@ -262,4 +270,8 @@ def test_the_evidence_bundle_verifies_and_any_changed_byte_breaks_it() -> None:
     with pytest.raises(BadEvidence, match="terms"):
         sign_bundle(w.bob, genesis, TERMS + " ", join, evidence).verify()
     with pytest.raises(BadEvidence, match="not a crawl back"):
-        sign_evidence(w.notary, crawl, 2, revoke, 3)
+        sign_evidence(w.notary, unsigned_evidence(crawl, 2, revoke, 3))
+    # evidence of another group, even signed by its reporter, is not this group's
+    elsewhere = replace(genesis, name="another group")
+    with pytest.raises(BadEvidence, match="another group"):
+        evidence.verify(elsewhere)

@@ -42,7 +42,8 @@ FORBIDDEN_IN_PROTO = {
     "shelve",
     "mmap",
 }
-THIRD_PARTY_IN_PROTO = {"nacl", "msgpack", "coincurve", "Crypto"}  # secp256k1; keccak (EVM)
+# secp256k1; keccak and calldata (EVM)
+THIRD_PARTY_IN_PROTO = {"nacl", "msgpack", "coincurve", "Crypto", "eth_abi"}
 
 
 def imported_roots(path: Path) -> set[str]:
