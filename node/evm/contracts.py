@@ -41,12 +41,20 @@ def compile_sources(directory: Path = HERE, sources: tuple[str, ...] = SOURCES) 
     """Compile ``sources`` (files of ``directory``; by default swapnet's contracts) with the
     pinned solc-js; the build as ``contracts.json`` holds it. Imports resolve in
     ``directory`` first, then in the npm packages (OpenZeppelin)."""
+    return compile_with_ours(directory, sources)[1]
+
+
+def compile_with_ours(
+    directory: Path, sources: tuple[str, ...]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(the build of swapnet's contracts, the build of ``sources``), from one run of solc:
+    test contracts may import ours, so ours are compiled with them anyway (the build has no
+    metadata hash, so a contract's bytes do not depend on what else was compiled)."""
     node = shutil.which("node")
     if node is None or not SOLCJS.exists():
         raise BuildError("solc is not installed: run `make evm-tools` (node and npm needed)")
-    files = {name: (directory / name).read_text() for name in sources}
-    if directory != HERE:  # test contracts may import ours
-        files.update({name: (HERE / name).read_text() for name in SOURCES})
+    files = {name: (HERE / name).read_text() for name in SOURCES}
+    files.update({name: (directory / name).read_text() for name in sources})
     request = {
         "language": "Solidity",
         "sources": {name: {"content": text} for name, text in files.items()},
@@ -81,13 +89,17 @@ def compile_sources(directory: Path = HERE, sources: tuple[str, ...] = SOURCES) 
         text=True,
         check=True,
     ).stdout.strip()
-    contracts = {
-        name: {"abi": item["abi"], "bytecode": "0x" + item["evm"]["bytecode"]["object"]}
-        for source in sources
-        for name, item in sorted(output["contracts"][source].items())
-        if item["abi"]  # a library of internal functions only is part of its users
-    }
-    return {"compiler": version, "settings": SETTINGS, "contracts": contracts}
+
+    def build(names: tuple[str, ...]) -> dict[str, Any]:
+        contracts = {
+            name: {"abi": item["abi"], "bytecode": "0x" + item["evm"]["bytecode"]["object"]}
+            for source in names
+            for name, item in sorted(output["contracts"][source].items())
+            if item["abi"]  # a library of internal functions only is part of its users
+        }
+        return {"compiler": version, "settings": SETTINGS, "contracts": contracts}
+
+    return build(SOURCES), build(sources)
 
 
 def load_build() -> dict[str, Any]:

@@ -1,6 +1,6 @@
 """A real anvil per test module (``devnet.anvil``), deploying the committed build, and the
 test-only contracts (``contracts/``: tokens of every kind, a re-entrant account) compiled
-once per test run with the same solc."""
+once per test run with the same solc, in the same run as swapnet's own (``builds``)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from web3 import Web3
 
 from devnet.anvil import deploy as deploy_contract
 from devnet.anvil import running
-from node.evm.contracts import compile_sources, contract
+from node.evm.contracts import compile_with_ours, contract
 
 TEST_CONTRACTS = Path(__file__).parent / "contracts"
 
@@ -32,9 +32,14 @@ def deploy(w3: Web3, name: str, *args: Any) -> Any:
 
 
 @pytest.fixture(scope="session")
-def built_tests() -> dict[str, Any]:
-    build: dict[str, Any] = compile_sources(TEST_CONTRACTS, ("TestTokens.sol",))["contracts"]
-    return build
+def builds() -> tuple[dict[str, Any], dict[str, Any]]:
+    """One run of solc (half a minute): swapnet's build and the test contracts'."""
+    return compile_with_ours(TEST_CONTRACTS, ("TestTokens.sol",))
+
+
+@pytest.fixture(scope="session")
+def built_tests(builds: tuple[dict[str, Any], dict[str, Any]]) -> dict[str, Any]:
+    return builds[1]["contracts"]
 
 
 def deploy_built(w3: Web3, built: dict[str, Any], *args: Any) -> Any:

@@ -27,6 +27,8 @@ from proto.merkle import BalanceTree, audit_path, leaf_hash, merkle_root
 from proto.state import GroupState
 from tests.evm.conftest import deploy, deploy_built
 
+pytestmark = pytest.mark.xdist_group("solc")  # one worker, one run of solc (``builds``)
+
 ETH = "0x" + "00" * 20
 WINDOW = 5
 FEE = 10**15

@@ -9,7 +9,7 @@ checkpoint is a group-signed one whose state the steward rebuilt exactly; and no
 peer sent removed an order an honest steward had applied. Each chunk of schedules also
 checks that its adversary really acted (a simulator that tests nothing fails).
 
-``make test`` runs 600 schedules (CI's 15 minutes); ``HYPOTHESIS_PROFILE=thorough``
+``make test`` runs 480 schedules (CI's 15 minutes); ``HYPOTHESIS_PROFILE=thorough``
 (``make fuzz``) runs ten times as many."""
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ certified (liveness once the network heals); no replayed or foreign message chan
 honest member's state. Each chunk also checks that its adversary really acted (messages
 dropped as invalid, stewards crashed and Byzantine, replays sent, orders certified).
 
-``make test`` runs 600 schedules (CI's 15 minutes); ``HYPOTHESIS_PROFILE=thorough``
+``make test`` runs 480 schedules (CI's 15 minutes); ``HYPOTHESIS_PROFILE=thorough``
 (``make fuzz``) runs ten times as many."""
 
 from __future__ import annotations
