@@ -19,7 +19,6 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -87,6 +86,10 @@ class NodeProc:
     def start(self, bootstrap: list[str], timeout: float, *, detach: bool = False) -> None:
         """Start the node and wait for its ready line. ``detach`` puts it in a session of
         its own, so it outlives the process that started it (``swapnet devnet up``)."""
+        self.info = self.wait_ready(timeout, self.launch(bootstrap, detach=detach))
+
+    def launch(self, bootstrap: list[str], *, detach: bool = False) -> int:
+        """Start the node's process; where its ready line will be in its stdout."""
         args = list(self.args)
         for addr in bootstrap:
             args += ["--bootstrap", addr]
@@ -103,9 +106,9 @@ class NodeProc:
                 env=env,
                 start_new_session=detach,
             )
-        self.info = self._wait_ready(timeout, offset)
+        return offset
 
-    def _wait_ready(self, timeout: float, offset: int) -> dict[str, Any]:
+    def wait_ready(self, timeout: float, offset: int) -> dict[str, Any]:
         deadline = time.monotonic() + timeout
         while True:
             with self.stdout.open() as fh:
@@ -267,28 +270,17 @@ class Cluster:
         """Start the stewards in parallel-friendly order (each bootstraps to the earlier
         ones) and wait until the DKG is done and every steward is ready."""
         started: list[str] = []
-        threads = []
-        errors: list[BaseException] = []
+        offsets = []
         # The first steward must be up (listening) before the others can dial it, but its
         # ready line comes only after the DKG, which needs the others: start each process,
-        # wait for its libp2p address from the log, then start the next.
+        # wait for its libp2p address from the log, then start the next; the ready lines
+        # are waited for once all are started (a loaded machine starts a node slowly).
         for n in self.stewards:
             n.info = {}
-
-            def go(n: NodeProc, boot: list[str]) -> None:
-                try:
-                    n.start(boot, self.timeout, detach=self.detach)
-                except BaseException as exc:
-                    errors.append(exc)
-
-            t = threading.Thread(target=go, args=(n, list(started)))
-            t.start()
-            threads.append(t)
+            offsets.append(n.launch(list(started), detach=self.detach))
             started.append(self._listening_addr(n))
-        for t in threads:
-            t.join()
-        if errors:
-            raise errors[0]
+        for n, offset in zip(self.stewards, offsets, strict=True):
+            n.info = n.wait_ready(self.timeout, offset)
 
     def _listening_addr(self, n: NodeProc) -> str:
         """The /p2p multiaddr a starting node logs as soon as its host listens."""

@@ -44,6 +44,7 @@ from proto.orders import EquivocationProof, SignedOrder
 from proto.replica import Replica
 from proto.state import GroupState
 from proto.steward import Steward
+from proto.steward_health import StewardHealth
 from proto.sync import SyncHello, SyncReply, hello_of, plan_reply
 from proto.validation import BatchRefused, Refusal
 from proto.votes import Batch, Certificate, Vote, VoteCollector
@@ -115,6 +116,9 @@ class GroupNode:
         the reader applies them (each is decoded once)."""
         self.listeners: list[Callable[[list[SignedOrder]], None]] = []
         """Called with the orders each certificate made applicable, in order."""
+        self.health = StewardHealth(committee.stewards, committee.quorum, p2p.member_id)
+        """Which stewards voted for our batches, and which a batch waited for in vain
+        (the runtime shares the checkpoint machine's, which adds signing sessions)."""
 
     async def start(self, nursery: trio.Nursery) -> None:
         if self.steward is not None:
@@ -209,6 +213,7 @@ class GroupNode:
         batch = Batch(tuple(orders))
         collector = VoteCollector(batch, self.committee, self.group_id)
         refusals: dict[bytes, tuple[Refusal, ...]] = {}
+        voted: set[bytes] = set()
         encoded = batch.encode()
         async with trio.open_nursery() as nursery:
 
@@ -220,6 +225,9 @@ class GroupNode:
                     else:
                         raw = await self.p2p.request(steward, VOTE_PROTOCOL, encoded, timeout)
                         answer = decode(raw, Wire)
+                    if isinstance(answer, Vote):
+                        voted.add(steward)
+                        self.health.voted(steward, trio.current_time())
                     if isinstance(answer, Vote) and collector.add(answer) is not None:
                         nursery.cancel_scope.cancel()  # a quorum: the rest are not needed
                     elif isinstance(answer, BatchRefused):
@@ -230,6 +238,8 @@ class GroupNode:
             for steward in self.committee.stewards:
                 nursery.start_soon(ask, steward)
         if collector.certificate is None:
+            silent = set(self.committee.stewards) - voted - set(refusals)
+            self.health.stalled("orders", silent, "no vote", trio.current_time())
             raise NotCertified(refusals)
         cert = collector.certificate
         self.apply(cert, sync=True)  # durable before the caller is told it is final

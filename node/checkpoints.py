@@ -27,6 +27,7 @@ from typing import Any
 
 import trio
 
+from node.background import spawn
 from node.certification import GroupNode
 from node.p2p import Limit, P2PError, member_of
 from proto.checkpointing import (
@@ -217,12 +218,7 @@ class CheckpointService:
         nothing leaves any more, and that is no error: whatever must survive a stop was
         persisted before (the lock, the base)."""
         assert self._nursery is not None
-        if self._nursery.cancel_scope.cancel_called:
-            return
-        try:
-            self._nursery.start_soon(fn, *args)
-        except RuntimeError:  # "Nursery is closed to new arrivals": the node is stopping
-            log.debug("stopping: %s not sent", getattr(fn, "__name__", "a message"))
+        spawn(self._nursery, fn, *args)
 
     async def _send(self, steward: bytes, message: Wire) -> None:
         try:

@@ -113,6 +113,30 @@ def _cell(value: Any) -> str:
     return "-" if value is None else str(value)
 
 
+def _ago(seconds: float | None) -> str:
+    return "never" if seconds is None else f"{seconds:g}s ago"
+
+
+def _steward_row(s: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "steward": s["steward"][:16],
+        "last vote": _ago(s["last_vote_seconds"]),
+        "last checkpoint share": _ago(s["last_share_seconds"]),
+        "last seen": _ago(s["last_seen_seconds"]),
+        "signing": "NOT SIGNING" if s["not_signing"] else "yes",
+        "stalls": s["stalls"],
+    }
+
+
+def _stall_row(s: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "round": s["what"],
+        "waited for": ", ".join(w[:16] for w in s["waited_for"]),
+        "why": s["why"],
+        "when": _ago(s["seconds_ago"]),
+    }
+
+
 def asset_amount(text: str, what: str) -> tuple[str, int]:
     """``ASSET:AMOUNT`` (or ``ASSET=AMOUNT``)."""
     for sep in (":", "="):
@@ -158,7 +182,21 @@ def register(app: typer.Typer, group_app: typer.Typer) -> None:  # noqa: PLR0915
             "open claims": len(g.get("notary", {}).get("open_claims", [])),
             "banned peers": s["banned"],
         }
+        health = g.get("stewards")
+        if health:
+            margin = health["margin"]
+            summary["stall margin"] = (
+                f"{margin} (stalled)"
+                if margin < 0
+                else f"{margin} (one failure from stalling)"
+                if margin == 0
+                else str(margin)
+            )
         show(summary, False, "status")
+        if health:
+            show([_steward_row(s) for s in health["stewards"]], False, "stewards")
+            if health["stalls"]:
+                show([_stall_row(s) for s in health["stalls"]], False, "stalled rounds")
 
     @app.command()
     def balance(

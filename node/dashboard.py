@@ -47,6 +47,14 @@ DASHBOARD_HTML = """<!doctype html>
   <thead><tr><th>member</th><th>balances</th><th>state</th><th>revokes</th></tr></thead>
   <tbody id="members"><tr><td colspan="4">no group yet</td></tr></tbody>
 </table>
+<h2>Stewards</h2>
+<div class="sub" id="margin">-</div>
+<table>
+  <thead><tr><th>steward</th><th>last vote</th><th>last checkpoint share</th>
+  <th>last seen</th><th>signing</th></tr></thead>
+  <tbody id="stewards"><tr><td colspan="5">no group yet</td></tr></tbody>
+</table>
+<div class="sub" id="stalls"></div>
 <h2>Notary</h2>
 <table>
   <thead><tr><th>claimant</th><th>checkpoint</th><th>claim</th><th>deadline</th>
@@ -114,6 +122,24 @@ function render(s) {
          rec && rec.premature ? "bad" : "");
     body.appendChild(row);
   });
+  const h = g.stewards;
+  text("margin", h.margin < 0 ? "STALLED: fewer than " + h.quorum + " stewards answer"
+       : h.margin === 0 ? "one failure from stalling (" + h.quorum + " needed)"
+       : h.margin + " stewards may fail before the group stalls (" + h.quorum + " needed)");
+  document.getElementById("margin").className = "sub " + (h.margin > 0 ? "ok" : "bad");
+  const sbody = rows("stewards", h.stewards, 5, "no stewards");
+  h.stewards.forEach(function (st) {
+    const row = document.createElement("tr");
+    cell(row, short(st.steward) + (st.steward === s.member ? " (this node)" : ""));
+    [st.last_vote_seconds, st.last_share_seconds, st.last_seen_seconds].forEach(function (t) {
+      cell(row, t === null ? "never" : t + " s ago", "num");
+    });
+    cell(row, st.not_signing ? "not signing" : "yes", st.not_signing ? "bad" : "ok");
+    sbody.appendChild(row);
+  });
+  text("stalls", h.stalls.slice(-3).map(function (x) {
+    return x.what + " waited for " + x.waited_for.map(short).join(", ") + " (" + x.why + ")";
+  }).join("; "));
   const claims = g.notary.open_claims;
   const cbody = rows("claims", claims, 5, "no open claims");
   claims.forEach(function (c) {

@@ -30,6 +30,7 @@ from typing import Any
 import trio
 from nacl.signing import SigningKey
 
+from node.background import spawn
 from node.checkpoints import CheckpointService
 from node.files import write_private
 from node.ledger_port import LedgerError, LedgerEvent, LedgerPort, LedgerUnavailable, Receipt
@@ -261,8 +262,8 @@ class ExitGame:
                 if not path.exists():
                     write_private(path, receipt.encode())
                     log.info("exit settled; badge written to %s", path)
-        if self._nursery is not None:
-            self._nursery.start_soon(self.act)
+        if self._nursery is not None:  # (an adoption may come while the node stops)
+            spawn(self._nursery, self.act)
 
     async def revoke(self, number: int | None) -> dict[str, Any]:
         """Claim our balance on the ledger under checkpoint ``number`` (default: the

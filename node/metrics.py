@@ -52,6 +52,28 @@ class StatusCollector(Collector):
             g["orders_since_checkpoint"],
         )
         yield _gauge("swapnet_frozen_members", "members frozen by a revoke", len(g["frozen"]))
+        stewards = g["stewards"]
+        yield _gauge(
+            "swapnet_stewards_responsive",
+            "stewards connected lately and not named by a stalled round since",
+            sum(s["responsive"] for s in stewards["stewards"]),
+        )
+        yield _gauge(
+            "swapnet_stewards_not_signing",
+            "stewards a stalled round waited for, silent since",
+            sum(s["not_signing"] for s in stewards["stewards"]),
+        )
+        yield _gauge("swapnet_steward_quorum", "votes or shares a round needs", stewards["quorum"])
+        stalled = CounterMetricFamily(
+            "swapnet_stalled_rounds", "rounds that waited for stewards in vain (votes, signing)"
+        )
+        stalled.add_metric([], stewards["stalled_total"])
+        yield stalled
+        yield _gauge(
+            "swapnet_stall_margin",
+            "stewards that may still fail before the group stalls (0: one failure from it)",
+            stewards["margin"],
+        )
         notary = g["notary"]
         yield _gauge(
             "swapnet_open_claims", "revoke claims open on the ledger", len(notary["open_claims"])

@@ -67,6 +67,7 @@ from libp2p.utils.varint import encode_varint_prefixed, read_varint_prefixed_byt
 from multiaddr import Multiaddr
 from nacl.signing import SigningKey
 
+from node.background import spawn
 from proto.errors import RemoteProtocolError
 
 logging.getLogger("libp2p").setLevel(logging.WARNING)
@@ -344,10 +345,7 @@ class P2P:
     def _later(self, task: Callable[[bytes], Awaitable[None]], member: bytes) -> None:
         """Run ``task(member)`` in the background; nothing once the host is stopping (a
         validator may still run while pubsub shuts down)."""
-        try:
-            self.nursery.start_soon(task, member)
-        except RuntimeError:
-            logging.getLogger(__name__).info("host stopping: %s skipped", task.__name__)
+        spawn(self.nursery, task, member)
 
     async def _disconnect(self, member: bytes) -> None:
         try:

@@ -39,8 +39,6 @@ from node.certification import GroupNode
 from node.checkpoints import CheckpointService
 from node.config import NodeConfig
 from node.control import build_app, write_cookie
-from node.evm.account import evm_secret
-from node.evm.adapter import EvmLedger
 from node.exit_game import ExitGame
 from node.files import write_private
 from node.formation import (
@@ -107,8 +105,12 @@ def genesis_state(genesis: Genesis) -> GroupState:
 
 def ledger_port(config: NodeConfig, key: SigningKey) -> LedgerPort:
     """The port on the configured ledger, acting with the node's key (on an EVM chain,
-    its EVM account: ``node.evm.account``)."""
+    its EVM account: ``node.evm.account``). web3 and eth-account are imported only for an
+    EVM chain: they cost a devnet node a second at every start."""
     if config.ledger == "evm":
+        from node.evm.account import evm_secret  # noqa: PLC0415
+        from node.evm.adapter import EvmLedger  # noqa: PLC0415
+
         member = public_key_of(key)
         return EvmLedger(config.ledger_url, config.evm_contract, evm_secret(key), member)
     return DevnetLedger.at(config.ledger_url, key)
@@ -272,6 +274,7 @@ class NodeRuntime:
                     **asdict(machine.statistics()),
                     "pending_joins": len(machine.joins),
                 },
+                "stewards": g.node.health.report(trio.current_time()),
                 "orders_since_checkpoint": len(machine.log),
                 "waiting": len(g.node.replica.waiting),
                 "trader": {
@@ -389,6 +392,7 @@ class NodeRuntime:
         )
         for join in groups.joins(gid):
             machine.on_join(join, trio.current_time())
+        node.health = machine.health  # one view of the stewards: votes, shares, connections
         service = CheckpointService(node, machine, store, self._submit_wallet_tx)
         game = ExitGame(
             key=self.key,
@@ -417,6 +421,7 @@ class NodeRuntime:
         nursery.start_soon(self._keep_wallet_open, genesis, machine if key_package else None)
         nursery.start_soon(trader.run)
         nursery.start_soon(self._anti_entropy)
+        nursery.start_soon(self._watch_stewards)
         ready = {
             "ready": True,
             "member": self.member_id.hex(),
@@ -676,6 +681,22 @@ class NodeRuntime:
         return told, refused
 
     # -- anti-entropy ---------------------------------------------------------------------
+    async def _watch_stewards(self) -> None:
+        """Note, every second, which stewards are connected (``/status``'s last seen), and
+        log each round that stalled waiting for some."""
+        logged = 0
+        while True:
+            g, p2p = self.group, self.p2p
+            if g is not None and p2p is not None:
+                health = g.node.health
+                health.seen(p2p.connected_members(), trio.current_time())
+                fresh = min(health.stalled_total - logged, len(health.stalls))
+                for stall in list(health.stalls)[len(health.stalls) - fresh :]:
+                    names = ", ".join(s.hex()[:16] for s in stall.waited_for)
+                    log.warning("%s stalled waiting for %s (%s)", stall.what, names, stall.why)
+                logged = health.stalled_total
+            await trio.sleep(1.0)
+
     async def _anti_entropy(self) -> None:
         rng = random.Random()
         while True:

@@ -40,6 +40,7 @@ from dataclasses import dataclass
 
 import trio
 
+from node.background import spawn
 from node.certification import NotCertified
 from node.p2p import P2P, Limit, P2PError, Refused
 from node.trader import OrderPending, OrderRefused, Pending, Trader
@@ -344,9 +345,7 @@ class SwapDesk:
         return signed
 
     def _keep_offering(self, maker: bytes, sign: SwapSign) -> None:
-        try:
-            self.nursery.start_soon(self._complete, maker, sign)
-        except RuntimeError:  # the node is stopping: the swap is held on disk for the next run
+        if not spawn(self.nursery, self._complete, maker, sign):  # held on disk meanwhile
             log.info("stopping with a half-signed swap held: offered again at the next start")
 
     async def _complete(self, maker: bytes, sign: SwapSign) -> None:

@@ -39,19 +39,16 @@ adopted one is adopted once the steward can rebuild its state; the certified ord
 covers leave the steward's order log. A member that is not a steward runs the same machine
 without a key share: it only adopts.
 
-Wallet transactions. The group wallet's own ledger transactions (opening the wallet, and a
-settle for every exited member a checkpoint leaves holding something) are fully determined
-by the genesis and the adopted state, so every steward computes the same bytes and signs
-them without a lock (``approve_wallet_tx``). One steward coordinates the FROST session at a
-time, rotating every ``timeout`` until the ledger shows the wallet's nonce used
-(``wallet_nonce_seen``); the result is a ``SubmitWalletTx`` effect.
+Wallet transactions (``approve_wallet_tx``, ``wallet_nonce_seen``): the machine runs the
+FROST sessions of the jobs ``proto.wallet_signing`` says are ours to coordinate; the result
+is a ``SubmitWalletTx`` effect. Who stalls a round: ``proto.steward_health``.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 from nacl.signing import SigningKey
 
@@ -92,6 +89,8 @@ from proto.replica import Replica
 from proto.settles import SettleRecord, apply_settles, settles_for, settles_problem
 from proto.signing_sessions import SESSION_TTL, SigningSessions, SigningStatistics
 from proto.state import GroupState
+from proto.steward_health import StewardHealth
+from proto.wallet_signing import WalletJobs
 from proto.wallet_txs import DevnetWallet, WalletAction, WalletFormat
 
 PROPOSAL_DOMAIN = "checkpoint-proposal"
@@ -267,17 +266,6 @@ CheckpointEffect = (
 )
 
 
-@dataclass
-class WalletJob:
-    action: WalletAction
-    since: float
-    tried: set[int] = field(default_factory=set)
-
-    @property
-    def message(self) -> bytes:
-        return self.action.message
-
-
 class CheckpointSteward:
     """One node's checkpoint machine. With ``key`` (a steward's share of the wallet key)
     it proposes, checks and signs; without, it only adopts what the group signed."""
@@ -342,7 +330,10 @@ class CheckpointSteward:
         group signs only the checkpoint, so a peer may wrap it in a lying proposal; an
         honest copy is never displaced by a forged one (``VARIANTS_KEPT`` per number)."""
         self.proposed: set[int] = set()
-        self.wallet_jobs: dict[bytes, WalletJob] = {}
+        self.wallet_jobs = WalletJobs(committee, self.id, timeout)
+        self.health = StewardHealth(committee.stewards, committee.quorum, self.id)
+        """Who answered our signing sessions, and the rounds that waited for a steward
+        (``proto.steward_health``); the node adds votes and connections."""
         self.faults = 0
         """Proposals or checkpoints refused because their state could not be computed."""
         self.last_fault = ""
@@ -397,7 +388,13 @@ class CheckpointSteward:
         self.sessions.forget_ended(live | set(self.wallet_jobs), now, SESSION_TTL * self.timeout)
         effects: list[CheckpointEffect] = []
         for coordinator in list(self.coordinators.values()):
+            before = set(coordinator.excluded)
             effects += self._coordinator_effects(coordinator, coordinator.tick(now), now)
+            dropped = {i: why for i, why in coordinator.excluded.items() if i not in before}
+            for why in sorted(set(dropped.values())):
+                waited = (self.steward_of(i) for i, w in dropped.items() if w == why)
+                what = self._what(coordinator.session)
+                self.health.stalled(what, waited, f"FROST signing: {why}", now)
         if not self.is_steward:
             return effects
         effects += self._wallet_tick(now)
@@ -405,9 +402,16 @@ class CheckpointSteward:
         if due >= 0:
             attempt = attempt_at(due, self.timeout)
             number = self.base_number + 1 + attempt
+            self.health.attempt_over(
+                number - 1, self.proposer_of(number - 1), self.base_number, now
+            )
             if self.proposer_of(number) == self.id and number not in self.proposed:
                 effects += self._propose(number, attempt, now)
         return effects
+
+    def _what(self, session: bytes) -> str:
+        proposal = self.accepted.get(session)
+        return f"checkpoint {proposal.number}" if proposal else "wallet transaction"
 
     def receive(self, sender: bytes, msg: Wire, now: float) -> list[CheckpointEffect]:
         if isinstance(msg, Completed):
@@ -424,6 +428,8 @@ class CheckpointSteward:
             coordinator = self.coordinators.get(msg.session)
             if coordinator is None or sender not in self.committee:
                 return []
+            if msg.attempt == coordinator.attempt:
+                self.health.shared(sender, now)
             out = coordinator.receive(self.identifier_of(sender), msg, now)
             return self._coordinator_effects(coordinator, out, now)
         return []
@@ -433,38 +439,23 @@ class CheckpointSteward:
         """Sign ``action`` for the wallet when asked (and coordinate it in turn) until the
         ledger shows its nonce used. Only for transactions every steward derives alike
         (``self.wallet``'s, from the genesis and the adopted state)."""
-        if not self.is_steward:
-            return
-        session = hashlib.sha256(b"swapnet/1/wallet-tx-session\x00" + action.message).digest()
-        self.wallet_jobs.setdefault(session, WalletJob(action, now))
+        if self.is_steward:
+            self.wallet_jobs.approve(action, now)
 
     def wallet_nonce_seen(self, nonce: int) -> None:
         """The ledger has applied the wallet's transactions up to ``nonce``."""
-        self.wallet_jobs = {k: j for k, j in self.wallet_jobs.items() if j.action.nonce > nonce}
+        self.wallet_jobs.nonce_seen(nonce)
 
     def _approve_settlements(self, now: float) -> None:
-        """Sign the settles the adopted state owes, in place of those an older one owed:
-        one the ledger refused (its nonce unused) is derived again, or dropped (the member
-        revoked), and the next settle reuses its nonce."""
-        self.wallet_jobs = {k: j for k, j in self.wallet_jobs.items() if not j.action.is_settle}
-        for s in self.base.settlements():
-            action = self.wallet.settle(self.base, self.base_number, s)
-            if action is not None:
-                self.approve_wallet_tx(action, now)
+        """Sign the settles the adopted state owes (``WalletJobs.owe_settles``)."""
+        if not self.is_steward:
+            return
+        owed = (self.wallet.settle(self.base, self.base_number, s) for s in self.base.settlements())
+        self.wallet_jobs.owe_settles((a for a in owed if a is not None), now)
 
     def _wallet_tick(self, now: float) -> list[CheckpointEffect]:
-        assert self.key is not None
         effects: list[CheckpointEffect] = []
-        for session, job in list(self.wallet_jobs.items()):
-            if session in self.coordinators:
-                continue
-            turn = int((now - job.since) // self.timeout)
-            first = job.action.nonce % self.committee.n
-            if self.committee.stewards[(first + turn) % self.committee.n] != self.id:
-                continue
-            if turn in job.tried:
-                continue
-            job.tried.add(turn)
+        for session, job in self.wallet_jobs.my_turns(now, self.coordinators):
             coordinator = self._coordinator(session, job.message, self.timeout / 4)
             effects += self._coordinator_effects(coordinator, coordinator.start(now), now)
         return effects
@@ -548,6 +539,7 @@ class CheckpointSteward:
     def _on_proposal(self, p: Proposal, now: float) -> list[CheckpointEffect]:
         if p.number <= self.base_number or not self.is_signed_proposal(p):
             return []
+        self.health.proposal_heard(p.number, self.base_number)
         session = p.session_id()
         if session in self.accepted:
             return []

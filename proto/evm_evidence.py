@@ -25,8 +25,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from coincurve import PublicKey
-from eth_abi.abi import decode as abi_decode
-from eth_abi.exceptions import DecodingError
 
 from proto.chain_leaf import ChainLeaf, ChainProof
 from proto.codec import Bytes, UInt, register, wf
@@ -79,6 +77,11 @@ def read_call(data: bytes, selector: bytes) -> ExitCall:
     if ``data`` is not a call of it that the contract would decode."""
     if data[:4] != selector:
         raise ValueError("the calldata is not a call of that function")
+    # eth_abi (and the eth-utils it pulls in) takes a third of a second to import: every
+    # node imports this module, few ever read an EVM call
+    from eth_abi.abi import decode as abi_decode  # noqa: PLC0415
+    from eth_abi.exceptions import DecodingError  # noqa: PLC0415
+
     types = REVOKE_ARGS if selector == REVOKE_SELECTOR else CRAWL_BACK_ARGS
     try:
         args: tuple[Any, ...] = abi_decode(types, data[4:])

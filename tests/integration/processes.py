@@ -35,6 +35,11 @@ def own_tracebacks(log: str) -> list[str]:
     return [c[:2000] for c in chunks if _OWN_FRAME.search(c.split("\n\n", 1)[0])]
 
 
+def node_tracebacks(stderr: Path) -> list[str]:
+    """``own_tracebacks`` of a node's stderr (none if the node never started)."""
+    return own_tracebacks(stderr.read_text()) if stderr.exists() else []
+
+
 @dataclass
 class Ledger:
     proc: subprocess.Popen[str]

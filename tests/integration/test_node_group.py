@@ -42,7 +42,7 @@ from proto.orders import Transfer, sign_order
 from proto.prequal import Prequal
 from proto.votes import Batch
 from tests.integration.joining import join_as
-from tests.integration.processes import TIMEOUT_FACTOR, ledger_process, own_tracebacks
+from tests.integration.processes import TIMEOUT_FACTOR, ledger_process, node_tracebacks
 
 pytestmark = pytest.mark.xdist_group("processes")
 
@@ -62,7 +62,7 @@ def cluster(tmp_path: Path) -> Iterator[Cluster]:
             codes = c.stop_all()
             assert set(codes.values()) <= {0}, codes
             for n in c.nodes:
-                assert not own_tracebacks(n.stderr.read_text()), n.tail()
+                assert not node_tracebacks(n.stderr), n.tail()
         finally:
             c.kill_all()
 

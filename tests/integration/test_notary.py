@@ -27,7 +27,13 @@ from devnet.cluster import Cluster, NodeProc
 from node.ledger_devnet import MINE_PER_CALL
 from proto.evidence import read_bundle
 from proto.genesis import AdmissionPolicy
-from tests.integration.processes import ROOT, TIMEOUT_FACTOR, Ledger, ledger_process, own_tracebacks
+from tests.integration.processes import (
+    ROOT,
+    TIMEOUT_FACTOR,
+    Ledger,
+    ledger_process,
+    node_tracebacks,
+)
 
 WINDOW = 400  # blocks of 0.3 s: two minutes, so a loaded CI machine still restarts in time
 DEPOSIT = {"USD": 100_000}
@@ -52,7 +58,7 @@ def world(tmp_path: Path) -> Iterator[tuple[Ledger, Cluster, list[Cluster]]]:
                 codes = cluster.stop_all()
                 assert set(codes.values()) <= {0}, codes
                 for n in cluster.nodes:
-                    assert not own_tracebacks(n.stderr.read_text()), n.tail()
+                    assert not node_tracebacks(n.stderr), n.tail()
         finally:
             for cluster in (c, *others):
                 cluster.kill_all()

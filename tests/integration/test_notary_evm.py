@@ -28,7 +28,7 @@ from devnet.cluster import ASSETS, Cluster, NodeProc
 from node.evm.account import evm_account
 from proto.codec import decode
 from proto.genesis import Genesis
-from tests.integration.processes import TIMEOUT_FACTOR, own_tracebacks, swapnet
+from tests.integration.processes import TIMEOUT_FACTOR, node_tracebacks, swapnet
 
 WINDOW = 240  # blocks of 0.5 s: two minutes, so a loaded CI machine still restarts in time
 DEPOSIT = {"USD": 100_000}
@@ -55,7 +55,7 @@ def world(tmp_path: Path) -> Iterator[tuple[EvmChain, Cluster]]:
             codes = c.stop_all()
             assert set(codes.values()) <= {0}, codes
             for n in c.nodes:
-                assert not own_tracebacks(n.stderr.read_text()), n.tail()
+                assert not node_tracebacks(n.stderr), n.tail()
         finally:
             c.kill_all()
     finally:

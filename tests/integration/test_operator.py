@@ -27,6 +27,7 @@ from typing import Any
 
 import httpx
 import pytest
+import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
 from node.openapi import control_openapi
@@ -569,10 +570,51 @@ def test_devnet_status_logs_stop_and_start(devnet: dict[str, Any]) -> None:
     swapnet("devnet", "stop", "steward2", *where)
     rows = js("devnet", "status", *where)["nodes"]
     assert [r["running"] for r in rows] == [True, True, False]
+    stalled_by_the_stopped_steward(devnet)
     restarted = js("devnet", "start", "steward2", *where)
     assert restarted["member"] == devnet["nodes"][2]["member"]
+    n0, n1, _ = devnet["nodes"]
+    wait_for(  # it votes for the next order, so it signs again: the margin is back
+        "the restarted steward signing",
+        lambda: (
+            bool(js("pay", n1["member"], "USD:1", *data(n0))["certified"])
+            and group_of(n0)["stewards"]["margin"] == 1
+        ),
+        timeout=120,
+    )
     missing = swapnet("devnet", "logs", "nobody", *where, check=False)
     assert missing.returncode == 1 and "no node 'nobody'" in missing.stderr
+
+
+def stalled_by_the_stopped_steward(devnet: dict[str, Any]) -> None:
+    """With steward2 stopped, the others name it: its checkpoint numbers pass with no
+    proposal, so it is "not signing"; 2 of 3 stewards answer, a quorum of 2, so the group
+    is one failure from stalling, in the status, the CLI and the metrics the shipped alert
+    rule reads."""
+    n0, _, n2 = devnet["nodes"]
+    wait_for(
+        "the stopped steward named by a stalled round",
+        lambda: any(
+            n2["member"] in stall["waited_for"] for stall in group_of(n0)["stewards"]["stalls"]
+        ),
+        timeout=120,
+    )
+    health = group_of(n0)["stewards"]
+    (row,) = [r for r in health["stewards"] if r["steward"] == n2["member"]]
+    assert row["not_signing"] and not row["responsive"]
+    assert (health["quorum"], health["margin"]) == (2, 0)
+    status = swapnet("status", *data(n0)).stdout
+    assert "one failure from stalling" in status and "NOT SIGNING" in status
+    families = {
+        f.name: f for f in text_string_to_metric_families(httpx.get(f"{n0['api']}/metrics").text)
+    }
+    assert families["swapnet_stall_margin"].samples[0].value == 0
+    assert families["swapnet_stewards_not_signing"].samples[0].value == 1
+    rules = yaml.safe_load((ROOT / "node" / "monitoring" / "alerts.yml").read_text())
+    exprs = [r["expr"] for g in rules["groups"] for r in g["rules"]]
+    assert "swapnet_stall_margin == 0" in exprs  # the rule that fires now
+    for expr in exprs:  # every rule reads a metric the node exports
+        assert any(name in expr for name in families), expr
 
 
 def test_group_exit_settles_a_steward_on_the_ledger(devnet: dict[str, Any]) -> None:

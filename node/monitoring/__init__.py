@@ -1,0 +1,1 @@
+"""Shipped monitoring: Prometheus alert rules for the node's metrics (``alerts.yml``)."""
