@@ -139,16 +139,24 @@ class NodeProc:
         self.proc.wait(timeout=10)
 
     def stop(self, timeout: float = 20) -> int:
+        """SIGTERM, then its exit code (``ClusterError`` if it did not stop in time)."""
+        self.ask_to_stop()
+        return self.stopped(timeout)
+
+    def ask_to_stop(self) -> None:
         assert self.proc is not None
         if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                return self.proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-                raise ClusterError(f"{self.name}: did not stop on SIGTERM in {timeout}s") from None
-        return self.proc.returncode
+            self.proc.send_signal(signal.SIGTERM)  # once: a second one would kill it
+
+    def stopped(self, timeout: float = 20) -> int:
+        """Wait for the exit ``ask_to_stop`` asked for."""
+        assert self.proc is not None
+        try:
+            return self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            raise ClusterError(f"{self.name}: did not stop on SIGTERM in {timeout}s") from None
 
     # -- the control API ------------------------------------------------------------------
     def call(self, method: str, path: str, body: Any = None, timeout: float = 60) -> Any:
@@ -334,11 +342,11 @@ class Cluster:
             time.sleep(0.1)
 
     def stop_all(self) -> dict[str, int]:
-        codes = {}
-        for n in self.nodes:
-            if n.proc is not None and n.running():
-                codes[n.name] = n.stop()
-        return codes
+        """Stop every running node at once (each shuts down on its own); their exit codes."""
+        running = [n for n in self.nodes if n.proc is not None and n.running()]
+        for n in running:
+            n.ask_to_stop()
+        return {n.name: n.stopped() for n in running}
 
     def kill_all(self) -> None:
         for n in self.nodes:

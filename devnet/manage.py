@@ -216,16 +216,24 @@ def _record(node: NodeProc, chain: Chain) -> dict[str, Any]:
 
 
 def stop_pid(pid: int, timeout: float = 20.0) -> None:
-    if not alive(pid):
-        return
-    os.kill(pid, signal.SIGTERM)
+    stop_pids([pid], timeout)
+
+
+def stop_pids(pids: list[int], timeout: float = 20.0) -> None:
+    """SIGTERM to each at once, then wait; whichever has not exited by ``timeout`` is
+    killed."""
+    running = [pid for pid in pids if alive(pid)]
+    for pid in running:
+        os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
-    while alive(pid) and time.monotonic() < deadline:
+    while any(alive(pid) for pid in running) and time.monotonic() < deadline:
         time.sleep(0.1)
-        _reap(pid)
-    if alive(pid):
-        os.kill(pid, signal.SIGKILL)
-        _reap(pid)
+        for pid in running:
+            _reap(pid)
+    for pid in running:
+        if alive(pid):
+            os.kill(pid, signal.SIGKILL)
+            _reap(pid)
 
 
 def _reap(pid: int) -> None:
@@ -235,11 +243,10 @@ def _reap(pid: int) -> None:
 
 def down(base: Path) -> list[str]:
     devnet = Devnet.load(base)
-    stopped = []
-    for name, pid in reversed(devnet.processes()):  # nodes first, the ledger last
-        if alive(pid):
-            stop_pid(pid)
-            stopped.append(name)
+    processes = list(reversed(devnet.processes()))  # nodes first, the ledger last
+    stopped = [name for name, pid in processes if alive(pid)]
+    stop_pids([pid for _, pid in processes[:-1]])  # every node at once
+    stop_pids([pid for _, pid in processes[-1:]])
     (base / STATE_FILE).unlink()
     return stopped
 

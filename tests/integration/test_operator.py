@@ -524,6 +524,9 @@ def test_the_dashboard_loads_in_headless_chromium_and_shows_the_members(
         assert n["member"][:16] in dom.stdout, "a member is missing from the dashboard"
     assert "swapnet: devnet" in dom.stdout
     assert "S&amp;L pit" in dom.stdout and 'id="positions"' in dom.stdout
+    # the stewards' health, drawn from /status (a rendered row, not the empty one)
+    assert "stewards may fail before the group stalls" in dom.stdout
+    assert dom.stdout.count(" s ago</td>") >= 3 and "no group yet" not in dom.stdout
     picture = subprocess.run(
         [CHROMIUM, *flags, f"--screenshot={shot}", f"{api}/"],
         check=False,
