@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import random
+from collections.abc import Callable
 from dataclasses import replace
 
 from proto.checkpoint import checkpoint_of
@@ -367,17 +368,23 @@ class CheckpointSim:
             elif not node.up:
                 node.boot(self.now)
         self.down = len(down) + silent
-        for order in self.orders:  # the sync protocol: every steward gets every order
+        self.run_healed(lambda: self.progress_after_healing() >= 2, 6000)
+
+    def run_healed(self, done: Callable[[], bool], steps: int) -> None:
+        """A network that loses nothing: every steward gets every order (the sync
+        protocol), then every message is delivered and the honest nodes tick, until
+        ``done()`` or ``steps`` steps."""
+        for order in self.orders:
             for node in self.nodes.values():
                 self.send(b"", node.id, order)
         self.healed_at = max(self.signed, default=0)
-        for _ in range(6000):
+        for _ in range(steps):
             self.now += STEP
             while self.inflight:
                 self.deliver_one()
             for node in self.honest:
                 node.tick(self.now)
-            if self.progress_after_healing() >= 2:
+            if done():
                 break
 
     def progress_after_healing(self) -> int:

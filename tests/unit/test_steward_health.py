@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from proto.steward_health import RESPONSIVE_WINDOW, STALLS_KEPT, StewardHealth
 from tests.support import key, pub
-from tests.unit.checkpoint_sim import STEP, ByzantineNode, CheckpointSim, HonestNode
+from tests.unit.checkpoint_sim import ByzantineNode, CheckpointSim, HonestNode
 
 A, B, C, D = (pub(key("health", n)) for n in "abcd")
 
@@ -58,17 +58,7 @@ def test_the_checkpoint_machine_names_a_steward_that_stays_down() -> None:
     sim.drop = sim.dup = sim.crash_rate = sim.lie_rate = 0.0
     down = sim.honest[1]
     down.up, down.stays_down = False, True
-    for order in sim.orders:
-        for node in sim.nodes.values():
-            sim.send(b"", node.id, order)
-    for _ in range(20_000):
-        sim.now += STEP
-        while sim.inflight:
-            sim.deliver_one()
-        for node in sim.honest:
-            node.tick(sim.now)
-        if len(sim.signed) >= 6:
-            break
+    sim.run_healed(lambda: len(sim.signed) >= 6, 20_000)
     assert len(sim.signed) >= 6, "the group stopped signing checkpoints"
     up = [n for n in sim.honest if n is not down and isinstance(n, HonestNode)]
     named = [s for n in up for s in n.machine.health.stalls if down.id in s.waited_for]
