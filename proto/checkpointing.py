@@ -539,7 +539,7 @@ class CheckpointSteward:
     def _on_proposal(self, p: Proposal, now: float) -> list[CheckpointEffect]:
         if p.number <= self.base_number or not self.is_signed_proposal(p):
             return []
-        self.health.proposal_heard(p.number, self.base_number)
+        self.health.proposal_heard(p.number, self.base_number, p.proposer, now)
         session = p.session_id()
         if session in self.accepted:
             return []

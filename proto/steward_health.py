@@ -8,7 +8,7 @@ batches (``voted``), sent a FROST commitment or share to a session we coordinate
 (``shared``), and was connected to us (``seen``). A round that gave up on some stewards
 (a batch that got no quorum, a FROST attempt whose chosen signers went silent, a
 checkpoint number whose proposer never proposed) is a ``Stall`` naming them; a steward
-named by a stall is "not signing" until it votes or shares again.
+named by a stall is "not signing" until it votes, shares or proposes again.
 
 ``margin`` is how many more stewards can fail before the group stalls: the stewards
 that are responsive (seen within ``RESPONSIVE_WINDOW`` and not marked "not signing") less
@@ -90,11 +90,16 @@ class StewardHealth:
             self.stewards[steward].stalls += 1
             self.stewards[steward].not_signing = True
 
-    def proposal_heard(self, number: int, base: int) -> None:
+    def proposal_heard(self, number: int, base: int, proposer: bytes, now: float) -> None:
         """A proposal for ``number``, signed by its proposer, reached us (``base``: our
-        adopted checkpoint; numbers far above it are not noted, whatever a peer signs)."""
+        adopted checkpoint; numbers far above it are not noted, whatever a peer signs).
+        A proposer that proposes is signing again."""
         if base < number <= base + NUMBERS_WATCHED:
             self._heard.add(number)
+        seen = self.stewards.get(proposer)
+        if seen is not None:
+            seen.last_seen = now
+            seen.not_signing = False
 
     def attempt_over(self, number: int, proposer: bytes, base: int, now: float) -> None:
         """The attempt for checkpoint ``number`` is over: a stall if its proposer (not us)

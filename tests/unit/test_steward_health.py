@@ -34,6 +34,10 @@ def test_a_steward_named_by_a_stall_is_not_signing_until_it_answers_again() -> N
     assert not h.stewards[D].not_signing and h.margin(5.0) == 1
     # later: we, B (voted at 2) and D (shared at 5) are fresh; C, seen at 1, is not
     assert h.margin(1.0 + RESPONSIVE_WINDOW + 1) == 0
+    h.stalled("checkpoint 9", [C], "no proposal", 40.0)
+    assert h.stewards[C].not_signing
+    h.proposal_heard(10, 8, C, 41.0)  # it proposes the next one: signing, and seen
+    assert not h.stewards[C].not_signing and h.responsive(C, 41.0)
 
 
 def test_stalls_kept_are_bounded() -> None:
