@@ -196,6 +196,7 @@ class EvmChain(Chain):
         return [
             *("--ledger-url", self.url, "--ledger", "evm"),
             *("--evm-contract", self.contract_address),
+            *("--evm-confirmations", "0"),  # anvil never reorganizes
         ]
 
     def _contract_bytes(self) -> bytes:

@@ -126,6 +126,9 @@ def run(
     terms_file: Annotated[Path | None, typer.Option(help="the group's terms text")] = None,
     ledger: Annotated[str | None, typer.Option(help="devnet or evm")] = None,
     evm_contract: Annotated[str | None, typer.Option(help="the group wallet contract")] = None,
+    evm_confirmations: Annotated[
+        str | None, typer.Option(help="blocks an EVM event must be under (default 3)")
+    ] = None,
 ) -> None:
     """Run the node until SIGTERM or SIGINT. Every config key is also a flag (flags win)."""
     import trio  # noqa: PLC0415
@@ -148,6 +151,7 @@ def run(
         "terms_file": terms_file,
         "ledger": ledger,
         "evm_contract": evm_contract,
+        "evm_confirmations": evm_confirmations,
     }
     try:
         cfg = load_config(config, overrides)

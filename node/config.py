@@ -14,6 +14,7 @@ Keys (all optional except ``data_dir``):
 | ledger_url | URL | "" | the ledger's HTTP API (an EVM node's JSON-RPC for ``evm``) |
 | ledger | text | "devnet" | ``devnet`` (swapnet's ledger) or ``evm`` (the group wallet contract) |
 | evm_contract | 0x + 40 hex | none | the group wallet contract (required for ``evm``) |
+| evm_confirmations | 0..1000 | 3 | blocks an event must be under before it counts (``evm``) |
 | api_listen | host:port | "127.0.0.1:0" | the status and control API |
 | log_level | text | "info" | debug, info, warning or error |
 | group_spec | path | none | a steward's ``GroupSpec`` file: form that group (DKG) |
@@ -21,7 +22,9 @@ Keys (all optional except ``data_dir``):
 | terms_file | path | none | the group's terms text (must hash to the genesis's terms hash) |
 
 Relative paths in a file are relative to the file's directory; in flags, to the working
-directory.
+directory. ``evm_confirmations`` is for a chain that reorganizes (3 by default; the devnet's
+anvil, which never does, runs with 0); it must stay under half the group's challenge window,
+or the notary would see a revoke too late to crawl it back (the node refuses to start).
 """
 
 from __future__ import annotations
@@ -59,6 +62,7 @@ class NodeConfig:
     terms_file: Path | None = None
     ledger: str = "devnet"
     evm_contract: bytes = b""
+    evm_confirmations: int = 0
 
 
 LEDGERS = ("devnet", "evm")
@@ -76,7 +80,10 @@ KEYS = (
     "terms_file",
     "ledger",
     "evm_contract",
+    "evm_confirmations",
 )
+DEFAULT_CONFIRMATIONS = 3
+MAX_CONFIRMATIONS = 1000
 
 
 def load_config(path: Path | None, overrides: Mapping[str, Any] | None = None) -> NodeConfig:
@@ -106,6 +113,8 @@ def load_config(path: Path | None, overrides: Mapping[str, Any] | None = None) -
     ledger = values.get("ledger", ("devnet",))[0]
     if (ledger == "evm") != ("evm_contract" in values):
         raise ConfigError('evm_contract is required with ledger = "evm", and only then')
+    if ledger != "evm" and "evm_confirmations" in values:
+        raise ConfigError('evm_confirmations is for ledger = "evm" only')
     data_dir = _path(values, "data_dir")
     assert data_dir is not None
     key_file = _path(values, "key_file") or data_dir / "trader.key"
@@ -123,6 +132,7 @@ def load_config(path: Path | None, overrides: Mapping[str, Any] | None = None) -
         terms_file=_path(values, "terms_file"),
         ledger=_choice(values, "ledger", "devnet", LEDGERS),
         evm_contract=_contract(values),
+        evm_confirmations=_confirmations(values) if ledger == "evm" else 0,
     )
 
 
@@ -189,6 +199,19 @@ def _contract(values: dict[str, Any]) -> bytes:
     ):
         raise ConfigError("evm_contract must be 0x and 40 hex digits")
     return bytes.fromhex(value[2:])
+
+
+def _confirmations(values: dict[str, Any]) -> int:
+    found = _get(values, "evm_confirmations")
+    if found is None:
+        return DEFAULT_CONFIRMATIONS
+    value = found[0]
+    number = value if isinstance(value, int) and not isinstance(value, bool) else None
+    if isinstance(value, str):
+        number = ascii_int(value)
+    if number is None or not 0 <= number <= MAX_CONFIRMATIONS:
+        raise ConfigError(f"evm_confirmations must be a whole number 0..{MAX_CONFIRMATIONS}")
+    return number
 
 
 def _host_port(values: dict[str, Any]) -> tuple[str, int]:

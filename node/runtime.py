@@ -112,7 +112,13 @@ def ledger_port(config: NodeConfig, key: SigningKey) -> LedgerPort:
         from node.evm.adapter import EvmLedger  # noqa: PLC0415
 
         member = public_key_of(key)
-        return EvmLedger(config.ledger_url, config.evm_contract, evm_secret(key), member)
+        return EvmLedger(
+            config.ledger_url,
+            config.evm_contract,
+            evm_secret(key),
+            member,
+            confirmations=config.evm_confirmations,
+        )
     return DevnetLedger.at(config.ledger_url, key)
 
 
@@ -364,6 +370,11 @@ class NodeRuntime:
         genesis, key_package = await self._group(groups, p2p)
         if genesis.ledger_id != self.ledger_info.ledger_id:
             raise ValueError("the group's genesis is for another ledger than ledger_url's")
+        if 2 * self.config.evm_confirmations >= genesis.challenge_window:
+            raise ValueError(  # the notary would see a revoke too late to crawl it back
+                f"evm_confirmations ({self.config.evm_confirmations}) must be under half the "
+                f"group's challenge window ({genesis.challenge_window} blocks)"
+            )
         self.ledger.follow(genesis)
         gid = genesis.group_id()
         node = GroupNode(

@@ -21,8 +21,10 @@ time (a lock keeps nonces in order). A connection failure is ``LedgerUnavailable
 Revoke evidence (``crawl_back_evidence``) is the two raw signed transactions as the chain
 returns them (``eth_getRawTransactionByHash``): ``proto.evm_evidence`` checks them offline.
 
-Not here yet: a confirmation depth (events are read up to the latest block: right for
-anvil, not for a chain that reorganizes).
+A confirmation depth (``confirmations``, the node's ``evm_confirmations``) keeps events
+``confirmations`` blocks behind the tip: a revoke or a deposit in a block that a
+reorganization takes back is not acted on. A reorganization deeper than that is not
+handled (the node would have to roll its ledger view back).
 """
 
 from __future__ import annotations
@@ -115,6 +117,7 @@ class EvmLedger(LedgerPort):
         member: bytes,
         assets: dict[str, bytes] | None = None,
         timeout: float = 30.0,
+        confirmations: int = 0,
     ) -> None:
         self.w3 = Web3(Web3.HTTPProvider(url, request_kwargs={"timeout": timeout}))
         self.address = contract_address
@@ -129,6 +132,9 @@ class EvmLedger(LedgerPort):
         """Asset codes and their tokens: the followed genesis's, and any given here."""
         self.codes = {token: code for code, token in self.assets.items()}
         self.timeout = timeout
+        self.confirmations = confirmations
+        """Blocks an event must be under before the node sees it (``info().height`` and
+        ``events`` stop that far below the chain's tip)."""
         self.wallets: dict[bytes, bytes] = {}  # wallet id -> group id
         self.groups: dict[bytes, bytes] = {}  # group id -> wallet id
         self._tokens: dict[bytes, list[bytes]] = {}  # wallet id -> its assets (fixed at open)
@@ -164,6 +170,10 @@ class EvmLedger(LedgerPort):
 
         async with self._lock:
             return await trio.to_thread.run_sync(guarded)
+
+    def _confirmed(self) -> int:
+        """The newest block ``confirmations`` deep (0 before there is one)."""
+        return max(0, int(self.w3.eth.block_number) - self.confirmations)
 
     def _refusal(self, exc: ContractCustomError) -> LedgerError:
         data = exc.data if isinstance(exc.data, str) else ""
@@ -224,7 +234,7 @@ class EvmLedger(LedgerPort):
         def read() -> LedgerInfo:
             chain = self.w3.eth.chain_id
             return LedgerInfo(
-                "evm", evm_ledger_id(chain, self.address), self.w3.eth.block_number, "ETH", 0
+                "evm", evm_ledger_id(chain, self.address), self._confirmed(), "ETH", 0
             )
 
         return await self._run(read)
@@ -255,7 +265,7 @@ class EvmLedger(LedgerPort):
     async def events(self, cursor: int, wait: float = 0) -> EventPage:
         deadline = trio.current_time() + wait
         while True:
-            latest = await self._run(lambda: int(self.w3.eth.block_number))
+            latest = await self._run(self._confirmed)
             if latest >= cursor or trio.current_time() >= deadline:
                 break
             await trio.sleep(POLL)

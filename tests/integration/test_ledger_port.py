@@ -422,6 +422,36 @@ async def test_a_stale_revoke_is_crawled_back_loses_its_bond_and_pays_the_newer_
     assert held == await world.usd_held_by(world.bob_id)
 
 
+async def test_an_evm_node_acts_only_on_events_its_confirmation_depth_under(
+    evm_chain: tuple[Web3, Any, dict[str, Any]],
+) -> None:
+    """With ``confirmations`` = 3 the adapter's height and events stay three blocks below
+    the tip: a deposit in a block a reorganization could take back is not seen yet."""
+    world = await evm_world(evm_chain)
+    w3 = evm_chain[0]
+    await world.alice.submit_wallet(*await world.open_tx())
+    port = world.alice
+    assert isinstance(port, EvmLedger)
+    deep = EvmLedger(
+        w3.provider.endpoint_uri,  # type: ignore[attr-defined]
+        port.address,
+        os.urandom(32),
+        world.alice_id,
+        dict(port.assets),
+        confirmations=3,
+    )
+    deep.follow(world.genesis)
+    start = (await port.info()).height
+    await world.alice.deposit(world.gid, "USD", 7)
+    tip = w3.eth.block_number
+    assert (await deep.info()).height == tip - 3
+    page = await deep.events(start)
+    assert page.next <= tip - 2 and not any(e.kind == "deposit" for e in page.events)
+    await world.included(3)
+    deposits = [e for e in (await deep.events(start)).events if e.kind == "deposit"]
+    assert [(e.member, e.amounts) for e in deposits] == [(world.alice_id, {"USD": 7})]
+
+
 async def test_a_strangers_wallet_naming_our_genesis_is_not_ours(
     evm_chain: tuple[Web3, Any, dict[str, Any]],
 ) -> None:

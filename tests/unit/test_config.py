@@ -47,6 +47,11 @@ def test_flags_override_the_file(tmp_path: Path) -> None:
     assert load_config(None, {"data_dir": "/x"}).data_dir == Path("/x")
 
 
+ON_EVM = (
+    'data_dir = "d"\nledger = "evm"\nevm_contract = "0x1111111111111111111111111111111111111111"\n'
+)
+
+
 @pytest.mark.parametrize(
     ("text", "complaint"),
     [
@@ -68,6 +73,23 @@ def test_flags_override_the_file(tmp_path: Path) -> None:
         ('data_dir = "d"\nledger = "evm"\nevm_contract = "0x11"', "0x and 40 hex digits"),
         ('data_dir = "d"\nledger = "evm"\nevm_contract = "0x' + "zz" * 20 + '"', "40 hex"),
         ('data_dir = "d"\nledger = "evm"\nevm_contract = 5', "40 hex"),
+        ('data_dir = "d"\nevm_confirmations = 2', "for ledger"),
+        (
+            ON_EVM + "evm_confirmations = -1",
+            "0..1000",
+        ),
+        (
+            ON_EVM + "evm_confirmations = 1001",
+            "0..1000",
+        ),
+        (
+            ON_EVM + "evm_confirmations = true",
+            "0..1000",
+        ),
+        (
+            ON_EVM + 'evm_confirmations = "1_0"',
+            "0..1000",
+        ),
     ],
 )
 def test_bad_input_is_refused_naming_the_key(tmp_path: Path, text: str, complaint: str) -> None:
@@ -81,7 +103,13 @@ def test_an_evm_ledger_names_its_contract(tmp_path: Path) -> None:
         write(tmp_path, f'data_dir = "d"\nledger = "evm"\nevm_contract = "{contract}"')
     )
     assert config.ledger == "evm" and config.evm_contract == bytes.fromhex("ab" * 20)
+    assert config.evm_confirmations == 3  # a chain that may reorganize, by default
     assert load_config(write(tmp_path, 'data_dir = "d"')).ledger == "devnet"
+    anvil = load_config(
+        write(tmp_path, f'data_dir = "d"\nledger = "evm"\nevm_contract = "{contract}"'),
+        {"evm_confirmations": "0"},  # the flag
+    )
+    assert anvil.evm_confirmations == 0
 
 
 def test_a_missing_file_is_a_clear_error(tmp_path: Path) -> None:
