@@ -15,6 +15,7 @@ proofs; what it says about amounts is what the group's wallet key signed.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar, cast
 
@@ -57,7 +58,7 @@ class Finding:
         return any(n > self.newer.get(a, 0) for a, n in self.stale.items())
 
 
-class Evidence(Wire):
+class Evidence(Wire, ABC):
     """Base of the registered evidence kinds (each a frozen dataclass with ``reporter``
     and ``signature`` fields); not a wire object itself."""
 
@@ -70,27 +71,27 @@ class Evidence(Wire):
         return blank.encode()
 
     @property
-    def group_id(self) -> bytes:
-        raise NotImplementedError
+    @abstractmethod
+    def group_id(self) -> bytes: ...
 
     @property
+    @abstractmethod
     def revoker(self) -> bytes:
         """The member id of the revoker (``BadEvidence`` if the revoke is unreadable)."""
-        raise NotImplementedError
 
     @property
+    @abstractmethod
     def revoke_id(self) -> bytes:
         """The ledger's id of the revoke transaction."""
-        raise NotImplementedError
 
     @property
-    def crawl_back_id(self) -> bytes:
-        raise NotImplementedError
+    @abstractmethod
+    def crawl_back_id(self) -> bytes: ...
 
+    @abstractmethod
     def verify(self, genesis: Genesis) -> Finding:
         """Check every signature and link against the group's genesis; what it shows, or
         ``BadEvidence``."""
-        raise NotImplementedError
 
     def check_reporter(self, genesis: Genesis) -> None:
         """``BadEvidence`` unless it is of this group and its reporter signed it."""
