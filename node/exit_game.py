@@ -36,12 +36,11 @@ from node.files import write_private
 from node.ledger_port import LedgerError, LedgerEvent, LedgerPort, LedgerUnavailable, Receipt
 from proto.chain_leaf import ChainTree, chain_leaves
 from proto.checkpointing import Completed
-from proto.codec import decode
 from proto.errors import DecodeError, RemoteProtocolError
 from proto.evidence import (
     BadEvidence,
-    Evidence,
     EvidenceBundle,
+    read_evidence,
     sign_bundle,
     sign_evidence,
 )
@@ -218,7 +217,7 @@ class ExitGame:
 
     def _valid_evidence(self, publisher: bytes, data: bytes) -> bool:
         try:
-            decode(data, Evidence).verify(self.genesis)  # of our group, or BadEvidence
+            read_evidence(data).verify(self.genesis)  # of our group, or BadEvidence
         except (DecodeError, RemoteProtocolError):
             return False
         return True
@@ -226,7 +225,7 @@ class ExitGame:
     async def _read_evidence(self, subscription: Any) -> None:
         while True:
             msg = await subscription.get()
-            evidence = decode(bytes(msg.data), Evidence)  # the validator checked it
+            evidence = read_evidence(bytes(msg.data))  # the validator checked it
             if self.evidence.add(evidence):
                 log.warning("revoke evidence against %s received", evidence.revoker.hex()[:16])
 

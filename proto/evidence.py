@@ -30,7 +30,14 @@ from proto.admission import Join
 from proto.checkpoint import SignedCheckpoint
 from proto.codec import Obj, Text, UInt, Wire, decode, register, wf
 from proto.errors import InvalidProof, InvalidSignature
-from proto.evidence_base import EVIDENCE_DOMAIN, BadEvidence, Evidence, Finding, sign_evidence
+from proto.evidence_base import (
+    EVIDENCE_DOMAIN,
+    BadEvidence,
+    Evidence,
+    Finding,
+    read_evidence,
+    sign_evidence,
+)
 from proto.evm_evidence import EvmRevokeEvidence
 from proto.evm_wallet import evm_binding
 from proto.genesis import Genesis, terms_hash
@@ -229,6 +236,7 @@ __all__ = [
     "Finding",
     "RevokeEvidence",
     "read_bundle",
+    "read_evidence",
     "sign_bundle",
     "sign_evidence",
     "unsigned_evidence",

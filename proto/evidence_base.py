@@ -22,8 +22,8 @@ from typing import Any, TypeVar, cast
 from nacl.signing import SigningKey
 
 from proto import signing
-from proto.codec import Wire
-from proto.errors import RemoteProtocolError
+from proto.codec import MAX_MESSAGE_BYTES, Wire, decode
+from proto.errors import DecodeError, RemoteProtocolError
 from proto.genesis import Genesis
 from proto.signing import SIGNATURE_SIZE
 
@@ -104,6 +104,15 @@ class Evidence(Wire, ABC):
 
 
 E = TypeVar("E", bound=Evidence)
+
+
+def read_evidence(data: object, max_bytes: int = MAX_MESSAGE_BYTES) -> Evidence:
+    """Strictly decode revoke evidence of either kind (``DecodeError`` for anything
+    else)."""
+    found = decode(data, Wire, max_bytes=max_bytes)
+    if not isinstance(found, Evidence):
+        raise DecodeError(f"expected revoke evidence, got {type(found).__name__}")
+    return found
 
 
 def sign_evidence(key: SigningKey, unsigned: E) -> E:

@@ -19,7 +19,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from proto.chain_leaf import ChainProof, ChainProofRecord
-from proto.evidence import Evidence
+from proto.errors import DecodeError
+from proto.evidence import Evidence, read_evidence
 from proto.ledger_view import ViewEvent
 from proto.prequal import Prequal
 from storage import schema
@@ -79,7 +80,13 @@ class EvidenceRepo:
 
     def all(self) -> list[Evidence]:
         prefix = schema.group_prefix(schema.EVIDENCE, self.group_id)
-        return [decode_record(k, v, Evidence) for k, v in self.store.iterate(prefix)]
+        found = []
+        for key, raw in self.store.iterate(prefix):
+            try:
+                found.append(read_evidence(raw))
+            except DecodeError as exc:  # corruption, never skipped
+                raise StorageError(f"corrupt revoke evidence at {key.hex()}: {exc}") from exc
+        return found
 
     def against(self, member: bytes) -> list[Evidence]:
         return [e for e in self.all() if e.revoker == member]

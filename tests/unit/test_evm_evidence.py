@@ -17,9 +17,15 @@ from web3 import Web3
 from devnet.evm_group import FrostGroup
 from node.evm.contracts import contract
 from proto.checkpoint import checkpoint_of
-from proto.codec import decode
 from proto.errors import DecodeError
-from proto.evidence import BadEvidence, Evidence, read_bundle, sign_bundle, sign_evidence
+from proto.evidence import (
+    BadEvidence,
+    Evidence,
+    read_bundle,
+    read_evidence,
+    sign_bundle,
+    sign_evidence,
+)
 from proto.evm_evidence import (
     CHECKPOINT,
     CRAWL_BACK_SELECTOR,
@@ -234,9 +240,9 @@ def test_no_single_byte_change_of_the_revoke_is_evidence(made: EvmCheat) -> None
 
 def test_evidence_decodes_as_either_kind_and_a_bundle_takes_it(made: EvmCheat) -> None:
     data = made.evidence.encode()
-    assert decode(data, Evidence) == made.evidence
+    assert read_evidence(data) == made.evidence
     with pytest.raises(DecodeError):
-        decode(data[:-1], Evidence)
+        read_evidence(data[:-1])
     resigned = sign_evidence(key(1, "other reporter"), made.evidence)
     assert resigned.reporter == pub(key(1, "other reporter"))
     assert resigned.verify(made.genesis).reporter == resigned.reporter
