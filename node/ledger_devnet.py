@@ -71,13 +71,22 @@ class RawEventPage:
 class DevnetLedgerClient:
     """HTTP client of ``swapnet ledger run``."""
 
-    def __init__(self, url: str, timeout: float = 10.0) -> None:
+    def __init__(
+        self, url: str, timeout: float = 10.0, transport: httpx.AsyncBaseTransport | None = None
+    ) -> None:
         self.url = url.rstrip("/")
-        self._http = httpx.AsyncClient(base_url=self.url, timeout=timeout)
+        self._http = httpx.AsyncClient(base_url=self.url, timeout=timeout, transport=transport)
 
     async def _call(self, method: str, path: str, **kwargs: Any) -> Any:
         try:
-            response = await self._http.request(method, path, **kwargs)
+            try:
+                response = await self._http.request(method, path, **kwargs)
+            except httpx.RemoteProtocolError:
+                if method != "GET":
+                    raise  # a transaction is not sent twice: its sender asks the ledger again
+                # a kept-alive connection the ledger closed as we reused it: a read is safe
+                # to ask again, once, on a fresh connection
+                response = await self._http.request(method, path, **kwargs)
         except httpx.HTTPError as exc:
             raise LedgerUnavailable(f"{self.url}{path}: {exc}") from exc
         try:
