@@ -91,6 +91,7 @@ class GroupNode:
         committee: Committee,
         genesis: GroupState,
         steward_key: SigningKey | None = None,
+        health: StewardHealth | None = None,
     ) -> None:
         self.p2p = p2p
         self.committee = committee
@@ -116,9 +117,9 @@ class GroupNode:
         the reader applies them (each is decoded once)."""
         self.listeners: list[Callable[[list[SignedOrder]], None]] = []
         """Called with the orders each certificate made applicable, in order."""
-        self.health = StewardHealth(committee.stewards, committee.quorum, p2p.member_id)
-        """Which stewards voted for our batches, and which a batch waited for in vain
-        (the runtime shares the checkpoint machine's, which adds signing sessions)."""
+        self.health = health or StewardHealth(committee.stewards, committee.quorum, p2p.member_id)
+        """Which stewards voted for our batches, and which a batch waited for in vain (the
+        runtime gives the checkpoint machine the same one: it adds signing sessions)."""
 
     async def start(self, nursery: trio.Nursery) -> None:
         if self.steward is not None:

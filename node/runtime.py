@@ -75,6 +75,7 @@ from proto.genesis import Genesis, terms_hash
 from proto.prequal import Prequal
 from proto.signing import public_key_of
 from proto.state import GroupState
+from proto.steward_health import StewardHealth
 from proto.wallet_txs import WalletAction, join_needs, wallet_format
 from storage import LevelDBStore
 from storage.groups import GroupRepo
@@ -377,8 +378,15 @@ class NodeRuntime:
             )
         self.ledger.follow(genesis)
         gid = genesis.group_id()
+        committee = genesis.committee
+        health = StewardHealth(committee.stewards, committee.quorum, self.member_id)
         node = GroupNode(
-            p2p, store, genesis.committee, genesis_state(genesis), self.key if key_package else None
+            p2p,
+            store,
+            committee,
+            genesis_state(genesis),
+            self.key if key_package else None,
+            health,
         )
         base = node.base
         interval = float(genesis.checkpoint_interval)
@@ -386,7 +394,7 @@ class NodeRuntime:
             identity=self.key,
             key=key_package,
             wallet_key=genesis.wallet_key,
-            committee=genesis.committee,
+            committee=committee,
             base=genesis_state(genesis) if base is None else base[1],
             base_number=0 if base is None else base[0].proposal.number,
             adopted_at=trio.current_time(),
@@ -400,10 +408,10 @@ class NodeRuntime:
             ledger_fee=self.ledger_info.min_fee,
             policy=genesis.admission,
             wallet=wallet_format(genesis, self.ledger_info.min_fee),
+            health=health,  # one view of the stewards: votes, shares, connections
         )
         for join in groups.joins(gid):
             machine.on_join(join, trio.current_time())
-        node.health = machine.health  # one view of the stewards: votes, shares, connections
         service = CheckpointService(node, machine, store, self._submit_wallet_tx)
         game = ExitGame(
             key=self.key,

@@ -290,6 +290,7 @@ class CheckpointSteward:
         ledger_fee: int = 0,
         policy: AdmissionPolicy = OPEN_POLICY,
         wallet: WalletFormat | None = None,
+        health: StewardHealth | None = None,
     ) -> None:
         self.identity = identity
         self.id = signing.public_key_of(identity)
@@ -331,7 +332,7 @@ class CheckpointSteward:
         honest copy is never displaced by a forged one (``VARIANTS_KEPT`` per number)."""
         self.proposed: set[int] = set()
         self.wallet_jobs = WalletJobs(committee, self.id, timeout)
-        self.health = StewardHealth(committee.stewards, committee.quorum, self.id)
+        self.health = health or StewardHealth(committee.stewards, committee.quorum, self.id)
         """Who answered our signing sessions, and the rounds that waited for a steward
         (``proto.steward_health``); the node adds votes and connections."""
         self.faults = 0
