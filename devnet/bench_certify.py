@@ -22,6 +22,7 @@ from nacl.signing import SigningKey
 from node.certification import GroupNode
 from node.p2p import open_p2p
 from proto.committee import Committee
+from proto.epochs import single
 from proto.orders import SignedOrder, Transfer, sign_order
 from proto.state import GroupState
 from storage import LevelDBStore
@@ -65,7 +66,7 @@ async def _run(orders: int, batch: int, members: int, data: Path) -> dict[str, s
         for k in stewards + payers:
             p2p = await stack.enter_async_context(open_p2p(k))
             store = stack.enter_context(LevelDBStore(data / bytes(k.verify_key).hex()[:12]))
-            node = GroupNode(p2p, store, committee, genesis, k if k in stewards else None)
+            node = GroupNode(p2p, store, single(committee), genesis, k if k in stewards else None)
             for other in nodes:
                 await p2p.connect(other.p2p.addrs[0])
             await node.start(nursery)

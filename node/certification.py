@@ -31,7 +31,6 @@ from nacl.signing import SigningKey
 from node.p2p import P2P, Limit, P2PError
 from proto.checkpointing import vector_of
 from proto.codec import Wire, decode, decode_reusing
-from proto.committee import Committee
 from proto.effects import (
     ForgetVoteLocks,
     PersistVoteLocks,
@@ -39,6 +38,7 @@ from proto.effects import (
     ReportEquivocation,
     SendVote,
 )
+from proto.epochs import Epochs
 from proto.errors import RemoteProtocolError
 from proto.orders import EquivocationProof, SignedOrder
 from proto.replica import Replica
@@ -88,24 +88,31 @@ class GroupNode:
         self,
         p2p: P2P,
         store: Store,
-        committee: Committee,
+        epochs: Epochs,
         genesis: GroupState,
         steward_key: SigningKey | None = None,
         health: StewardHealth | None = None,
     ) -> None:
         self.p2p = p2p
-        self.committee = committee
+        self.epochs = epochs
         self.group_id = genesis.group_id
         self.topic = certificate_topic(self.group_id)
         self.certificates = CertificateRepo(store, self.group_id)
         self.locks = VoteLockRepo(store, self.group_id)
         self.base = CheckpointRepo(store, self.group_id).load_base()
         base_state = genesis if self.base is None else self.base[1]
-        self.replica = Replica(base_state.copy(), committee)
+        self.replica = Replica(base_state.copy(), epochs)
         seqs = {e.member: e.seq for e in vector_of(base_state)}
         self.recovered = self.replica.add_certified(self.certificates.orders_after(seqs))
         self.steward = (
-            Steward(steward_key, self.replica, self.locks.load()) if steward_key else None
+            Steward(
+                steward_key,
+                self.replica,
+                self.locks.load(),
+                checkpoint=0 if self.base is None else self.base[0].proposal.number,
+            )
+            if steward_key
+            else None
         )
         self.equivocations: list[EquivocationProof] = []
         self.applied = trio.Event()
@@ -117,6 +124,7 @@ class GroupNode:
         the reader applies them (each is decoded once)."""
         self.listeners: list[Callable[[list[SignedOrder]], None]] = []
         """Called with the orders each certificate made applicable, in order."""
+        committee = epochs.current.committee
         self.health = health or StewardHealth(committee.stewards, committee.quorum, p2p.member_id)
         """Which stewards voted for our batches, and which a batch waited for in vain (the
         runtime gives the checkpoint machine the same one: it adds signing sessions)."""
@@ -139,15 +147,16 @@ class GroupNode:
             self.certificates.add(cert, sync=sync)
         self._applied(applied)
 
-    def adopt(self, live: GroupState) -> None:
-        """A checkpoint was adopted: ``live`` is its state plus the orders beyond it."""
+    def adopt(self, number: int, state: GroupState, live: GroupState) -> None:
+        """Checkpoint ``number`` was adopted: ``state`` is its state, ``live`` that plus the
+        orders beyond it. The steward forgets the locks the checkpoint covers."""
+        if self.steward is not None:
+            for effect in self.steward.adopt_checkpoint(number, state):
+                if isinstance(effect, ForgetVoteLocks):
+                    self.locks.forget(effect.keys)
         self._applied(self.replica.replace_state(live.copy()))
 
     def _applied(self, applied: list[SignedOrder]) -> None:
-        if self.steward is not None:
-            for effect in self.steward.forget_applied(applied):
-                if isinstance(effect, ForgetVoteLocks):
-                    self.locks.forget(effect.keys)
         self.applied.set()
         self.applied = trio.Event()
         if applied:
@@ -212,7 +221,8 @@ class GroupNode:
     # -- submitting (members) -------------------------------------------------------------
     async def submit(self, orders: Sequence[SignedOrder], timeout: float = 20.0) -> Certificate:
         batch = Batch(tuple(orders))
-        collector = VoteCollector(batch, self.committee, self.group_id)
+        epoch = self.replica.epochs.current
+        collector = VoteCollector(batch, epoch, self.group_id)
         refusals: dict[bytes, tuple[Refusal, ...]] = {}
         voted: set[bytes] = set()
         encoded = batch.encode()
@@ -236,10 +246,10 @@ class GroupNode:
                 except (P2PError, RemoteProtocolError) as exc:
                     log.info("no vote from %s: %s", steward.hex()[:16], exc)
 
-            for steward in self.committee.stewards:
+            for steward in epoch.stewards:
                 nursery.start_soon(ask, steward)
         if collector.certificate is None:
-            silent = set(self.committee.stewards) - voted - set(refusals)
+            silent = set(epoch.stewards) - voted - set(refusals)
             self.health.stalled("orders", silent, "no vote", trio.current_time())
             raise NotCertified(refusals)
         cert = collector.certificate

@@ -200,7 +200,7 @@ class CheckpointService:
                 self._locked_at = {k: v for k, v in self._locked_at.items() if k > number}
                 if locked is not None:
                     self.on_checkpoint_seconds(trio.current_time() - locked)
-                self.node.adopt(effect.live)
+                self.node.adopt(number, effect.state, effect.live)
                 for listener in self.adoption_listeners:
                     listener(effect.completed, effect.state)
                 self.adopted = effect.completed

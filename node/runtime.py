@@ -383,7 +383,7 @@ class NodeRuntime:
         node = GroupNode(
             p2p,
             store,
-            committee,
+            genesis.epochs,
             genesis_state(genesis),
             self.key if key_package else None,
             health,
@@ -394,7 +394,7 @@ class NodeRuntime:
             identity=self.key,
             key=key_package,
             wallet_key=genesis.wallet_key,
-            committee=committee,
+            epochs=genesis.epochs,
             base=genesis_state(genesis) if base is None else base[1],
             base_number=0 if base is None else base[0].proposal.number,
             adopted_at=trio.current_time(),

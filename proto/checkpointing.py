@@ -66,6 +66,7 @@ from proto.claims import ClaimRecord, apply_claims, claims_for, claims_problem
 from proto.claims import by_member as claim_key
 from proto.codec import ListOf, Obj, UInt, Wire, register, wf
 from proto.committee import Committee
+from proto.epochs import Epochs
 from proto.errors import InvalidSignature, LocalProtocolError
 from proto.frost.curve import FrostError
 from proto.frost.keys import KeyPackage
@@ -131,6 +132,8 @@ class Proposal(Wire):
     """The wallet's settles the ledger shows by ``ledger_height`` (``proto.settles``)."""
     checkpoint: Checkpoint = wf(Obj(Checkpoint))
     signature: bytes = wf(SIGNATURE)
+    epoch: int = wf(UInt(32), default=0)
+    """The epoch whose committee signs this checkpoint (``Epochs.at(number)``)."""
 
     def body(self) -> bytes:
         return replace(self, signature=bytes(64)).encode()
@@ -181,7 +184,7 @@ def state_at(
     base: GroupState,
     log: list[SignedOrder],
     vector: tuple[SeqEntry, ...],
-    committee: Committee,
+    epochs: Epochs,
     admissions: tuple[Admission, ...] = (),
     *,
     claims: tuple[ClaimRecord, ...] = (),
@@ -205,7 +208,7 @@ def state_at(
         apply_settles(state, settles)
     except LocalProtocolError:
         return "inconsistent"
-    replica = Replica(state, committee)
+    replica = Replica(state, epochs)
     replica.add_certified(within)
     reached = {e.member: e.seq for e in vector_of(replica.state)}
     if replica.waiting or any(reached.get(m, 0) > s for m, s in target.items()):
@@ -276,7 +279,7 @@ class CheckpointSteward:
         identity: SigningKey,
         key: KeyPackage | None,
         wallet_key: bytes,
-        committee: Committee,
+        epochs: Epochs,
         base: GroupState,
         base_number: int,
         adopted_at: float,
@@ -295,7 +298,7 @@ class CheckpointSteward:
         self.identity = identity
         self.id = signing.public_key_of(identity)
         self.key = key
-        self.committee = committee
+        self.epochs = epochs
         self.group_id = base.group_id
         self.wallet_key = wallet_key
         if key is not None and key.group_public_key != wallet_key:
@@ -319,7 +322,7 @@ class CheckpointSteward:
         self.lock = lock
         self.log: list[SignedOrder] = list(log or [])
         self.live: GroupState = base.copy()
-        Replica(self.live, committee).add_certified(self.log)
+        Replica(self.live, epochs).add_certified(self.log)
         self.signer = Signer(key) if key is not None else None
         self.coordinators: dict[bytes, Coordinator] = {}
         self.accepted: dict[bytes, Proposal] = {}
@@ -331,6 +334,7 @@ class CheckpointSteward:
         group signs only the checkpoint, so a peer may wrap it in a lying proposal; an
         honest copy is never displaced by a forged one (``VARIANTS_KEPT`` per number)."""
         self.proposed: set[int] = set()
+        committee = epochs.current.committee
         self.wallet_jobs = WalletJobs(committee, self.id, timeout)
         self.health = health or StewardHealth(committee.stewards, committee.quorum, self.id)
         """Who answered our signing sessions, and the rounds that waited for a steward
@@ -345,6 +349,11 @@ class CheckpointSteward:
         self._approve_settlements(adopted_at)
 
     # -- identity helpers ---------------------------------------------------------------
+    @property
+    def committee(self) -> Committee:
+        """The committee whose FROST shares this machine signs with: the current epoch's."""
+        return self.epochs.current.committee
+
     def identifier_of(self, steward: bytes) -> int:
         return self.committee.index_of(steward) + 1
 
@@ -352,7 +361,8 @@ class CheckpointSteward:
         return self.committee.stewards[identifier - 1]
 
     def proposer_of(self, number: int) -> bytes:
-        return self.committee.stewards[number % self.committee.n]
+        committee = self.epochs.committee_at(number)
+        return committee.stewards[number % committee.n]
 
     @property
     def is_steward(self) -> bool:
@@ -361,7 +371,7 @@ class CheckpointSteward:
     # -- inputs -------------------------------------------------------------------------
     def on_applied(self, orders: list[SignedOrder], now: float) -> list[CheckpointEffect]:
         """Certified orders the node's replica just applied (in order)."""
-        Replica(self.live, self.committee).add_certified(orders)
+        Replica(self.live, self.epochs).add_certified(orders)
         self.log.extend(orders)
         return self._retry_pending(now)
 
@@ -492,7 +502,16 @@ class CheckpointSteward:
         settles = settles_for(self.base, self.ledger, height)
         empty = replace(EMPTY, number=number)
         draft = Proposal(
-            attempt, self.id, vector, height, admissions, claims, settles, empty, bytes(64)
+            attempt,
+            self.id,
+            vector,
+            height,
+            admissions,
+            claims,
+            settles,
+            empty,
+            bytes(64),
+            self.epochs.at(number).number,
         )
         found = self._checkpoint_for(draft)
         if isinstance(found, str):
@@ -540,6 +559,8 @@ class CheckpointSteward:
     def _on_proposal(self, p: Proposal, now: float) -> list[CheckpointEffect]:
         if p.number <= self.base_number or not self.is_signed_proposal(p):
             return []
+        if p.epoch != self.epochs.at(p.number).number:
+            return []  # signed by the committee of another epoch
         self.health.proposal_heard(p.number, self.base_number, p.proposer, now)
         session = p.session_id()
         if session in self.accepted:
@@ -740,7 +761,7 @@ class CheckpointSteward:
             self.base,
             self.log,
             p.vector,
-            self.committee,
+            self.epochs,
             p.admissions,
             claims=p.claims,
             settles=p.settles,
@@ -763,7 +784,7 @@ class CheckpointSteward:
             if not all(q.seq <= target.get(q.member, 0) for q in o.order.parties)
         ]
         live = state.copy()
-        Replica(live, self.committee).add_certified(log)
+        Replica(live, self.epochs).add_certified(log)
         if not covers(vector_of(live), vector_of(self.live)):
             return None
         self.log = log

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from proto.handover import Seal
 from proto.orders import EquivocationProof, SignedOrder
 from proto.validation import Refusal
 from proto.votes import Vote
@@ -44,4 +45,25 @@ class ReportEquivocation:
     proof: EquivocationProof
 
 
-Effect = PersistVoteLocks | ForgetVoteLocks | SendVote | RefuseBatch | ReportEquivocation
+@dataclass(frozen=True)
+class PersistSeal:
+    """Write this seal, with fsync, before anything after it: from now on the steward
+    never votes in the sealed epoch (``proto.handover``)."""
+
+    seal: Seal
+
+
+@dataclass(frozen=True)
+class SendSeal:
+    seal: Seal
+
+
+Effect = (
+    PersistVoteLocks
+    | ForgetVoteLocks
+    | SendVote
+    | RefuseBatch
+    | ReportEquivocation
+    | PersistSeal
+    | SendSeal
+)

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 from proto.codec import ListOf, Obj, Text, UInt, Wire, register, wf
 from proto.committee import Committee
+from proto.epochs import Epochs, genesis_epoch
 from proto.frost.suite import ED25519, SECP256K1, SUITES
 from proto.kinds import (
     ASSET,
@@ -133,6 +134,11 @@ class Genesis(Wire):
     def committee(self) -> Committee:
         """The stewards sorted by id, as votes and certificates use them."""
         return Committee(tuple(sorted(self.stewards)))
+
+    @property
+    def epochs(self) -> Epochs:
+        """The schedule at genesis: epoch 0, this committee from checkpoint 1."""
+        return Epochs((genesis_epoch(self.stewards, self.threshold),))
 
     def frost_identifier(self, steward: bytes) -> int:
         return self.stewards.index(steward) + 1

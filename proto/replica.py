@@ -1,7 +1,8 @@
 """A member's replica of the group: certified orders in, applied state out.
 
 Certificates arrive in any order, duplicated or late (gossip reorders and drops; sync
-fills gaps). The replica verifies each certificate against the committee, then holds each
+fills gaps). The replica verifies each certificate against the committee of the epoch it
+names (``proto.epochs``), then holds each
 certified order until it is applicable: every party at its next seq and holding what it
 pays. Applying an order can only make other waiting orders applicable (it credits payees
 and advances its own parties' seqs), so the applied state reached from a set of
@@ -13,7 +14,10 @@ Invariants:
 * an order is applied at most once: a (member, seq) at or below the member's last seq is
   already consumed, and a duplicate of a waiting order is dropped;
 * two certified orders that consume the same (member, seq) can only exist with more than
-  f faulty stewards; if seen, the first is kept and an ``EquivocationProof`` is recorded.
+  f faulty stewards; if seen, the first is kept and an ``EquivocationProof`` is recorded;
+* a certificate of a closed epoch is still accepted (it may form late, from votes cast
+  before the hand-over): ``proto.handover`` shows it can only be for an order the
+  hand-over carried or its base consumed, so it never conflicts with the new epoch's.
 """
 
 from __future__ import annotations
@@ -21,8 +25,9 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Iterable
 
-from proto.committee import Committee
+from proto.epochs import Epochs
 from proto.errors import LocalProtocolError
+from proto.handover import Carried, Handover, verify_handover
 from proto.orders import EquivocationProof, SignedOrder, equivocation_proof
 from proto.state import GroupState
 from proto.votes import Certificate, verify_certificate
@@ -31,9 +36,11 @@ _KNOWN_CERTIFICATES_KEPT = 4096
 
 
 class Replica:
-    def __init__(self, state: GroupState, committee: Committee) -> None:
+    def __init__(self, state: GroupState, epochs: Epochs, carried: Carried | None = None) -> None:
         self.state = state
-        self.committee = committee
+        self.epochs = epochs
+        self.carried = carried or Carried()
+        """What the hand-over into the current epoch carried (nothing in epoch 0)."""
         self.group_id = state.group_id
         self.waiting: dict[tuple[bytes, int], SignedOrder] = {}
         self.conflicts: list[EquivocationProof] = []
@@ -43,14 +50,27 @@ class Replica:
         self._verified: dict[bytes, None] = {}
 
     def verify(self, cert: Certificate) -> bytes:
-        """Check ``cert`` against the committee (raises ``InvalidCertificate``) and return
-        its batch digest. A batch verified once is certified, so it is not checked again:
-        a gossip validator and the apply that follows pay for the signatures once."""
+        """Check ``cert`` against its epoch's committee (raises ``InvalidCertificate``) and
+        return its batch digest. A batch verified once is certified, so it is not checked
+        again: a gossip validator and the apply that follows pay for the signatures once."""
         digest = cert.batch.digest(self.group_id)
         if digest not in self._verified:
-            verify_certificate(cert, self.committee, self.group_id)
+            verify_certificate(cert, self.epochs, self.group_id)
             _remember(self._verified, digest)
         return digest
+
+    def enter(self, handover: Handover) -> Carried:
+        """Move to the next epoch: check ``handover`` (raises ``InvalidCertificate``,
+        nothing changes) and take what it carries."""
+        carried = verify_handover(handover, self.epochs, self.group_id)
+        self.epochs = self.epochs.then(handover.next)
+        carried.forget_consumed(self.next_seqs())
+        self.carried = carried
+        self.version += 1
+        return carried
+
+    def next_seqs(self) -> dict[bytes, int]:
+        return {m: a.last_seq + 1 for m, a in self.state.accounts.items()}
 
     def receive_certificate(self, cert: Certificate) -> list[SignedOrder]:
         """Verify ``cert`` (raises ``InvalidCertificate``) and apply what becomes

@@ -1,9 +1,11 @@
 """Batches, steward votes and certificates.
 
 A ``Batch`` is a list of signed orders. A steward's ``Vote`` is one Ed25519 signature
-over the batch digest (domain ``swapnet/1/vote``), so one signature covers up to
-``MAX_BATCH_ORDERS`` orders. A ``Certificate`` is a batch with a quorum of votes from
-distinct stewards of the committee: every order in it is final.
+over the epoch it votes in and the batch digest (domain ``swapnet/1/vote``), so one
+signature covers up to ``MAX_BATCH_ORDERS`` orders. A ``Certificate`` names its epoch and
+holds a batch with a quorum of that epoch's committee's votes (``proto.epochs``): every
+order in it is final. A vote counts only in the epoch it names, so a steward's vote from
+one epoch can never be replayed into another.
 
 Invariants:
 
@@ -11,7 +13,8 @@ Invariants:
   order twice;
 * a certificate's votes are sorted by steward id without repeats, so a certificate has one
   encoding for a given set of votes;
-* ``verify_certificate`` accepts only a quorum of valid votes by committee members; one
+* ``verify_certificate`` accepts only a quorum of valid votes by members of the committee
+  of the epoch the certificate names; one
   bad vote makes the whole certificate invalid (a peer that sends it is at fault).
 """
 
@@ -23,8 +26,8 @@ from functools import cached_property
 from nacl.signing import SigningKey
 
 from proto import signing
-from proto.codec import ListOf, Obj, Wire, register, wf
-from proto.committee import Committee
+from proto.codec import ListOf, Obj, UInt, Wire, register, wf
+from proto.epochs import Epoch, Epochs
 from proto.errors import InvalidCertificate, InvalidSignature, LocalProtocolError
 from proto.kinds import DIGEST, MAX_BATCH_ORDERS, MAX_STEWARDS, MEMBER_ID, SIGNATURE
 from proto.orders import SignedOrder
@@ -60,19 +63,30 @@ class Batch(Wire):
 @register(11, "vote")
 @dataclass(frozen=True)
 class Vote(Wire):
-    """A steward's signature over a batch digest."""
+    """A steward's signature over the epoch it votes in and a batch digest."""
 
+    epoch: int = wf(UInt(32))
     batch_digest: bytes = wf(DIGEST)
     steward: bytes = wf(MEMBER_ID)
     signature: bytes = wf(SIGNATURE)
 
     def verify(self, group_id: bytes) -> None:
-        signing.verify(self.steward, self.signature, VOTE_DOMAIN, group_id, self.batch_digest)
+        signing.verify(
+            self.steward,
+            self.signature,
+            VOTE_DOMAIN,
+            group_id,
+            vote_message(self.epoch, self.batch_digest),
+        )
 
 
-def make_vote(key: SigningKey, group_id: bytes, batch_digest: bytes) -> Vote:
-    sig = signing.sign(key, VOTE_DOMAIN, group_id, batch_digest)
-    return Vote(batch_digest, signing.public_key_of(key), sig)
+def vote_message(epoch: int, batch_digest: bytes) -> bytes:
+    return epoch.to_bytes(4, "big") + batch_digest
+
+
+def make_vote(key: SigningKey, group_id: bytes, batch_digest: bytes, epoch: int = 0) -> Vote:
+    sig = signing.sign(key, VOTE_DOMAIN, group_id, vote_message(epoch, batch_digest))
+    return Vote(epoch, batch_digest, signing.public_key_of(key), sig)
 
 
 @register(12, "steward-signature")
@@ -89,6 +103,7 @@ def _steward_key(s: StewardSignature) -> bytes:
 @register(13, "certificate")
 @dataclass(frozen=True)
 class Certificate(Wire):
+    epoch: int = wf(UInt(32))
     batch: Batch = wf(Obj(Batch))
     votes: tuple[StewardSignature, ...] = wf(
         ListOf(
@@ -101,32 +116,37 @@ class Certificate(Wire):
     )
 
 
-def verify_certificate(cert: Certificate, committee: Committee, group_id: bytes) -> bytes:
-    """Check ``cert`` and return its batch digest; raise ``InvalidCertificate`` otherwise."""
+def verify_certificate(cert: Certificate, epochs: Epochs, group_id: bytes) -> bytes:
+    """Check ``cert`` against the committee of the epoch it names and return its batch
+    digest; raise ``InvalidCertificate`` otherwise (an unknown epoch included)."""
+    committee = epochs.epoch(cert.epoch).committee
     if len(cert.votes) < committee.quorum:
         raise InvalidCertificate(f"{len(cert.votes)} votes, quorum is {committee.quorum}")
     digest = cert.batch.digest(group_id)
+    message = vote_message(cert.epoch, digest)
     for vote in cert.votes:
         if vote.steward not in committee:
             raise InvalidCertificate("a vote from outside the committee")
         try:
-            signing.verify(vote.steward, vote.signature, VOTE_DOMAIN, group_id, digest)
+            signing.verify(vote.steward, vote.signature, VOTE_DOMAIN, group_id, message)
         except InvalidSignature as exc:
             raise InvalidCertificate("a vote does not verify") from exc
     return digest
 
 
 class VoteCollector:
-    """Gathers votes on one batch until a quorum makes a certificate.
+    """Gathers votes on one batch in one epoch until a quorum makes a certificate.
 
-    ``add`` checks each vote (right batch, committee member, valid signature) and returns
+    ``add`` checks each vote (right epoch and batch, committee member, valid signature)
+    and returns
     the certificate once the quorum is reached, and None before. A bad vote raises
     ``InvalidSignature`` or ``InvalidCertificate`` and changes nothing.
     """
 
-    def __init__(self, batch: Batch, committee: Committee, group_id: bytes) -> None:
+    def __init__(self, batch: Batch, epoch: Epoch, group_id: bytes) -> None:
         self.batch = batch
-        self.committee = committee
+        self.epoch = epoch
+        self.committee = epoch.committee
         self.group_id = group_id
         self.digest = batch.digest(group_id)
         self.votes: dict[bytes, bytes] = {}
@@ -137,6 +157,8 @@ class VoteCollector:
             return self.certificate
         if vote.batch_digest != self.digest:
             raise InvalidCertificate("vote for another batch")
+        if vote.epoch != self.epoch.number:
+            raise InvalidCertificate(f"a vote in epoch {vote.epoch}, not {self.epoch.number}")
         if vote.steward not in self.committee:
             raise InvalidCertificate("vote from outside the committee")
         if vote.steward in self.votes:
@@ -145,6 +167,7 @@ class VoteCollector:
         self.votes[vote.steward] = vote.signature
         if len(self.votes) >= self.committee.quorum:
             self.certificate = Certificate(
+                self.epoch.number,
                 self.batch,
                 tuple(StewardSignature(s, sig) for s, sig in sorted(self.votes.items())),
             )
@@ -152,10 +175,10 @@ class VoteCollector:
 
 
 def certificate_from_votes(
-    batch: Batch, votes: list[Vote], committee: Committee, group_id: bytes
+    batch: Batch, votes: list[Vote], epoch: Epoch, group_id: bytes
 ) -> Certificate:
     """A certificate from already gathered votes (raises if they are not a valid quorum)."""
-    collector = VoteCollector(batch, committee, group_id)
+    collector = VoteCollector(batch, epoch, group_id)
     for vote in votes:
         collector.add(vote)
     if collector.certificate is None:

@@ -19,8 +19,9 @@ from collections.abc import Iterable
 
 from proto.checkpoint import checkpoint_of
 from proto.checkpointing import Completed, Proposal
-from proto.committee import Committee
+from proto.epochs import Epochs
 from proto.errors import DecodeError
+from proto.handover import Handover, Seal
 from proto.orders import SignedOrder
 from proto.replica import Replica
 from proto.state import GroupState
@@ -67,7 +68,7 @@ class ReplicaRepo:
                 key = schema.member_seq_key(schema.WAITING, self.group_id, member, seq)
                 batch.put(key, signed.encode())
 
-    def load(self, committee: Committee) -> Replica | None:
+    def load(self, epochs: Epochs) -> Replica | None:
         raw = self.store.get(schema.state_key(self.group_id))
         if raw is None:
             return None
@@ -77,7 +78,7 @@ class ReplicaRepo:
             raise StorageError(f"corrupt state record: {exc}") from exc
         if state.group_id != self.group_id:
             raise StorageError("stored state belongs to another group")
-        replica = Replica(state, committee)
+        replica = Replica(state, epochs)
         prefix = schema.group_prefix(schema.WAITING, self.group_id)
         for key, value in self.store.iterate(prefix):
             member, seq, signed = _decode_order_at(key, value)
@@ -111,6 +112,38 @@ class VoteLockRepo:
             _, _, signed = _decode_order_at(key, value)
             out.setdefault(signed.order_id, signed)
         return list(out.values())
+
+
+class EpochRepo:
+    """A steward's seal and the hand-overs the group went through, in epoch order."""
+
+    def __init__(self, store: Store, group_id: bytes) -> None:
+        self.store = store
+        self.group_id = group_id
+
+    def save_seal(self, seal: Seal) -> None:
+        """Durably record our seal (fsync): call before the seal leaves."""
+        self.store.put(schema.group_key(self.group_id, "seal"), seal.encode(), sync=True)
+
+    def load_seal(self) -> Seal | None:
+        key = schema.group_key(self.group_id, "seal")
+        raw = self.store.get(key)
+        return None if raw is None else decode_record(key, raw, Seal)
+
+    def add_handover(self, handover: Handover) -> None:
+        name = f"handover-{handover.next.number:08x}"
+        self.store.put(schema.group_key(self.group_id, name), handover.encode(), sync=True)
+
+    def load_handovers(self) -> list[Handover]:
+        out: list[Handover] = []
+        number = 1
+        while True:
+            key = schema.group_key(self.group_id, f"handover-{number:08x}")
+            raw = self.store.get(key)
+            if raw is None:
+                return out
+            out.append(decode_record(key, raw, Handover))
+            number += 1
 
 
 class CheckpointRepo:

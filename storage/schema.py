@@ -16,7 +16,9 @@ order.
 | 0x05   | group id, batch digest (32) | a ``Certificate``                            |
 | 0x06   | group id, member (32), seq  | the digest of the certificate holding it     |
 | 0x07   | group id, name (ascii)      | group records: ``spec``, ``dkg-seed`` (sealed),|
-|        |                             | ``genesis``, ``steward-key`` (share sealed)   |
+|        |                             | ``genesis``, ``steward-key`` (share sealed),  |
+|        |                             | ``seal`` (our ``Seal``), ``handover-`` + the  |
+|        |                             | epoch (8 hex): the ``Handover`` into it      |
 | 0x08   | group id, member (32)       | a trader's signed ``Join``                   |
 | 0x09   | group id, member (32), seq  | the trader's own signed order, until applied |
 | 0x0a   | group id, request hash (32) | the seq a client's request id was given      |
@@ -39,8 +41,9 @@ order.
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 6
-"""6: checkpoints commit to chain leaves and name their ledger, the wallet's suite (issue
+SCHEMA_VERSION = 7
+"""7: votes and certificates name their epoch, proposals too; seals and hand-overs (issue
+19); 6: checkpoints commit to chain leaves and name their ledger, the wallet's suite (issue
 18); 5: OpenWallet carries the genesis, pit bounds (issue 16); 4: the S&L pit."""
 
 META = b"\x00"

@@ -60,7 +60,7 @@ class WalletGroup:
         state = self.group.genesis_state()
         for k in (self.alice, self.bob):
             state.deposit(pub(k), "USD", deposit)
-        return Replica(state, self.group.committee)
+        return Replica(state, self.group.epochs)
 
     def checkpoint(self, replica: Replica, number: int) -> SignedCheckpoint:
         cp = checkpoint_of(replica.state, number)

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from nacl.signing import SigningKey
 
 from proto.committee import Committee
+from proto.epochs import Epoch, Epochs, single
 from proto.orders import Leg, Order, Party, SignedOrder, Swap, Transfer, sign_order
 from proto.replica import Replica
 from proto.state import GroupState
@@ -42,6 +43,15 @@ class Group:
         return Committee(tuple(sorted(pub(k) for k in self.stewards)))
 
     @property
+    def epochs(self) -> Epochs:
+        """Epoch 0 alone: a group that never changed its stewards."""
+        return single(self.committee)
+
+    @property
+    def epoch(self) -> Epoch:
+        return self.epochs.current
+
+    @property
     def ids(self) -> list[bytes]:
         return sorted(self.keys)
 
@@ -55,7 +65,7 @@ class Group:
         return state
 
     def replica(self) -> Replica:
-        return Replica(self.genesis_state(), self.committee)
+        return Replica(self.genesis_state(), self.epochs)
 
     def sign(self, order: Order) -> SignedOrder:
         return sign_order(order, self.keys, self.group_id)

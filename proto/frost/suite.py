@@ -135,12 +135,17 @@ class Ciphersuite(ABC):
 
     def lagrange_at_zero(self, x_i: int, xs: Sequence[int]) -> int:
         """The Lagrange coefficient of x_i for interpolating at 0 over the points ``xs``."""
+        return self.lagrange_at(0, x_i, xs)
+
+    def lagrange_at(self, x: int, x_i: int, xs: Sequence[int]) -> int:
+        """The Lagrange coefficient of x_i for interpolating at ``x`` over the points ``xs``:
+        the product over the other x_j of (x - x_j) / (x_i - x_j)."""
         if x_i not in xs or len(set(xs)) != len(xs):
             raise FrostError("identifiers must be distinct and include the one interpolated")
         num, den = 1, 1
         for x_j in xs:
             if x_j != x_i:
-                num = num * x_j % self.order
+                num = num * (x_j - x) % self.order
                 den = den * (x_j - x_i) % self.order
         return num * self.inverse(den) % self.order
 

@@ -103,7 +103,7 @@ async def test_gossip_attacks_by_a_byzantine_steward_change_nothing(the_arena: A
                 votes = [StewardSignature(me, real.signature)]
                 fake = i.to_bytes(2, "big") * 32
                 votes += [StewardSignature(m, fake) for m in r.honest_members[:2]]
-                forged = Certificate(batch, tuple(sorted(votes, key=lambda v: v.steward)))
+                forged = Certificate(0, batch, tuple(sorted(votes, key=lambda v: v.steward)))
                 await r.publish("certificates", forged.encode())
                 rollback = replace(completed.proposal, vector=(SeqEntry(victim, i),))
                 await r.publish("checkpoints", Completed(rollback, completed.signature).encode())

@@ -50,7 +50,7 @@ from proto.orders import ORDER_KINDS, SignedOrder, sign_order
 from proto.state import GroupState
 from proto.steward import Steward
 from proto.sync import StateReply, StateRequest, SyncHello, plan_reply
-from proto.votes import VOTE_DOMAIN, Batch, Certificate, StewardSignature, make_vote
+from proto.votes import VOTE_DOMAIN, Batch, Certificate, StewardSignature, make_vote, vote_message
 from tests.evm_cheat import evm_cheat
 from tests.fuzz.inputs import (
     any_msgpack,
@@ -261,7 +261,13 @@ def certificate_target() -> Target:
             v
             for v in cert.votes
             if v.steward in w.group.committee
-            and signing.is_valid(v.steward, v.signature, VOTE_DOMAIN, w.group.group_id, digest)
+            and signing.is_valid(
+                v.steward,
+                v.signature,
+                VOTE_DOMAIN,
+                w.group.group_id,
+                vote_message(cert.epoch, digest),
+            )
         ]
         assert len(good) >= w.group.committee.quorum, "a certificate without a quorum was taken"
 
@@ -283,9 +289,9 @@ def certificate_target() -> Target:
             signature = vote.signature if rng.random() < 0.8 else rng.randbytes(64)
             votes.append(StewardSignature(member, signature))
         return (
-            mutate(Certificate(batch, tuple(votes)).encode(), rng)
+            mutate(Certificate(0, batch, tuple(votes)).encode(), rng)
             if rng.random() < 0.2
-            else (Certificate(batch, tuple(votes)).encode())
+            else (Certificate(0, batch, tuple(votes)).encode())
         )
 
     return Target("gossip certificates", make, feed)
@@ -314,7 +320,7 @@ def checkpoint_machine() -> CheckpointSteward:
         identity=w.group.stewards[0],
         key=w.key_package,
         wallet_key=w.wallet_key,
-        committee=w.group.committee,
+        epochs=w.group.epochs,
         base=w.group.genesis_state(),
         base_number=0,
         adopted_at=0.0,

@@ -34,7 +34,7 @@ async def group(tmp_path: Path, nursery: trio.Nursery) -> AsyncIterator[dict[byt
             p2p = await stack.enter_async_context(open_p2p(key))
             store = stack.enter_context(LevelDBStore(tmp_path / pub(key).hex()[:12]))
             steward_key = key if key in G.stewards else None
-            node = GroupNode(p2p, store, G.committee, G.genesis_state(), steward_key)
+            node = GroupNode(p2p, store, G.epochs, G.genesis_state(), steward_key)
             for other in nodes.values():
                 await p2p.connect(other.p2p.addrs[0])
             await node.start(nursery)
@@ -71,7 +71,7 @@ async def test_certificates_reach_every_node_and_a_late_member_syncs(tmp_path: P
                 await node.wait_for(lambda n=node: n.replica.state.encode() == final)
         # Bob was not there: he catches up from alice by sync alone.
         async with open_p2p(BOB) as p2p:
-            bob = GroupNode(p2p, LevelDBStore(tmp_path / "bob"), G.committee, G.genesis_state())
+            bob = GroupNode(p2p, LevelDBStore(tmp_path / "bob"), G.epochs, G.genesis_state())
             await p2p.connect(alice.p2p.addrs[0])
             with trio.fail_after(30):
                 assert await bob.sync_with(pub(ALICE)) == 8
@@ -101,14 +101,14 @@ async def test_a_restarted_steward_still_refuses_a_second_order_for_one_seq(tmp_
     async with trio.open_nursery() as nursery:
         async with open_p2p(steward) as p2p, open_p2p(ALICE) as alice:
             with LevelDBStore(tmp_path / "steward") as store:
-                node = GroupNode(p2p, store, G.committee, G.genesis_state(), steward)
+                node = GroupNode(p2p, store, G.epochs, G.genesis_state(), steward)
                 await node.start(nursery)
                 await alice.connect(p2p.addrs[0])
                 raw = await alice.request(pub(steward), VOTE_PROTOCOL, Batch((first,)).encode())
                 assert isinstance(decode(raw, Vote), Vote)
             # The process is gone; a new one is built from the same store.
             with LevelDBStore(tmp_path / "steward") as store:
-                reborn = GroupNode(p2p, store, G.committee, G.genesis_state(), steward)
+                reborn = GroupNode(p2p, store, G.epochs, G.genesis_state(), steward)
                 p2p.set_handler(VOTE_PROTOCOL, reborn._on_batch)
                 raw = await alice.request(pub(steward), VOTE_PROTOCOL, Batch((second,)).encode())
                 answer = decode(raw, BatchRefused)

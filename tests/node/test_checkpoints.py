@@ -60,9 +60,7 @@ async def test_stewards_agree_on_signed_checkpoints_while_a_member_pays(  # noqa
         for key, p2p in zip([*stewards, ALICE], hosts, strict=True):
             store = LevelDBStore(tmp_path / pub(key).hex()[:12])
             stores.append(store)
-            node = GroupNode(
-                p2p, store, G.committee, G.genesis_state(), key if key != ALICE else None
-            )
+            node = GroupNode(p2p, store, G.epochs, G.genesis_state(), key if key != ALICE else None)
             for other in nodes:
                 await p2p.connect(other.p2p.addrs[0])
             await node.start(nursery)
@@ -72,7 +70,7 @@ async def test_stewards_agree_on_signed_checkpoints_while_a_member_pays(  # noqa
                 identity=key,
                 key=keys[index + 1],
                 wallet_key=keys[1].group_public_key,
-                committee=G.committee,
+                epochs=G.epochs,
                 base=G.genesis_state(),
                 base_number=0,
                 adopted_at=trio.current_time(),

@@ -57,7 +57,7 @@ async def start(
     p2p = await stack.enter_async_context(open_p2p(key))
     store = stack.enter_context(LevelDBStore(tmp_path / pub(key).hex()[:12]))
     steward_key = key if key in G.stewards else None
-    node = GroupNode(p2p, store, G.committee, G.genesis_state(), steward_key)
+    node = GroupNode(p2p, store, G.epochs, G.genesis_state(), steward_key)
     await node.start(nursery)
     trader = Trader(node, key, OutboxRepo(store, G.group_id, pub(key)))
     nursery.start_soon(trader.run)

@@ -76,13 +76,13 @@ class HonestNode:
             for o in self.disk_orders
             if not all(p.seq <= target.get(p.member, 0) for p in o.order.parties)
         ]
-        self.replica = Replica(base.copy(), self.sim.committee)
+        self.replica = Replica(base.copy(), self.sim.epochs)
         self.replica.add_certified(log)
         self.machine = CheckpointSteward(
             identity=self.identity,
             key=self.sim.keys[self.index + 1],
             wallet_key=self.sim.keys[1].group_public_key,
-            committee=self.sim.committee,
+            epochs=self.sim.epochs,
             base=base.copy(),
             base_number=number,
             adopted_at=now,
@@ -143,7 +143,7 @@ class ByzantineNode:
         self.id = pub(self.identity)
         self.key = sim.keys[index + 1]
         self.signer = Signer(self.key)
-        self.replica = Replica(sim.genesis.copy(), sim.committee)
+        self.replica = Replica(sim.genesis.copy(), sim.epochs)
         self.coordinators: dict[bytes, tuple[Coordinator, Proposal]] = {}
         self.proposed: set[int] = set()
 
@@ -262,6 +262,7 @@ class CheckpointSim:
         self.group.stewards_sorted = sorted(self.group.stewards, key=pub)  # type: ignore[attr-defined]
         self.gid = self.group.group_id
         self.committee = self.group.committee
+        self.epochs = self.group.epochs
         self.genesis = self.group.genesis_state()
         t = self.committee.quorum
         shares, pk, commitment = trusted_dealer_keygen(

@@ -1,7 +1,7 @@
 """How many schedules the simulators run: ``SCALE`` is eight in the default hypothesis
-profile (480 schedules each: ``make test`` stays inside CI's 15 minutes on 2 cores, where
-the process tests and the simulators share the two cores) and a hundred in ``thorough``
-(``make fuzz``: 6,000 each)."""
+profile (``make test`` stays inside CI's 15 minutes on 2 cores, where the process tests and
+the simulators share the two cores: 240 payment schedules, 480 checkpoint schedules, 1,040
+hand-over schedules) and a hundred in ``thorough`` (``make fuzz``: 12.5 times as many)."""
 
 from __future__ import annotations
 

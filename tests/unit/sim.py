@@ -121,7 +121,7 @@ class HonestSteward(Node):
 
     def tick(self) -> None:
         if not self.up:  # restart from the store alone
-            replica = ReplicaRepo(self.store, self.sim.gid).load(self.sim.group.committee)
+            replica = ReplicaRepo(self.store, self.sim.gid).load(self.sim.group.epochs)
             assert replica is not None
             locks = VoteLockRepo(self.store, self.sim.gid).load()
             self.steward = Steward(self.key, replica, locks)
@@ -136,7 +136,7 @@ class ByzantineSteward(Node):
             digest = msg.digest(self.sim.gid)
             vote = make_vote(self.key, self.sim.gid, digest)
             if self.sim.rng.random() < 0.1:
-                vote = Vote(digest, self.id, bytes(64))
+                vote = Vote(0, digest, self.id, bytes(64))
             self.sim.net.send(self.id, src, vote.encode())
             if self.sim.rng.random() < 0.05:
                 self.sim.net.send(self.id, src, b"\x93\x01garbage")
@@ -183,7 +183,7 @@ class Client(Node):
             if batch is None:
                 return
             self.remaining -= 1
-            self.collector = VoteCollector(batch, self.sim.group.committee, self.sim.gid)
+            self.collector = VoteCollector(batch, self.sim.group.epoch, self.sim.gid)
         if self.collector is not None:
             resend_certificates = self.sim.rng.random() < 0.3 or self.sim.healed
             for steward in self.sim.steward_ids:
@@ -279,7 +279,7 @@ class Equivocator(Node):
             half = len(ids) // 2
             batches = [(Batch((a,)), ids[:half]), (Batch((b,)), ids[half:])]
         for batch, stewards in batches:
-            self.collectors.append(VoteCollector(batch, g.committee, self.sim.gid))
+            self.collectors.append(VoteCollector(batch, g.epoch, self.sim.gid))
             for s in stewards:
                 self.sim.net.send(me, s, batch.encode())
         self.collectors = self.collectors[-6:]
@@ -303,7 +303,7 @@ class Replayer(Node):
         order = sign_order(Transfer(self.id, 1, target, "USD", 999, b"elsewhere"), g.keys, other)
         batch = Batch((order,))
         votes = [make_vote(k, other, batch.digest(other)) for k in g.stewards]
-        self.foreign = certificate_from_votes(batch, votes, g.committee, other)
+        self.foreign = certificate_from_votes(batch, votes, g.epoch, other)
 
     def receive(self, src: bytes, data: bytes) -> None:
         self.seen.append(data)
@@ -416,7 +416,7 @@ class Sim:
         # No two conflicting orders are both certified, among all certificates anyone formed.
         owner: dict[tuple[bytes, int], bytes] = {}
         for cert in self.all_certificates.values():
-            verify_certificate(cert, self.group.committee, self.gid)
+            verify_certificate(cert, self.group.epochs, self.gid)
             for signed in cert.batch.orders:
                 for p in signed.order.parties:
                     prior = owner.setdefault((p.member, p.seq), signed.order_id)

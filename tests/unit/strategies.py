@@ -68,11 +68,13 @@ def batches(draw: st.DrawFn) -> Batch:
 def certificates(draw: st.DrawFn) -> Certificate:
     stewards = sorted(draw(st.sets(member_ids, min_size=1, max_size=5)))
     return Certificate(
-        draw(batches()), tuple(StewardSignature(s, draw(signatures)) for s in stewards)
+        draw(st.integers(0, 3)),
+        draw(batches()),
+        tuple(StewardSignature(s, draw(signatures)) for s in stewards),
     )
 
 
-votes = st.builds(Vote, digests, member_ids, signatures)
+votes = st.builds(Vote, st.integers(0, 3), digests, member_ids, signatures)
 
 
 @st.composite

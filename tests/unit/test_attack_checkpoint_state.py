@@ -60,7 +60,7 @@ def _setup() -> tuple[object, CheckpointSteward, Completed, object, list]:  # ty
     orders = [g.transfer(a, seq, b, 1) for seq in range(1, 6)]
     # the group signed checkpoint 1 over a's first three orders
     vector = (SeqEntry(a, 3),)
-    state1 = state_at(base, orders, vector, committee, number=1)
+    state1 = state_at(base, orders, vector, g.epochs, number=1)
     assert not isinstance(state1, str)
     checkpoint = checkpoint_of(state1, 1)
     signature = sign_with(
@@ -73,7 +73,7 @@ def _setup() -> tuple[object, CheckpointSteward, Completed, object, list]:  # ty
         identity=steward,
         key=KeyPackage(index, shares[index], wallet_key, public, t),
         wallet_key=wallet_key,
-        committee=committee,
+        epochs=g.epochs,
         base=base,
         base_number=0,
         adopted_at=0.0,
@@ -180,7 +180,7 @@ def test_forged_joins_around_a_real_checkpoint_are_not_adopted() -> None:
     t = committee.quorum
     shares, wallet_key, _ = _dealt(rng, t)  # the same shares as _setup's
     base = machine.base
-    state = state_at(base, orders, honest.proposal.vector, committee, (admission,), number=1)
+    state = state_at(base, orders, honest.proposal.vector, machine.epochs, (admission,), number=1)
     assert not isinstance(state, str)
     checkpoint = checkpoint_of(state, 1)
     signed = sign_with(rng, shares, list(range(1, t + 1)), wallet_key, checkpoint.signing_message())
@@ -211,7 +211,7 @@ def test_a_forged_completed_checkpoint_does_not_displace_a_lagging_nodes_pending
             identity=machine.identity,
             key=None,
             wallet_key=machine.wallet_key,
-            committee=machine.committee,
+            epochs=machine.epochs,
             base=machine.base,
             base_number=0,
             adopted_at=0.0,

@@ -54,17 +54,17 @@ def test_state_at_rebuilds_a_vector_and_names_what_it_cannot() -> None:
     orders = [g.transfer(a, 1, b, 10), g.transfer(b, 1, a, 110), g.transfer(a, 2, b, 5)]
     live = g.replica()
     live.add_certified(orders)
-    full = state_at(base, orders, vector_of(live.state), g.committee)
+    full = state_at(base, orders, vector_of(live.state), g.epochs)
     assert not isinstance(full, str) and full.encode() == live.state.encode()
     # b's order spends the credit from a's first order: {b: 1} without {a: 1} is no state
     # any replay reaches, while {a: 1} alone is.
     only_b = tuple(e for e in vector_of(live.state) if e.member == b)
-    assert state_at(base, orders, only_b, g.committee) == "inconsistent"
+    assert state_at(base, orders, only_b, g.epochs) == "inconsistent"
     only_a1 = tuple(type(e)(e.member, 1) for e in vector_of(live.state) if e.member == a)
-    first = state_at(base, orders, only_a1, g.committee)
+    first = state_at(base, orders, only_a1, g.epochs)
     assert not isinstance(first, str) and first.balance(b, "USD") == 110
     # Without the orders the vector names, the steward is behind and waits.
-    assert state_at(base, orders[:1], vector_of(live.state), g.committee) == "behind"
+    assert state_at(base, orders[:1], vector_of(live.state), g.epochs) == "behind"
     assert covers(vector_of(live.state), only_b) and not covers(only_b, vector_of(live.state))
 
 

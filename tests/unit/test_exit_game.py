@@ -62,7 +62,7 @@ def book(w: World, base: GroupState, view: LedgerView, number: int) -> GroupStat
         base,
         [],
         vector_of(base),
-        w.group.committee,
+        w.group.epochs,
         claims=records,
         ledger_height=view.height,
         number=number,
@@ -218,7 +218,7 @@ def test_claim_records_are_checked_against_the_ledger_view() -> None:
     assert claims_problem(base, [stranger], view.height, view) == "inconsistent"
     later = book(w, base, view, 3)
     going_back = state_at(
-        later, [], vector_of(later), w.group.committee, ledger_height=later.ledger_height - 1
+        later, [], vector_of(later), w.group.epochs, ledger_height=later.ledger_height - 1
     )
     assert going_back == "inconsistent"
 

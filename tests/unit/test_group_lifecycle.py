@@ -260,7 +260,7 @@ class Net:
                 identity=identity,
                 key=by_id[pub(identity)],
                 wallet_key=self.genesis.wallet_key,
-                committee=self.committee,
+                epochs=self.genesis.epochs,
                 base=genesis_state.copy(),
                 base_number=0,
                 adopted_at=0.0,
@@ -271,7 +271,7 @@ class Net:
                 ledger_id=LEDGER_ID,
                 ledger_fee=1,
             )
-        self.replica = Replica(genesis_state.copy(), self.committee)  # a member's view
+        self.replica = Replica(genesis_state.copy(), self.genesis.epochs)  # a member's view
         self.adopted: dict[bytes, list[CheckpointAdopted]] = {m: [] for m in self.machines}
         self.submitted: list[Settle | OpenWallet] = []
         self.ledger = LedgerState(

@@ -132,7 +132,7 @@ def test_members_with_the_same_certified_orders_hold_the_same_state_bytes(
     reference, history = random_valid_history(rng, n)
     shuffled = history[:]
     rng.shuffle(shuffled)
-    replica = Replica(G.genesis_state(), G.committee)
+    replica = Replica(G.genesis_state(), G.epochs)
     for signed in shuffled:
         replica.add_certified([signed])
         # At every step, nothing negative: a debit waits for the credits that fund it.
@@ -142,7 +142,7 @@ def test_members_with_the_same_certified_orders_hold_the_same_state_bytes(
 
 
 def test_replica_applies_an_order_once_however_often_it_arrives() -> None:
-    replica = Replica(G.genesis_state(), G.committee)
+    replica = Replica(G.genesis_state(), G.epochs)
     t = G.transfer(A, 1, B, 10)
     replica.add_certified([t, t])
     replica.add_certified([t])
@@ -150,7 +150,7 @@ def test_replica_applies_an_order_once_however_often_it_arrives() -> None:
 
 
 def test_replica_records_two_certified_orders_for_one_seq_as_equivocation() -> None:
-    replica = Replica(G.genesis_state(), G.committee)
+    replica = Replica(G.genesis_state(), G.epochs)
     first, second = G.transfer(A, 2, B, 10), G.transfer(A, 2, C, 10)
     replica.add_certified([first, second])
     assert len(replica.conflicts) == 1

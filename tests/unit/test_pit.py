@@ -536,8 +536,8 @@ def test_every_member_computes_the_same_pit_from_the_same_orders(
         play_step(book, step)
         intervals[-1].extend(book.applied[before:])
     # another member receives each interval's orders in a shuffled order
-    other = Replica(fresh_state(), committee=None)  # type: ignore[arg-type]
-    mine = Replica(fresh_state(), committee=None)  # type: ignore[arg-type]
+    other = Replica(fresh_state(), epochs=None)  # type: ignore[arg-type]
+    mine = Replica(fresh_state(), epochs=None)  # type: ignore[arg-type]
     for k, orders in enumerate(intervals):
         shuffled = list(orders)
         rng.shuffle(shuffled)

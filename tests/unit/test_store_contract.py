@@ -118,7 +118,7 @@ def test_replica_state_and_waiting_orders_persist_and_reload_exactly(store: Stor
     replica.add_certified([G.transfer(B, 3, C, 1)])  # waits: B's seq 1 and 2 are missing
     repo = ReplicaRepo(store, G.group_id)
     repo.save(replica)
-    again = repo.load(G.committee)
+    again = repo.load(G.epochs)
     assert again is not None
     assert again.state.encode() == replica.state.encode()
     assert again.waiting == replica.waiting
@@ -126,7 +126,7 @@ def test_replica_state_and_waiting_orders_persist_and_reload_exactly(store: Stor
     again.add_certified([G.transfer(B, 1, C, 1), G.transfer(B, 2, C, 1)])
     assert again.waiting == {} and again.state.next_seq(B) == 4
     repo.save(again)
-    assert repo.load(G.committee).waiting == {}  # type: ignore[union-attr]
+    assert repo.load(G.epochs).waiting == {}  # type: ignore[union-attr]
 
 
 def test_vote_locks_persist_and_reload_exactly(store: Store) -> None:

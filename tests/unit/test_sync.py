@@ -47,12 +47,12 @@ def certified_history(rng: random.Random, length: int) -> list[Certificate]:
 def certify(g: Group, batch: Batch) -> Certificate:
     digest = batch.digest(g.group_id)
     votes = [make_vote(k, g.group_id, digest) for k in g.stewards[: g.committee.quorum]]
-    return certificate_from_votes(batch, votes, g.committee, g.group_id)
+    return certificate_from_votes(batch, votes, g.epoch, g.group_id)
 
 
 class Member:
     def __init__(self) -> None:
-        self.replica = Replica(G.genesis_state(), G.committee)
+        self.replica = Replica(G.genesis_state(), G.epochs)
         self.repo = CertificateRepo(MemoryStore(), G.group_id)
 
     def take(self, cert: Certificate) -> None:
@@ -76,7 +76,7 @@ def test_replicas_with_random_parts_converge_by_pairwise_sync(
     for cert in certs:  # every certificate reaches at least one member
         for m in rng.sample(members, rng.randint(1, 4)):
             m.take(cert)
-    reference = Replica(G.genesis_state(), G.committee)
+    reference = Replica(G.genesis_state(), G.epochs)
     for cert in certs:
         reference.receive_certificate(cert)
     for _ in range(600):
@@ -110,7 +110,7 @@ def test_a_forged_certificate_in_a_reply_changes_nothing() -> None:
     rng = random.Random(2)
     (cert, *_) = certified_history(rng, 5)
     forged = Certificate(
-        cert.batch, tuple(StewardSignature(v.steward, bytes(64)) for v in cert.votes)
+        cert.epoch, cert.batch, tuple(StewardSignature(v.steward, bytes(64)) for v in cert.votes)
     )
     member = Member()
     before = member.replica.state.encode()

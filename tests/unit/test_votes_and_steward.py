@@ -32,14 +32,14 @@ def votes_for(b: Batch, count: int):  # type: ignore[no-untyped-def]
 
 def test_a_quorum_of_votes_makes_a_valid_certificate() -> None:
     b = batch(G.transfer(A, 1, B, 5))
-    cert = certificate_from_votes(b, votes_for(b, 3), G.committee, G.group_id)
-    assert verify_certificate(cert, G.committee, G.group_id) == b.digest(G.group_id)
+    cert = certificate_from_votes(b, votes_for(b, 3), G.epoch, G.group_id)
+    assert verify_certificate(cert, G.epochs, G.group_id) == b.digest(G.group_id)
     assert len(cert.votes) == G.committee.quorum == 3
 
 
 def test_fewer_than_a_quorum_is_not_a_certificate() -> None:
     b = batch(G.transfer(A, 1, B, 5))
-    collector = VoteCollector(b, G.committee, G.group_id)
+    collector = VoteCollector(b, G.epoch, G.group_id)
     for v in votes_for(b, 2):
         assert collector.add(v) is None
     sigs = tuple(
@@ -49,7 +49,7 @@ def test_fewer_than_a_quorum_is_not_a_certificate() -> None:
         )
     )
     with pytest.raises(InvalidCertificate, match="quorum"):
-        verify_certificate(Certificate(b, sigs), G.committee, G.group_id)
+        verify_certificate(Certificate(0, b, sigs), G.epochs, G.group_id)
 
 
 def test_a_certificate_with_an_outsider_or_a_bad_vote_is_rejected() -> None:
@@ -60,23 +60,25 @@ def test_a_certificate_with_an_outsider_or_a_bad_vote_is_rejected() -> None:
         [*good[:2], StewardSignature(outsider.steward, outsider.signature)], key=lambda s: s.steward
     )
     with pytest.raises(InvalidCertificate, match="outside"):
-        verify_certificate(Certificate(b, tuple(with_outsider)), G.committee, G.group_id)
+        verify_certificate(Certificate(0, b, tuple(with_outsider)), G.epochs, G.group_id)
     other = batch(G.transfer(A, 1, B, 6))
     wrong = [StewardSignature(v.steward, v.signature) for v in votes_for(other, 3)]
     with pytest.raises(InvalidCertificate, match="verify"):
         verify_certificate(
-            Certificate(b, tuple(sorted(wrong, key=lambda s: s.steward))), G.committee, G.group_id
+            Certificate(0, b, tuple(sorted(wrong, key=lambda s: s.steward))),
+            G.epochs,
+            G.group_id,
         )
 
 
 def test_vote_collector_rejects_votes_for_another_batch_and_forged_votes() -> None:
     b = batch(G.transfer(A, 1, B, 5))
-    collector = VoteCollector(b, G.committee, G.group_id)
+    collector = VoteCollector(b, G.epoch, G.group_id)
     other = batch(G.transfer(A, 1, B, 6))
     with pytest.raises(InvalidCertificate):
         collector.add(votes_for(other, 1)[0])
     v = votes_for(b, 1)[0]
-    forged = type(v)(v.batch_digest, pub(G.stewards[1]), v.signature)
+    forged = type(v)(v.epoch, v.batch_digest, pub(G.stewards[1]), v.signature)
     with pytest.raises(InvalidSignature):
         collector.add(forged)
     assert collector.votes == {}
@@ -117,13 +119,16 @@ def test_a_restarted_steward_keeps_its_locks() -> None:
     )
 
 
-def test_steward_forgets_locks_once_their_orders_are_applied() -> None:
+def test_steward_forgets_locks_once_a_checkpoint_covers_them() -> None:
     s = steward()
     b = batch(G.transfer(A, 1, B, 5))
     s.handle_batch(b)
-    cert = certificate_from_votes(b, votes_for(b, 3), G.committee, G.group_id)
-    effects = s.receive_certificate(cert)
+    cert = certificate_from_votes(b, votes_for(b, 3), G.epoch, G.group_id)
+    assert s.receive_certificate(cert) == []
+    assert (A, 1) in s.locks  # applied, not yet under a checkpoint: a seal reports it
+    effects = s.adopt_checkpoint(1, s.replica.state)
     assert s.locks == {} and effects and effects[0].keys == ((A, 1),)  # type: ignore[union-attr]
+    assert s.adopt_checkpoint(1, s.replica.state) == []  # not twice
 
 
 def test_a_batch_cannot_hold_two_orders_for_one_seq() -> None:
@@ -137,7 +142,7 @@ def test_a_replica_verifies_a_batch_once_and_still_refuses_bad_certificates() ->
     from proto import replica as replica_module  # noqa: PLC0415
 
     b = batch(G.transfer(A, 1, B, 5))
-    cert = certificate_from_votes(b, votes_for(b, 3), G.committee, G.group_id)
+    cert = certificate_from_votes(b, votes_for(b, 3), G.epoch, G.group_id)
     replica = G.replica()
     with mock.patch.object(
         replica_module, "verify_certificate", wraps=replica_module.verify_certificate
@@ -148,4 +153,4 @@ def test_a_replica_verifies_a_batch_once_and_still_refuses_bad_certificates() ->
     # The memory is per batch: a forged certificate for a batch never verified is refused.
     zeroed = tuple(StewardSignature(v.steward, bytes(64)) for v in cert.votes)
     with pytest.raises(InvalidCertificate):
-        replica.verify(Certificate(batch(G.transfer(A, 2, B, 6)), zeroed))
+        replica.verify(Certificate(0, batch(G.transfer(A, 2, B, 6)), zeroed))
