@@ -33,13 +33,16 @@ from proto.checkpointing import vector_of
 from proto.codec import Wire, decode, decode_reusing
 from proto.effects import (
     ForgetVoteLocks,
+    PersistSeal,
     PersistVoteLocks,
     RefuseBatch,
     ReportEquivocation,
+    SendSeal,
     SendVote,
 )
-from proto.epochs import Epochs
-from proto.errors import RemoteProtocolError
+from proto.epochs import Epoch, Epochs
+from proto.errors import LocalProtocolError, RemoteProtocolError
+from proto.handover import Handover, Seal, verify_handover
 from proto.orders import EquivocationProof, SignedOrder
 from proto.replica import Replica
 from proto.state import GroupState
@@ -49,7 +52,7 @@ from proto.sync import SyncHello, SyncReply, hello_of, plan_reply
 from proto.validation import BatchRefused, Refusal
 from proto.votes import Batch, Certificate, Vote, VoteCollector
 from storage.certificates import CertificateRepo
-from storage.repos import CheckpointRepo, VoteLockRepo
+from storage.repos import CheckpointRepo, EpochRepo, VoteLockRepo
 from storage.store import Store
 
 log = logging.getLogger(__name__)
@@ -104,12 +107,18 @@ class GroupNode:
         self.replica = Replica(base_state.copy(), epochs)
         seqs = {e.member: e.seq for e in vector_of(base_state)}
         self.recovered = self.replica.add_certified(self.certificates.orders_after(seqs))
+        self.epoch_records = EpochRepo(store, self.group_id)
+        handovers = self.epoch_records.load_handovers()
+        for handover in handovers:  # the epochs we entered before a restart
+            self.replica.enter(handover)
         self.steward = (
             Steward(
                 steward_key,
                 self.replica,
                 self.locks.load(),
+                seal=self.epoch_records.load_seal(),
                 checkpoint=0 if self.base is None else self.base[0].proposal.number,
+                epoch_base=handovers[-1].base if handovers else 0,
             )
             if steward_key
             else None
@@ -124,7 +133,7 @@ class GroupNode:
         the reader applies them (each is decoded once)."""
         self.listeners: list[Callable[[list[SignedOrder]], None]] = []
         """Called with the orders each certificate made applicable, in order."""
-        committee = epochs.current.committee
+        committee = self.replica.epochs.current.committee
         self.health = health or StewardHealth(committee.stewards, committee.quorum, p2p.member_id)
         """Which stewards voted for our batches, and which a batch waited for in vain (the
         runtime gives the checkpoint machine the same one: it adds signing sessions)."""
@@ -155,6 +164,47 @@ class GroupNode:
                 if isinstance(effect, ForgetVoteLocks):
                     self.locks.forget(effect.keys)
         self._applied(self.replica.replace_state(live.copy()))
+
+    # -- epochs (``proto.handover``) --------------------------------------------------------
+    def seal(self, next_epoch: Epoch) -> Seal:
+        """Seal the current epoch for ``next_epoch``: the seal is on disk before it is
+        returned, and from then on we never vote in this epoch (``LocalProtocolError``
+        if we are not its steward or sealed it for another epoch)."""
+        if self.steward is None:
+            raise LocalProtocolError("only a steward seals an epoch")
+        made: Seal | None = None
+        for effect in self.steward.seal(next_epoch):
+            if isinstance(effect, PersistSeal):
+                self.epoch_records.save_seal(effect.seal)  # fsync: before it leaves
+            elif isinstance(effect, SendSeal):
+                made = effect.seal
+        assert made is not None
+        return made
+
+    def enter(self, handover: Handover) -> bool:
+        """Take a hand-over into the next epoch: checked against our schedule (raises
+        ``InvalidCertificate``, nothing changes), stored, then applied; False if we are
+        in that epoch already."""
+        if len(self.replica.epochs) > handover.next.number:
+            return False
+        verify_handover(handover, self.replica.epochs, self.group_id)  # before it is stored
+        self.epoch_records.add_handover(handover)  # fsync: a restart comes back in it
+        if self.steward is not None:
+            for effect in self.steward.enter(handover):
+                if isinstance(effect, ForgetVoteLocks):
+                    self.locks.forget(effect.keys)
+        else:
+            self.replica.enter(handover)
+        committee = self.replica.epochs.current.committee
+        self.health.reset(committee.stewards, committee.quorum)
+        log.info(
+            "entered epoch %d: %d stewards, threshold %d, from checkpoint %d",
+            handover.next.number,
+            committee.n,
+            handover.next.threshold,
+            handover.next.first_checkpoint,
+        )
+        return True
 
     def _applied(self, applied: list[SignedOrder]) -> None:
         self.applied.set()

@@ -40,6 +40,17 @@ def _progress(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
 
 
+def _sizes(text: str, *, low: int, high: int) -> tuple[int, ...]:
+    """Sizes from a comma-separated list, each from ``low`` to ``high`` (exits 1 if not)."""
+    try:
+        wanted = tuple(int(s) for s in text.split(","))
+    except ValueError:
+        fail("sizes: integers separated by commas, e.g. 5,10,20,50")
+    if not wanted or any(not low <= s <= high for s in wanted):
+        fail(f"sizes: each from {low} to {high}")
+    return wanted
+
+
 def _guarded(run: Any) -> Any:
     try:
         return run()
@@ -132,12 +143,7 @@ def bench_scale(
     N - K members (the shape of a real trading group); by default all are stewards."""
     from devnet.bench_suite import scale  # noqa: PLC0415
 
-    try:
-        wanted = tuple(int(s) for s in sizes.split(","))
-    except ValueError:
-        fail("sizes: integers separated by commas, e.g. 5,10,20,50")
-    if not wanted or any(not 2 <= s <= 64 for s in wanted):
-        fail("sizes: each from 2 to 64")
+    wanted = _sizes(sizes, low=2, high=64)
     cap = stewards or None
     rows = _guarded(lambda: scale(wanted, seconds, stewards=cap, say=_progress))
     command = f"swapnet bench scale --sizes {sizes} --seconds {seconds:g} --stewards {stewards}"
@@ -155,6 +161,24 @@ def bench_frost(
     from devnet.benchmarks import bench_frost as run  # noqa: PLC0415
 
     _report("frost", run(reps), f"swapnet bench frost --reps {reps}", output, as_json)
+
+
+@bench_app.command("stewards")
+def bench_stewards_command(
+    reps: Annotated[int, typer.Option(min=1, help="repetitions per measurement")] = 3,
+    sizes: Annotated[str, typer.Option(help="committee sizes, comma-separated")] = "4,7,20",
+    output: OUTPUT = Path("BENCHMARKS.md"),
+    as_json: JSON = False,
+) -> None:
+    """Changing the committee (4, 7 and 20 stewards unless ``--sizes``): a reshare adding
+    one, a refresh, repairing a lost share, checking a hand-over (the whole committee's
+    computation in one process; the network adds a round trip per dealer or helper)."""
+    from devnet.bench_stewards import bench_stewards  # noqa: PLC0415
+
+    counts = _sizes(sizes, low=4, high=64)
+    command = f"swapnet bench stewards --reps {reps} --sizes {','.join(map(str, counts))}"
+    rows = _guarded(lambda: bench_stewards(reps, counts))
+    _report("stewards", rows, command, output, as_json)
 
 
 @bench_app.command("certify")

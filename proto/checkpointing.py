@@ -368,6 +368,39 @@ class CheckpointSteward:
     def is_steward(self) -> bool:
         return self.key is not None
 
+    def enter_epoch(self, epochs: Epochs, key: KeyPackage | None) -> None:
+        """A hand-over (checked by the caller, ``proto.handover``) made ``epochs.current``
+        the committee; ``key`` is our share of the same wallet key for it (a reshare's),
+        None if we are not one of its stewards. Signing sessions under the old shares end:
+        a share of one sharing never combines with another's, and checkpoints from the
+        new epoch's first on are proposed and signed by the new committee. The wallet's
+        pending transactions are signed again by it."""
+        if (
+            len(epochs) <= len(self.epochs)
+            or epochs.epochs[: len(self.epochs)] != self.epochs.epochs
+        ):
+            raise LocalProtocolError("not a later schedule of ours")
+        if key is not None and key.group_public_key != self.wallet_key:
+            raise LocalProtocolError("the key share is not for this wallet")
+        committee = epochs.current.committee
+        if key is not None and committee.stewards[key.identifier - 1] != self.id:
+            raise LocalProtocolError("the key share is not ours in the new committee")
+        pending = [(job.action, job.since) for job in self.wallet_jobs.jobs.values()]
+        self.epochs = epochs
+        self.key = key
+        self.signer = Signer(key) if key is not None else None
+        self.sessions = SigningSessions(self.signer)
+        self.coordinators = {}
+        self.accepted = {
+            k: p for k, p in self.accepted.items() if p.epoch == epochs.at(p.number).number
+        }
+        if self.lock is not None and self.lock.epoch != epochs.at(self.lock.number).number:
+            self.lock = None  # a proposal the old committee can no longer sign
+        self.wallet_jobs = WalletJobs(committee, self.id, self.timeout)
+        for action, since in pending:
+            self.wallet_jobs.approve(action, since)
+        self.health.reset(committee.stewards, committee.quorum)
+
     # -- inputs -------------------------------------------------------------------------
     def on_applied(self, orders: list[SignedOrder], now: float) -> list[CheckpointEffect]:
         """Certified orders the node's replica just applied (in order)."""

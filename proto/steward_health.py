@@ -61,6 +61,12 @@ class StewardHealth:
         self._heard: set[int] = set()
         self._over: set[int] = set()
 
+    def reset(self, stewards: Sequence[bytes], quorum: int) -> None:
+        """A new epoch's committee: its stewards are watched (what we knew of those that
+        stay is kept), the others are no longer."""
+        self.quorum = quorum
+        self.stewards = {s: self.stewards.get(s, StewardSeen()) for s in stewards}
+
     def voted(self, steward: bytes, now: float) -> None:
         seen = self.stewards.get(steward)
         if seen is not None:

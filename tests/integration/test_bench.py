@@ -80,6 +80,15 @@ def test_gas_has_a_row_per_group_wallet_call(tmp_path: Path) -> None:
     assert {row["hardfork"] for row in calls.values()} == {"prague"}
 
 
+def test_stewards_has_a_row_per_committee_size(tmp_path: Path) -> None:
+    result = bench(tmp_path, "stewards", "--reps", "1", "--sizes", "4,7")
+    assert [r["stewards"] for r in result["rows"]] == ["4 (t = 3)", "7 (t = 5)"]
+    for row in result["rows"]:
+        for column in ("reshare, add one (ms)", "refresh (ms)", "repair one share (ms)"):
+            assert number(row[column]) > 0
+        assert number(row["check a hand-over (ms)"]) > 0
+
+
 def test_latency_at_an_offered_rate(tmp_path: Path) -> None:
     result = bench(tmp_path, "latency", "--rate", "20", "--seconds", "1", "-n", "2", "--chunk", "2")
     (row,) = result["rows"]

@@ -1,7 +1,8 @@
 """Orders to certificates over real libp2p hosts on 127.0.0.1 (one trio run): 4 stewards
 and 2 members. Certificates reach everyone by gossip; a member that was not there catches
 up by sync; a forged order certifies nothing; a steward rebuilt from its LevelDB store
-still refuses to vote twice for one (sender, seq)."""
+still refuses to vote twice for one (sender, seq); a hand-over moves every node to the
+next epoch's committee, on disk."""
 
 from __future__ import annotations
 
@@ -16,6 +17,10 @@ import trio
 from node.certification import VOTE_PROTOCOL, GroupNode, NotCertified
 from node.p2p import open_p2p
 from proto.codec import decode
+from proto.effects import SendVote
+from proto.epochs import Epoch
+from proto.errors import InvalidCertificate, LocalProtocolError
+from proto.handover import Handover
 from proto.orders import SignedOrder, Transfer
 from proto.validation import BatchRefused
 from proto.votes import Batch, Vote
@@ -115,3 +120,46 @@ async def test_a_restarted_steward_still_refuses_a_second_order_for_one_seq(tmp_
                 assert answer.refusals[0].reason == "conflicts-with-vote-lock"
                 assert reborn.equivocations and reborn.equivocations[0].member == pub(ALICE)
         nursery.cancel_scope.cancel()
+
+
+async def test_a_hand_over_moves_every_node_to_the_next_epoch_and_survives_a_restart(
+    tmp_path: Path,
+) -> None:
+    """Three of the four stewards seal epoch 0 for an epoch without the fourth; every node
+    enters it; alice's next payment is certified by the new committee in epoch 1; the
+    removed steward votes no more; a forged hand-over changes nothing; and a steward
+    rebuilt from its store comes back in epoch 1, its seal kept."""
+    ids = sorted(pub(k) for k in G.stewards)
+    removed = ids[3]
+    keys = {pub(k): k for k in G.stewards}
+    nxt = Epoch(1, 2, tuple(ids[:3]), 2)
+    async with trio.open_nursery() as nursery, group(tmp_path, nursery) as nodes:
+        alice = nodes[pub(ALICE)]
+        before = await alice.submit(alice_pays(1, 1, random.Random(1)))
+        assert before.epoch == 0
+        seals = [nodes[s].seal(nxt) for s in ids[:3]]
+        with pytest.raises(LocalProtocolError, match="another"):
+            nodes[ids[0]].seal(Epoch(1, 2, tuple(ids[1:]), 2))  # an epoch is sealed once
+        forged = Handover(nxt, (seals[0], seals[1]))  # two seals: below the quorum of 3
+        with pytest.raises(InvalidCertificate):
+            alice.enter(forged)
+        assert len(alice.replica.epochs) == 1
+        handover = Handover(nxt, tuple(sorted(seals, key=lambda s: s.steward)))
+        for node in nodes.values():
+            assert node.enter(handover)
+            assert not node.enter(handover)  # a second copy changes nothing
+        cert = await alice.submit(alice_pays(2, 1, random.Random(2)))
+        assert cert.epoch == 1 and {v.steward for v in cert.votes} <= set(ids[:3])
+        order = alice_pays(3, 1, random.Random(3))
+        raw = await alice.p2p.request(removed, VOTE_PROTOCOL, Batch(tuple(order)).encode())
+        assert decode(raw, BatchRefused).refusals[0].reason == "not-a-steward-of-this-epoch"
+        nursery.cancel_scope.cancel()
+    steward = ids[0]
+    async with open_p2p(keys[steward]) as p2p:
+        with LevelDBStore(tmp_path / steward.hex()[:12]) as store:
+            reborn = GroupNode(p2p, store, G.epochs, G.genesis_state(), keys[steward])
+            assert reborn.replica.epochs.current == nxt
+            assert reborn.steward is not None and reborn.steward.seal_made == seals[0]
+            assert reborn.replica.state.next_seq(pub(ALICE)) == 3
+            later = Batch(tuple(alice_pays(3, 1, random.Random(4))))
+            assert any(isinstance(e, SendVote) for e in reborn.steward.handle_batch(later))
