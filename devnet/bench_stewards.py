@@ -25,6 +25,7 @@ from proto.resharing import (
     ReshareDealer,
     ReshareReply,
     ReshareSpec,
+    approve,
     check_echoes,
     finish,
     make_echo,
@@ -55,12 +56,15 @@ def _ceremony(
 ) -> None:
     """A whole reshare: every dealer deals to every new steward (replies encoded and
     decoded), every new steward echoes, checks the others' echoes and finishes."""
+    quorum = Committee(spec.old_stewards).quorum
+    approvals = [approve(spec, ids[s]) for s in spec.old_stewards[:quorum]]
     dealers = {
         d: ReshareDealer.create(
             spec,
             ids[spec.dealer_key(d)],
             keys[spec.dealer_key(d)],
             [_rand() for _ in range(spec.new_threshold - 1)],
+            approvals,
         )
         for d in spec.dealers
     }

@@ -9,24 +9,32 @@ steward's key package records them), the dealers S (at least the old threshold o
 by FROST identifier), and the new committee and threshold. Its hash is the ceremony id,
 so nothing of one ceremony counts in another.
 
+Approval comes first. A dealer deals only for a spec that a quorum of the old committee
+approved (``ReshareApproval``, each steward's signature over the ceremony id, given when
+its own operator asked for this very change): its shares to the new stewards, once the
+new threshold of them are together, rebuild its weighted share, so a spec that anyone
+could write (naming its own keys as the new committee) would hand it the wallet key.
+
 The exchange is the DKG's (``proto.formation``): pull-based and idempotent. Each dealer
-(an old steward in S) checks the spec against its own key package before it deals
-anything (a spec with a wrong old public share would let a liar blame an honest dealer),
-deals from coefficients its node keeps sealed on disk (so a restarted dealer deals the
-very same shares), and answers each new steward that asks (authenticated by the
-connection) with its signed ``ResharePackage`` and the signed share dealt to it. A new
-steward checks every reply: the package and share signed by the dealer's identity key;
-the commitment's constant term is lambda_i * PK_i, i's Lagrange-weighted old public share
-(so the constants add up to the wallet key and nobody deals anything else); its share is
-on the commitment. A reply that fails one of the last two is a ``ReshareComplaint``: the
+(an old steward in S) checks the approvals and the spec against its own key package
+before it deals anything (a spec with a wrong old public share would let a liar blame an
+honest dealer), deals from coefficients its node keeps sealed on disk (so a restarted
+dealer deals the very same shares), and answers each new steward that asks
+(authenticated by the connection) with its signed ``ResharePackage`` and the signed share
+dealt to it. A new steward checks every reply: the package and share signed by the
+dealer's identity key; the commitment's constant term is lambda_i * PK_i, i's
+Lagrange-weighted old public share (so the constants add up to the wallet key and nobody
+deals anything else); its share is on the commitment. A reply that fails one of the last two is a ``ReshareComplaint``: the
 dealer's own signatures over what it got wrong, which anyone holding the spec can judge
 (``judge_complaint``). Before it finishes, a new steward signs a ``ReshareEcho`` of every
 package it holds and checks every other new steward's: a dealer that gave two halves two
 commitments is caught by its two signed packages.
 
-Invariants: the key package a new steward ends with is for the spec's wallet key, under
-the new threshold, with public shares every new steward computes alike (the echo); a
-dealer is blamed only by its own signatures.
+Invariants: nothing is dealt without a quorum's approval; the key package a new steward
+ends with is for the spec's wallet key, under the new threshold, with public shares every
+new steward computes alike (the echo); a dealer is blamed only by its own signatures.
+After a hand-over the old committee's honest stewards erase their old shares: old shares
+of one sharing still combine with each other (the key is the same), never with new ones.
 """
 
 from __future__ import annotations
@@ -39,6 +47,7 @@ from nacl.signing import SigningKey
 
 from proto import signing
 from proto.codec import Bytes, ListOf, Obj, Text, UInt, Wire, register, wf
+from proto.committee import Committee
 from proto.frost.core import vss_verify
 from proto.frost.curve import FrostError
 from proto.frost.dkg import DkgFault
@@ -47,6 +56,7 @@ from proto.frost.reshare import ReshareDeal, reshare_deal, reshare_finish
 from proto.frost.suite import SUITES, Ciphersuite
 from proto.kinds import DIGEST, MAX_STEWARDS, MEMBER_ID, SIGNATURE
 
+APPROVAL_DOMAIN = "reshare-approval"
 PACKAGE_DOMAIN = "reshare-package"
 SHARE_DOMAIN = "reshare-share"
 ECHO_DOMAIN = "reshare-echo"
@@ -135,6 +145,37 @@ def spec_for(
         tuple(sorted(new_stewards)),
         new_threshold,
     )
+
+
+@register(19, "reshare-approval")
+@dataclass(frozen=True)
+class ReshareApproval(Wire):
+    """An old steward's consent to one ceremony (its operator asked for this change)."""
+
+    ceremony: bytes = wf(DIGEST)
+    steward: bytes = wf(MEMBER_ID)
+    signature: bytes = wf(SIGNATURE)
+
+
+def approve(spec: ReshareSpec, identity: SigningKey) -> ReshareApproval:
+    ceremony = spec.ceremony()
+    sig = signing.sign(identity, APPROVAL_DOMAIN, spec.group_id, ceremony)
+    return ReshareApproval(ceremony, signing.public_key_of(identity), sig)
+
+
+def check_approved(spec: ReshareSpec, approvals: Sequence[ReshareApproval]) -> None:
+    """Raise ``FrostError`` unless a quorum of distinct old stewards approved this spec."""
+    ceremony = spec.ceremony()
+    good = {
+        a.steward
+        for a in approvals
+        if a.ceremony == ceremony
+        and a.steward in spec.old_stewards
+        and signing.is_valid(a.steward, a.signature, APPROVAL_DOMAIN, spec.group_id, ceremony)
+    }
+    quorum = Committee(spec.old_stewards).quorum
+    if len(good) < quorum:
+        raise FrostError(f"{len(good)} old stewards approved this change, a quorum is {quorum}")
 
 
 @register(27, "reshare-package")
@@ -227,9 +268,16 @@ class ReshareDealer:
 
     @classmethod
     def create(
-        cls, spec: ReshareSpec, identity: SigningKey, key: KeyPackage, coefficients: Sequence[int]
+        cls,
+        spec: ReshareSpec,
+        identity: SigningKey,
+        key: KeyPackage,
+        coefficients: Sequence[int],
+        approvals: Sequence[ReshareApproval],
     ) -> ReshareDealer:
-        """Raises ``FrostError`` unless ``key`` is a dealer's of this very spec."""
+        """Raises ``FrostError`` unless a quorum of the old committee approved the spec and
+        ``key`` is a dealer's of this very spec."""
+        check_approved(spec, approvals)
         if not spec.matches(key):
             raise FrostError("the spec's old committee is not the one our key package records")
         if key.identifier not in spec.dealers:

@@ -18,11 +18,13 @@ from proto.frost.dkg import DkgFault
 from proto.frost.keys import KeyPackage
 from proto.frost.suite import ED25519, SECP256K1, Ciphersuite
 from proto.resharing import (
+    ReshareApproval,
     ReshareComplaint,
     ReshareDealer,
     ReshareFault,
     ReshareReply,
     ReshareSpec,
+    approve,
     check_echoes,
     finish,
     judge_complaint,
@@ -51,6 +53,12 @@ def dealt(suite: Ciphersuite, stewards: list[bytes], t: int, seed: int) -> dict[
     }
 
 
+def approved(spec: ReshareSpec, ids: dict[bytes, SigningKey]) -> list[ReshareApproval]:
+    """A quorum of the old committee's approvals (each operator asked for the change)."""
+    quorum = (len(spec.old_stewards) + (len(spec.old_stewards) - 1) // 3 + 2) // 2
+    return [approve(spec, ids[s]) for s in spec.old_stewards[:quorum]]
+
+
 def run_reshare(
     spec: ReshareSpec,
     ids: dict[bytes, SigningKey],
@@ -65,6 +73,7 @@ def run_reshare(
             ids[spec.dealer_key(d)],
             keys[spec.dealer_key(d)],
             [rng.randrange(suite.order) for _ in range(spec.new_threshold - 1)],
+            approved(spec, ids),
         )
         for d in spec.dealers
     }
@@ -149,9 +158,35 @@ def replies_for(spec, ids, keys, steward):  # type: ignore[no-untyped-def]
             ids[spec.dealer_key(d)],
             keys[spec.dealer_key(d)],
             [rng.randrange(9, 99) for _ in range(3)],
+            approved(spec, ids),
         )
         out[d] = dealer.reply_to(steward)
     return out
+
+
+def test_a_dealer_deals_nothing_without_a_quorum_of_the_old_committees_approvals() -> None:
+    """Anyone can write a spec naming its own keys as the new committee: dealing to it
+    would hand over the wallet key. Approvals are what stop that."""
+    spec, ids, keys = setup()
+    d = spec.dealer_key(1)
+    good = approved(spec, ids)
+    other = replace(spec, new_threshold=2)  # another ceremony
+    outsider = key("reshare", "outsider")
+    lies = {
+        "none": [],
+        "below the quorum": good[:2],
+        "the same steward thrice": [good[0]] * 3,
+        "for another ceremony": approved(other, ids),
+        "forged": [replace(a, signature=bytes(64)) for a in good],
+        "from outsiders": [*good[:2], approve(spec, outsider)],
+    }
+    for why, approvals in lies.items():
+        with pytest.raises(FrostError, match="approved"):
+            ReshareDealer.create(spec, ids[d], keys[d], [1, 2, 3], approvals)
+        assert why
+    assert ReshareDealer.create(spec, ids[d], keys[d], [1, 2, 3], good).reply_to(
+        spec.new_stewards[0]
+    )
 
 
 def test_a_dealer_refuses_a_spec_that_misstates_the_old_committee() -> None:
@@ -161,10 +196,12 @@ def test_a_dealer_refuses_a_spec_that_misstates_the_old_committee() -> None:
     )
     d = lying.dealer_key(1)
     with pytest.raises(FrostError, match="key package"):
-        ReshareDealer.create(lying, ids[d], keys[d], [1, 2, 3])
+        ReshareDealer.create(lying, ids[d], keys[d], [1, 2, 3], approved(lying, ids))
     outsider = spec.new_stewards[-1]  # a new steward, not a dealer
     with pytest.raises(FrostError):
-        ReshareDealer.create(spec, ids[outsider], keys[spec.dealer_key(1)], [1, 2, 3])
+        ReshareDealer.create(
+            spec, ids[outsider], keys[spec.dealer_key(1)], [1, 2, 3], approved(spec, ids)
+        )
 
 
 @pytest.mark.parametrize("lie", ["constant", "share"])
@@ -174,7 +211,9 @@ def test_a_cheating_dealer_is_convicted_by_its_own_signatures(lie: str) -> None:
     replies = replies_for(spec, ids, keys, me)
     cheat = 2
     dealer_key = ids[spec.dealer_key(cheat)]
-    honest = ReshareDealer.create(spec, dealer_key, keys[spec.dealer_key(cheat)], [4, 5, 6])
+    honest = ReshareDealer.create(
+        spec, dealer_key, keys[spec.dealer_key(cheat)], [4, 5, 6], approved(spec, ids)
+    )
     deal = honest.deal
     suite = ED25519
     if lie == "constant":  # deals lambda_i * s_i + 1 instead
@@ -219,7 +258,9 @@ def test_a_dealer_that_shows_two_commitments_is_caught_by_the_echo() -> None:
     mine = replies_for(spec, ids, keys, a)
     theirs = replies_for(spec, ids, keys, b)
     d = spec.dealer_key(2)
-    other = ReshareDealer.create(spec, ids[d], keys[d], [7, 7, 7]).reply_to(b)  # another polynomial
+    other = ReshareDealer.create(spec, ids[d], keys[d], [7, 7, 7], approved(spec, ids)).reply_to(
+        b
+    )  # another polynomial
     assert other is not None
     theirs[2] = other
     with pytest.raises(DkgFault) as caught:
