@@ -390,11 +390,17 @@ class NodeRuntime:
         )
         base = node.base
         interval = float(genesis.checkpoint_interval)
+        epochs = node.replica.epochs  # genesis's, and the hand-overs stored since
+        if key_package is not None and len(epochs) > 1:
+            raise ValueError(  # a reshared share is kept per epoch once hand-overs run live
+                f"this node entered epoch {epochs.current.number} but holds only the "
+                "genesis's key share"
+            )
         machine = CheckpointSteward(
             identity=self.key,
             key=key_package,
             wallet_key=genesis.wallet_key,
-            epochs=genesis.epochs,
+            epochs=epochs,
             base=genesis_state(genesis) if base is None else base[1],
             base_number=0 if base is None else base[0].proposal.number,
             adopted_at=trio.current_time(),

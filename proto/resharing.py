@@ -24,11 +24,12 @@ dealer deals the very same shares), and answers each new steward that asks
 dealt to it. A new steward checks every reply: the package and share signed by the
 dealer's identity key; the commitment's constant term is lambda_i * PK_i, i's
 Lagrange-weighted old public share (so the constants add up to the wallet key and nobody
-deals anything else); its share is on the commitment. A reply that fails one of the last two is a ``ReshareComplaint``: the
-dealer's own signatures over what it got wrong, which anyone holding the spec can judge
-(``judge_complaint``). Before it finishes, a new steward signs a ``ReshareEcho`` of every
-package it holds and checks every other new steward's: a dealer that gave two halves two
-commitments is caught by its two signed packages.
+deals anything else); its share is on the commitment. A reply that fails one of the
+last two is a ``ReshareComplaint``: the dealer's own signatures over what it got wrong,
+which anyone holding the spec can judge (``judge_complaint``). Before it finishes, a new
+steward signs a ``ReshareEcho`` of every package it holds and checks every other new
+steward's: a dealer that gave two halves two commitments is caught by its two signed
+packages.
 
 Invariants: nothing is dealt without a quorum's approval; the key package a new steward
 ends with is for the spec's wallet key, under the new threshold, with public shares every

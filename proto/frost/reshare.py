@@ -83,10 +83,9 @@ def refresh_finish(key: KeyPackage, deals: Mapping[int, RefreshDeal]) -> KeyPack
         raise DkgFault(bad, "invalid refresh deal")
     received = sum(d.shares[key.identifier] for d in deals.values())
     new_share = (key.signing_share + received) % suite.order
+    summed = [suite.point_sum(t) for t in zip(*(d.commitment for d in deals.values()), strict=True)]
     public = {
-        j: suite.point_sum(
-            [pk, *(suite.commitment_at([suite.identity, *d.commitment], j) for d in deals.values())]
-        )
+        j: suite.point_add(pk, suite.commitment_at([suite.identity, *summed], j))
         for j, pk in key.public_shares.items()
     }
     return KeyPackage(key.identifier, new_share, key.group_public_key, public, key.threshold, suite)
@@ -161,8 +160,8 @@ def reshare_finish(
     if group_key != old_group_key:
         raise FrostError("reshared constants do not add up to the group key")
     share = sum(d.shares[identifier] for d in deals.values()) % suite.order
-    public = {
-        j: suite.point_sum([suite.commitment_at(d.commitment, j) for d in deals.values()])
-        for j in new_participants
-    }
+    # the commitments add up term by term (evaluation at j is linear): one polynomial
+    # to evaluate per participant instead of one per dealer
+    summed = [suite.point_sum(t) for t in zip(*(d.commitment for d in deals.values()), strict=True)]
+    public = {j: suite.commitment_at(summed, j) for j in new_participants}
     return KeyPackage(identifier, share, group_key, public, new_threshold, suite)
