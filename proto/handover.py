@@ -30,6 +30,15 @@ stewards crashing (every lock and seal is on disk before what it forbids could l
 * two different hand-overs of e cannot both exist: each needs a quorum of seals, and an
   honest steward seals e once (its seal is on disk).
 
+Which next epoch a steward seals for is not its own choice: it is the one the checkpoint
+that closes e names (agreed and FROST-signed under e's committee like any checkpoint, its
+first checkpoint the one after), with the new committee's shares already dealt
+(``proto.resharing``). So every honest steward seals for the same next epoch, once it has
+adopted that checkpoint, and a seal is never spent on a change that does not happen (a
+seal cannot be taken back: a quorum's worth of seals for a change that stalls would stop
+e's voting). Putting the change into a checkpoint proposal is the node's part, not built
+yet (SECURITY.md, "Not covered yet").
+
 An order in flight at the hand-over takes effect exactly once: either a certificate of e
 or one of e+1 (for its carried order, the only one e+1 may certify there) applies it, and
 a replica applies a (member, seq) once. The payer is told which epoch's certificate
