@@ -29,7 +29,7 @@ import trio
 from nacl.signing import SigningKey
 
 from node.p2p import P2P, Limit, P2PError
-from proto.checkpointing import vector_of
+from proto.checkpoint_proposals import vector_of
 from proto.codec import Wire, decode, decode_reusing
 from proto.effects import (
     ForgetVoteLocks,

@@ -30,14 +30,13 @@ import trio
 from node.background import spawn
 from node.certification import GroupNode
 from node.p2p import Limit, P2PError, member_of
+from proto.checkpoint_proposals import Completed, Proposal
 from proto.checkpointing import (
     Broadcast,
     CheckpointAdopted,
     CheckpointEffect,
     CheckpointSteward,
-    Completed,
     PersistCheckpointLock,
-    Proposal,
     SendToSteward,
     SubmitWalletTx,
 )

@@ -35,7 +35,7 @@ from node.checkpoints import CheckpointService
 from node.files import write_private
 from node.ledger_port import LedgerError, LedgerEvent, LedgerPort, LedgerUnavailable, Receipt
 from proto.chain_leaf import ChainTree, chain_leaves
-from proto.checkpointing import Completed
+from proto.checkpoint_proposals import Completed
 from proto.errors import DecodeError, RemoteProtocolError
 from proto.evidence import (
     BadEvidence,

@@ -46,6 +46,10 @@ class Checkpoint(Wire):
     the same ``members`` leaves in the same order as ``balances_root``."""
     ledger_id: bytes = wf(DIGEST)
     """The genesis's ledger: the devnet ledger's id, or an EVM chain and contract."""
+    next_epoch: bytes = wf(DIGEST, default=bytes(32))
+    """The digest of the epoch this checkpoint hands over to (``proto.epochs``: its
+    committee signs from the next checkpoint on), or zeros: the group's signature over the
+    checkpoint is the old committee's agreement to the change."""
 
     def signing_message(self) -> bytes:
         return signing.domain_message(CHECKPOINT_DOMAIN, self.group_id, self.encode())
@@ -74,8 +78,14 @@ class Checkpoint(Wire):
         return self.number, self.chain_root, self.members, self.body()
 
 
-def checkpoint_of(state: GroupState, number: int, ledger_id: bytes = bytes(32)) -> Checkpoint:
-    """The checkpoint ``number`` of ``state``, on the genesis's ledger ``ledger_id``."""
+def checkpoint_of(
+    state: GroupState,
+    number: int,
+    ledger_id: bytes = bytes(32),
+    next_epoch: bytes = bytes(32),
+) -> Checkpoint:
+    """The checkpoint ``number`` of ``state``, on the genesis's ledger ``ledger_id``,
+    handing over to the epoch of digest ``next_epoch`` (zeros: none)."""
     snap = state.snapshot()  # once, for both trees and the state digest
     tree = BalanceTree(state, snap)
     return Checkpoint(
@@ -87,6 +97,7 @@ def checkpoint_of(state: GroupState, number: int, ledger_id: bytes = bytes(32)) 
         state.ledger_height,
         ChainTree(chain_leaves(state, snap, tree)).root,
         ledger_id,
+        next_epoch,
     )
 
 

@@ -39,6 +39,16 @@ adopted one is adopted once the steward can rebuild its state; the certified ord
 covers leave the steward's order log. A member that is not a steward runs the same machine
 without a key share: it only adopts.
 
+Epochs (``proto.epochs``): a proposal names the epoch whose committee signs its number
+(``committee_at``), and may name the next epoch: a change of stewards (``approve_change``
+records that our operator asked for it; ``hold_share`` keeps our reshared share of the
+wallet key for it). A steward signs a checkpoint that names a change only if it was asked
+for that very change, first checkpoint the next number; the checkpoint commits to the
+next epoch's digest, so the group's signature is the old committee's agreement and a peer
+cannot wrap the signed checkpoint in another change. Adopting it moves the machine into
+the next epoch (with its share, if it holds one): the new committee proposes and signs
+from the next number on; the node's stewards then seal the old epoch (``proto.handover``).
+
 Wallet transactions (``approve_wallet_tx``, ``wallet_nonce_seen``): the machine runs the
 FROST sessions of the jobs ``proto.wallet_signing`` says are ours to coordinate; the result
 is a ``SubmitWalletTx`` effect. Who stalls a round: ``proto.steward_health``.
@@ -46,7 +56,6 @@ is a ``SubmitWalletTx`` effect. Who stalls a round: ``proto.steward_health``.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
@@ -54,19 +63,25 @@ from nacl.signing import SigningKey
 
 from proto import signing
 from proto.admission import (
-    Admission,
     Join,
     admissions_for,
     admissions_problem,
-    apply_admissions,
 )
-from proto.admission import by_member as admission_key
-from proto.checkpoint import Checkpoint, SignedCheckpoint, checkpoint_of
-from proto.claims import ClaimRecord, apply_claims, claims_for, claims_problem
-from proto.claims import by_member as claim_key
-from proto.codec import ListOf, Obj, UInt, Wire, register, wf
+from proto.checkpoint import Checkpoint, checkpoint_of
+from proto.checkpoint_proposals import (
+    EMPTY,
+    PROPOSAL_DOMAIN,
+    Completed,
+    Proposal,
+    covers,
+    state_at,
+    vector_of,
+)
+from proto.claims import claims_for, claims_problem
+from proto.codec import Wire
 from proto.committee import Committee
-from proto.epochs import Epochs
+from proto.epoch_changes import EpochChanges
+from proto.epochs import Epoch, Epochs
 from proto.errors import InvalidSignature, LocalProtocolError
 from proto.frost.curve import FrostError
 from proto.frost.keys import KeyPackage
@@ -83,92 +98,18 @@ from proto.frost.session import (
     SignRequest,
 )
 from proto.genesis import AdmissionPolicy
-from proto.kinds import MAX_MEMBERS, MEMBER_ID, SEQ, SIGNATURE, WALLET_SIGNATURE
 from proto.ledger_view import LedgerView, ViewEvent
 from proto.orders import SignedOrder
 from proto.replica import Replica
-from proto.settles import SettleRecord, apply_settles, settles_for, settles_problem
+from proto.settles import settles_for, settles_problem
 from proto.signing_sessions import SESSION_TTL, SigningSessions, SigningStatistics
 from proto.state import GroupState
 from proto.steward_health import StewardHealth
 from proto.wallet_signing import WalletJobs
 from proto.wallet_txs import DevnetWallet, WalletAction, WalletFormat
 
-PROPOSAL_DOMAIN = "checkpoint-proposal"
 OPEN_POLICY = AdmissionPolicy(0, 0, (), 0, 0)
 VARIANTS_KEPT = 4
-
-EMPTY = Checkpoint(bytes(32), 1, bytes(32), 0, bytes(32), 0, bytes(32), bytes(32))
-"""A placeholder checkpoint for a proposal that is still being drafted."""
-
-
-@register(52, "seq-entry")
-@dataclass(frozen=True)
-class SeqEntry(Wire):
-    member: bytes = wf(MEMBER_ID)
-    seq: int = wf(SEQ)
-
-
-def by_member(e: SeqEntry) -> bytes:
-    return e.member
-
-
-@register(53, "checkpoint-proposal")
-@dataclass(frozen=True)
-class Proposal(Wire):
-    attempt: int = wf(UInt(32))
-    proposer: bytes = wf(MEMBER_ID)
-    vector: tuple[SeqEntry, ...] = wf(
-        ListOf(Obj(SeqEntry), max_items=MAX_MEMBERS, strictly_sorted=True, sort_key=by_member)
-    )
-    ledger_height: int = wf(UInt(64))
-    admissions: tuple[Admission, ...] = wf(
-        ListOf(Obj(Admission), max_items=MAX_MEMBERS, strictly_sorted=True, sort_key=admission_key)
-    )
-    claims: tuple[ClaimRecord, ...] = wf(
-        ListOf(Obj(ClaimRecord), max_items=MAX_MEMBERS, strictly_sorted=True, sort_key=claim_key)
-    )
-    settles: tuple[SettleRecord, ...] = wf(ListOf(Obj(SettleRecord), max_items=MAX_MEMBERS))
-    """The wallet's settles the ledger shows by ``ledger_height`` (``proto.settles``)."""
-    checkpoint: Checkpoint = wf(Obj(Checkpoint))
-    signature: bytes = wf(SIGNATURE)
-    epoch: int = wf(UInt(32), default=0)
-    """The epoch whose committee signs this checkpoint (``Epochs.at(number)``)."""
-
-    def body(self) -> bytes:
-        return replace(self, signature=bytes(64)).encode()
-
-    def session_id(self) -> bytes:
-        return hashlib.sha256(b"swapnet/1/checkpoint-session\x00" + self.body()).digest()
-
-    @property
-    def number(self) -> int:
-        return self.checkpoint.number
-
-
-@register(54, "checkpoint-completed")
-@dataclass(frozen=True)
-class Completed(Wire):
-    """A proposal with the group's signature over its checkpoint: what stewards gossip when
-    a checkpoint completes (the vector lets anyone rebuild the state it commits to)."""
-
-    proposal: Proposal = wf(Obj(Proposal))
-    signature: bytes = wf(WALLET_SIGNATURE)
-
-    @property
-    def signed(self) -> SignedCheckpoint:
-        return SignedCheckpoint(self.proposal.checkpoint, self.signature)
-
-
-def vector_of(state: GroupState) -> tuple[SeqEntry, ...]:
-    return tuple(
-        SeqEntry(m, a.last_seq) for m, a in sorted(state.accounts.items()) if a.last_seq > 0
-    )
-
-
-def covers(newer: tuple[SeqEntry, ...], older: tuple[SeqEntry, ...]) -> bool:
-    have = {e.member: e.seq for e in newer}
-    return all(have.get(e.member, 0) >= e.seq for e in older)
 
 
 def attempt_at(due: float, timeout: float) -> int:
@@ -178,51 +119,6 @@ def attempt_at(due: float, timeout: float) -> int:
     while timeout * (attempt + 1) * (attempt + 2) / 2 <= due:
         attempt += 1
     return attempt
-
-
-def state_at(
-    base: GroupState,
-    log: list[SignedOrder],
-    vector: tuple[SeqEntry, ...],
-    epochs: Epochs,
-    admissions: tuple[Admission, ...] = (),
-    *,
-    claims: tuple[ClaimRecord, ...] = (),
-    settles: tuple[SettleRecord, ...] = (),
-    ledger_height: int | None = None,
-    number: int = 0,
-) -> GroupState | str:
-    """The state of checkpoint ``number``: ``base`` less the settles the ledger paid, plus
-    the logged orders within ``vector``, plus ``admissions`` and ``claims`` read at
-    ``ledger_height``
-    (``None``: the base's); or ``"behind"`` (orders missing from the log) or
-    ``"inconsistent"`` (no replay reaches the vector, the ledger height goes back, or the
-    admissions or claims do not fit)."""
-    target = {e.member: e.seq for e in vector}
-    height = base.ledger_height if ledger_height is None else ledger_height
-    if not covers(vector, vector_of(base)) or height < base.ledger_height:
-        return "inconsistent"
-    within = [o for o in log if all(p.seq <= target.get(p.member, 0) for p in o.order.parties)]
-    state = base.copy()
-    try:
-        apply_settles(state, settles)
-    except LocalProtocolError:
-        return "inconsistent"
-    replica = Replica(state, epochs)
-    replica.add_certified(within)
-    reached = {e.member: e.seq for e in vector_of(replica.state)}
-    if replica.waiting or any(reached.get(m, 0) > s for m, s in target.items()):
-        return "inconsistent"
-    if reached != target:
-        return "behind"
-    state.pit.clear(state, number)  # the interval's draws, interest, marks, calls, lines
-    try:
-        apply_admissions(state, admissions, number, height)
-        apply_claims(state, claims)
-    except LocalProtocolError:
-        return "inconsistent"
-    state.ledger_height = height
-    return state
 
 
 # -- effects ---------------------------------------------------------------------------
@@ -249,11 +145,13 @@ class PersistCheckpointLock:
 @dataclass(frozen=True)
 class CheckpointAdopted:
     """``state`` is the checkpoint's; ``live`` is it plus the certified orders beyond it:
-    what the node's replica must now hold."""
+    what the node's replica must now hold. ``decided``: the epoch this checkpoint handed
+    over to (the machine is in it now; the node's stewards seal the old one)."""
 
     completed: Completed
     state: GroupState
     live: GroupState
+    decided: Epoch | None = None
 
 
 @dataclass(frozen=True)
@@ -339,6 +237,8 @@ class CheckpointSteward:
         self.health = health or StewardHealth(committee.stewards, committee.quorum, self.id)
         """Who answered our signing sessions, and the rounds that waited for a steward
         (``proto.steward_health``); the node adds votes and connections."""
+        self.changes = EpochChanges(self.id, wallet_key)
+        """Changes of stewards we were asked for, and our shares for them."""
         self.faults = 0
         """Proposals or checkpoints refused because their state could not be computed."""
         self.last_fault = ""
@@ -367,6 +267,16 @@ class CheckpointSteward:
     @property
     def is_steward(self) -> bool:
         return self.key is not None
+
+    def approve_change(self, number: int, stewards: tuple[bytes, ...], threshold: int) -> None:
+        """Our operator asked for this change (``proto.epoch_changes``)."""
+        self.changes.approve(self.epochs, number, stewards, threshold)
+
+    def hold_share(
+        self, number: int, stewards: tuple[bytes, ...], threshold: int, key: KeyPackage
+    ) -> None:
+        """Our reshared share of the wallet key for that committee."""
+        self.changes.hold(self.epochs, number, stewards, threshold, key)
 
     def enter_epoch(self, epochs: Epochs, key: KeyPackage | None) -> None:
         """A hand-over (checked by the caller, ``proto.handover``) made ``epochs.current``
@@ -545,6 +455,7 @@ class CheckpointSteward:
             empty,
             bytes(64),
             self.epochs.at(number).number,
+            tuple(e for e in [self.changes.to_propose(self.epochs, number)] if e is not None),
         )
         found = self._checkpoint_for(draft)
         if isinstance(found, str):
@@ -594,6 +505,8 @@ class CheckpointSteward:
             return []
         if p.epoch != self.epochs.at(p.number).number:
             return []  # signed by the committee of another epoch
+        if not self.changes.accepts(self.epochs, p.number, p.next_epoch):
+            return []  # a change of stewards our operator did not ask for
         self.health.proposal_heard(p.number, self.base_number, p.proposer, now)
         session = p.session_id()
         if session in self.accepted:
@@ -735,7 +648,10 @@ class CheckpointSteward:
         if not self._newer_and_signed(completed):
             return []
         p = completed.proposal
-        if state.group_id != self.group_id or self._checkpoint_of(state, p.number) != p.checkpoint:
+        if (
+            state.group_id != self.group_id
+            or self._checkpoint_of(state, p.number, p.next_digest(self.group_id)) != p.checkpoint
+        ):
             return []
         # The group signed the checkpoint (and so the state, seqs included), not the
         # proposal around it: a vector that is not the state's own is a lie.
@@ -772,12 +688,14 @@ class CheckpointSteward:
             return self._fault(exc)
         if isinstance(state, str):
             return state
-        checkpoint = self._checkpoint_of(state, p.number)
+        checkpoint = self._checkpoint_of(state, p.number, p.next_digest(self.group_id))
         return "fault" if checkpoint is None else (state, checkpoint)
 
-    def _checkpoint_of(self, state: GroupState, number: int) -> Checkpoint | None:
+    def _checkpoint_of(
+        self, state: GroupState, number: int, next_epoch: bytes = bytes(32)
+    ) -> Checkpoint | None:
         try:
-            return checkpoint_of(state, number, self.ledger_id)
+            return checkpoint_of(state, number, self.ledger_id, next_epoch)
         except (ValueError, ArithmeticError, LocalProtocolError) as exc:
             self._fault(exc)
             return None
@@ -832,5 +750,16 @@ class CheckpointSteward:
         self.pending_proposals = {
             k: v for k, v in self.pending_proposals.items() if v.number > keep
         }
+        decided = self._decided(p)
         self._approve_settlements(now)
-        return CheckpointAdopted(completed, state, self.live.copy())
+        return CheckpointAdopted(completed, state, self.live.copy(), decided)
+
+    def _decided(self, p: Proposal) -> Epoch | None:
+        """The group signed a checkpoint handing over to ``p.next_epoch``: we are in it
+        from now on (with our reshared key, if our operator approved the change and we are
+        in the new committee; else as a follower)."""
+        if not p.next_epoch or p.next_epoch[0].number != len(self.epochs):
+            return None
+        e = p.next_epoch[0]
+        self.enter_epoch(self.epochs.then(e), self.changes.decided(e))
+        return e

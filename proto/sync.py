@@ -25,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from proto.checkpointing import Completed, SeqEntry, by_member
+from proto.checkpoint_proposals import Completed, SeqEntry, by_member
 from proto.codec import MAX_MESSAGE_BYTES, Bool, Bytes, ListOf, Obj, UInt, Wire, register, wf
 from proto.kinds import MAX_MEMBERS
 from proto.votes import Certificate

@@ -17,8 +17,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from proto.checkpoint import checkpoint_of
-from proto.checkpointing import Completed, Proposal
+from proto.checkpoint import Checkpoint, checkpoint_of
+from proto.checkpoint_proposals import Completed, Proposal
 from proto.epochs import Epochs
 from proto.errors import DecodeError
 from proto.handover import Handover, Seal
@@ -114,6 +114,10 @@ class VoteLockRepo:
         return list(out.values())
 
 
+def _checkpoint_args(state: GroupState, c: Checkpoint) -> tuple[GroupState, int, bytes, bytes]:
+    return state, c.number, c.ledger_id, c.next_epoch
+
+
 class EpochRepo:
     """A steward's seal and the hand-overs the group went through, in epoch order."""
 
@@ -163,7 +167,7 @@ class CheckpointRepo:
     def save_base(self, completed: Completed, state: GroupState) -> None:
         """The adopted checkpoint and the state it commits to, in one atomic write."""
         checkpoint = completed.proposal.checkpoint
-        if checkpoint_of(state, checkpoint.number, checkpoint.ledger_id) != checkpoint:
+        if checkpoint_of(*_checkpoint_args(state, checkpoint)) != checkpoint:
             raise StorageError("refusing to store a state that is not the checkpoint's")
         with self.store.batch(sync=True) as batch:
             batch.put(schema.checkpoint_key(self.group_id, "base"), completed.encode())
@@ -184,6 +188,6 @@ class CheckpointRepo:
         except DecodeError as exc:
             raise StorageError(f"corrupt checkpoint state: {exc}") from exc
         checkpoint = completed.proposal.checkpoint
-        if checkpoint_of(state, checkpoint.number, checkpoint.ledger_id) != checkpoint:
+        if checkpoint_of(*_checkpoint_args(state, checkpoint)) != checkpoint:
             raise StorageError("the stored checkpoint state does not match its checkpoint")
         return completed, state

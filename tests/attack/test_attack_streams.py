@@ -25,7 +25,7 @@ from node.formation import DKG_PROTOCOL
 from node.p2p import MAX_FRAME, peer_id_of
 from node.runtime import HELLO_PROTOCOL, JOIN_PROTOCOL
 from node.swaps import SWAP_PROTOCOL
-from proto.checkpointing import Completed, SeqEntry
+from proto.checkpoint_proposals import Completed, SeqEntry
 from proto.codec import decode
 from proto.orders import order_signature
 from proto.rfq import SwapAsk, SwapSign, SwapSigned, SwapTerms, swap_of

@@ -16,7 +16,7 @@ from dataclasses import replace
 import pytest
 import trio
 
-from proto.checkpointing import Completed, SeqEntry
+from proto.checkpoint_proposals import Completed, SeqEntry
 from proto.codec import Wire, decode
 from proto.orders import SignedOrder, Transfer
 from proto.votes import Batch, Certificate, StewardSignature, make_vote

@@ -33,7 +33,8 @@ from node.runtime import NodeRuntime
 from proto import signing
 from proto.admission import Join, join_problem
 from proto.chain_leaf import ChainLeaf
-from proto.checkpointing import CheckpointSteward, Completed, vector_of
+from proto.checkpoint_proposals import Completed, vector_of
+from proto.checkpointing import CheckpointSteward
 from proto.codec import ListOf, Obj, Wire, decode
 from proto.errors import RemoteProtocolError
 from proto.evidence import EvmRevokeEvidence, RevokeEvidence, read_evidence

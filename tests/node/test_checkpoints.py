@@ -14,14 +14,8 @@ from nacl.signing import VerifyKey
 from node.certification import GroupNode
 from node.checkpoints import CheckpointService
 from node.p2p import open_p2p
-from proto.checkpointing import (
-    Broadcast,
-    CheckpointSteward,
-    Completed,
-    SendToSteward,
-    covers,
-    vector_of,
-)
+from proto.checkpoint_proposals import Completed, covers, vector_of
+from proto.checkpointing import Broadcast, CheckpointSteward, SendToSteward
 from proto.frost.core import derive_group_info, trusted_dealer_keygen
 from proto.frost.curve import L
 from proto.frost.keys import KeyPackage

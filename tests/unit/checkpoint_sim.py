@@ -21,16 +21,13 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from proto.checkpoint import checkpoint_of
+from proto.checkpoint_proposals import Completed, Proposal, covers, vector_of
 from proto.checkpointing import (
     Broadcast,
     CheckpointAdopted,
     CheckpointSteward,
-    Completed,
     PersistCheckpointLock,
-    Proposal,
     SendToSteward,
-    covers,
-    vector_of,
 )
 from proto.codec import Wire, decode
 from proto.errors import RemoteProtocolError

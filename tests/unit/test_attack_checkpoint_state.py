@@ -11,17 +11,16 @@ from dataclasses import replace
 
 from proto.admission import Admission, sign_join
 from proto.checkpoint import checkpoint_of
-from proto.checkpointing import (
+from proto.checkpoint_proposals import (
     EMPTY,
     PROPOSAL_DOMAIN,
-    CheckpointAdopted,
-    CheckpointSteward,
     Completed,
     Proposal,
     SeqEntry,
     state_at,
     vector_of,
 )
+from proto.checkpointing import CheckpointAdopted, CheckpointSteward
 from proto.frost.core import derive_group_info, trusted_dealer_keygen
 from proto.frost.keys import KeyPackage
 from proto.frost.session import MAX_NONCES_PER_SESSION, CommitmentRequest

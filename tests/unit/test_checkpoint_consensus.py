@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import pytest
 
-from proto.checkpointing import attempt_at, covers, state_at, vector_of
+from proto.checkpoint_proposals import covers, state_at, vector_of
+from proto.checkpointing import attempt_at
 from tests.support import make_group
 from tests.unit.checkpoint_sim import ByzantineNode, CheckpointSim
 from tests.unit.scale import SCALE

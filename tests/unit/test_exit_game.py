@@ -13,8 +13,8 @@ import pytest
 
 from proto.admission import admissions_for, admissions_problem, join_problem, sign_join
 from proto.checkpoint import SignedCheckpoint, checkpoint_of
+from proto.checkpoint_proposals import state_at, vector_of
 from proto.checkpointing import OPEN_POLICY as OPEN
-from proto.checkpointing import state_at, vector_of
 from proto.claims import ClaimRecord, claims_for, claims_problem
 from proto.codec import DecodeError
 from proto.evidence import (

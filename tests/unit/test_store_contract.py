@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from proto.checkpoint import checkpoint_of
-from proto.checkpointing import Completed, Proposal, vector_of
+from proto.checkpoint_proposals import Completed, Proposal, vector_of
 from proto.state import AssetBalance, GroupState
 from storage import LevelDBStore, MemoryStore, StorageError, Store
 from storage.repos import CheckpointRepo, ReplicaRepo, VoteLockRepo, ensure_schema

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from proto.checkpointing import vector_of
+from proto.checkpoint_proposals import vector_of
 from proto.codec import decode
 from proto.errors import InvalidCertificate
 from proto.replica import Replica
