@@ -8,12 +8,11 @@ round trip per dealer (reshare) or per helper (repair), run in parallel in a nod
 from __future__ import annotations
 
 import secrets
-import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from nacl.signing import SigningKey
 
-from devnet.benchmarks import _keys
+from devnet.benchmarks import _keys, median_us
 from proto.codec import decode
 from proto.committee import Committee
 from proto.epochs import Epoch, Epochs, genesis_epoch
@@ -42,20 +41,19 @@ def _rand() -> int:
 
 
 def _ms(fn: Callable[[], object], reps: int) -> float:
-    best = []
-    for _ in range(reps):
-        start = time.perf_counter()
-        fn()
-        best.append(time.perf_counter() - start)
-    best.sort()
-    return best[len(best) // 2] * 1000
+    return median_us(fn, reps) / 1000
 
 
-def _ceremony(
-    spec: ReshareSpec, ids: dict[bytes, SigningKey], keys: dict[bytes, KeyPackage]
-) -> None:
-    """A whole reshare: every dealer deals to every new steward (replies encoded and
-    decoded), every new steward echoes, checks the others' echoes and finishes."""
+def run_ceremony(
+    spec: ReshareSpec,
+    ids: Mapping[bytes, SigningKey],
+    keys: Mapping[bytes, KeyPackage],
+    rand: Callable[[], int] = _rand,
+) -> dict[bytes, KeyPackage]:
+    """A whole reshare in one process: a quorum of the old committee approves, every
+    dealer deals to every new steward (replies encoded and decoded as on the wire), every
+    new steward echoes, checks the others' echoes and finishes. ``rand`` gives the
+    dealers' coefficients. Returns every new steward's key package."""
     quorum = Committee(spec.old_stewards).quorum
     approvals = [approve(spec, ids[s]) for s in spec.old_stewards[:quorum]]
     dealers = {
@@ -63,7 +61,7 @@ def _ceremony(
             spec,
             ids[spec.dealer_key(d)],
             keys[spec.dealer_key(d)],
-            [_rand() for _ in range(spec.new_threshold - 1)],
+            [rand() for _ in range(spec.new_threshold - 1)],
             approvals,
         )
         for d in spec.dealers
@@ -76,9 +74,11 @@ def _ceremony(
             assert reply is not None
             replies[steward][d] = decode(reply.encode(), ReshareReply)
     echoes = {s: make_echo(spec, ids[s], replies[s]) for s in spec.new_stewards}
+    out = {}
     for s in spec.new_stewards:
         check_echoes(spec, echoes[s], {o: e for o, e in echoes.items() if o != s})
-        finish(spec, s, replies[s])
+        out[s] = finish(spec, s, replies[s])
+    return out
 
 
 def _size(n: int, reps: int) -> dict[str, str]:
@@ -109,8 +109,8 @@ def _size(n: int, reps: int) -> dict[str, str]:
     handover = Handover(nxt, tuple(sorted(seals, key=lambda s: s.steward)))
     return {
         "stewards": f"{n} (t = {t})",
-        "reshare, add one (ms)": f"{_ms(lambda: _ceremony(grow, ids, keys), reps):.0f}",
-        "refresh (ms)": f"{_ms(lambda: _ceremony(refresh, ids, keys), reps):.0f}",
+        "reshare, add one (ms)": f"{_ms(lambda: run_ceremony(grow, ids, keys), reps):.0f}",
+        "refresh (ms)": f"{_ms(lambda: run_ceremony(refresh, ids, keys), reps):.0f}",
         "repair one share (ms)": f"{_ms(repair, reps):.1f}",
         "check a hand-over (ms)": f"{_ms(lambda: verify_handover(handover, old, GROUP), reps):.1f}",
     }

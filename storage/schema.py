@@ -43,8 +43,9 @@ from __future__ import annotations
 
 SCHEMA_VERSION = 7
 """7: votes and certificates name their epoch, proposals too, and checkpoints the epoch
-they hand over to; seals and hand-overs (issue 19); 6: checkpoints commit to chain leaves and name their ledger, the wallet's suite (issue
-18); 5: OpenWallet carries the genesis, pit bounds (issue 16); 4: the S&L pit."""
+they hand over to; seals and hand-overs (issue 19); 6: checkpoints commit to chain leaves
+and name their ledger, the wallet's suite (issue 18); 5: OpenWallet carries the genesis,
+pit bounds (issue 16); 4: the S&L pit."""
 
 META = b"\x00"
 STATE = b"\x01"

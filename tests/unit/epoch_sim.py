@@ -23,7 +23,6 @@ decoded on arrival. No trio, no sockets, no clock: one seeded ``random.Random``.
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass, field
 
 from nacl.signing import SigningKey
 
@@ -41,26 +40,7 @@ from proto.votes import Batch, Certificate, Vote, VoteCollector, make_vote, veri
 from storage import MemoryStore
 from storage.repos import EpochRepo, ReplicaRepo, VoteLockRepo
 from tests.support import Group, make_group, pub
-
-
-@dataclass
-class Net:
-    rng: random.Random
-    drop: float
-    dup: float
-    inflight: list[tuple[bytes, bytes, bytes]] = field(default_factory=list)
-
-    def send(self, src: bytes, dest: bytes, data: bytes) -> None:
-        if self.rng.random() < self.drop:
-            return
-        self.inflight.append((src, dest, data))
-        if self.rng.random() < self.dup:
-            self.inflight.append((src, dest, data))
-
-    def pop(self) -> tuple[bytes, bytes, bytes]:
-        i = self.rng.randrange(len(self.inflight))
-        self.inflight[i], self.inflight[-1] = self.inflight[-1], self.inflight[i]
-        return self.inflight.pop()
+from tests.unit.sim import Net
 
 
 def quorum_of(n: int) -> int:

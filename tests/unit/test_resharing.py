@@ -12,6 +12,7 @@ from dataclasses import replace
 import pytest
 from nacl.signing import SigningKey
 
+from devnet.bench_stewards import run_ceremony
 from proto.frost.core import aggregate, commit, sign
 from proto.frost.curve import FrostError
 from proto.frost.dkg import DkgFault
@@ -22,7 +23,6 @@ from proto.resharing import (
     ReshareComplaint,
     ReshareDealer,
     ReshareFault,
-    ReshareReply,
     ReshareSpec,
     approve,
     check_echoes,
@@ -65,29 +65,9 @@ def run_reshare(
     keys: dict[bytes, KeyPackage],
     rng: random.Random,
 ) -> dict[bytes, KeyPackage]:
-    """Every dealer deals, every new steward pulls, echoes and finishes."""
-    suite = spec.frost_suite
-    dealers = {
-        d: ReshareDealer.create(
-            spec,
-            ids[spec.dealer_key(d)],
-            keys[spec.dealer_key(d)],
-            [rng.randrange(suite.order) for _ in range(spec.new_threshold - 1)],
-            approved(spec, ids),
-        )
-        for d in spec.dealers
-    }
-    replies: dict[bytes, dict[int, ReshareReply]] = {}
-    for steward in spec.new_stewards:
-        replies[steward] = {}
-        for d, dealer in dealers.items():
-            reply = dealer.reply_to(steward)
-            assert reply is not None
-            replies[steward][d] = reply
-    echoes = {s: make_echo(spec, ids[s], replies[s]) for s in spec.new_stewards}
-    for s in spec.new_stewards:
-        check_echoes(spec, echoes[s], {o: e for o, e in echoes.items() if o != s})
-    return {s: finish(spec, s, replies[s]) for s in spec.new_stewards}
+    """Every dealer deals, every new steward pulls, echoes and finishes (seeded)."""
+    order = spec.frost_suite.order
+    return run_ceremony(spec, ids, keys, lambda: rng.randrange(order))
 
 
 def signs(keys: list[KeyPackage], msg: bytes) -> bool:
