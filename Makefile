@@ -51,12 +51,12 @@ unit: $(STAMP)
 	$(BIN)/python -m pytest tests/unit
 
 # The thorough run: every fuzz target 100,000 inputs (figures in SECURITY.md), then the fuzz
-# tests and both simulators under the thorough profile (ten times the default examples),
-# then 100,000 requests to each HTTP API (the ledger's, a node's control API).
+# tests and the three simulators under the thorough profile (12.5 times the default
+# schedules), then 100,000 requests to each HTTP API (the ledger's, a node's control API).
 fuzz: $(STAMP) $(EVM_STAMP)
 	$(BIN)/python -m tests.fuzz.run --inputs 100000
 	HYPOTHESIS_PROFILE=thorough $(BIN)/python -m pytest tests/fuzz tests/unit/test_simulator.py tests/unit/test_checkpoint_consensus.py \
-	  tests/evm/test_group_wallet_properties.py
+	  tests/unit/test_epoch_simulator.py tests/evm/test_group_wallet_properties.py
 	SWAPNET_HTTP_FUZZ_REQUESTS=100000 $(BIN)/python -m pytest -n0 -s tests/fuzz/test_fuzz_ledger_api.py \
 	  tests/integration/test_operator.py::test_the_control_api_answers_every_request_as_described_and_refusals_change_nothing
 

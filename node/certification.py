@@ -97,7 +97,6 @@ class GroupNode:
         health: StewardHealth | None = None,
     ) -> None:
         self.p2p = p2p
-        self.epochs = epochs
         self.group_id = genesis.group_id
         self.topic = certificate_topic(self.group_id)
         self.certificates = CertificateRepo(store, self.group_id)
