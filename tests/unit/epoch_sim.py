@@ -6,9 +6,14 @@ committees overlapping as a real change does. Up to f stewards of the old commit
 up to f of the new one are Byzantine (a steward may be in both): they vote for anything
 in any epoch and seal with whatever locks they like (a subset of what they voted for,
 orders of an equivocating member, none). An equivocating member signs two orders for one
-seq in both epochs and keeps collecting votes of the old epoch after the hand-over. The
-network drops, duplicates and reorders; honest stewards crash between persisting a lock,
-a seal or a hand-over and acting on it, and restart from their store alone.
+seq in both epochs and keeps collecting votes of the old epoch after the hand-over; or
+gets one order certified in the old epoch, shows the certificate only to a few stewards
+(at random, or exactly those the new committee drops), and asks the whole new committee
+to certify another order for the same seq. Half the time the hand-over is assembled by a
+hostile party that waits for more seals than a quorum and keeps the quorum carrying the
+fewest orders. The network drops, duplicates and reorders; honest stewards crash between
+persisting a lock, a seal or a hand-over and acting on it, and restart from their store
+alone.
 
 Checkpoints come from an oracle: now and then the state of an honest replica that covers
 the last checkpoint (a prefix of the certified history, as a signed checkpoint is), given
@@ -304,11 +309,17 @@ class Equivocator(Node):
                     if collector.batch.orders[0].order_id not in self.withheld:
                         self.sim.broadcast(self.id, cert.encode())
                     else:  # shown to a few stewards only: they apply it, no one else does
-                        stewards = list(collector.epoch.stewards)
-                        for s in self.sim.rng.sample(
-                            stewards, self.sim.rng.randrange(len(stewards))
-                        ):
+                        for s in self.leak_to(list(collector.epoch.stewards)):
                             self.sim.net.send(self.id, s, cert.encode())
+
+    def leak_to(self, stewards: list[bytes]) -> list[bytes]:
+        """Whom a withheld certificate is shown: some stewards at random, or (the change
+        is public once proposed) exactly those the next committee drops, who then seal
+        with the order applied and nobody in the new committee has it."""
+        rng = self.sim.rng
+        if rng.random() < 0.5:
+            return [s for s in stewards if s not in self.sim.new_stewards]
+        return rng.sample(stewards, rng.randrange(len(stewards)))
 
     def ask(self, batch: Batch, epoch: Epoch, stewards: list[bytes]) -> None:
         self.collectors.append(VoteCollector(batch, epoch, self.sim.gid))
@@ -356,7 +367,7 @@ class EpochSim:
         self.rng = rng = random.Random(seed)
         n_old = rng.choice([4, 5, 7])
         added = rng.randint(0, 3)
-        removed = rng.randint(0, 2)
+        removed = rng.randint(0, max(2, n_old // 2))
         members = 5
         self.group: Group = make_group(
             seed=f"epoch{seed}", stewards=n_old + added, members=members, funding=1000
@@ -405,6 +416,7 @@ class EpochSim:
         }
         self.genesis_totals = self.group.genesis_state().totals()
         self.handover_at = rng.randint(50, 300)
+        self.hostile_assembler = rng.random() < 0.5
         self.decoded: dict[bytes, Wire] = {}
 
     # -- plumbing -------------------------------------------------------------------------
@@ -459,8 +471,18 @@ class EpochSim:
             return
         if seal.steward in self.genesis_epochs.current.committee:
             self.seals[seal.steward] = seal
-        if self.handover is None and len(self.seals) >= self.genesis_epochs.current.quorum:
-            chosen = tuple(sorted(self.seals.values(), key=lambda s: s.steward))
+        old = self.genesis_epochs.current
+        enough = old.quorum
+        if self.hostile_assembler and not self.healed:  # it waits for more to choose from
+            enough = min(old.committee.n, old.quorum + old.committee.f)
+        if self.handover is None and len(self.seals) >= enough:
+            # anyone may assemble a hand-over: a hostile one picks the quorum of seals
+            # that carries the fewest orders
+            seals = list(self.seals.values())
+            if self.hostile_assembler:
+                seals.sort(key=lambda s: len(s.locks))
+            quorum = seals[: self.genesis_epochs.current.quorum]
+            chosen = tuple(sorted(quorum, key=lambda s: s.steward))
             handover = Handover(nxt, chosen)
             verify_handover(handover, self.genesis_epochs, self.gid)  # the real check
             self.handover = handover
