@@ -278,37 +278,27 @@ class CheckpointSteward:
         """Our reshared share of the wallet key for that committee."""
         self.changes.hold(self.epochs, number, stewards, threshold, key)
 
-    def enter_epoch(self, epochs: Epochs, key: KeyPackage | None) -> None:
-        """A hand-over (checked by the caller, ``proto.handover``) made ``epochs.current``
-        the committee; ``key`` is our share of the same wallet key for it (a reshare's),
-        None if we are not one of its stewards. Signing sessions under the old shares end:
-        a share of one sharing never combines with another's, and checkpoints from the
-        new epoch's first on are proposed and signed by the new committee. The wallet's
-        pending transactions are signed again by it."""
-        if (
-            len(epochs) <= len(self.epochs)
-            or epochs.epochs[: len(self.epochs)] != self.epochs.epochs
-        ):
-            raise LocalProtocolError("not a later schedule of ours")
-        if key is not None and key.group_public_key != self.wallet_key:
-            raise LocalProtocolError("the key share is not for this wallet")
-        committee = epochs.current.committee
-        if key is not None and committee.stewards[key.identifier - 1] != self.id:
-            raise LocalProtocolError("the key share is not ours in the new committee")
-        pending = [(job.action, job.since) for job in self.wallet_jobs.jobs.values()]
-        self.epochs = epochs
+    def _enter_epoch(self, epoch: Epoch, key: KeyPackage | None) -> None:
+        """A checkpoint we adopted handed over to ``epoch``; ``key`` is our share of the
+        same wallet key for it (held by ``self.changes``, checked there), None if we are
+        not one of its stewards. Signing sessions under the old shares end: a share of one
+        sharing never combines with another's, and checkpoints from the epoch's first on
+        are proposed and signed by the new committee, which also signs the wallet's
+        pending transactions (each job's turns start over)."""
+        self.epochs = self.epochs.then(epoch)
+        committee = epoch.committee
         self.key = key
         self.signer = Signer(key) if key is not None else None
         self.sessions = SigningSessions(self.signer)
         self.coordinators = {}
         self.accepted = {
-            k: p for k, p in self.accepted.items() if p.epoch == epochs.at(p.number).number
+            k: p for k, p in self.accepted.items() if p.epoch == self.epochs.at(p.number).number
         }
-        if self.lock is not None and self.lock.epoch != epochs.at(self.lock.number).number:
+        if self.lock is not None and self.lock.epoch != self.epochs.at(self.lock.number).number:
             self.lock = None  # a proposal the old committee can no longer sign
-        self.wallet_jobs = WalletJobs(committee, self.id, self.timeout)
-        for action, since in pending:
-            self.wallet_jobs.approve(action, since)
+        self.wallet_jobs.committee = committee
+        for job in self.wallet_jobs.jobs.values():
+            job.tried.clear()
         self.health.reset(committee.stewards, committee.quorum)
 
     # -- inputs -------------------------------------------------------------------------
@@ -761,5 +751,5 @@ class CheckpointSteward:
         if not p.next_epoch or p.next_epoch[0].number != len(self.epochs):
             return None
         e = p.next_epoch[0]
-        self.enter_epoch(self.epochs.then(e), self.changes.decided(e))
+        self._enter_epoch(e, self.changes.decided(e))
         return e

@@ -53,7 +53,7 @@ from proto.frost.core import vss_verify
 from proto.frost.curve import FrostError
 from proto.frost.dkg import DkgFault
 from proto.frost.keys import KeyPackage
-from proto.frost.reshare import ReshareDeal, reshare_deal, reshare_finish
+from proto.frost.reshare import ReshareDeal, reshare_combine, reshare_deal
 from proto.frost.suite import SUITES, Ciphersuite
 from proto.kinds import DIGEST, MAX_STEWARDS, MEMBER_ID, SIGNATURE
 
@@ -407,12 +407,9 @@ def finish(spec: ReshareSpec, me: bytes, replies: Mapping[int, ReshareReply]) ->
             raise FrostError(reason)
         share = spec.frost_suite.decode_scalar(reply.share)
         deals[dealer] = ReshareDeal(dealer, reply.package.commitment, {j: share})
-    old_public = {i + 1: p for i, p in enumerate(spec.old_public_shares)}
-    return reshare_finish(
+    return reshare_combine(  # each reply was checked above (``reply_problem``)
         j,
         spec.group_key,
-        old_public,
-        list(spec.dealers),
         deals,
         spec.new_threshold,
         list(range(1, len(spec.new_stewards) + 1)),

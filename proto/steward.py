@@ -160,11 +160,11 @@ class Steward:
             raise LocalProtocolError(f"epoch {next_epoch.number} does not follow {epoch.number}")
         if next_epoch.first_checkpoint <= self.checkpoint:
             raise LocalProtocolError("the next epoch starts at a checkpoint already adopted")
-        consumed = self.replica.next_seqs()
+        state = self.replica.state
         carried = [
             s
             for s in self.replica.carried.orders()
-            if any(p.seq >= consumed.get(p.member, 1) for p in s.order.parties)
+            if any(p.seq >= state.next_seq(p.member) for p in s.order.parties)
         ]
         locks = {s.order_id: s for s in [*self.locks.values(), *carried]}
         if len(locks) > MAX_SEAL_LOCKS:

@@ -156,6 +156,22 @@ def reshare_finish(
             bad.append(i)
     if bad:
         raise DkgFault(bad, "invalid reshare deal")
+    return reshare_combine(
+        identifier, old_group_key, deals, new_threshold, new_participants, suite=suite
+    )
+
+
+def reshare_combine(
+    identifier: int,
+    old_group_key: bytes,
+    deals: Mapping[int, ReshareDeal],
+    new_threshold: int,
+    new_participants: Sequence[int],
+    *,
+    suite: Ciphersuite = ED25519,
+) -> KeyPackage:
+    """The key package from deals already checked one by one (``reshare_finish``, or
+    ``proto.resharing`` on the wire): the constants must add up to the group key."""
     group_key = suite.point_sum([d.commitment[0] for d in deals.values()])
     if group_key != old_group_key:
         raise FrostError("reshared constants do not add up to the group key")

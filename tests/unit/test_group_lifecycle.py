@@ -15,6 +15,7 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
+from nacl.signing import SigningKey
 
 from proto.admission import Admission, admissions_problem, sign_join
 from proto.checkpoint import SignedCheckpoint, checkpoint_of
@@ -27,6 +28,7 @@ from proto.checkpointing import (
 )
 from proto.codec import decode
 from proto.committee import Committee
+from proto.epochs import Epochs
 from proto.evm_wallet import evm_ledger_id
 from proto.formation import (
     Dealer,
@@ -40,6 +42,7 @@ from proto.frost.core import aggregate, commit
 from proto.frost.core import sign as frost_sign
 from proto.frost.curve import L
 from proto.frost.dkg import DkgFault
+from proto.frost.keys import KeyPackage
 from proto.frost.suite import SECP256K1
 from proto.genesis import AdmissionPolicy, terms_hash
 from proto.ledger.state import LedgerParams, LedgerRejected, LedgerState
@@ -256,20 +259,8 @@ class Net:
         self.machines: dict[bytes, CheckpointSteward] = {}
         by_id = {pub(k): kp for k, (kp, _) in zip(self.stewards, results, strict=True)}
         for identity in self.stewards:
-            self.machines[pub(identity)] = CheckpointSteward(
-                identity=identity,
-                key=by_id[pub(identity)],
-                wallet_key=self.genesis.wallet_key,
-                epochs=self.genesis.epochs,
-                base=genesis_state.copy(),
-                base_number=0,
-                adopted_at=0.0,
-                interval=1.0,
-                timeout=4.0,
-                random_bytes=self.rng.randbytes,
-                terms_hash=TERMS,
-                ledger_id=LEDGER_ID,
-                ledger_fee=1,
+            self.machines[pub(identity)] = self.machine(
+                identity, by_id[pub(identity)], self.genesis.epochs, genesis_state, 0
             )
         self.replica = Replica(genesis_state.copy(), self.genesis.epochs)  # a member's view
         self.adopted: dict[bytes, list[CheckpointAdopted]] = {m: [] for m in self.machines}
@@ -293,6 +284,31 @@ class Net:
         """Codes of the wallet transactions the ledger refused."""
         self.held: list[SubmitWalletTx] | None = None
         """While a list, wallet transactions wait here instead of reaching the ledger."""
+
+    def machine(
+        self,
+        identity: SigningKey,
+        key_package: KeyPackage | None,
+        epochs: Epochs,
+        base: GroupState,
+        base_number: int,
+    ) -> CheckpointSteward:
+        """A steward's checkpoint machine on this ledger, from ``base``."""
+        return CheckpointSteward(
+            identity=identity,
+            key=key_package,
+            wallet_key=self.genesis.wallet_key,
+            epochs=epochs,
+            base=base.copy(),
+            base_number=base_number,
+            adopted_at=self.now,
+            interval=1.0,
+            timeout=4.0,
+            random_bytes=self.rng.randbytes,
+            terms_hash=TERMS,
+            ledger_id=LEDGER_ID,
+            ledger_fee=1,
+        )
 
     def release(self) -> None:
         held, self.held = self.held or [], None

@@ -113,20 +113,12 @@ class LiveNet(Net):
         """A new steward's machine: it starts from the group's last checkpoint and follows
         the ledger from its first block."""
         last = self.last()
-        machine = CheckpointSteward(
-            identity=self.identities[steward],
-            key=key_package,  # type: ignore[arg-type]
-            wallet_key=self.genesis.wallet_key,
-            epochs=epochs,
-            base=last.state.copy(),
-            base_number=last.completed.proposal.number,
-            adopted_at=self.now,
-            interval=1.0,
-            timeout=4.0,
-            random_bytes=self.rng.randbytes,
-            terms_hash=TERMS,
-            ledger_id=LEDGER_ID,
-            ledger_fee=1,
+        machine = self.machine(
+            self.identities[steward],
+            key_package,  # type: ignore[arg-type]
+            epochs,
+            last.state,
+            last.completed.proposal.number,
         )
         for e in self.events:  # the ledger from its start, as the node's follower reads it
             detail = {d.name: d.value for d in e.detail}
