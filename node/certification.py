@@ -28,7 +28,7 @@ from collections.abc import Callable, Sequence
 import trio
 from nacl.signing import SigningKey
 
-from node.p2p import P2P, Limit, P2PError
+from node.p2p import P2P, Limit, NotNow, P2PError
 from proto.checkpoint_proposals import vector_of
 from proto.codec import Wire, decode, decode_reusing
 from proto.effects import (
@@ -220,6 +220,11 @@ class GroupNode:
             return False  # only members publish certificates
         try:
             cert = decode_reusing(data, Certificate, self._voted)  # our checked batch, if any
+        except RemoteProtocolError:
+            return False
+        if cert.epoch >= len(self.replica.epochs):
+            raise NotNow("a certificate of an epoch we have not entered")  # sync brings it
+        try:
             self.replica.verify(cert)  # remembered: apply won't redo it
         except RemoteProtocolError:
             return False

@@ -41,6 +41,7 @@ from proto.checkpointing import (
     SubmitWalletTx,
 )
 from proto.codec import Wire, decode
+from proto.epochs import Epoch
 from proto.errors import RemoteProtocolError
 from proto.orders import SignedOrder
 from proto.state import GroupState
@@ -76,6 +77,8 @@ class CheckpointService:
         protocol needs them: the base, receipts and evidence)."""
         self.adoption_listeners: list[Callable[[Completed, GroupState], None]] = []
         self.new_adoption = trio.Event()
+        self.decided_listeners: list[Callable[[Epoch], None]] = []
+        """Called with the next epoch when an adopted checkpoint names one."""
         self._nursery: trio.Nursery | None = None
         # when this steward first locked each proposal: the checkpoint's time to adoption
         self._locked_at: dict[int, float] = {}
@@ -88,8 +91,7 @@ class CheckpointService:
     async def start(self, nursery: trio.Nursery) -> None:
         self._nursery = nursery
         p2p = self.node.p2p
-        if self.machine.is_steward:
-            p2p.set_handler(CHECKPOINT_PROTOCOL, self._on_direct)
+        p2p.set_handler(CHECKPOINT_PROTOCOL, self._on_direct)  # a member may become a steward
         p2p.set_validator(self.topic, self._valid)
         p2p.set_handler(STATE_PROTOCOL, self._on_state_request, STATE_LIMIT)
         subscription = await p2p.subscribe(self.topic)
@@ -203,6 +205,9 @@ class CheckpointService:
                 for listener in self.adoption_listeners:
                     listener(effect.completed, effect.state)
                 self.adopted = effect.completed
+                if effect.decided is not None:
+                    for decided in self.decided_listeners:
+                        decided(effect.decided)
                 self.new_adoption.set()
                 self.new_adoption = trio.Event()
             elif isinstance(effect, Broadcast):

@@ -23,6 +23,7 @@ from node.cli_ledger import ledger_app
 from node.cli_node import fail, lone_error
 from node.cli_node import register as register_node_commands
 from node.cli_pit import register as register_pit_commands
+from node.cli_stewards import steward_app
 from node.wirejson import to_jsonable
 from proto.codec import Wire, decode
 from proto.errors import DecodeError
@@ -182,6 +183,7 @@ register_pit_commands(app)
 app.add_typer(devnet_app, name="devnet")
 app.add_typer(prequal_app, name="prequal")
 app.add_typer(evidence_app, name="evidence")
+app.add_typer(steward_app, name="steward")
 
 
 @group_app.command("create")
@@ -242,6 +244,12 @@ def group_spec_cmd(
     pit_mark_step_bps: Annotated[
         int, typer.Option(min=1, help="pit: how far a group mark may move per checkpoint")
     ] = 5_000,
+    refresh_every: Annotated[
+        int,
+        typer.Option(
+            min=0, max=2**32 - 1, help="checkpoints between share refreshes (0: on demand only)"
+        ),
+    ] = 0,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Create a group: write the GroupSpec (name, stewards, assets, ledger, exit-game
@@ -283,6 +291,7 @@ def group_spec_cmd(
             )
             if pit_numeraire
             else PIT_OFF,
+            refresh_every=refresh_every,
         )
     except httpx.HTTPError as exc:
         fail(f"cannot reach the ledger: {exc}")

@@ -327,6 +327,7 @@ def register(app: typer.Typer, group_app: typer.Typer) -> None:  # noqa: PLR0915
             "challenge_window": g.challenge_window,
             "revoke_fee": g.revoke_fee,
             "checkpoint_interval": g.checkpoint_interval,
+            "refresh_every": g.refresh_every,
             "terms_hash": g.terms_hash.hex(),
             "members": sorted(s.get("balances", {})),
         }

@@ -68,7 +68,9 @@ from node.trader import OrderPending, OrderRefused, Pending
 from node.wirejson import badge_json
 from proto.admission import MAX_JOIN_PREQUALS
 from proto.codec import Wire, decode
-from proto.errors import DecodeError
+from proto.epoch_changes import ACTIONS
+from proto.errors import DecodeError, LocalProtocolError
+from proto.kinds import MAX_STEWARDS
 from proto.orders import Exit, LendOffer, Mark, Transfer
 from proto.prequal import Prequal
 
@@ -192,6 +194,43 @@ def build_app(runtime: NodeRuntime, tokens: TokenBook) -> Starlette:  # noqa: PL
         if not tokens.revoke(request.path_params["token_id"]):
             raise BadRequest("unknown-token", "no one token with that id (8+ hex digits)", 404)
         return JSONResponse({"revoked": request.path_params["token_id"]})
+
+    async def stewards(request: Request) -> Response:
+        g = runtime.require_group()
+        epoch = g.service.machine.epochs.current
+        return JSONResponse(
+            {
+                "epoch": epoch.number,
+                "first_checkpoint": epoch.first_checkpoint,
+                "stewards": [s.hex() for s in epoch.stewards],
+                "threshold": epoch.threshold,
+                "quorum": epoch.quorum,
+                "steward": g.key_package is not None,
+                "changes": g.stewardship.status(),
+            }
+        )
+
+    async def stewards_change(request: Request) -> Response:
+        body = await json_body(request)
+        action = body.get("action")
+        if action not in ACTIONS:
+            raise BadRequest("bad-request", f"action: one of {list(ACTIONS)}")
+        member = hex32(body["member"], "member") if "member" in body else None
+        threshold = body.get("threshold")
+        if threshold is not None:
+            threshold = _int(threshold, "threshold", 1, MAX_STEWARDS)
+        try:
+            spec = runtime.require_group().stewardship.request(action, member, threshold)
+        except LocalProtocolError as exc:
+            raise BadRequest("change-refused", str(exc), 409) from exc
+        return JSONResponse(
+            {
+                "ceremony": spec.ceremony().hex(),
+                "epoch": spec.epoch + 1,
+                "stewards": [s.hex() for s in spec.new_stewards],
+                "threshold": spec.new_threshold,
+            }
+        )
 
     async def group(request: Request) -> Response:
         genesis = runtime.require_group().genesis
@@ -430,6 +469,8 @@ def build_app(runtime: NodeRuntime, tokens: TokenBook) -> Starlette:  # noqa: PL
             Route("/openapi.json", openapi),
             Route("/v1/getinfo", guarded(getinfo)),
             Route("/v1/group", guarded(group)),
+            Route("/v1/stewards", guarded(stewards)),
+            Route("/v1/stewards", guarded(stewards_change, "admin"), methods=["POST"]),
             Route("/v1/balance", guarded(balance)),
             Route("/v1/history", guarded(history)),
             Route("/v1/prequal", guarded(prequal)),

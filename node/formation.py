@@ -67,7 +67,7 @@ EQUIVOCATION_FILE = "dkg-equivocation.swapnet"
 ECHO_LINGER = 30.0
 
 
-def _scalar_from(seed: bytes, label: bytes, order: int) -> int:
+def scalar_from(seed: bytes, label: bytes, order: int) -> int:
     # 64 bytes reduced mod the group order: uniform enough; never zero in practice, and checked.
     wide = hashlib.sha512(b"swapnet/1/dkg-coefficient\x00" + label + seed).digest()
     value = int.from_bytes(wide, "little") % order
@@ -78,8 +78,8 @@ def _scalar_from(seed: bytes, label: bytes, order: int) -> int:
 
 def dealer_from_seed(spec: GroupSpec, identity: SigningKey, seed: bytes) -> Dealer:
     order = spec.suite.order
-    coefficients = tuple(_scalar_from(seed, b"a%d" % i, order) for i in range(spec.threshold))
-    return Dealer.create(spec, identity, coefficients, _scalar_from(seed, b"pok", order))
+    coefficients = tuple(scalar_from(seed, b"a%d" % i, order) for i in range(spec.threshold))
+    return Dealer.create(spec, identity, coefficients, scalar_from(seed, b"pok", order))
 
 
 def prepare_dealer(repo: GroupRepo, spec: GroupSpec, identity: SigningKey) -> Dealer:

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from proto.kinds import MAX_STEWARDS
+
 HEX32 = {"type": "string", "pattern": "^[0-9a-fA-F]{64}$"}
 AMOUNT = {"type": "integer", "minimum": 1, "maximum": 2**64 - 1}
 U32 = {"type": "integer", "minimum": 0, "maximum": 2**32 - 1}
@@ -120,6 +122,20 @@ def control_openapi(assets: tuple[str, ...] = ()) -> dict[str, Any]:
         "/openapi.json": {"get": _op("this description")},
         "/v1/getinfo": {"get": _read("who this node is")},
         "/v1/group": {"get": _read("the group's genesis")},
+        "/v1/stewards": {
+            "get": _read("the committee signing now, and changes of stewards under way"),
+            "post": _op(
+                "ask for a change of stewards (add, remove, threshold, refresh)",
+                errors=(*BODY, 409, 503),
+                secured=True,
+                body=_obj(
+                    ("action",),
+                    action={"type": "string", "enum": ["add", "remove", "threshold", "refresh"]},
+                    member=HEX32,
+                    threshold={"type": "integer", "minimum": 1, "maximum": MAX_STEWARDS},
+                ),
+            ),
+        },
         "/v1/balance": {"get": _read("our balances")},
         "/v1/history": {
             "get": _op(

@@ -108,6 +108,12 @@ class NoAnswer(P2PError):
     not count towards a reconnect."""
 
 
+class NotNow(Exception):
+    """Raised by a topic validator for a message that may be good but that this node
+    cannot judge yet (a certificate of an epoch it has not entered): dropped, not
+    forwarded, and no strike against its publisher."""
+
+
 class Refused(Exception):
     """Raised by a handler that declines a request (not a protocol breach: no strike);
     the caller gets ``NoAnswer`` with this reason."""
@@ -423,8 +429,11 @@ class P2P:
             if not self.guard.allow(publisher, now):
                 self.punish(publisher)
                 return False
-            if validator(publisher, bytes(msg.data)):
-                return True
+            try:
+                if validator(publisher, bytes(msg.data)):
+                    return True
+            except NotNow:
+                return False
             self.punish(publisher)
             return False
 

@@ -49,6 +49,7 @@ from node.formation import (
     serve_dealer,
     store_formed,
 )
+from node.handovers import HANDOVER_PROTOCOL, HandoverService
 from node.http_api import BadRequest, serve_app, untrusted_json
 from node.ledger_devnet import DevnetLedger
 from node.ledger_port import (
@@ -62,12 +63,14 @@ from node.logs import LOG_FILE, setup_logging
 from node.metrics import NodeMetrics
 from node.p2p import P2P, Limit, P2PError, open_p2p, peer_id_of
 from node.pit_view import loans_json, pit_status, positions_json
+from node.stewardship import StewardshipService
 from node.swaps import SwapDesk
 from node.tokens import TokenBook
 from node.trader import Trader
 from proto.admission import Join, join_problem, sign_join
 from proto.checkpointing import CheckpointSteward
 from proto.codec import decode
+from proto.epochs import Epoch
 from proto.errors import RemoteProtocolError
 from proto.formation import GroupSpec
 from proto.frost.keys import KeyPackage
@@ -95,6 +98,8 @@ SYNC_EVERY = 2.0
 LEDGER_POLL = 2.0
 NO_DEPOSIT = "no-deposit"
 """A steward's answer to a join whose deposit it has not seen on the ledger yet."""
+NOT_A_STEWARD = "not-a-steward"
+"""A join sent to a member that is no steward of the current committee."""
 MAX_PENDING_JOINS = 256
 JOIN_DEADLINE = 45.0
 DIAL_TIMEOUT = 10.0
@@ -129,9 +134,15 @@ class Group:
     node: GroupNode
     service: CheckpointService
     trader: Trader
-    key_package: KeyPackage | None
     desk: SwapDesk
     game: ExitGame
+    handovers: HandoverService
+    stewardship: StewardshipService
+
+    @property
+    def key_package(self) -> KeyPackage | None:
+        """Our share of the wallet key for the committee signing now (None: a member)."""
+        return self.service.machine.key
 
 
 class NodeRuntime:
@@ -282,6 +293,14 @@ class NodeRuntime:
                     "pending_joins": len(machine.joins),
                 },
                 "stewards": g.node.health.report(trio.current_time()),
+                "epoch": {  # the committee voting now (``steward status`` has the changes)
+                    "number": g.node.replica.epochs.current.number,
+                    "stewards": [s.hex() for s in g.node.replica.epochs.current.stewards],
+                    "threshold": g.node.replica.epochs.current.threshold,
+                    "signing": machine.epochs.current.number,
+                    "changes_under_way": len(g.stewardship.ceremonies),
+                    "refused": g.stewardship.refused + g.handovers.refused,
+                },
                 "orders_since_checkpoint": len(machine.log),
                 "waiting": len(g.node.replica.waiting),
                 "trader": {
@@ -354,7 +373,7 @@ class NodeRuntime:
         """The gate of our libp2p host (``P2P.admits``): anyone may ask to join; everything
         else is for the group's members and stewards only (the spec's stewards while the
         group forms)."""
-        if what == JOIN_PROTOCOL:
+        if what in (JOIN_PROTOCOL, HANDOVER_PROTOCOL):  # a joiner learns the committee
             return True
         if member in self.stewards:
             return True
@@ -368,7 +387,7 @@ class NodeRuntime:
         nursery.start_soon(self._dial_bootstrap, p2p)
         self.ledger_info = await self._ledger_info()
         groups = GroupRepo(store)
-        genesis, key_package = await self._group(groups, p2p)
+        genesis = await self._group(groups, p2p)
         if genesis.ledger_id != self.ledger_info.ledger_id:
             raise ValueError("the group's genesis is for another ledger than ledger_url's")
         if 2 * self.config.evm_confirmations >= genesis.challenge_window:
@@ -385,17 +404,17 @@ class NodeRuntime:
             store,
             genesis.epochs,
             genesis_state(genesis),
-            self.key if key_package else None,
+            self.key,  # any member may be made a steward: it votes only when it is one
             health,
         )
         base = node.base
         interval = float(genesis.checkpoint_interval)
         epochs = node.replica.epochs  # genesis's, and the hand-overs stored since
-        if key_package is not None and len(epochs) > 1:
-            raise ValueError(  # a reshared share is kept per epoch once hand-overs run live
-                f"this node entered epoch {epochs.current.number} but holds only the "
-                "genesis's key share"
-            )
+        if base is not None and base[0].proposal.next_epoch:
+            decided = base[0].proposal.next_epoch[0]  # our last checkpoint handed over:
+            if decided.number == len(epochs):  # the machine is in that epoch already
+                epochs = epochs.then(decided)
+        key_package = self._epoch_key(groups, gid, epochs.current)
         machine = CheckpointSteward(
             identity=self.key,
             key=key_package,
@@ -439,14 +458,19 @@ class NodeRuntime:
         trader = Trader(node, self.key, OutboxRepo(store, gid, self.member_id))
         trader.on_certified = self.metrics.certify_seconds.observe
         desk = SwapDesk(p2p, trader, nursery)
-        self.group = Group(genesis, node, service, trader, key_package, desk, game)
-        if key_package is not None:
-            on_join = self._on_join_factory(groups, genesis, service)
-            p2p.set_handler(JOIN_PROTOCOL, on_join, JOIN_LIMIT)
+        handovers, stewardship = await self._start_changes(service, groups, genesis, nursery)
+        self.group = Group(genesis, node, service, trader, desk, game, handovers, stewardship)
+        on_join = self._on_join_factory(groups, genesis, service)  # stewards change
+        p2p.set_handler(JOIN_PROTOCOL, on_join, JOIN_LIMIT)
         nursery.start_soon(self._keep_wallet_open, genesis, machine if key_package else None)
         nursery.start_soon(trader.run)
         nursery.start_soon(self._anti_entropy)
         nursery.start_soon(self._watch_stewards)
+        self._announce(p2p, gid, key_package is not None)
+
+    def _announce(self, p2p: P2P, gid: bytes, steward: bool) -> None:
+        """Tell scripts (a line of JSON, and ``node.json`` in the data dir) and people
+        (the banner) where this node is."""
         ready = {
             "ready": True,
             "member": self.member_id.hex(),
@@ -454,7 +478,7 @@ class NodeRuntime:
             "addrs": p2p.addrs,
             "api": self.api_url,
             "group_id": gid.hex(),
-            "steward": key_package is not None,
+            "steward": steward,
             "data_dir": str(self.config.data_dir),
             "pid": os.getpid(),
         }
@@ -494,7 +518,7 @@ class NodeRuntime:
                 log.warning("waiting for the ledger: %s", exc)
                 await trio.sleep(1.0)
 
-    async def _group(self, groups: GroupRepo, p2p: P2P) -> tuple[Genesis, KeyPackage | None]:
+    async def _group(self, groups: GroupRepo, p2p: P2P) -> Genesis:
         spec: GroupSpec | None = None
         if self.config.group_spec is not None:
             spec = decode(self.config.group_spec.read_bytes(), GroupSpec)
@@ -519,10 +543,41 @@ class NodeRuntime:
         genesis_found = groups.genesis(gid)
         assert genesis_found is not None
         self.stewards = frozenset(genesis_found.stewards)
-        stored = groups.steward_key(gid)
+        return genesis_found
+
+    async def _start_changes(
+        self,
+        service: CheckpointService,
+        groups: GroupRepo,
+        genesis: Genesis,
+        nursery: trio.Nursery,
+    ) -> tuple[HandoverService, StewardshipService]:
+        """Changes of stewards: the reshare (``node.stewardship``), the seals and the
+        hand-over once a checkpoint decides the change (``node.handovers``), a refresh
+        when the genesis's schedule says so."""
+        handovers = HandoverService(service.node)
+        stewardship = StewardshipService(service, self.key, groups)
+        service.decided_listeners.append(handovers.on_decided)
+        handovers.entered_listeners.append(lambda h: service.machine.enter_epoch(h.next))
+        handovers.entered_listeners.append(lambda h: stewardship.on_entered(h.next))
+        every = genesis.refresh_every
+        service.adoption_listeners.append(
+            lambda c, _: stewardship.on_adopted(c.proposal.number, every)
+        )
+        await handovers.start(nursery)
+        await stewardship.start(nursery)
+        return handovers, stewardship
+
+    def _epoch_key(self, groups: GroupRepo, gid: bytes, epoch: Epoch) -> KeyPackage | None:
+        """Our share of the wallet key for ``epoch``'s committee, if we are in it and hold
+        one (a steward that lost it follows the group until a repair gives it back)."""
+        if self.member_id not in epoch.committee:
+            return None
+        stored = groups.epoch_key(gid, epoch.number)
         if stored is None:
-            return genesis_found, None
-        return genesis_found, load_key_package(self.key, stored)
+            log.warning("no key share for epoch %d here: following, not signing", epoch.number)
+            return None
+        return load_key_package(self.key, stored)
 
     async def _dial_bootstrap(self, p2p: P2P) -> None:
         """Keep every peer we know an address of connected: the bootstrap peers, and
@@ -624,6 +679,8 @@ class NodeRuntime:
         async def on_join(caller: bytes, request: bytes) -> bytes:
             join = decode(request, Join)
             machine = service.machine
+            if not machine.is_steward:
+                return json.dumps({"ok": False, "reason": NOT_A_STEWARD}).encode()
             if join.member != caller or not join.is_valid(gid, machine.terms_hash):
                 raise RemoteProtocolError("a join must be the caller's own, over our terms")
             problem = join_needs(genesis, join.evm_account) or join_problem(
@@ -668,6 +725,8 @@ class NodeRuntime:
         tx_ids = []
         for asset, amount in deposits.items():
             tx_ids.append(await self.ledger.deposit(gid, asset, amount))
+        for peer in sorted(self.p2p.connected_members()):  # the committee signing now
+            await g.handovers.catch_up(peer)
         told, refused = await self._tell_stewards(g, signed.encode())
         return {"deposits": tx_ids, "stewards_told": told, "refused": refused}
 
@@ -678,8 +737,9 @@ class NodeRuntime:
         assert self.p2p is not None
         told: list[str] = []
         refused: dict[str, str] = {}
-        waiting = [s for s in g.genesis.committee.stewards if s != self.member_id]
-        if len(waiting) < g.genesis.committee.n:
+        committee = g.node.replica.epochs.current.committee
+        waiting = [s for s in committee.stewards if s != self.member_id]
+        if len(waiting) < committee.n:
             told.append(self.member_id.hex())
         deadline = trio.current_time() + JOIN_DEADLINE
         while waiting:
@@ -734,6 +794,7 @@ class NodeRuntime:
                 continue
             peer = rng.choice(peers)
             try:
+                await g.handovers.catch_up(peer)  # a new epoch's certificates need it
                 await g.service.sync_state_with(peer)
                 await g.node.sync_with(peer)
             except (P2PError, RemoteProtocolError) as exc:

@@ -278,6 +278,13 @@ class CheckpointSteward:
         """Our reshared share of the wallet key for that committee."""
         self.changes.hold(self.epochs, number, stewards, threshold, key)
 
+    def enter_epoch(self, epoch: Epoch) -> None:
+        """A hand-over into ``epoch`` reached us without the checkpoint that decided it
+        (we were away, or joined since; ``proto.handover`` checked it): follow the
+        schedule from it, with our share for it if we hold one. Nothing if we are in it."""
+        if epoch.number == len(self.epochs):
+            self._enter_epoch(epoch, self.changes.decided(epoch))
+
     def _enter_epoch(self, epoch: Epoch, key: KeyPackage | None) -> None:
         """A checkpoint we adopted handed over to ``epoch``; ``key`` is our share of the
         same wallet key for it (held by ``self.changes``, checked there), None if we are

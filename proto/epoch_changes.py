@@ -14,6 +14,7 @@ kept only if it is ours in that committee, for this wallet, under its threshold.
 
 from __future__ import annotations
 
+from proto.committee import Committee
 from proto.epochs import Epoch, Epochs
 from proto.errors import LocalProtocolError
 from proto.frost.keys import KeyPackage
@@ -88,3 +89,41 @@ def _change(epochs: Epochs, number: int, stewards: tuple[bytes, ...], threshold:
     first = epochs.current.first_checkpoint + 1  # any later one: only the bounds matter here
     Epoch(number, first, committee, threshold)  # in bounds, or ValueError
     return number, committee, threshold
+
+
+ACTIONS = ("add", "remove", "threshold", "refresh")
+
+
+def plan_change(
+    current: Epoch, action: str, member: bytes | None = None, threshold: int | None = None
+) -> tuple[tuple[bytes, ...], int]:
+    """The next committee and threshold an operator's command asks for: ``add`` or
+    ``remove`` a member, a new ``threshold``, or a ``refresh`` (the same committee, new
+    shares). Unless given, the threshold stays what it is, moved into the new committee's
+    bounds. Raises ``LocalProtocolError`` for a change that cannot be."""
+    stewards = set(current.stewards)
+    if action in ("add", "remove") and member is None:
+        raise LocalProtocolError(f"{action} needs a member")
+    if action == "add":
+        assert member is not None
+        if member in stewards:
+            raise LocalProtocolError("already a steward")
+        stewards.add(member)
+    elif action == "remove":
+        if member not in stewards:
+            raise LocalProtocolError("not a steward")
+        stewards.discard(member)
+    elif action == "threshold":
+        if threshold is None:
+            raise LocalProtocolError("threshold needs a threshold")
+    elif action != "refresh":
+        raise LocalProtocolError(f"unknown change {action!r}: one of {', '.join(ACTIONS)}")
+    if not stewards:
+        raise LocalProtocolError("a committee needs a steward")
+    committee = tuple(sorted(stewards))
+    bounds = Committee(committee)
+    low, high = bounds.quorum, bounds.n - bounds.f
+    t = threshold if threshold is not None else min(max(current.threshold, low), high)
+    if not low <= t <= high:
+        raise LocalProtocolError(f"threshold {t} outside [{low}, {high}] for {len(committee)}")
+    return committee, t

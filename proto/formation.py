@@ -91,6 +91,9 @@ class GroupSpec(Wire):
         ListOf(EVM_ACCOUNT, max_items=MAX_STEWARDS), default=()
     )
     """For a wallet on an EVM chain, each steward's EVM account (``Genesis``'s)."""
+    refresh_every: int = wf(UInt(32), default=0)
+    """Checkpoints between proactive refreshes of the stewards' shares (0: on demand only):
+    from an epoch's first checkpoint on, every steward asks for a refresh at this many."""
 
     def check_fields(self) -> None:
         if self.pit.on and self.pit.numeraire not in self.assets:
@@ -134,6 +137,7 @@ class GroupSpec(Wire):
             self.wallet_suite,
             self.evm_tokens,
             self.steward_accounts,
+            self.refresh_every,
         )
 
 

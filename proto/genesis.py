@@ -102,6 +102,10 @@ class Genesis(Wire):
     )
     """For a wallet on an EVM chain, each steward's EVM account (in ``stewards``' order), as
     a member's signed join names its own (``Join.evm_account``). Empty else."""
+    refresh_every: int = wf(UInt(32), default=0)
+    """Checkpoints between proactive refreshes of the stewards' shares (0: on demand only):
+    each epoch's stewards ask for a refresh once it has run this many checkpoints
+    (``node.stewardship``), so a share stolen before is useless after."""
 
     @property
     def on_evm(self) -> bool:

@@ -203,3 +203,12 @@ def verify_handover(handover: Handover, epochs: Epochs, group_id: bytes) -> Carr
         except InvalidSignature as exc:
             raise InvalidCertificate("a carried order does not verify") from exc
     return Carried(orders.values())
+
+
+@register(35, "handover-pull")
+@dataclass(frozen=True)
+class HandoverPull(Wire):
+    """A node that knows ``known`` epochs asks a peer for the hand-over into the next
+    (a node that missed the hand-over's gossip cannot check the new epoch's certificates)."""
+
+    known: int = wf(UInt(32, minimum=1))

@@ -415,3 +415,43 @@ def finish(spec: ReshareSpec, me: bytes, replies: Mapping[int, ReshareReply]) ->
         list(range(1, len(spec.new_stewards) + 1)),
         suite=spec.frost_suite,
     )
+
+
+def dealers_for(old: Sequence[bytes], old_threshold: int, new: Sequence[bytes]) -> tuple[int, ...]:
+    """The dealers every old steward picks alike for a change (so that their operators'
+    commands name one spec): the first ``old_threshold`` old stewards, by identifier, that
+    stay in the new committee, then the first of those that leave."""
+    staying = [i for i, s in enumerate(sorted(old), 1) if s in new]
+    leaving = [i for i, s in enumerate(sorted(old), 1) if s not in new]
+    return tuple(sorted((staying + leaving)[:old_threshold]))
+
+
+@register(33, "reshare-call")
+@dataclass(frozen=True)
+class ReshareCall(Wire):
+    """What an old steward gossips when its operator asks for a change: the spec and its
+    approval of it (the publisher must be the approving steward)."""
+
+    spec: ReshareSpec = wf(Obj(ReshareSpec))
+    approval: ReshareApproval = wf(Obj(ReshareApproval))
+
+    def check(self, publisher: bytes) -> None:
+        """Raise ``FrostError`` unless ``publisher`` approved this very spec, signed."""
+        a, spec = self.approval, self.spec
+        if (
+            a.steward != publisher
+            or a.ceremony != spec.ceremony()
+            or a.steward not in spec.old_stewards
+            or not signing.is_valid(
+                a.steward, a.signature, APPROVAL_DOMAIN, spec.group_id, a.ceremony
+            )
+        ):
+            raise FrostError("an approval that is not its publisher's of this spec")
+
+
+@register(34, "reshare-pull")
+@dataclass(frozen=True)
+class ResharePull(Wire):
+    """A new steward asks a dealer for its reply in one ceremony."""
+
+    ceremony: bytes = wf(DIGEST)

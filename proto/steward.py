@@ -16,6 +16,7 @@ replica's current epoch, only if it is on that epoch's committee, has not sealed
 has adopted the checkpoint the epoch starts from; in an epoch a hand-over opened, only for
 orders the hand-over's carried locks allow. ``seal`` ends its voting in the epoch: the
 seal is persisted (``PersistSeal``) before it is sent, and a steward seals an epoch once.
+A steward of the current epoch cannot exit (``STEWARD_EXIT``): it is removed first.
 """
 
 from __future__ import annotations
@@ -38,12 +39,17 @@ from proto.effects import (
 from proto.epochs import Epoch
 from proto.errors import LocalProtocolError
 from proto.handover import MAX_SEAL_LOCKS, Handover, Seal, make_seal
-from proto.orders import ORDER_DOMAIN, SignedOrder, equivocation_proof
+from proto.orders import ORDER_DOMAIN, Exit, SignedOrder, equivocation_proof
 from proto.replica import Replica
 from proto.signing import public_key_of
 from proto.state import GroupState
 from proto.validation import Refusal, VerifiedOrders, check_batch
 from proto.votes import Batch, Certificate, make_vote
+
+STEWARD_EXIT = "steward-must-be-removed-first"
+"""A steward of the epoch asked to exit: the committee must first hand over to one
+without it (``swapnet steward remove``), so that its share signs nothing once it is gone,
+its settle included."""
 
 
 class Steward:
@@ -99,6 +105,9 @@ class Steward:
         for index, signed in enumerate(batch.orders):
             if not carried.allows(signed):
                 refusals.append(Refusal(index, "conflicts-with-carried-order"))
+                continue
+            if isinstance(signed.order, Exit) and signed.order.member in self.epoch.committee:
+                refusals.append(Refusal(index, STEWARD_EXIT))  # removed first, then settled
                 continue
             for p in signed.order.parties:
                 held = self.locks.get((p.member, p.seq))

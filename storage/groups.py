@@ -11,6 +11,7 @@ from __future__ import annotations
 from proto.admission import Join
 from proto.formation import GroupSpec, StewardKey
 from proto.genesis import Genesis
+from proto.resharing import ReshareSpec
 from storage import schema
 from storage.records import decode_record
 from storage.store import Store
@@ -63,6 +64,57 @@ class GroupRepo:
         key = schema.group_key(group_id, "steward-key")
         raw = self.store.get(key)
         return None if raw is None else decode_record(key, raw, StewardKey)
+
+    # -- steward changes (``proto.resharing``) ---------------------------------------------
+    def save_reshare(self, group_id: bytes, spec: ReshareSpec, sealed_seed: bytes) -> None:
+        """A change this steward approved, with its sealed dealing seed, before anything
+        of it leaves (a restarted dealer deals the very same shares)."""
+        ceremony = spec.ceremony().hex()
+        with self.store.batch(sync=True) as batch:
+            batch.put(schema.group_key(group_id, f"reshare-{ceremony}"), spec.encode())
+            batch.put(schema.group_key(group_id, f"reshare-seed-{ceremony}"), sealed_seed)
+
+    def load_reshare(self, group_id: bytes, ceremony: bytes) -> tuple[ReshareSpec, bytes] | None:
+        key = schema.group_key(group_id, f"reshare-{ceremony.hex()}")
+        raw = self.store.get(key)
+        seed = self.store.get(schema.group_key(group_id, f"reshare-seed-{ceremony.hex()}"))
+        if raw is None or seed is None:
+            return None
+        return decode_record(key, raw, ReshareSpec), seed
+
+    def reshares(self, group_id: bytes) -> list[ReshareSpec]:
+        """The changes this steward approved and has not forgotten."""
+        prefix = schema.group_key(group_id, "reshare-")
+        return [
+            decode_record(k, v, ReshareSpec)
+            for k, v in self.store.iterate(prefix)
+            if not k.startswith(schema.group_key(group_id, "reshare-seed-"))
+        ]
+
+    def save_epoch_key(self, group_id: bytes, epoch: int, steward_key: StewardKey) -> None:
+        """Our share of the wallet key for epoch ``epoch``'s committee (sealed), fsynced."""
+        key = schema.group_key(group_id, f"epoch-key-{epoch:08x}")
+        self.store.put(key, steward_key.encode(), sync=True)
+
+    def epoch_key(self, group_id: bytes, epoch: int) -> StewardKey | None:
+        """Our share for ``epoch`` (epoch 0's is the DKG's ``steward_key``)."""
+        if epoch == 0:
+            return self.steward_key(group_id)
+        key = schema.group_key(group_id, f"epoch-key-{epoch:08x}")
+        raw = self.store.get(key)
+        return None if raw is None else decode_record(key, raw, StewardKey)
+
+    def erase_before(self, group_id: bytes, epoch: int) -> None:
+        """Erase our shares of the epochs before ``epoch`` and every change's dealing seed:
+        a share stolen from this disk later signs nothing with the new committee's, and
+        the old ones are gone. One atomic, fsynced batch."""
+        prefix = schema.group_key(group_id, "reshare-")
+        with self.store.batch(sync=True) as batch:
+            batch.delete(schema.group_key(group_id, "steward-key"))
+            for n in range(1, epoch):
+                batch.delete(schema.group_key(group_id, f"epoch-key-{n:08x}"))
+            for k, _ in self.store.iterate(prefix):
+                batch.delete(k)
 
     # -- joins ----------------------------------------------------------------------------
     def add_join(self, group_id: bytes, join: Join) -> None:

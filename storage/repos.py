@@ -138,6 +138,12 @@ class EpochRepo:
         name = f"handover-{handover.next.number:08x}"
         self.store.put(schema.group_key(self.group_id, name), handover.encode(), sync=True)
 
+    def handover(self, number: int) -> Handover | None:
+        """The stored hand-over into epoch ``number``, if any."""
+        key = schema.group_key(self.group_id, f"handover-{number:08x}")
+        raw = self.store.get(key)
+        return None if raw is None else decode_record(key, raw, Handover)
+
     def load_handovers(self) -> list[Handover]:
         out: list[Handover] = []
         number = 1

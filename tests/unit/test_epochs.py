@@ -13,7 +13,8 @@ from proto.epochs import Epoch, Epochs, genesis_epoch
 from proto.errors import InvalidCertificate, InvalidSignature, LocalProtocolError
 from proto.handover import Handover, Seal, make_seal, verify_handover
 from proto.replica import Replica
-from proto.steward import Steward
+from proto.orders import Exit
+from proto.steward import STEWARD_EXIT, Steward
 from proto.votes import Batch, Certificate, VoteCollector, make_vote, verify_certificate
 from tests.support import key, make_group, pub
 
@@ -251,3 +252,14 @@ def test_an_outsider_cannot_make_a_seal_count() -> None:
     stolen = replace(seal, steward=IDS[0])  # claims a steward's name
     with pytest.raises(InvalidCertificate):
         verify_handover(handover([*seals_for()[1:3], stolen]), OLD, GID)
+
+
+def test_a_steward_exits_only_once_a_hand_over_removed_it() -> None:
+    """A steward's exit would be settled under a committee it still signs for: the
+    stewards refuse it until the group handed over to a committee without it."""
+    leaver = IDS[0]
+    exit_order = G.sign(Exit(leaver, 1, leaver))
+    voter = Steward(KEYS[IDS[1]], replica())
+    assert refusal(voter.handle_batch(Batch((exit_order,)))) == STEWARD_EXIT
+    voter.enter(handover(seals_for()))  # NEXT has no IDS[0]
+    assert vote_of(voter.handle_batch(Batch((exit_order,))))
