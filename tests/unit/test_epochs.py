@@ -12,8 +12,8 @@ from proto.effects import PersistSeal, RefuseBatch, SendSeal, SendVote
 from proto.epochs import Epoch, Epochs, genesis_epoch
 from proto.errors import InvalidCertificate, InvalidSignature, LocalProtocolError
 from proto.handover import Handover, Seal, make_seal, verify_handover
-from proto.replica import Replica
 from proto.orders import Exit
+from proto.replica import Replica
 from proto.steward import STEWARD_EXIT, Steward
 from proto.votes import Batch, Certificate, VoteCollector, make_vote, verify_certificate
 from tests.support import key, make_group, pub
