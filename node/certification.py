@@ -95,6 +95,7 @@ class GroupNode:
         genesis: GroupState,
         steward_key: SigningKey | None = None,
         health: StewardHealth | None = None,
+        holds_share: Callable[[int], bool] | None = None,
     ) -> None:
         self.p2p = p2p
         self.group_id = genesis.group_id
@@ -118,6 +119,7 @@ class GroupNode:
                 seal=self.epoch_records.load_seal(),
                 checkpoint=0 if self.base is None else self.base[0].proposal.number,
                 epoch_base=handovers[-1].base if handovers else 0,
+                holds_share=holds_share,
             )
             if steward_key
             else None

@@ -85,6 +85,20 @@ def refresh(
     _ask({"action": "refresh"}, data, api, token, as_json)
 
 
+@steward_app.command("repair")
+def repair(
+    member: Annotated[str, typer.Argument(help="the steward (hex) that lost its data dir")],
+    data: DATA = Path("data"),
+    api: API = None,
+    token: TOKEN = None,
+    as_json: JSON = False,
+) -> None:
+    """Ask for a refresh that MEMBER does not deal in: it lost its share (and its vote
+    locks) with its data dir, restarted from its key and the genesis, and gets a new share
+    of the same key; it votes and signs again from the next epoch."""
+    _ask({"action": "repair", "member": member}, data, api, token, as_json)
+
+
 @steward_app.command("status")
 def status(
     data: DATA = Path("data"), api: API = None, token: TOKEN = None, as_json: JSON = False

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from proto.epoch_changes import ACTIONS
 from proto.kinds import MAX_STEWARDS
 
 HEX32 = {"type": "string", "pattern": "^[0-9a-fA-F]{64}$"}
@@ -125,12 +126,12 @@ def control_openapi(assets: tuple[str, ...] = ()) -> dict[str, Any]:
         "/v1/stewards": {
             "get": _read("the committee signing now, and changes of stewards under way"),
             "post": _op(
-                "ask for a change of stewards (add, remove, threshold, refresh)",
+                "ask for a change of stewards (add, remove, threshold, refresh, repair)",
                 errors=(*BODY, 409, 503),
                 secured=True,
                 body=_obj(
                     ("action",),
-                    action={"type": "string", "enum": ["add", "remove", "threshold", "refresh"]},
+                    action={"type": "string", "enum": list(ACTIONS)},
                     member=HEX32,
                     threshold={"type": "integer", "minimum": 1, "maximum": MAX_STEWARDS},
                 ),

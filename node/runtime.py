@@ -406,6 +406,7 @@ class NodeRuntime:
             genesis_state(genesis),
             self.key,  # any member may be made a steward: it votes only when it is one
             health,
+            holds_share=lambda epoch: groups.epoch_key(gid, epoch) is not None,
         )
         base = node.base
         interval = float(genesis.checkpoint_interval)

@@ -150,9 +150,12 @@ class StewardshipService:
                 self._take(ReshareCall(spec, approve(spec, self.identity)), ours=True)
 
     # -- the operator -------------------------------------------------------------------
-    def ask(self, stewards: Sequence[bytes], threshold: int) -> ReshareSpec:
+    def ask(
+        self, stewards: Sequence[bytes], threshold: int, lost: Sequence[bytes] = ()
+    ) -> ReshareSpec:
         """Our operator asks for the committee ``stewards`` under ``threshold`` from the
-        next epoch on (``LocalProtocolError`` if this node cannot ask for it)."""
+        next epoch on, dealt by stewards not in ``lost`` (``LocalProtocolError`` if this
+        node cannot ask for it)."""
         key = self.machine.key
         current = self.machine.epochs.current
         if key is None or self.me not in current.committee:
@@ -165,7 +168,9 @@ class StewardshipService:
         outsiders = [s for s in committee if not self.node.replica.state.is_member(s)]
         if outsiders:
             raise LocalProtocolError(f"not a member of the group: {outsiders[0].hex()}")
-        dealers = dealers_for(current.stewards, current.threshold, committee)
+        dealers = dealers_for(current.stewards, current.threshold, committee, lost)
+        if len(dealers) < current.threshold:
+            raise LocalProtocolError("too few stewards hold their share to deal")
         spec = spec_for(
             self.group_id, current.number, current.stewards, key, dealers, committee, threshold
         )
@@ -183,7 +188,8 @@ class StewardshipService:
         """``swapnet steward add|remove|threshold|refresh``: ``plan_change`` on our current
         epoch, then ``ask`` (``LocalProtocolError`` if the change cannot be)."""
         stewards, t = plan_change(self.machine.epochs.current, action, member, threshold)
-        return self.ask(stewards, t)
+        lost = (member,) if action == "repair" and member is not None else ()
+        return self.ask(stewards, t, lost)
 
     def on_adopted(self, number: int, refresh_every: int) -> None:
         """The schedule of the genesis (``refresh_every``): once the current epoch has run

@@ -91,16 +91,17 @@ def _change(epochs: Epochs, number: int, stewards: tuple[bytes, ...], threshold:
     return number, committee, threshold
 
 
-ACTIONS = ("add", "remove", "threshold", "refresh")
+ACTIONS = ("add", "remove", "threshold", "refresh", "repair")
 
 
 def plan_change(
     current: Epoch, action: str, member: bytes | None = None, threshold: int | None = None
 ) -> tuple[tuple[bytes, ...], int]:
     """The next committee and threshold an operator's command asks for: ``add`` or
-    ``remove`` a member, a new ``threshold``, or a ``refresh`` (the same committee, new
-    shares). Unless given, the threshold stays what it is, moved into the new committee's
-    bounds. Raises ``LocalProtocolError`` for a change that cannot be."""
+    ``remove`` a member, a new ``threshold``, a ``refresh`` (the same committee, new
+    shares), or a ``repair`` of ``member`` (a refresh it does not deal in: it lost its
+    share, and gets a new one). Unless given, the threshold stays what it is, moved into
+    the new committee's bounds. Raises ``LocalProtocolError`` for a change that cannot be."""
     stewards = set(current.stewards)
     if action in ("add", "remove") and member is None:
         raise LocalProtocolError(f"{action} needs a member")
@@ -113,6 +114,9 @@ def plan_change(
         if member not in stewards:
             raise LocalProtocolError("not a steward")
         stewards.discard(member)
+    elif action == "repair":
+        if member not in stewards:
+            raise LocalProtocolError("only a steward of the committee is repaired")
     elif action == "threshold":
         if threshold is None:
             raise LocalProtocolError("threshold needs a threshold")

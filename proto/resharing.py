@@ -417,12 +417,18 @@ def finish(spec: ReshareSpec, me: bytes, replies: Mapping[int, ReshareReply]) ->
     )
 
 
-def dealers_for(old: Sequence[bytes], old_threshold: int, new: Sequence[bytes]) -> tuple[int, ...]:
+def dealers_for(
+    old: Sequence[bytes],
+    old_threshold: int,
+    new: Sequence[bytes],
+    without: Sequence[bytes] = (),
+) -> tuple[int, ...]:
     """The dealers every old steward picks alike for a change (so that their operators'
     commands name one spec): the first ``old_threshold`` old stewards, by identifier, that
-    stay in the new committee, then the first of those that leave."""
-    staying = [i for i, s in enumerate(sorted(old), 1) if s in new]
-    leaving = [i for i, s in enumerate(sorted(old), 1) if s not in new]
+    stay in the new committee, then the first of those that leave; never one of
+    ``without`` (a steward that lost its share)."""
+    staying = [i for i, s in enumerate(sorted(old), 1) if s in new and s not in without]
+    leaving = [i for i, s in enumerate(sorted(old), 1) if s not in new and s not in without]
     return tuple(sorted((staying + leaving)[:old_threshold]))
 
 

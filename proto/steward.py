@@ -21,7 +21,7 @@ A steward of the current epoch cannot exit (``STEWARD_EXIT``): it is removed fir
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from nacl.signing import SigningKey
 
@@ -62,8 +62,14 @@ class Steward:
         seal: Seal | None = None,
         checkpoint: int = 0,
         epoch_base: int = 0,
+        holds_share: Callable[[int], bool] | None = None,
     ) -> None:
         self.key = key
+        self.holds_share = holds_share
+        """Whether the node holds its share of the wallet key for an epoch (None: always).
+        A steward without one lost its store in that epoch, its vote locks with it: it
+        neither votes nor seals there (a seal would report no locks), until a reshare
+        gives it a share for the next epoch (``swapnet steward repair``)."""
         self.replica = replica
         self.group_id = replica.group_id
         self.id = public_key_of(key)
@@ -88,6 +94,8 @@ class Steward:
         epoch = self.epoch
         if self.id not in epoch.committee:
             return "not-a-steward-of-this-epoch"
+        if self.holds_share is not None and not self.holds_share(epoch.number):
+            return "lost-its-store"
         if self.seal_made is not None and self.seal_made.epoch >= epoch.number:
             return "epoch-sealed"
         if self.checkpoint < self.epoch_base:
@@ -160,6 +168,8 @@ class Steward:
         epoch = self.epoch
         if self.id not in epoch.committee:
             raise LocalProtocolError("only a steward of the epoch seals it")
+        if self.holds_share is not None and not self.holds_share(epoch.number):
+            raise LocalProtocolError("we lost our store in this epoch: a seal would lie")
         made = self.seal_made
         if made is not None and made.epoch == epoch.number:
             if made.next_digest != next_epoch.digest(self.group_id):

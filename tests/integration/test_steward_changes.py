@@ -5,8 +5,9 @@ API, the stewards' operators (``swapnet steward`` on three, then four nodes):
 1. add member0 as a fifth steward (the threshold goes from 3 to 4);
 2. remove steward3 (four stewards, threshold 3);
 3. refresh the shares of the same committee;
+4. repair steward2, whose data dir was deleted (all but its key);
 
-and member0, a steward now, is killed with SIGKILL and restarted: it comes back in its
+and, after 3., member0, a steward now, is killed with SIGKILL and restarted: it comes back in its
 epoch with its reshared share from its own store and signs again. Every change takes
 effect at a checkpoint the old committee signed; the wallet key never changes and the
 ledger sees no transaction for any of it. Then member1 exits and the latest committee
@@ -16,6 +17,7 @@ exactly once, and steward3's disk holds no share of the wallet key any more.
 
 from __future__ import annotations
 
+import shutil
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -74,6 +76,17 @@ class Payer(threading.Thread):
                 self.pending += 1
 
 
+def lose_data_dir(n: NodeProc) -> None:
+    """kill -9, then everything in its data dir is gone but the (backed-up) key; it comes
+    back as any member does, from the genesis file."""
+    n.kill_9()
+    for path in n.data.iterdir():
+        if path.name not in ("trader.key", n.stderr.name, n.stdout.name):
+            shutil.rmtree(path) if path.is_dir() else path.unlink()
+    i = n.args.index("--group-spec")
+    n.args[i : i + 2] = ["--genesis-file", str(n.data.parent / "group.genesis")]
+
+
 def committee(n: NodeProc) -> dict[str, Any]:
     epoch: dict[str, Any] = group_of(n)["epoch"]
     return epoch
@@ -89,12 +102,53 @@ def change(c: Cluster, operators: list[NodeProc], *args: str, epoch: int) -> Non
     )
 
 
-def test_a_live_group_adds_removes_and_refreshes_stewards_while_a_member_pays(
+def changes(c: Cluster) -> None:
+    """The four changes, and member0's kill -9 and restart, one after the other."""
+    s0, s1, s2, s3 = c.stewards
+    m0, m1 = c.members
+    # 1. a fifth steward: member0; the threshold rises from 3 to 4
+    change(c, [s0, s1, s2], "add", m0.member.hex(), epoch=1)
+    assert committee(m1)["threshold"] == 4 and len(committee(m1)["stewards"]) == 5
+    c.wait("member0 to sign", lambda: group_of(m0)["steward"])
+    # 2. steward3 removed: a quorum of the five asks
+    change(c, [s0, s1, s2, m0], "remove", s3.member.hex(), epoch=2)
+    assert s3.member.hex() not in committee(m1)["stewards"]
+    assert committee(m1)["threshold"] == 3
+    c.wait("steward3 to stop signing", lambda: not group_of(s3)["steward"])
+    # 3. a refresh of the four
+    change(c, [s0, s1, m0], "refresh", epoch=3)
+    # member0 killed and restarted: back in epoch 3 with its share, from its disk
+    m0.kill_9()
+    c.restart(m0)
+    c.wait("member0 back as a steward", lambda: group_of(m0)["steward"])
+    before = group_of(m0)["checkpoint"]["number"]
+    c.wait(
+        "checkpoints after the restart",
+        lambda: group_of(s0)["checkpoint"]["number"] > before + 2,
+    )
+    # 4. steward2 loses its data dir (its key comes back from the operator's backup):
+    # restarted from the genesis, it follows the group but neither votes nor signs in
+    # the epoch whose share and vote locks it lost; a repair (a refresh it does not
+    # deal in) gives it a new share and it is back from the next epoch
+    lose_data_dir(s2)
+    c.restart(s2)
+    c.wait("steward2 back in epoch 3", lambda: committee(s2)["number"] == 3)
+    assert not group_of(s2)["steward"]
+    change(c, [s0, s1, m0], "repair", s2.member.hex(), epoch=4)
+    c.wait("steward2 to sign again", lambda: group_of(s2)["steward"])
+    before = group_of(s2)["checkpoint"]["number"]
+    c.wait(
+        "checkpoints after the repair",
+        lambda: group_of(s2)["checkpoint"]["number"] > before + 2,
+    )
+
+
+def test_a_live_group_adds_removes_refreshes_and_repairs_stewards_while_a_member_pays(
     cluster: Cluster,
 ) -> None:
     c = cluster
     expected = form_and_join(c)
-    s0, s1, s2, s3 = c.stewards
+    s0, s3 = c.stewards[0], c.stewards[3]
     m0, m1 = c.members
     gid = group_of(s0)["group_id"]
     wallet_key = group_of(s0)["wallet_key"]
@@ -102,26 +156,7 @@ def test_a_live_group_adds_removes_and_refreshes_stewards_while_a_member_pays(
     payer = Payer(m1, m0)
     payer.start()
     try:
-        # 1. a fifth steward: member0; the threshold rises from 3 to 4
-        change(c, [s0, s1, s2], "add", m0.member.hex(), epoch=1)
-        assert committee(m1)["threshold"] == 4 and len(committee(m1)["stewards"]) == 5
-        c.wait("member0 to sign", lambda: group_of(m0)["steward"])
-        # 2. steward3 removed: a quorum of the five asks
-        change(c, [s0, s1, s2, m0], "remove", s3.member.hex(), epoch=2)
-        assert s3.member.hex() not in committee(m1)["stewards"]
-        assert committee(m1)["threshold"] == 3
-        c.wait("steward3 to stop signing", lambda: not group_of(s3)["steward"])
-        # 3. a refresh of the four
-        change(c, [s0, s1, m0], "refresh", epoch=3)
-        # member0 killed and restarted: back in epoch 3 with its share, from its disk
-        m0.kill_9()
-        c.restart(m0)
-        c.wait("member0 back as a steward", lambda: group_of(m0)["steward"])
-        before = group_of(m0)["checkpoint"]["number"]
-        c.wait(
-            "checkpoints after the restart",
-            lambda: group_of(s0)["checkpoint"]["number"] > before + 2,
-        )
+        changes(c)
     finally:
         payer.stop.set()
         payer.join(timeout=120)
@@ -149,4 +184,4 @@ def test_a_live_group_adds_removes_and_refreshes_stewards_while_a_member_pays(
     assert set(codes.values()) <= {0}, codes
     with LevelDBStore(s3.data / "store") as store:  # the removed steward holds no share
         repo = GroupRepo(store)
-        assert all(repo.epoch_key(bytes.fromhex(gid), e) is None for e in range(4))
+        assert all(repo.epoch_key(bytes.fromhex(gid), e) is None for e in range(5))

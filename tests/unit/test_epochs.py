@@ -9,11 +9,13 @@ from dataclasses import replace
 import pytest
 
 from proto.effects import PersistSeal, RefuseBatch, SendSeal, SendVote
+from proto.epoch_changes import plan_change
 from proto.epochs import Epoch, Epochs, genesis_epoch
 from proto.errors import InvalidCertificate, InvalidSignature, LocalProtocolError
 from proto.handover import Handover, Seal, make_seal, verify_handover
 from proto.orders import Exit
 from proto.replica import Replica
+from proto.resharing import dealers_for
 from proto.steward import STEWARD_EXIT, Steward
 from proto.votes import Batch, Certificate, VoteCollector, make_vote, verify_certificate
 from tests.support import key, make_group, pub
@@ -263,3 +265,34 @@ def test_a_steward_exits_only_once_a_hand_over_removed_it() -> None:
     assert refusal(voter.handle_batch(Batch((exit_order,)))) == STEWARD_EXIT
     voter.enter(handover(seals_for()))  # NEXT has no IDS[0]
     assert vote_of(voter.handle_batch(Batch((exit_order,))))
+
+
+def test_a_steward_that_lost_its_store_neither_votes_nor_seals_in_that_epoch() -> None:
+    """Its vote locks went with its store: a vote could conflict with one it cast before,
+    a seal would report no locks. It is back from the next epoch, with a new share."""
+    lost = IDS[1]
+    s = Steward(KEYS[lost], replica(), holds_share=lambda epoch: epoch >= 1)
+    assert refusal(s.handle_batch(Batch((G.transfer(A, 1, B, 5),)))) == "lost-its-store"
+    with pytest.raises(LocalProtocolError, match="lost"):
+        s.seal(NEXT)
+    s.enter(handover(seals_for()))
+    assert s.not_voting() is None  # epoch 1, whose share it holds, from checkpoint 0 on
+
+
+def test_a_repair_is_a_refresh_the_lost_steward_does_not_deal_in() -> None:
+    current = OLD.current
+    stewards, t = plan_change(current, "repair", current.stewards[0])
+    assert stewards == current.stewards and t == current.threshold
+    dealers = dealers_for(current.stewards, t, stewards, (current.stewards[0],))
+    assert 1 not in dealers and len(dealers) == t
+    assert plan_change(current, "add", IDS[4]) == ((*current.stewards, IDS[4]), 4)
+    assert plan_change(current, "remove", current.stewards[0]) == (current.stewards[1:], 3)
+    for action, member, threshold, why in (
+        ("repair", IDS[5], None, "only a steward"),
+        ("add", current.stewards[0], None, "already"),
+        ("remove", IDS[5], None, "not a steward"),
+        ("threshold", None, 9, "outside"),
+        ("promote", None, None, "unknown"),
+    ):
+        with pytest.raises(LocalProtocolError, match=why):
+            plan_change(current, action, member, threshold)
