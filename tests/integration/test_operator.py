@@ -327,6 +327,8 @@ def test_tokens_scope_every_control_call(devnet: dict[str, Any]) -> None:
     as_pay = {"authorization": f"Bearer {pay}"}
     assert httpx.post(f"{api}/v1/exit", json={}, headers=as_pay).status_code == 403
     assert httpx.post(f"{api}/v1/revoke", json={}, headers=as_pay).status_code == 403
+    change = {"action": "refresh"}  # a change of stewards is the operator's alone
+    assert httpx.post(f"{api}/v1/stewards", json=change, headers=as_pay).status_code == 403
     assert httpx.get(f"{api}/v1/tokens", headers=as_pay).status_code == 403
     listed = js("token", "list", *data(n0))
     assert {t["label"] for t in listed} >= {"dash", "bot"}

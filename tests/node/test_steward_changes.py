@@ -20,15 +20,16 @@ from nacl.signing import SigningKey, VerifyKey
 from node.certification import GroupNode, NotCertified
 from node.checkpoints import CheckpointService
 from node.handovers import HandoverService
-from node.p2p import NoAnswer
-from node.stewardship import RESHARE_PROTOCOL, StewardshipService
+from node.p2p import Refused
+from node.stewardship import StewardshipService
 from proto.checkpointing import CheckpointSteward
+from proto.codec import decode
 from proto.epochs import Epoch
 from proto.errors import RemoteProtocolError
 from proto.frost.keys import KeyPackage
-from proto.handover import make_seal
+from proto.handover import Handover, HandoverPull, Seal, make_seal
 from proto.orders import Transfer
-from proto.resharing import ReshareCall, ResharePull, approve, dealers_for, spec_for
+from proto.resharing import ReshareCall, ResharePull, ReshareReply, approve, dealers_for, spec_for
 from storage import LevelDBStore
 from storage.groups import GroupRepo
 from tests.node.test_checkpoints import ALICE, G, _run_host, wallet_keys
@@ -154,9 +155,11 @@ async def test_a_live_group_adds_its_member_as_a_fifth_steward_over_the_network(
 
 async def test_changes_of_stewards_refuse_what_a_liar_sends(tmp_path: Path) -> None:
     """A member that is no steward gossips a call with its own approval (a strike, kept
-    nowhere); a steward's approval re-signed by another key (a strike); a member that is
-    not a new steward pulls a dealer's shares (refused); a seal from outside the committee
-    (refused): nothing changes in the honest nodes."""
+    nowhere); a steward's approval re-signed by another key; a seal from outside the
+    committee; two hand-overs without a quorum of seals: each refused and struck, nothing
+    changes in the honest nodes (and the liar is banned). A pull before a quorum approved
+    gets nothing; one by a peer that is not a new steward is a protocol breach; a new
+    steward gets its own share only."""
     rng = random.Random(9)
     keys = wallet_keys(rng)
     stores: list[LevelDBStore] = []
@@ -181,13 +184,19 @@ async def test_changes_of_stewards_refuse_what_a_liar_sends(tmp_path: Path) -> N
             alice.node.p2p.pubsub.remove_topic_validator(topic)  # her lies leave her host
         for call in (own, forged):
             await alice.node.p2p.publish(steward.changes.topic, call.encode())
-        seal = make_seal(ALICE, G.group_id, 0, Epoch(1, 5, tuple(committee), 3), 0, ())
+        nxt = Epoch(1, 5, tuple(committee), 3)
+        seal = make_seal(ALICE, G.group_id, 0, nxt, 0, ())
         await alice.node.p2p.publish(steward.handovers.topic, seal.encode())
+        one = make_seal(sorted(G.stewards, key=pub)[0], G.group_id, 0, nxt, 0, ())
+        for lie in (Handover(nxt, (one,)), Handover(nxt, tuple(sorted((one, seal), key=_by)))):
+            await alice.node.p2p.publish(steward.handovers.topic, lie.encode())  # no quorum
         with trio.fail_after(30):
             while min(m.changes.refused for m in members[:4]) < 2:
                 await trio.sleep(0.05)
-            while min(m.handovers.refused for m in members[:4]) < 1:
+            while min(m.handovers.refused for m in members[:4]) < 3:
                 await trio.sleep(0.05)
+        assert all(len(m.node.replica.epochs) == 1 for m in members[:4])
+        assert await steward.handovers._on_pull(pub(ALICE), HandoverPull(1).encode()) == b""
         honest = members[:4]
         assert all(not m.changes.ceremonies for m in honest)
         assert all(not m.handovers.seals for m in honest)
@@ -195,20 +204,19 @@ async def test_changes_of_stewards_refuse_what_a_liar_sends(tmp_path: Path) -> N
         # a real change two stewards asked for (a quorum is three): nobody deals yet
         for m in members[:2]:
             m.changes.ask([*committee, pub(ALICE)], 4)
-        with pytest.raises(NoAnswer):
-            await alice.node.p2p.request(
-                committee[0], RESHARE_PROTOCOL, ResharePull(spec.ceremony()).encode()
-            )
-        members[2].changes.ask([*committee, pub(ALICE)], 4)  # the quorum: dealing starts
         dealer = members[0].changes
+        pull = ResharePull(spec.ceremony()).encode()
+        with pytest.raises(Refused):
+            await dealer._on_pull(pub(ALICE), pull)  # (alice is banned by now: called here)
+        members[2].changes.ask([*committee, pub(ALICE)], 4)  # the quorum: dealing starts
         with trio.fail_after(30):
             while not any(c.dealer for c in dealer.ceremonies.values()):
                 await trio.sleep(0.05)
         outsider = SigningKey(b"\x07" * 32)  # authenticated by its connection, not a new steward
         with pytest.raises(RemoteProtocolError):
-            await dealer._on_pull(pub(outsider), ResharePull(spec.ceremony()).encode())
-        epoch = await wait_epoch(members, 1)
-        assert epoch.number == 1 and len(epoch.stewards) == 5
+            await dealer._on_pull(pub(outsider), pull)
+        reply = decode(await dealer._on_pull(pub(ALICE), pull), ReshareReply)
+        assert reply.recipient == spec.new_identifier_of(pub(ALICE))  # hers, and only hers
         nursery.cancel_scope.cancel()
     for store in stores:
         store.close()
@@ -255,3 +263,7 @@ def share_of(m: Member) -> int:
     key = m.service.machine.key
     assert key is not None
     return key.signing_share
+
+
+def _by(seal: Seal) -> bytes:
+    return seal.steward
