@@ -118,3 +118,33 @@ def _size(n: int, reps: int) -> dict[str, str]:
 
 def bench_stewards(reps: int = 3, sizes: tuple[int, ...] = SIZES) -> list[dict[str, str]]:
     return [_size(n, reps) for n in sizes]
+
+
+def bench_live(sizes: tuple[int, ...] = (4, 7)) -> list[dict[str, str]]:
+    """Each change on real processes (``devnet.bench_suite.bench_net``: k stewards and a
+    member, a checkpoint every 2 s): seconds from the operators' asks to every node in the
+    next epoch, for adding the member (the threshold follows the quorum), removing the last
+    steward, a refresh, and the repair of a steward whose data dir was deleted."""
+    from devnet.bench_suite import bench_net  # noqa: PLC0415
+    from devnet.live_changes import lose_data_dir, timed_change  # noqa: PLC0415
+
+    rows = []
+    for k in sizes:
+        with bench_net(k + 1, stewards=k) as c:
+            member, last, lost = c.members[0], c.stewards[-1], c.stewards[1]
+            add = timed_change(c, "add", member)
+            remove = timed_change(c, "remove", last)
+            refresh = timed_change(c, "refresh")
+            lose_data_dir(lost)
+            c.restart(lost)
+            repair = timed_change(c, "repair", lost)
+            rows.append(
+                {
+                    "stewards": str(k),
+                    "add (s)": f"{add:.1f}",
+                    "remove (s)": f"{remove:.1f}",
+                    "refresh (s)": f"{refresh:.1f}",
+                    "repair (s)": f"{repair:.1f}",
+                }
+            )
+    return rows

@@ -167,16 +167,32 @@ def bench_frost(
 def bench_stewards_command(
     reps: Annotated[int, typer.Option(min=1, help="repetitions per measurement")] = 3,
     sizes: Annotated[str, typer.Option(help="committee sizes, comma-separated")] = "4,7,20",
+    live: Annotated[
+        bool, typer.Option("--live", help="real processes: each change from ask to hand-over")
+    ] = False,
     output: OUTPUT = Path("BENCHMARKS.md"),
     as_json: JSON = False,
 ) -> None:
     """Changing the committee (4, 7 and 20 stewards unless ``--sizes``): a reshare adding
     one, a refresh, repairing a lost share, checking a hand-over (the whole committee's
-    computation in one process; the network adds a round trip per dealer or helper)."""
-    from devnet.bench_stewards import bench_stewards  # noqa: PLC0415
+    computation in one process; the network adds a round trip per dealer or helper). With
+    ``--live``: a devnet of real processes, each change timed from the operators' asks to
+    every node in the next epoch (add, remove, refresh, repair a lost data dir)."""
+    from devnet.bench_stewards import bench_live, bench_stewards  # noqa: PLC0415
 
     counts = _sizes(sizes, low=4, high=64)
-    command = f"swapnet bench stewards --reps {reps} --sizes {','.join(map(str, counts))}"
+    listed = ",".join(map(str, counts))
+    if live:
+        rows = _guarded(lambda: bench_live(counts))
+        _report(
+            "stewards-live",
+            rows,
+            f"swapnet bench stewards --live --sizes {listed}",
+            output,
+            as_json,
+        )
+        return
+    command = f"swapnet bench stewards --reps {reps} --sizes {listed}"
     rows = _guarded(lambda: bench_stewards(reps, counts))
     _report("stewards", rows, command, output, as_json)
 

@@ -33,6 +33,13 @@ def _ask(body: dict[str, Any], data: Path, api: str | None, token: str | None, j
     show(answer, True)
 
 
+def _member_change(action: str, member: str, threshold: int | None) -> dict[str, Any]:
+    body: dict[str, Any] = {"action": action, "member": member}
+    if threshold is not None:
+        body["threshold"] = threshold
+    return body
+
+
 @steward_app.command("add")
 def add(
     member: Annotated[str, typer.Argument(help="the member id (hex) to make a steward")],
@@ -43,10 +50,7 @@ def add(
     as_json: JSON = False,
 ) -> None:
     """Ask for a committee with MEMBER added (the wallet key is reshared, not changed)."""
-    body: dict[str, Any] = {"action": "add", "member": member}
-    if threshold is not None:
-        body["threshold"] = threshold
-    _ask(body, data, api, token, as_json)
+    _ask(_member_change("add", member, threshold), data, api, token, as_json)
 
 
 @steward_app.command("remove")
@@ -59,10 +63,7 @@ def remove(
     as_json: JSON = False,
 ) -> None:
     """Ask for a committee without MEMBER (its share then signs nothing with the new ones)."""
-    body: dict[str, Any] = {"action": "remove", "member": member}
-    if threshold is not None:
-        body["threshold"] = threshold
-    _ask(body, data, api, token, as_json)
+    _ask(_member_change("remove", member, threshold), data, api, token, as_json)
 
 
 @steward_app.command("threshold")

@@ -29,7 +29,7 @@ import trio
 
 from node.background import spawn
 from node.certification import GroupNode
-from node.p2p import Limit, P2PError
+from node.p2p import Limit, P2PError, wire_messages
 from proto.codec import Wire, decode
 from proto.epochs import Epoch, Epochs
 from proto.errors import InvalidSignature, LocalProtocolError, RemoteProtocolError
@@ -146,11 +146,7 @@ class HandoverService:
         return None
 
     async def _read(self, subscription: object) -> None:
-        async for msg in subscription:  # type: ignore[attr-defined]
-            try:
-                wire = decode(bytes(msg.data), Wire)
-            except RemoteProtocolError:
-                continue
+        async for wire in wire_messages(subscription):
             if isinstance(wire, Seal) and self._seal_problem(wire, judge_change=False) is None:
                 self.seals[wire.steward] = wire  # one per steward: the newest
                 self._assemble()

@@ -68,6 +68,7 @@ from multiaddr import Multiaddr
 from nacl.signing import SigningKey
 
 from node.background import spawn
+from proto.codec import Wire, decode
 from proto.errors import RemoteProtocolError
 
 logging.getLogger("libp2p").setLevel(logging.WARNING)
@@ -106,6 +107,16 @@ class NoAnswer(P2PError):
     """The peer took the request and gave no answer: it declined (the message says why),
     its handler failed, or it went away. Not a sign of a wedged connection, so it does
     not count towards a reconnect."""
+
+
+async def wire_messages(subscription: Any) -> AsyncIterator[Wire]:
+    """What a topic subscription delivers, decoded (its validator let it through; one
+    that does not decode now is skipped)."""
+    async for msg in subscription:
+        try:
+            yield decode(bytes(msg.data), Wire)
+        except RemoteProtocolError:
+            continue
 
 
 class NotNow(Exception):

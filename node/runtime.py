@@ -796,6 +796,7 @@ class NodeRuntime:
             peer = rng.choice(peers)
             try:
                 await g.handovers.catch_up(peer)  # a new epoch's certificates need it
+                await g.stewardship.catch_up(peer)  # a change we missed the gossip of
                 await g.service.sync_state_with(peer)
                 await g.node.sync_with(peer)
             except (P2PError, RemoteProtocolError) as exc:

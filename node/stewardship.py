@@ -9,8 +9,10 @@ committee with new shares):
    steward builds alike for that change (its own key package's public shares, the
    dealers ``dealers_for`` picks), stores it with a fresh sealed dealing seed (fsynced)
    and gossips its signed approval with the spec (``ReshareCall``) on
-   ``swapnet/1/<group>/stewardship``, again every ``REPUBLISH`` seconds until the change
-   is decided (gossip is not reliable; a restarted steward resumes from its store).
+   ``swapnet/1/<group>/stewardship``; a node that missed it (away, restarted, an epoch
+   behind) gets it with the echoes from a peer's ``under_way`` (``catch_up``, asked by
+   the runtime's anti-entropy), and a restarted steward resumes what it asked from its
+   store.
 2. Once a quorum of the old committee approved the very spec, each dealer deals from
    coefficients derived from its sealed seed (the seed is on disk before any share
    leaves, so a restarted dealer deals the same shares) and answers pulls
@@ -50,7 +52,7 @@ from nacl.signing import SigningKey
 from node.background import spawn
 from node.checkpoints import CheckpointService
 from node.formation import scalar_from
-from node.p2p import Limit, P2PError, Refused
+from node.p2p import Limit, P2PError, Refused, wire_messages
 from node.sealing import seal, unseal
 from proto import signing
 from proto.codec import Wire, decode
@@ -61,8 +63,9 @@ from proto.formation import StewardKey
 from proto.frost.curve import FrostError
 from proto.frost.dkg import DkgFault
 from proto.frost.keys import KeyPackage
+from proto.kinds import MAX_STEWARDS
 from proto.resharing import (
-    ECHO_DOMAIN,
+    UNDER_WAY,
     ReshareCall,
     ReshareComplaint,
     ReshareDealer,
@@ -70,6 +73,7 @@ from proto.resharing import (
     ResharePull,
     ReshareReply,
     ReshareSpec,
+    ReshareUnderWay,
     approve,
     check_approved,
     check_echoes,
@@ -87,7 +91,6 @@ RESHARE_PROTOCOL = "/swapnet/reshare/1"
 RESHARE_LIMIT = Limit(at_once=2, per_second=5.0, burst=20.0)
 SEED_PURPOSE = "reshare-seed"
 SHARE_PURPOSE = "wallet-share"
-REPUBLISH = 2.0
 RETRY = 0.5
 
 
@@ -144,7 +147,6 @@ class StewardshipService:
         p2p.set_handler(RESHARE_PROTOCOL, self._on_pull, RESHARE_LIMIT)
         subscription = await p2p.subscribe(self.topic)
         nursery.start_soon(self._read, subscription)
-        nursery.start_soon(self._republish)
         for spec in self.groups.reshares(self.group_id):  # asked for before a restart
             if self._problem(spec) is None:
                 self._take(ReshareCall(spec, approve(spec, self.identity)), ours=True)
@@ -174,9 +176,8 @@ class StewardshipService:
         spec = spec_for(
             self.group_id, current.number, current.stewards, key, dealers, committee, threshold
         )
-        if self.groups.load_reshare(self.group_id, spec.ceremony()) is None:
-            sealed = seal(self.identity, SEED_PURPOSE, os.urandom(32))
-            self.groups.save_reshare(self.group_id, spec, sealed)  # fsync: before it leaves
+        sealed = seal(self.identity, SEED_PURPOSE, os.urandom(32))  # kept if one is stored
+        self.groups.save_reshare(self.group_id, spec, sealed, asked=True)  # fsync: first
         call = ReshareCall(spec, approve(spec, self.identity))
         self._take(call, ours=True)
         self._publish(call)
@@ -238,7 +239,7 @@ class StewardshipService:
                 msg.check(publisher)
                 return msg.spec.group_id == self.group_id or self._refuse()
             if isinstance(msg, ReshareEcho):
-                return (msg.steward == publisher and _echo_signed(msg)) or self._refuse()
+                return (msg.steward == publisher and msg.is_signed()) or self._refuse()
         except (RemoteProtocolError, FrostError):
             pass
         return self._refuse()
@@ -248,11 +249,7 @@ class StewardshipService:
         return False
 
     async def _read(self, subscription: object) -> None:
-        async for msg in subscription:  # type: ignore[attr-defined]
-            try:
-                wire = decode(bytes(msg.data), Wire)
-            except RemoteProtocolError:
-                continue
+        async for wire in wire_messages(subscription):
             if isinstance(wire, ReshareCall):
                 self._take(wire)
             elif isinstance(wire, ReshareEcho):
@@ -327,9 +324,8 @@ class StewardshipService:
     def _dealer(self, c: Ceremony, key: KeyPackage) -> ReshareDealer | None:
         stored = self.groups.load_reshare(self.group_id, c.id)
         if stored is None:  # a dealer whose operator did not ask: seed it now, on disk first
-            self.groups.save_reshare(
-                self.group_id, c.spec, seal(self.identity, SEED_PURPOSE, os.urandom(32))
-            )
+            sealed = seal(self.identity, SEED_PURPOSE, os.urandom(32))
+            self.groups.save_reshare(self.group_id, c.spec, sealed, asked=False)
             stored = self.groups.load_reshare(self.group_id, c.id)
             assert stored is not None
         seed = unseal(self.identity, SEED_PURPOSE, stored[1])
@@ -347,6 +343,8 @@ class StewardshipService:
 
     async def _on_pull(self, caller: bytes, request: bytes) -> bytes:
         pull = decode(request, ResharePull)
+        if pull.ceremony == UNDER_WAY:
+            return self.under_way().encode()
         c = self.ceremonies.get(pull.ceremony)
         if c is None or c.dealer is None:
             raise Refused("no deal for this ceremony here (yet)")
@@ -359,7 +357,7 @@ class StewardshipService:
         spec = c.spec
         j = spec.new_identifier_of(self.me)
         replies: dict[int, ReshareReply] = {}
-        while len(replies) < len(spec.dealers) and c.failed is None:
+        while len(replies) < len(spec.dealers) and self._open(c):
             for dealer in spec.dealers:
                 if dealer not in replies:
                     reply = await self._reply_from(c, dealer)
@@ -367,12 +365,14 @@ class StewardshipService:
                         replies[dealer] = reply
             if len(replies) < len(spec.dealers):
                 await trio.sleep(RETRY)
-        if c.failed is not None:
+        if not self._open(c):
             return
         echo = make_echo(spec, self.identity, replies)
         c.echoes[self.me] = echo
         self._publish(echo)
         while set(c.echoes) != set(spec.new_stewards):
+            if not self._open(c):
+                return
             await trio.sleep(RETRY)  # the others' echoes come by gossip (re-sent)
         others = {s: e for s, e in c.echoes.items() if s != self.me}
         try:
@@ -392,6 +392,39 @@ class StewardshipService:
             c.failed = str(exc)
             return
         self._maybe_approve(c)
+
+    def under_way(self) -> ReshareUnderWay:
+        """What we hold of the changes under way (each list within the wire's bound)."""
+        calls = [a for c in self.ceremonies.values() for a in c.approvals.values()]
+        echoes = [e for c in self.ceremonies.values() for e in c.echoes.values()]
+        return ReshareUnderWay(tuple(calls[:MAX_STEWARDS]), tuple(echoes[:MAX_STEWARDS]))
+
+    async def catch_up(self, member: bytes) -> None:
+        """Take what ``member`` holds of the changes under way, each call and echo checked
+        as if it came by gossip (their gossip is not re-sent: pubsub would drop a copy as
+        seen; a node that was away or behind an epoch asks instead)."""
+        raw = await self.node.p2p.request(member, RESHARE_PROTOCOL, ResharePull(UNDER_WAY).encode())
+        held = decode(raw, ReshareUnderWay)
+        for call in held.calls:
+            try:
+                call.check(call.approval.steward)
+            except FrostError:
+                self._strike(member)
+                return
+            self._take(call)
+        for echo in held.echoes:
+            if not echo.is_signed():
+                self._strike(member)
+                return
+            self._take_echo(echo)
+
+    def _strike(self, member: bytes) -> None:
+        self.refused += 1
+        self.node.p2p.punish(member)
+
+    def _open(self, c: Ceremony) -> bool:
+        """Still under way: not failed, and not dropped (the epoch it changes is over)."""
+        return c.failed is None and self.ceremonies.get(c.id) is c
 
     async def _reply_from(self, c: Ceremony, dealer: int) -> ReshareReply | None:
         """One dealer's reply to us, checked; None if it is not there yet or not its
@@ -460,22 +493,9 @@ class StewardshipService:
             self.groups.erase_before(self.group_id, epoch.number)
 
     # -- sending --------------------------------------------------------------------------
-    async def _republish(self) -> None:
-        while True:
-            await trio.sleep(REPUBLISH)
-            for c in list(self.ceremonies.values()):
-                if c.ours and self.me in c.approvals:
-                    self._publish(c.approvals[self.me])
-                if self.me in c.echoes:
-                    self._publish(c.echoes[self.me])
-
     def _publish(self, message: Wire) -> None:
         self._spawn(self.node.p2p.publish, self.topic, message.encode())
 
     def _spawn(self, fn, *args) -> None:  # type: ignore[no-untyped-def]
         if self._nursery is not None:
             spawn(self._nursery, fn, *args)
-
-
-def _echo_signed(echo: ReshareEcho) -> bool:
-    return signing.is_valid(echo.steward, echo.signature, ECHO_DOMAIN, echo.ceremony, echo.body())

@@ -8,6 +8,9 @@ change it was not asked for); a reshare gives the steward its share of the walle
 a committee it is in (``hold``). When a checkpoint naming a change is adopted, ``decided``
 hands back that committee's share (None: we only follow) and forgets the rest.
 
+``plan_change`` turns an operator's command (``swapnet steward add|remove|threshold|
+refresh|repair``) into the next committee and threshold, the same on every steward.
+
 Invariants: only the epoch right after the schedule's last can be approved; a share is
 kept only if it is ours in that committee, for this wallet, under its threshold.
 """

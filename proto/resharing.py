@@ -258,6 +258,12 @@ class ReshareEcho(Wire):
     def body(self) -> bytes:
         return replace(self, signature=bytes(64)).encode()
 
+    def is_signed(self) -> bool:
+        """Signed by the new steward it names."""
+        return signing.is_valid(
+            self.steward, self.signature, ECHO_DOMAIN, self.ceremony, self.body()
+        )
+
 
 @dataclass(frozen=True)
 class ReshareDealer:
@@ -455,9 +461,24 @@ class ReshareCall(Wire):
             raise FrostError("an approval that is not its publisher's of this spec")
 
 
+UNDER_WAY = bytes(32)
+
+
 @register(34, "reshare-pull")
 @dataclass(frozen=True)
 class ResharePull(Wire):
-    """A new steward asks a dealer for its reply in one ceremony."""
+    """A new steward asks a dealer for its reply in one ceremony; a pull of no ceremony
+    (``UNDER_WAY``) asks a node for what it holds of the changes under way."""
 
     ceremony: bytes = wf(DIGEST)
+
+
+@register(36, "reshare-under-way")
+@dataclass(frozen=True)
+class ReshareUnderWay(Wire):
+    """A node's answer to ``ResharePull`` of no ceremony (all zeros): the calls and echoes
+    it holds of the changes under way, for a node that missed their gossip (restarted,
+    or behind by an epoch). Each is checked by its receiver as if gossiped."""
+
+    calls: tuple[ReshareCall, ...] = wf(ListOf(Obj(ReshareCall), max_items=MAX_STEWARDS))
+    echoes: tuple[ReshareEcho, ...] = wf(ListOf(Obj(ReshareEcho), max_items=MAX_STEWARDS))

@@ -66,13 +66,19 @@ class GroupRepo:
         return None if raw is None else decode_record(key, raw, StewardKey)
 
     # -- steward changes (``proto.resharing``) ---------------------------------------------
-    def save_reshare(self, group_id: bytes, spec: ReshareSpec, sealed_seed: bytes) -> None:
-        """A change this steward approved, with its sealed dealing seed, before anything
-        of it leaves (a restarted dealer deals the very same shares)."""
+    def save_reshare(
+        self, group_id: bytes, spec: ReshareSpec, sealed_seed: bytes, *, asked: bool
+    ) -> None:
+        """A change this steward deals in or its operator asked for (``asked``), with its
+        sealed dealing seed, before anything of it leaves (a restarted dealer deals the
+        very same shares). A seed already stored is kept."""
         ceremony = spec.ceremony().hex()
+        seed_key = schema.group_key(group_id, f"reshare-seed-{ceremony}")
         with self.store.batch(sync=True) as batch:
             batch.put(schema.group_key(group_id, f"reshare-{ceremony}"), spec.encode())
-            batch.put(schema.group_key(group_id, f"reshare-seed-{ceremony}"), sealed_seed)
+            batch.put(seed_key, self.store.get(seed_key) or sealed_seed)
+            if asked:
+                batch.put(schema.group_key(group_id, f"reshare-asked-{ceremony}"), b"")
 
     def load_reshare(self, group_id: bytes, ceremony: bytes) -> tuple[ReshareSpec, bytes] | None:
         key = schema.group_key(group_id, f"reshare-{ceremony.hex()}")
@@ -83,13 +89,15 @@ class GroupRepo:
         return decode_record(key, raw, ReshareSpec), seed
 
     def reshares(self, group_id: bytes) -> list[ReshareSpec]:
-        """The changes this steward approved and has not forgotten."""
-        prefix = schema.group_key(group_id, "reshare-")
-        return [
-            decode_record(k, v, ReshareSpec)
-            for k, v in self.store.iterate(prefix)
-            if not k.startswith(schema.group_key(group_id, "reshare-seed-"))
-        ]
+        """The changes this steward's operator asked for, not yet forgotten."""
+        asked = schema.group_key(group_id, "reshare-asked-")
+        out = []
+        for k, _ in self.store.iterate(asked):
+            key = schema.group_key(group_id, "reshare-" + k[len(asked) :].decode("ascii"))
+            raw = self.store.get(key)
+            if raw is not None:
+                out.append(decode_record(key, raw, ReshareSpec))
+        return out
 
     def save_epoch_key(self, group_id: bytes, epoch: int, steward_key: StewardKey) -> None:
         """Our share of the wallet key for epoch ``epoch``'s committee (sealed), fsynced."""

@@ -579,6 +579,8 @@ def _reply(dealer: Dealer, caller: bytes) -> bytes:
 
 
 def handler_targets() -> list[Target]:
+    from tests.fuzz.stewardship_targets import stewardship_targets  # noqa: PLC0415 (a cycle)
+
     return [
         vote_target(),
         certificate_target(),
@@ -593,6 +595,7 @@ def handler_targets() -> list[Target]:
         ledger_tx_target(),
         chain_leaf_target(),
         evm_exit_call_target(),
+        *stewardship_targets(),
     ]
 
 

@@ -23,9 +23,7 @@ from __future__ import annotations
 import contextlib
 import random
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -42,7 +40,7 @@ from proto.orders import Transfer, sign_order
 from proto.prequal import Prequal
 from proto.votes import Batch
 from tests.integration.joining import join_as
-from tests.integration.processes import TIMEOUT_FACTOR, ledger_process, node_tracebacks
+from tests.integration.processes import TIMEOUT_FACTOR
 
 pytestmark = pytest.mark.xdist_group("processes")
 
@@ -51,20 +49,6 @@ SWAP_TRIES = 20
 Job = tuple[str, int, int, str, int, int]
 """kind, from (node index), to, asset, amount, request id"""
 DEPOSIT = {"USD": 100_000, "BTC": 10_000}
-
-
-@pytest.fixture
-def cluster(tmp_path: Path) -> Iterator[Cluster]:
-    with ledger_process(tmp_path / "ledger", block_interval=0.3) as ledger:
-        c = Cluster.create(tmp_path / "nodes", ledger.url, timeout=60 * TIMEOUT_FACTOR)
-        try:
-            yield c
-            codes = c.stop_all()
-            assert set(codes.values()) <= {0}, codes
-            for n in c.nodes:
-                assert not node_tracebacks(n.stderr), n.tail()
-        finally:
-            c.kill_all()
 
 
 def group_of(n: NodeProc) -> dict[str, Any]:

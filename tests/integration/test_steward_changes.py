@@ -17,36 +17,19 @@ exactly once, and steward3's disk holds no share of the wallet key any more.
 
 from __future__ import annotations
 
-import shutil
 import threading
-from collections.abc import Iterator
-from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 
 from devnet.cluster import Cluster, NodeProc
+from devnet.live_changes import epoch_of, lose_data_dir, wait_epoch
 from storage import LevelDBStore
 from storage.groups import GroupRepo
-from tests.integration.processes import TIMEOUT_FACTOR, ledger_process, node_tracebacks, swapnet
+from tests.integration.processes import TIMEOUT_FACTOR, swapnet
 from tests.integration.test_node_group import all_agree, form_and_join, group_of
 
 pytestmark = pytest.mark.xdist_group("processes")
-
-
-@pytest.fixture
-def cluster(tmp_path: Path) -> Iterator[Cluster]:
-    with ledger_process(tmp_path / "ledger", block_interval=0.3) as ledger:
-        c = Cluster.create(tmp_path / "nodes", ledger.url, timeout=60 * TIMEOUT_FACTOR)
-        try:
-            yield c
-            codes = c.stop_all()
-            assert set(codes.values()) <= {0}, codes
-            for n in c.nodes:
-                assert not node_tracebacks(n.stderr), n.tail()
-        finally:
-            c.kill_all()
 
 
 class Payer(threading.Thread):
@@ -76,30 +59,11 @@ class Payer(threading.Thread):
                 self.pending += 1
 
 
-def lose_data_dir(n: NodeProc) -> None:
-    """kill -9, then everything in its data dir is gone but the (backed-up) key; it comes
-    back as any member does, from the genesis file."""
-    n.kill_9()
-    for path in n.data.iterdir():
-        if path.name not in ("trader.key", n.stderr.name, n.stdout.name):
-            shutil.rmtree(path) if path.is_dir() else path.unlink()
-    i = n.args.index("--group-spec")
-    n.args[i : i + 2] = ["--genesis-file", str(n.data.parent / "group.genesis")]
-
-
-def committee(n: NodeProc) -> dict[str, Any]:
-    epoch: dict[str, Any] = group_of(n)["epoch"]
-    return epoch
-
-
 def change(c: Cluster, operators: list[NodeProc], *args: str, epoch: int) -> None:
+    """The operators' ``swapnet steward ...``, then every node in ``epoch``."""
     for n in operators:
         swapnet("steward", *args, "--data", str(n.data))
-    c.wait(
-        f"epoch {epoch} on every node",
-        lambda: all(committee(n)["number"] == epoch for n in c.nodes),
-        timeout=120 * TIMEOUT_FACTOR,
-    )
+    wait_epoch(c, epoch, 120 * TIMEOUT_FACTOR)
 
 
 def changes(c: Cluster) -> None:
@@ -108,12 +72,12 @@ def changes(c: Cluster) -> None:
     m0, m1 = c.members
     # 1. a fifth steward: member0; the threshold rises from 3 to 4
     change(c, [s0, s1, s2], "add", m0.member.hex(), epoch=1)
-    assert committee(m1)["threshold"] == 4 and len(committee(m1)["stewards"]) == 5
+    assert epoch_of(m1)["threshold"] == 4 and len(epoch_of(m1)["stewards"]) == 5
     c.wait("member0 to sign", lambda: group_of(m0)["steward"])
     # 2. steward3 removed: a quorum of the five asks
     change(c, [s0, s1, s2, m0], "remove", s3.member.hex(), epoch=2)
-    assert s3.member.hex() not in committee(m1)["stewards"]
-    assert committee(m1)["threshold"] == 3
+    assert s3.member.hex() not in epoch_of(m1)["stewards"]
+    assert epoch_of(m1)["threshold"] == 3
     c.wait("steward3 to stop signing", lambda: not group_of(s3)["steward"])
     # 3. a refresh of the four
     change(c, [s0, s1, m0], "refresh", epoch=3)
@@ -132,7 +96,7 @@ def changes(c: Cluster) -> None:
     # deal in) gives it a new share and it is back from the next epoch
     lose_data_dir(s2)
     c.restart(s2)
-    c.wait("steward2 back in epoch 3", lambda: committee(s2)["number"] == 3)
+    c.wait("steward2 back in epoch 3", lambda: epoch_of(s2)["number"] == 3)
     assert not group_of(s2)["steward"]
     change(c, [s0, s1, m0], "repair", s2.member.hex(), epoch=4)
     c.wait("steward2 to sign again", lambda: group_of(s2)["steward"])

@@ -9,7 +9,7 @@ import random
 from pathlib import Path
 
 import trio
-from nacl.signing import VerifyKey
+from nacl.signing import SigningKey, VerifyKey
 
 from node.certification import GroupNode
 from node.checkpoints import CheckpointService
@@ -60,18 +60,7 @@ async def test_stewards_agree_on_signed_checkpoints_while_a_member_pays(  # noqa
             await node.start(nursery)
             nodes.append(node)
         for index, (key, node) in enumerate(zip(stewards, nodes, strict=False)):
-            machine = CheckpointSteward(
-                identity=key,
-                key=keys[index + 1],
-                wallet_key=keys[1].group_public_key,
-                epochs=G.epochs,
-                base=G.genesis_state(),
-                base_number=0,
-                adopted_at=trio.current_time(),
-                interval=1.0,
-                timeout=6.0,
-                random_bytes=os.urandom,
-            )
+            machine = steward_machine(key, keys[index + 1], keys)
             service = CheckpointService(node, machine, stores[index])
             seen: list[Completed] = []
             service.adoption_listeners.append(lambda c, _, seen=seen: seen.append(c))  # type: ignore[misc]
@@ -118,6 +107,24 @@ async def test_stewards_agree_on_signed_checkpoints_while_a_member_pays(  # noqa
     assert services[0].errors == before
     for store in stores:
         store.close()
+
+
+def steward_machine(
+    identity: SigningKey, key: KeyPackage | None, keys: dict[int, KeyPackage]
+) -> CheckpointSteward:
+    """A checkpoint machine of the test group from genesis (a checkpoint a second)."""
+    return CheckpointSteward(
+        identity=identity,
+        key=key,
+        wallet_key=keys[1].group_public_key,
+        epochs=G.epochs,
+        base=G.genesis_state(),
+        base_number=0,
+        adopted_at=trio.current_time(),
+        interval=1.0,
+        timeout=6.0,
+        random_bytes=os.urandom,
+    )
 
 
 async def _run_host(key: object, task_status: trio.TaskStatus = trio.TASK_STATUS_IGNORED) -> None:  # type: ignore[type-arg]

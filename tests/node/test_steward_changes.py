@@ -8,7 +8,6 @@ member that is not a new steward, a seal from outside the committee."""
 
 from __future__ import annotations
 
-import os
 import random
 from dataclasses import replace
 from pathlib import Path
@@ -22,7 +21,6 @@ from node.checkpoints import CheckpointService
 from node.handovers import HandoverService
 from node.p2p import Refused
 from node.stewardship import StewardshipService
-from proto.checkpointing import CheckpointSteward
 from proto.codec import decode
 from proto.epochs import Epoch
 from proto.errors import RemoteProtocolError
@@ -32,7 +30,7 @@ from proto.orders import Transfer
 from proto.resharing import ReshareCall, ResharePull, ReshareReply, approve, dealers_for, spec_for
 from storage import LevelDBStore
 from storage.groups import GroupRepo
-from tests.node.test_checkpoints import ALICE, G, _run_host, wallet_keys
+from tests.node.test_checkpoints import ALICE, G, _run_host, steward_machine, wallet_keys
 from tests.support import pub
 
 
@@ -68,18 +66,7 @@ async def start_group(
         for other in members:
             await p2p.connect(other.node.p2p.addrs[0])
         await node.start(nursery)
-        machine = CheckpointSteward(
-            identity=key,
-            key=keys.get(index + 1) if key != ALICE else None,
-            wallet_key=keys[1].group_public_key,
-            epochs=G.epochs,
-            base=G.genesis_state(),
-            base_number=0,
-            adopted_at=trio.current_time(),
-            interval=1.0,
-            timeout=6.0,
-            random_bytes=os.urandom,
-        )
+        machine = steward_machine(key, keys.get(index + 1) if key != ALICE else None, keys)
         service = CheckpointService(node, machine, store)
         handovers = HandoverService(node)
         groups = GroupRepo(store)
