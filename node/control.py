@@ -207,6 +207,9 @@ def build_app(runtime: NodeRuntime, tokens: TokenBook) -> Starlette:  # noqa: PL
                 "quorum": epoch.quorum,
                 "steward": g.key_package is not None,
                 "changes": g.stewardship.status(),
+                "complaints": [  # dealers' own signed replies that convict them
+                    c.encode().hex() for c in g.stewardship.groups.complaints(g.node.group_id)
+                ],
             }
         )
 

@@ -108,6 +108,8 @@ class Ceremony:
     approved: bool = False
     """Given to the checkpoint machine (``approve_change``)."""
     failed: str | None = None
+    complaint: ReshareComplaint | None = None
+    """The dealer's own signed reply that convicts it (``judge_complaint``), if any."""
 
     @property
     def id(self) -> bytes:
@@ -136,7 +138,6 @@ class StewardshipService:
         self.group_id = self.node.group_id
         self.topic = f"swapnet/1/{self.group_id.hex()}/stewardship"
         self.ceremonies: dict[bytes, Ceremony] = {}
-        self.complaints: list[ReshareComplaint] = []
         self.refused = 0
         self._nursery: trio.Nursery | None = None
 
@@ -227,6 +228,7 @@ class StewardshipService:
                     "share_held": c.key is not None,
                     "approved": c.approved,
                     "failed": c.failed,
+                    "complaint": None if c.complaint is None else c.complaint.encode().hex(),
                 }
             )
         return out
@@ -450,7 +452,8 @@ class StewardshipService:
             return reply
         reason, proven = found
         if proven:
-            self.complaints.append(ReshareComplaint(spec, reply))
+            c.complaint = ReshareComplaint(spec, reply)
+            self.groups.save_complaint(self.group_id, c.complaint)  # evidence, kept
             c.failed = f"dealer {dealer_key.hex()[:16]} dealt wrong: {reason}"
             log.error("ceremony %s: %s (complaint kept)", c.id.hex()[:16], c.failed)
         return None
@@ -484,9 +487,9 @@ class StewardshipService:
         )
 
     def on_entered(self, epoch: Epoch) -> None:
-        """We entered ``epoch``: the changes of the epoch before are over; our shares of
-        older committees and every dealing seed are erased from disk."""
-        self.ceremonies = {}
+        """We entered ``epoch``: the changes out of the epochs before are over; our shares
+        of older committees and their dealing seeds are erased from disk."""
+        self.ceremonies = {k: c for k, c in self.ceremonies.items() if c.spec.epoch >= epoch.number}
         if self.groups.epoch_key(self.group_id, epoch.number) is not None or (
             self.me not in epoch.committee
         ):

@@ -11,7 +11,7 @@ from __future__ import annotations
 from proto.admission import Join
 from proto.formation import GroupSpec, StewardKey
 from proto.genesis import Genesis
-from proto.resharing import ReshareSpec
+from proto.resharing import ReshareComplaint, ReshareSpec
 from storage import schema
 from storage.records import decode_record
 from storage.store import Store
@@ -99,6 +99,15 @@ class GroupRepo:
                 out.append(decode_record(key, raw, ReshareSpec))
         return out
 
+    def save_complaint(self, group_id: bytes, complaint: ReshareComplaint) -> None:
+        """Evidence against a dealer (its own signed reply), kept for good (fsynced)."""
+        name = f"complaint-{complaint.spec.ceremony().hex()}"
+        self.store.put(schema.group_key(group_id, name), complaint.encode(), sync=True)
+
+    def complaints(self, group_id: bytes) -> list[ReshareComplaint]:
+        prefix = schema.group_key(group_id, "complaint-")
+        return [decode_record(k, v, ReshareComplaint) for k, v in self.store.iterate(prefix)]
+
     def save_epoch_key(self, group_id: bytes, epoch: int, steward_key: StewardKey) -> None:
         """Our share of the wallet key for epoch ``epoch``'s committee (sealed), fsynced."""
         key = schema.group_key(group_id, f"epoch-key-{epoch:08x}")
@@ -113,16 +122,24 @@ class GroupRepo:
         return None if raw is None else decode_record(key, raw, StewardKey)
 
     def erase_before(self, group_id: bytes, epoch: int) -> None:
-        """Erase our shares of the epochs before ``epoch`` and every change's dealing seed:
-        a share stolen from this disk later signs nothing with the new committee's, and
-        the old ones are gone. One atomic, fsynced batch."""
+        """Erase our shares of the epochs before ``epoch`` and the records and dealing
+        seeds of the changes out of them: a share stolen from this disk later signs
+        nothing with the new committee's, and the old ones are gone. A change out of
+        ``epoch`` itself (asked already) keeps its seed. One atomic, fsynced batch."""
         prefix = schema.group_key(group_id, "reshare-")
+        seeds = schema.group_key(group_id, "reshare-seed-")
+        asked = schema.group_key(group_id, "reshare-asked-")
         with self.store.batch(sync=True) as batch:
             batch.delete(schema.group_key(group_id, "steward-key"))
             for n in range(1, epoch):
                 batch.delete(schema.group_key(group_id, f"epoch-key-{n:08x}"))
-            for k, _ in self.store.iterate(prefix):
-                batch.delete(k)
+            for k, v in self.store.iterate(prefix):
+                if k.startswith((seeds, asked)):
+                    continue
+                if decode_record(k, v, ReshareSpec).epoch < epoch:
+                    ceremony = k[len(prefix) :].decode("ascii")
+                    for name in ("reshare-", "reshare-seed-", "reshare-asked-"):
+                        batch.delete(schema.group_key(group_id, name + ceremony))
 
     # -- joins ----------------------------------------------------------------------------
     def add_join(self, group_id: bytes, join: Join) -> None:
