@@ -6,8 +6,9 @@
   every node freezes it.
 * ``crash``: a steward is killed with -9 while payments flow; the group goes on
   checkpointing; the steward is started again and catches up.
-* ``exit``: a node (the next to last) leaves cooperatively; its ledger account receives
-  exactly its final balance.
+* ``exit``: a node (the next to last) leaves cooperatively; a steward first leaves the
+  committee (a change of stewards, asked by it and others of the committee), then its
+  ledger account receives exactly its final balance.
 * ``pit``: the S&L pit. A node offers to lend USD, the nodes mark BTC, and a trade that
   pays beyond the payer's USD borrows on its credit line; the checkpoint books the loan.
   Then BTC crashes in the marks: the borrower gets a margin call, and after the grace its
@@ -35,6 +36,7 @@ import httpx
 from devnet.chains import Chain, CrawlBack, chain_of
 from devnet.manage import Devnet, alive, start
 from proto.codec import decode
+from proto.committee import Committee
 from proto.genesis import Genesis
 
 Say = Callable[[str], None]
@@ -233,6 +235,8 @@ def exit_(devnet: Devnet, say: Say) -> None:
     chain, _ = _chain(devnet)
     account = bytes.fromhex(leaver.record["account"])
     before = chain.balances(account)
+    if leaver.member in stayer.group()["epoch"]["stewards"]:
+        remove_steward(nodes, leaver, say)
     leaver.call("POST", "/v1/exit", {})
     say(f"{leaver.name} asked to leave holding {final}")
 
@@ -244,6 +248,20 @@ def exit_(devnet: Devnet, say: Say) -> None:
     say(f"the stewards settled it: {leaver.name}'s ledger account received exactly {final}")
     wait("the exit closed in a checkpoint", lambda: stayer.group()["balances"][leaver.member] == {})
     say("the next checkpoint shows it holding nothing in the group")
+
+
+def remove_steward(nodes: list[Node], leaver: Node, say: Say) -> None:
+    """A steward leaves the committee before it leaves the group (its share must sign
+    nothing once it is gone): it and others of the committee, a quorum, ask for it."""
+    epoch = leaver.group()["epoch"]
+    stewards = epoch["stewards"]
+    askers = [leaver, *(n for n in nodes if n is not leaver and n.member in stewards)]
+    quorum = Committee(tuple(bytes.fromhex(s) for s in stewards)).quorum
+    for n in askers[:quorum]:
+        n.call("POST", "/v1/stewards", {"action": "remove", "member": leaver.member})
+    number = epoch["number"] + 1
+    wait(f"epoch {number}", lambda: all(n.group()["epoch"]["number"] >= number for n in nodes))
+    say(f"{leaver.name} asked to leave the committee; from epoch {number} it signs nothing")
 
 
 def _active(nodes: list[Node]) -> list[Node]:

@@ -73,6 +73,7 @@ from proto.errors import DecodeError, LocalProtocolError
 from proto.kinds import MAX_STEWARDS
 from proto.orders import Exit, LendOffer, Mark, Transfer
 from proto.prequal import Prequal
+from proto.steward import STEWARD_EXIT
 
 W = TypeVar("W", bound=Wire)
 
@@ -373,6 +374,13 @@ def build_app(runtime: NodeRuntime, tokens: TokenBook) -> Starlette:  # noqa: PL
     async def exit_(request: Request) -> Response:
         body = await json_body(request)
         g = runtime.require_group()
+        if runtime.member_id in g.node.replica.epochs.current.committee:
+            raise BadRequest(
+                STEWARD_EXIT,
+                "a steward leaves the committee first: a quorum of the stewards' operators "
+                f"asks `swapnet steward remove {runtime.member_id.hex()}`",
+                409,
+            )
         pay_to = hex32(body["pay_to"], "pay_to") if "pay_to" in body else runtime.member_id
         cert = await g.trader.place(
             lambda seq: Exit(runtime.member_id, seq, pay_to), _request_id(body)

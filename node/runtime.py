@@ -797,13 +797,16 @@ class NodeRuntime:
             if not peers:
                 continue
             peer = rng.choice(peers)
-            try:
-                await g.handovers.catch_up(peer)  # a new epoch's certificates need it
-                await g.stewardship.catch_up(peer)  # a change we missed the gossip of
-                await g.service.sync_state_with(peer)
-                await g.node.sync_with(peer)
-            except (P2PError, RemoteProtocolError) as exc:
-                log.info("sync with %s failed: %s", peer.hex()[:16], exc)
+            for step in (
+                g.handovers.catch_up,  # a new epoch's certificates need its hand-over
+                g.stewardship.catch_up,  # a change we missed the gossip of
+                g.service.sync_state_with,
+                g.node.sync_with,
+            ):
+                try:  # each on its own: a peer that fails one is still asked the rest
+                    await step(peer)
+                except (P2PError, RemoteProtocolError) as exc:
+                    log.info("sync with %s failed: %s", peer.hex()[:16], exc)
 
 
 SHUTDOWN_GRACE = 15.0

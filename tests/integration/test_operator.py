@@ -623,11 +623,17 @@ def stalled_by_the_stopped_steward(devnet: dict[str, Any]) -> None:
 
 
 def test_group_exit_settles_a_steward_on_the_ledger(devnet: dict[str, Any]) -> None:
-    """Last: it takes steward2 out of the group for good."""
+    """Last: it takes steward2 out of the group for good: out of the committee first (a
+    steward's exit is refused until a change of stewards removed it)."""
     n0, _, n2 = devnet["nodes"]
     url = ["--url", devnet["ledger"]["url"]]
     owed = group_of(n0)["balances"][n2["member"]]
     on_ledger = js("ledger", "account", n2["member"], *url)["balances"]
+    refused = swapnet("group", "exit", *data(n2), check=False)  # a steward: removed first
+    assert refused.returncode == 1 and "steward remove" in refused.stderr, refused.stderr
+    for n in (n0, n2):  # a quorum of the three (n2 asks to leave the committee too)
+        js("steward", "remove", n2["member"], *data(n))
+    wait_for("epoch 1", lambda: group_of(n0)["epoch"]["number"] == 1, timeout=120)
     asked = js("group", "exit", *data(n2))
     assert asked
     wait_for(
