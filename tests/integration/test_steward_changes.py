@@ -29,7 +29,7 @@ from storage.groups import GroupRepo
 from tests.integration.processes import TIMEOUT_FACTOR, swapnet
 from tests.integration.test_node_group import all_agree, form_and_join, group_of
 
-pytestmark = pytest.mark.xdist_group("processes")
+pytestmark = pytest.mark.xdist_group("changes")  # beside the other process tests' worker
 
 
 class Payer(threading.Thread):
