@@ -4,20 +4,23 @@ gossips the seal on ``swapnet/1/<group>/handovers``; any node holding a quorum o
 the change its own checkpoint decided assembles the ``Handover``, enters it and gossips it;
 every node enters a valid hand-over it receives. A node that missed the gossip pulls the
 hand-over into the epoch after its last from a peer (``/swapnet/handover/1``, asked by the
-runtime's anti-entropy and whenever a certificate of an epoch it has not entered comes by).
+runtime's anti-entropy every few seconds, and by a joiner before it tells the stewards).
 
 Checked before anything is kept or forwarded (the topic validator; a refusal is a strike
-against the publisher, so only what is provably wrong is refused, and a valid copy of what
-we already hold is let through): the publisher is a member; a seal must be signed by its
-steward, a steward of the epoch it seals, of our current epoch or the one we just left; a
-hand-over must extend our schedule with a quorum of valid seals (``verify_handover``) or
-be the one we entered. A seal that comes before our own checkpoint decided the change is
-kept until it does (a steward that adopted the checkpoint sooner sealed sooner); then only
-seals for that very change, from a base before its first checkpoint, count.
+against the publisher, so only what is provably wrong is refused, a valid copy of what we
+already hold is let through, and what we cannot judge yet, a seal or a hand-over of epochs
+ahead of ours, is dropped without a strike: ``NotNow``): the publisher is a member; a seal
+must be signed by its steward, a steward of the epoch it seals, of our current epoch or
+the one we just left; a hand-over must extend our schedule with a quorum of valid seals
+(``verify_handover``) or be the one we entered. A seal that comes before our own
+checkpoint decided the change is kept until it does (a steward that adopted the checkpoint
+sooner sealed sooner); then only seals for that very change, from a base before its first
+checkpoint, count.
 
 Bounds: one seal per steward of the current committee (a newer one replaces it), each at
 most ``MAX_SEAL_LOCKS`` orders (the codec); a hand-over is verified once per arrival and
-stored once (``GroupNode.enter``); a pull is answered from memory, one epoch per answer.
+stored once (``GroupNode.enter``); a pull is answered from the store, one hand-over per
+answer.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ import trio
 
 from node.background import spawn
 from node.certification import GroupNode
-from node.p2p import Limit, P2PError, wire_messages
+from node.p2p import Limit, NotNow, P2PError, wire_messages
 from proto.codec import Wire, decode
 from proto.epochs import Epoch, Epochs
 from proto.errors import InvalidSignature, LocalProtocolError, RemoteProtocolError
@@ -91,8 +94,12 @@ class HandoverService:
         if isinstance(msg, Seal):
             if msg.epoch == epochs.current.number - 1 and self._seal_is_signed(msg, True):
                 return True  # a slower steward's seal of the epoch we just left
+            if msg.epoch != epochs.current.number:
+                raise NotNow("a seal of an epoch we are not in")  # we are behind, or it is
             return self._seal_problem(msg, judge_change=False) is None or self._refuse()
         if isinstance(msg, Handover):
+            if msg.next.number > len(epochs):
+                raise NotNow("a hand-over past the epoch after ours")  # catch-up pulls it
             if len(epochs) > msg.next.number:
                 return self._entered(msg) or self._refuse()
             try:
