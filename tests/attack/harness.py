@@ -40,8 +40,10 @@ from devnet.cluster import seeded_key
 from devnet.manage import alive
 from node.certification import SYNC_PROTOCOL, VOTE_PROTOCOL
 from node.checkpoints import CHECKPOINT_PROTOCOL, STATE_PROTOCOL
+from node.handovers import HANDOVER_PROTOCOL
 from node.p2p import P2P, open_p2p, peer_id_of
 from node.runtime import HELLO_PROTOCOL
+from node.stewardship import RESHARE_PROTOCOL
 from tests.integration.joining import join_as
 from tests.integration.processes import TIMEOUT_FACTOR, devnet_up, swapnet, wait_for
 
@@ -339,7 +341,15 @@ GREETING_TRIES = 12
 """Reconnects (5 s each) before a rogue gives up on an honest node's greeting: under a
 loaded make test, six were once not enough for one node (stop 23's last run)."""
 
-ANSWERED = (SYNC_PROTOCOL, STATE_PROTOCOL, HELLO_PROTOCOL, VOTE_PROTOCOL, CHECKPOINT_PROTOCOL)
+ANSWERED = (
+    SYNC_PROTOCOL,
+    STATE_PROTOCOL,
+    HELLO_PROTOCOL,
+    VOTE_PROTOCOL,
+    CHECKPOINT_PROTOCOL,
+    HANDOVER_PROTOCOL,  # anti-entropy asks every peer for hand-overs and changes under way
+    RESHARE_PROTOCOL,
+)
 
 
 async def _junk(caller: bytes, request: bytes) -> bytes:

@@ -22,8 +22,10 @@ from nacl.signing import SigningKey
 from node.certification import SYNC_PROTOCOL, VOTE_PROTOCOL
 from node.checkpoints import CHECKPOINT_PROTOCOL, STATE_PROTOCOL
 from node.formation import DKG_PROTOCOL
+from node.handovers import HANDOVER_PROTOCOL
 from node.p2p import MAX_FRAME, peer_id_of
 from node.runtime import HELLO_PROTOCOL, JOIN_PROTOCOL
+from node.stewardship import RESHARE_PROTOCOL
 from node.swaps import SWAP_PROTOCOL
 from proto.checkpoint_proposals import Completed, SeqEntry
 from proto.codec import decode
@@ -45,6 +47,8 @@ PROTOCOLS = (
     JOIN_PROTOCOL,
     HELLO_PROTOCOL,
     SWAP_PROTOCOL,
+    HANDOVER_PROTOCOL,
+    RESHARE_PROTOCOL,
 )
 JUNK = (b"", b"\xc0", b"\x93\x01\x02\x03", os.urandom(64), b"[" * 4000, b"\xff" * 1000)
 
