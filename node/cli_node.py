@@ -32,6 +32,12 @@ TOKEN = Annotated[
 JSON = Annotated[bool, typer.Option("--json", help="print JSON")]
 
 
+PENDING_EXIT = 3
+"""The exit code of a command whose order is signed but not certified yet (the node's 202
+``{"pending": true}``): not a failure, not an outcome; ask again with the same request id
+(the node certifies it at most once) or look at ``history``."""
+
+
 def fail(message: str, code: int = 1) -> NoReturn:
     """One clear line on stderr and a non-zero exit: every command's way to fail."""
     typer.echo(f"error: {message}", err=True)
@@ -79,6 +85,10 @@ class NodeClient:
             fail(f"the node answered {reply.status_code} without JSON")
         if reply.status_code >= 400:
             fail(f"{answer.get('error', reply.status_code)}: {answer.get('detail', '')}")
+        if reply.status_code == 202 and isinstance(answer, dict) and answer.get("pending"):
+            typer.echo(json.dumps(answer, indent=2, sort_keys=True))
+            typer.echo(f"pending: {answer.get('detail', 'signed, not certified yet')}", err=True)
+            raise typer.Exit(PENDING_EXIT)
         return answer
 
 

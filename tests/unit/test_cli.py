@@ -112,3 +112,39 @@ def test_bench_certify_records_throughput_and_latency(tmp_path: Path) -> None:
     assert "`swapnet bench certify --orders 40 --batch 10 --members 2`" in out.read_text()
     refused = runner.invoke(app, ["bench", "certify", "--orders", "5", "--batch", "10"])
     assert refused.exit_code == 1 and "at least" in refused.output
+
+
+def test_a_pending_order_exits_3_with_its_answer(tmp_path: Path) -> None:
+    """A node that answers 202 pending (signed, not certified yet): the CLI prints the
+    answer and exits with PENDING_EXIT, neither 0 (done) nor 1 (refused)."""
+    import json  # noqa: PLC0415
+    import threading  # noqa: PLC0415
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer  # noqa: PLC0415
+
+    from node.cli_node import PENDING_EXIT  # noqa: PLC0415
+
+    class Pending(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers["content-length"]))
+            body = json.dumps({"certified": False, "pending": True, "detail": "no quorum yet"})
+            self.send_response(202)
+            self.send_header("content-type", "application/json")
+            self.end_headers()
+            self.wfile.write(body.encode())
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Pending)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        (tmp_path / "node.json").write_text(
+            json.dumps({"api": f"http://127.0.0.1:{server.server_port}"})
+        )
+        (tmp_path / "control.cookie").write_text("cookie")
+        result = runner.invoke(app, ["pay", "ab" * 32, "USD:5", "--data", str(tmp_path)])
+    finally:
+        server.shutdown()
+    assert PENDING_EXIT == 3 and result.exit_code == 3, result.output
+    assert json.loads(result.stdout)["pending"] is True
+    assert "pending: no quorum yet" in result.stderr
