@@ -409,7 +409,7 @@ class NodeRuntime:
             genesis_state(genesis),
             self.key,  # any member may be made a steward: it votes only when it is one
             health,
-            holds_share=lambda epoch: groups.epoch_key(gid, epoch) is not None,
+            holds_share=lambda epoch: groups.holds_epoch_key(gid, epoch),
         )
         base = node.base
         interval = float(genesis.checkpoint_interval)

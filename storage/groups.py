@@ -113,6 +113,11 @@ class GroupRepo:
         key = schema.group_key(group_id, f"epoch-key-{epoch:08x}")
         self.store.put(key, steward_key.encode(), sync=True)
 
+    def holds_epoch_key(self, group_id: bytes, epoch: int) -> bool:
+        """Whether our share for ``epoch`` is on disk (read, not decoded: asked per vote)."""
+        name = "steward-key" if epoch == 0 else f"epoch-key-{epoch:08x}"
+        return self.store.get(schema.group_key(group_id, name)) is not None
+
     def epoch_key(self, group_id: bytes, epoch: int) -> StewardKey | None:
         """Our share for ``epoch`` (epoch 0's is the DKG's ``steward_key``)."""
         if epoch == 0:

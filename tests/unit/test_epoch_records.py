@@ -35,6 +35,7 @@ def test_asked_changes_and_dealing_seeds_are_kept_and_a_seed_is_never_replaced()
     repo.erase_before(GID, 2)
     assert repo.epoch_key(GID, 1) is None and repo.epoch_key(GID, 0) is None
     assert repo.epoch_key(GID, 2) == StewardKey.of(keys[2], b"sealed-2")
+    assert repo.holds_epoch_key(GID, 2) and not repo.holds_epoch_key(GID, 1)
     assert repo.reshares(GID) == [] and repo.load_reshare(GID, asked.ceremony()) is None
     later = spec_for(GID, 2, stewards, keys[1], [1, 2, 3], stewards, 3)  # out of epoch 2
     repo.save_reshare(GID, later, b"seed-4", asked=True)
