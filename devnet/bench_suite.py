@@ -78,7 +78,7 @@ def bench_net(
             cluster.start_members()
             cluster.wait("the wallet", lambda: all(_group(n)["wallet_open"] for n in cluster.nodes))
             for n in cluster.nodes:
-                n.call("POST", "/v1/join", {"deposits": {"USD": DEPOSIT}})
+                n.call("POST", "/v1/join", {"deposits": {"USD": DEPOSIT}, "handle": n.name})
             cluster.wait(
                 "every member credited",
                 lambda: all(

@@ -225,9 +225,10 @@ class Cluster:
                 opslimit=pwhash.argon2id.OPSLIMIT_MIN,
                 memlimit=pwhash.argon2id.MEMLIMIT_MIN,
             )
+        handles = {bytes(keys[n].verify_key): n for n in names[:stewards]}
         spec = GroupSpec(
             name,
-            tuple(sorted(bytes(keys[n].verify_key) for n in names[:stewards])),
+            tuple(sorted(handles)),
             ASSETS,
             on.ledger_id(),
             challenge_window,
@@ -236,6 +237,7 @@ class Cluster:
             terms_hash(TERMS),
             AdmissionPolicy(0, 0, (), 0, 0) if policy is None else policy,
             pit_policy("USD") if pit is None else pit,
+            steward_handles=tuple(handles[s] for s in sorted(handles)),
         )
         stewards_keys = [keys[n] for n in names[:stewards]]
         spec = dataclasses.replace(spec, **on.spec_fields(stewards_keys, ASSETS))

@@ -97,8 +97,12 @@ class Devnet:
         for n in self.state["nodes"]:
             row = {
                 "name": n["name"],
+                "handle": f"@{n['name']}",
+                "member": n["member"],
+                "id": n["member"][:8],
                 "peer_id": n["peer_id"],
                 "api": n["api"],
+                "dashboard": f"{n['api']}/",
                 "status_url": f"{n['api']}/status",
                 "data_dir": n["data"],
                 "cookie": n["cookie"],
@@ -160,7 +164,7 @@ def up(
             "the wallet to open", lambda: all(_group(x)["wallet_open"] for x in cluster.nodes)
         )
         for node in cluster.nodes:
-            node.call("POST", "/v1/join", {"deposits": DEPOSIT})
+            node.call("POST", "/v1/join", {"deposits": DEPOSIT, "handle": node.name})
         members = [x.member.hex() for x in cluster.nodes]
         cluster.wait(  # every deposit credited, as every node sees it
             "every node admitted and credited",

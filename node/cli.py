@@ -16,6 +16,7 @@ import proto.merkle
 import proto.orders
 import proto.state
 import proto.votes
+from node.cli_alerts import alerts_app
 from node.cli_bench import bench_app
 from node.cli_devnet import devnet_app
 from node.cli_exit_game import evidence_app, prequal_app
@@ -130,6 +131,9 @@ def run(
     evm_confirmations: Annotated[
         str | None, typer.Option(help="blocks an EVM event must be under (default 3)")
     ] = None,
+    webhook_url: Annotated[
+        str | None, typer.Option(help="post signed alerts here (DATA/webhook.secret)")
+    ] = None,
 ) -> None:
     """Run the node until SIGTERM or SIGINT. Every config key is also a flag (flags win)."""
     import trio  # noqa: PLC0415
@@ -153,6 +157,7 @@ def run(
         "ledger": ledger,
         "evm_contract": evm_contract,
         "evm_confirmations": evm_confirmations,
+        "webhook_url": webhook_url,
     }
     try:
         cfg = load_config(config, overrides)
@@ -184,6 +189,28 @@ app.add_typer(devnet_app, name="devnet")
 app.add_typer(prequal_app, name="prequal")
 app.add_typer(evidence_app, name="evidence")
 app.add_typer(steward_app, name="steward")
+app.add_typer(alerts_app, name="alerts")
+
+
+def _stewards(given: list[str]) -> dict[bytes, str]:
+    """``--steward HANDLE=MEMBER_ID`` values: member id -> handle (``ValueError`` in
+    words a person can act on)."""
+    from proto.handles import handle_problem  # noqa: PLC0415
+
+    out: dict[bytes, str] = {}
+    for value in given:
+        handle, sep, hex_id = value.partition("=")
+        handle = handle.removeprefix("@")
+        if not sep:
+            raise ValueError(f"--steward {value[:80]}: give HANDLE=MEMBER_ID")
+        problem = handle_problem(handle)
+        if problem is not None:
+            raise ValueError(f"--steward {value[:80]}: {problem}")
+        member = bytes.fromhex(hex_id)
+        if member in out or handle in out.values():
+            raise ValueError(f"--steward {value[:80]}: named twice")
+        out[member] = handle
+    return out
 
 
 @group_app.command("create")
@@ -191,7 +218,9 @@ app.add_typer(steward_app, name="steward")
 def group_spec_cmd(
     out: Annotated[Path, typer.Option("--out", help="where to write the spec file")],
     name: Annotated[str, typer.Option(help="the group's name")],
-    steward: Annotated[list[str], typer.Option(help="a steward's member id (hex), each")],
+    steward: Annotated[
+        list[str], typer.Option(help="a steward as HANDLE=MEMBER_ID (its id in hex), each")
+    ],
     ledger_url: Annotated[str, typer.Option(help="the ledger the group lives on")],
     asset: Annotated[list[str], typer.Option(help="an asset the group holds, each")],
     terms: Annotated[Path, typer.Option(help="the terms text every member signs")],
@@ -262,10 +291,11 @@ def group_spec_cmd(
     from proto.pit import PIT_OFF, PitPolicy  # noqa: PLC0415
 
     try:
+        stewards = _stewards(steward)
         info = httpx.get(f"{ledger_url.rstrip('/')}/info", timeout=10).json()
         spec = GroupSpec(
             name,
-            tuple(sorted(bytes.fromhex(s) for s in steward)),
+            tuple(sorted(stewards)),
             tuple(sorted(asset)),
             bytes.fromhex(info["ledger_id"]),
             challenge_window,
@@ -292,6 +322,7 @@ def group_spec_cmd(
             if pit_numeraire
             else PIT_OFF,
             refresh_every=refresh_every,
+            steward_handles=tuple(stewards[s] for s in sorted(stewards)),
         )
     except httpx.HTTPError as exc:
         fail(f"cannot reach the ledger: {exc}")

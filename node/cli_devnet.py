@@ -63,8 +63,10 @@ def devnet_up(
         typer.echo(f"ledger: {chain['url']}  ({chain.get('kind', 'devnet')}, data {chain['data']})")
         if chain.get("kind") == "evm":
             typer.echo(f"contract: {chain['contract']}  tokens: {chain['tokens']}")
-        _table(rows, ["name", "peer_id", "status_url", "data_dir", "cookie"], "swapnet devnet")
+        _table(rows, ["handle", "id", "dashboard"], "swapnet devnet")
+        typer.echo(f"data dirs, keys and cookies: {directory.resolve() / 'nodes'}/<name>")
         typer.echo(f"genesis: {devnet.state['genesis']}")
+        typer.echo("pay one: swapnet pay @steward1 USD:10 --data <data dir>; peer ids: --json")
         typer.echo(f"warning: {WARNING}", err=True)
     if detach:
         return
@@ -107,7 +109,9 @@ def devnet_status(directory: DIR = DEFAULT_DIR, as_json: JSON = False) -> None:
         typer.echo(json.dumps({"ledger": ledger, "nodes": rows}))
         return
     typer.echo(f"ledger: {ledger['url']} running={ledger['running']}")
-    _table(rows, ["name", "running", "ready", "checkpoint", "status_url"], "devnet status")
+    for row in rows:  # one column says both: stopped, or up and ready or not
+        row["state"] = "ready" if row.get("ready") else "up" if row["running"] else "stopped"
+    _table(rows, ["handle", "id", "state", "checkpoint", "dashboard"], "devnet status")
 
 
 @devnet_app.command("logs")

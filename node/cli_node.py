@@ -16,6 +16,7 @@ from typing import Annotated, Any, NoReturn
 import typer
 
 from node.numbers import ascii_int
+from proto.handles import label
 
 DATA = Annotated[
     Path,
@@ -127,9 +128,15 @@ def _ago(seconds: float | None) -> str:
     return "never" if seconds is None else f"{seconds:g}s ago"
 
 
-def _steward_row(s: dict[str, Any]) -> dict[str, Any]:
+def who(member: str, handles: dict[str, str], digits: int = 8) -> str:
+    """A member as a table shows it: ``@alice (d83f0f0a)``; an id is never cut to a few
+    digits without its handle beside it when it has one (``proto.handles.label``)."""
+    return label(bytes.fromhex(member), {bytes.fromhex(m): h for m, h in handles.items()}, digits)
+
+
+def _steward_row(s: dict[str, Any], handles: dict[str, str]) -> dict[str, Any]:
     return {
-        "steward": s["steward"][:16],
+        "steward": who(s["steward"], handles),
         "last vote": _ago(s["last_vote_seconds"]),
         "last checkpoint share": _ago(s["last_share_seconds"]),
         "last seen": _ago(s["last_seen_seconds"]),
@@ -138,10 +145,10 @@ def _steward_row(s: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _stall_row(s: dict[str, Any]) -> dict[str, Any]:
+def _stall_row(s: dict[str, Any], handles: dict[str, str]) -> dict[str, Any]:
     return {
         "round": s["what"],
-        "waited for": ", ".join(w[:16] for w in s["waited_for"]),
+        "waited for": ", ".join(who(w, handles) for w in s["waited_for"]),
         "why": s["why"],
         "when": _ago(s["seconds_ago"]),
     }
@@ -179,8 +186,9 @@ def register(app: typer.Typer, group_app: typer.Typer) -> None:  # noqa: PLR0915
             show(s, True)
             return
         g = s.get("group") or {}
+        handles = g.get("handles", {})
         summary = {
-            "member": s["member"],
+            "member": who(s["member"], handles, 64),
             "ready": s["ready"],
             "ledger height": s["ledger_height"],
             "group": g.get("name"),
@@ -188,7 +196,7 @@ def register(app: typer.Typer, group_app: typer.Typer) -> None:  # noqa: PLR0915
             "checkpoint age (s)": g.get("checkpoint", {}).get("age_seconds"),
             "orders at risk": g.get("orders_since_checkpoint"),
             "members (online)": f"{g.get('members')} ({g.get('members_online')})",
-            "frozen": g.get("frozen"),
+            "frozen": [who(m, handles) for m in g.get("frozen", [])],
             "open claims": len(g.get("notary", {}).get("open_claims", [])),
             "banned peers": s["banned"],
         }
@@ -204,9 +212,27 @@ def register(app: typer.Typer, group_app: typer.Typer) -> None:  # noqa: PLR0915
             )
         show(summary, False, "status")
         if health:
-            show([_steward_row(s) for s in health["stewards"]], False, "stewards")
+            show([_steward_row(s, handles) for s in health["stewards"]], False, "stewards")
             if health["stalls"]:
-                show([_stall_row(s) for s in health["stalls"]], False, "stalled rounds")
+                show([_stall_row(s, handles) for s in health["stalls"]], False, "stalled rounds")
+
+    @app.command()
+    def members(
+        data: DATA = Path("data"), api: API = None, token: TOKEN = None, as_json: JSON = False
+    ) -> None:
+        """The group's members: handle, id, balances (pay one as @handle)."""
+        g = NodeClient(data, api, token).call("GET", "/status").get("group") or {}
+        handles = g.get("handles", {})
+        rows = [
+            {
+                "handle": f"@{handles[m]}" if m in handles else "-",
+                "member": m if as_json else m[:16],
+                "balances": g["balances"][m],
+                "state": "frozen" if m in g.get("frozen", []) else "active",
+            }
+            for m in sorted(g.get("balances", {}), key=lambda m: (handles.get(m, "~"), m))
+        ]
+        show(rows, as_json, "members")
 
     @app.command()
     def balance(
@@ -228,7 +254,8 @@ def register(app: typer.Typer, group_app: typer.Typer) -> None:  # noqa: PLR0915
         as_json: JSON = False,
     ) -> None:
         """This trader's last certified orders, newest first."""
-        orders = NodeClient(data, api, token).call("GET", f"/v1/history?limit={limit}")["orders"]
+        answer = NodeClient(data, api, token).call("GET", f"/v1/history?limit={limit}")
+        orders, handles = answer["orders"], answer.get("handles", {})
         if as_json:
             show(orders, True)
             return
@@ -237,7 +264,11 @@ def register(app: typer.Typer, group_app: typer.Typer) -> None:  # noqa: PLR0915
                 "seq": o["seq"],
                 "kind": o["kind"],
                 "legs": [
-                    f"{g['from'][:8]}->{g['to'][:8]} {g['amount']} {g['asset']}" for g in o["legs"]
+                    " ".join(
+                        (who(g["from"], handles), "->", who(g["to"], handles), str(g["amount"]))
+                    )
+                    + f" {g['asset']}"
+                    for g in o["legs"]
                 ],
             }
             for o in orders
@@ -246,7 +277,9 @@ def register(app: typer.Typer, group_app: typer.Typer) -> None:  # noqa: PLR0915
 
     @app.command()
     def pay(
-        to: Annotated[str, typer.Argument(help="the payee's member id (hex)")],
+        to: Annotated[
+            str, typer.Argument(help="the payee: @handle, a unique hex prefix or a member id")
+        ],
         amount: Annotated[str, typer.Argument(help="ASSET:AMOUNT, e.g. USD:100")],
         data: DATA = Path("data"),
         api: API = None,
@@ -263,7 +296,9 @@ def register(app: typer.Typer, group_app: typer.Typer) -> None:  # noqa: PLR0915
 
     @app.command()
     def swap(
-        counterparty: Annotated[str, typer.Argument(help="the maker's member id (hex)")],
+        counterparty: Annotated[
+            str, typer.Argument(help="the maker: @handle, a unique hex prefix or a member id")
+        ],
         give: Annotated[str, typer.Option(help="what we give, ASSET:AMOUNT")],
         get: Annotated[str, typer.Option(help="what we get, ASSET:AMOUNT")],
         data: DATA = Path("data"),
@@ -286,7 +321,7 @@ def register(app: typer.Typer, group_app: typer.Typer) -> None:  # noqa: PLR0915
         get: Annotated[str, typer.Option(help="what we get, ASSET:AMOUNT")],
         fills: Annotated[int, typer.Option(min=1, help="how many takers may fill it")] = 1,
         counterparty: Annotated[
-            str | None, typer.Option(help="only this member may take it (hex)")
+            str | None, typer.Option(help="only this member may take it (@handle or hex)")
         ] = None,
         data: DATA = Path("data"),
         api: API = None,
@@ -346,6 +381,9 @@ def register(app: typer.Typer, group_app: typer.Typer) -> None:  # noqa: PLR0915
     @group_app.command("join")
     def group_join(
         deposit: Annotated[list[str], typer.Option(help="ASSET:AMOUNT to deposit, each")],
+        handle: Annotated[
+            str | None, typer.Option(help="the handle to go by (a-z0-9_; a member has one)")
+        ] = None,
         data: DATA = Path("data"),
         api: API = None,
         token: TOKEN = None,
@@ -358,7 +396,9 @@ def register(app: typer.Typer, group_app: typer.Typer) -> None:  # noqa: PLR0915
             badges = [p.read_bytes().hex() for p in prequal or []]
         except OSError as exc:
             fail(f"cannot read a prequal: {exc}")
-        body = {"deposits": deposits, "prequals": badges}
+        body: dict[str, object] = {"deposits": deposits, "prequals": badges}
+        if handle is not None:
+            body["handle"] = handle.removeprefix("@")
         show(NodeClient(data, api, token).call("POST", "/v1/join", body), as_json, "join")
 
     @group_app.command("exit")

@@ -42,7 +42,12 @@ def _member_change(action: str, member: str, threshold: int | None) -> dict[str,
 
 @steward_app.command("add")
 def add(
-    member: Annotated[str, typer.Argument(help="the member id (hex) to make a steward")],
+    member: Annotated[
+        str,
+        typer.Argument(
+            help="the member to make a steward: @handle, a unique hex prefix or a member id"
+        ),
+    ],
     threshold: THRESHOLD = None,
     data: DATA = Path("data"),
     api: API = None,
@@ -55,7 +60,9 @@ def add(
 
 @steward_app.command("remove")
 def remove(
-    member: Annotated[str, typer.Argument(help="the steward's member id (hex)")],
+    member: Annotated[
+        str, typer.Argument(help="the steward: @handle, a unique hex prefix or a member id")
+    ],
     threshold: THRESHOLD = None,
     data: DATA = Path("data"),
     api: API = None,
@@ -88,7 +95,9 @@ def refresh(
 
 @steward_app.command("repair")
 def repair(
-    member: Annotated[str, typer.Argument(help="the steward (hex) that lost its data dir")],
+    member: Annotated[
+        str, typer.Argument(help="the steward that lost its data dir (@handle or hex)")
+    ],
     data: DATA = Path("data"),
     api: API = None,
     token: TOKEN = None,

@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 from multiaddr import Multiaddr
 
 from node.numbers import ascii_int
@@ -63,6 +64,8 @@ class NodeConfig:
     ledger: str = "devnet"
     evm_contract: bytes = b""
     evm_confirmations: int = 0
+    webhook_url: str = ""
+    """Where alerts are posted (``node.alerts``), signed; empty: nowhere."""
 
 
 LEDGERS = ("devnet", "evm")
@@ -81,8 +84,10 @@ KEYS = (
     "ledger",
     "evm_contract",
     "evm_confirmations",
+    "webhook_url",
 )
 DEFAULT_CONFIRMATIONS = 3
+MAX_URL = 2048
 MAX_CONFIRMATIONS = 1000
 
 
@@ -125,6 +130,7 @@ def load_config(path: Path | None, overrides: Mapping[str, Any] | None = None) -
         listen=_addrs(values, "listen", ("/ip4/127.0.0.1/tcp/0",), need_peer=False),
         bootstrap=_addrs(values, "bootstrap", (), need_peer=True),
         ledger_url=_url(values),
+        webhook_url=_url(values, "webhook_url"),
         api_listen=_host_port(values),
         log_level=_choice(values, "log_level", "info", LOG_LEVELS),
         group_spec=_path(values, "group_spec"),
@@ -176,14 +182,23 @@ def _addrs(
     return tuple(value)
 
 
-def _url(values: dict[str, Any]) -> str:
-    found = _get(values, "ledger_url")
+def _url(values: dict[str, Any], key: str = "ledger_url") -> str:
+    found = _get(values, key)
     if found is None:
         return ""
     value = found[0]
-    if not isinstance(value, str) or not value.startswith(("http://", "https://")):
-        raise ConfigError("ledger_url must be an http:// or https:// URL")
-    return value.rstrip("/")
+    if (
+        not isinstance(value, str)
+        or not value.startswith(("http://", "https://"))
+        or len(value) > MAX_URL
+        or any(c.isspace() or not c.isprintable() for c in value)
+    ):
+        raise ConfigError(f"{key} must be an http:// or https:// URL")
+    try:
+        httpx.URL(value)
+    except (httpx.InvalidURL, ValueError, TypeError) as exc:
+        raise ConfigError(f"{key} is not a URL: {exc}") from exc
+    return value.rstrip("/") if key == "ledger_url" else value
 
 
 def _contract(values: dict[str, Any]) -> bytes:

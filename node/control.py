@@ -12,10 +12,13 @@ Orders accept a ``request_id`` (an idempotency key): a retried call with the sam
 the first call's order, never a second one.
 
 Control calls: ``GET /v1/group`` (genesis, hex), ``GET /v1/balance``, ``POST /v1/pay``
-``{"to": hex, "asset": str, "amount": int}``, ``POST /v1/pay/many`` ``{"payments":
-[{to, asset, amount}, ...]}`` (up to 1000; all checked first, then each placed and
-answered with its own outcome), ``POST /v1/exit`` ``{"pay_to": hex?}``,
-``POST /v1/join`` ``{"deposits": {asset: amount}, "prequals": [hex]?}`` (check the
+``{"to": member, "asset": str, "amount": int}`` (a member, wherever one is named: ``@handle``,
+a unique id prefix or the whole id in hex; one that names nobody is 404
+``unknown-member``), ``POST /v1/pay/many`` ``{"payments": [{to, asset, amount}, ...]}``
+(up to 1000; all checked first, then each placed and answered with its own outcome),
+``POST /v1/exit`` ``{"pay_to": hex?}``,
+``POST /v1/join`` ``{"deposits": {asset: amount}, "prequals": [hex]?, "handle": str}``
+(the handle to go by: a joiner must choose one, a member keeps its own; check the
 admission policy, deposit on the ledger, then send the signed join to the stewards; a
 refused join is 409 ``join-refused`` and deposits nothing), ``POST /v1/revoke``
 ``{"checkpoint": n?}`` (claim our balance on the ledger under our receipt of checkpoint n,
@@ -46,7 +49,8 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
-from node.dashboard import DASHBOARD_HTML
+from node.config import ConfigError, load_config
+from node.dashboard import DASHBOARD_CSP, DASHBOARD_HTML
 from node.exit_game import ExitGameError
 from node.files import write_private
 from node.http_api import LOCAL_HOSTS, BadRequest, SameOrigin, hex32, json_body
@@ -70,8 +74,9 @@ from proto.admission import MAX_JOIN_PREQUALS
 from proto.codec import Wire, decode
 from proto.epoch_changes import ACTIONS
 from proto.errors import DecodeError, LocalProtocolError
+from proto.handles import UnknownMember, handle_problem, resolve
 from proto.kinds import MAX_STEWARDS
-from proto.orders import Exit, LendOffer, Mark, Transfer
+from proto.orders import ORDER_KINDS, Exit, LendOffer, Mark, Transfer
 from proto.prequal import Prequal
 from proto.steward import STEWARD_EXIT
 
@@ -91,6 +96,10 @@ def write_cookie(data_dir: Path) -> str:
 
 
 MAX_PAY_MANY = 1000
+MAX_ACTIVITY = 5_000
+ORDER_KIND_NAMES = frozenset(k.TYPE_NAME for k in ORDER_KINDS)
+MAX_MEMBER_REF = 65
+"""The longest way to name a member: a whole id in hex, or @ and a handle."""
 
 
 def _asset(value: object, assets: tuple[str, ...]) -> str:
@@ -146,6 +155,24 @@ def build_app(runtime: NodeRuntime, tokens: TokenBook) -> Starlette:  # noqa: PL
 
         return check
 
+    def _member(value: object, what: str) -> bytes:
+        """A member named as people name one: ``@handle``, a unique hex prefix or a whole
+        id (``proto.handles.resolve``, against our replica's members)."""
+        if not isinstance(value, str) or len(value) > MAX_MEMBER_REF:
+            raise BadRequest("bad-request", f"{what}: @handle or a member id (hex)")
+        try:
+            return resolve(value, runtime.require_group().node.replica.state.handles())
+        except UnknownMember as exc:
+            raise BadRequest("unknown-member", f"{what}: {exc}", 404) from exc
+        except ValueError as exc:
+            raise BadRequest("bad-request", f"{what}: {exc}") from exc
+
+    def _handles_in(rows: list[dict[str, Any]]) -> dict[str, str]:
+        """The handles of the members in ``rows``' legs (``from``, ``to``; hex)."""
+        named = runtime.require_group().node.replica.state.handles()
+        seen = {bytes.fromhex(x[k]) for r in rows for x in r["legs"] for k in ("from", "to")}
+        return {m.hex(): named[m] for m in sorted(seen) if named.get(m)}
+
     async def livez(request: Request) -> Response:
         return JSONResponse({"live": True})
 
@@ -162,7 +189,15 @@ def build_app(runtime: NodeRuntime, tokens: TokenBook) -> Starlette:  # noqa: PL
         return Response(runtime.metrics.render(), media_type=CONTENT_TYPE)
 
     async def dashboard(request: Request) -> Response:
-        return HTMLResponse(DASHBOARD_HTML)
+        return HTMLResponse(
+            DASHBOARD_HTML,
+            headers={
+                "Content-Security-Policy": DASHBOARD_CSP,
+                "X-Frame-Options": "DENY",
+                "Referrer-Policy": "no-referrer",
+                "X-Content-Type-Options": "nosniff",
+            },
+        )
 
     async def openapi(request: Request) -> Response:
         g = runtime.group
@@ -175,7 +210,46 @@ def build_app(runtime: NodeRuntime, tokens: TokenBook) -> Starlette:  # noqa: PL
         limit = ascii_int(request.query_params.get("limit", "50"))
         if limit is None or not 1 <= limit <= 1000:
             raise BadRequest("bad-request", "limit: 1 to 1000")
-        return JSONResponse({"orders": runtime.history(limit)})
+        orders = runtime.history(limit)
+        return JSONResponse({"orders": orders, "handles": _handles_in(orders)})
+
+    async def activity(request: Request) -> Response:
+        """The orders that touched us, newest first (``node.activity``), with filters."""
+        q = request.query_params
+        limit = ascii_int(q.get("limit", "100"))
+        if limit is None or not 1 <= limit <= MAX_ACTIVITY:
+            raise BadRequest("bad-request", f"limit: 1 to {MAX_ACTIVITY}")
+        kind = q.get("kind")
+        if kind is not None and kind not in ORDER_KIND_NAMES:
+            raise BadRequest("bad-request", f"kind: one of {sorted(ORDER_KIND_NAMES)}")
+        other = _member(q["member"], "member") if "member" in q else None
+        g = runtime.require_group()
+        entries = [e.json() for e in g.activity.newest(limit, kind, other)]
+        return JSONResponse({"entries": entries, "handles": _handles_in(entries)})
+
+    async def alerts(request: Request) -> Response:
+        return JSONResponse(runtime.alerts_status())
+
+    async def alerts_set(request: Request) -> Response:
+        """Set (``{"url": "https://..."}``), clear (``{"url": null}``) or try
+        (``{"test": true}``) where alerts are posted."""
+        body = await json_body(request)
+        runtime.require_group()
+        if body.get("test") is True:
+            if runtime.webhook is None:
+                raise BadRequest("no-webhook", "set a webhook URL first", 409)
+            runtime.test_alert()
+        elif "url" in body:
+            url = body["url"]
+            if url is not None:
+                try:
+                    url = load_config(None, {"data_dir": ".", "webhook_url": url}).webhook_url
+                except ConfigError as exc:
+                    raise BadRequest("bad-request", str(exc)) from exc
+            runtime.set_webhook(url)
+        else:
+            raise BadRequest("bad-request", 'give {"url": URL or null} or {"test": true}')
+        return JSONResponse(runtime.alerts_status())
 
     async def tokens_list(request: Request) -> Response:
         return JSONResponse({"tokens": tokens.listing(), "scopes": list(SCOPES)})
@@ -219,7 +293,7 @@ def build_app(runtime: NodeRuntime, tokens: TokenBook) -> Starlette:  # noqa: PL
         action = body.get("action")
         if action not in ACTIONS:
             raise BadRequest("bad-request", f"action: one of {list(ACTIONS)}")
-        member = hex32(body["member"], "member") if "member" in body else None
+        member = _member(body["member"], "member") if "member" in body else None
         threshold = body.get("threshold")
         if threshold is not None:
             threshold = _int(threshold, "threshold", 1, MAX_STEWARDS)
@@ -258,7 +332,7 @@ def build_app(runtime: NodeRuntime, tokens: TokenBook) -> Starlette:  # noqa: PL
     async def pay(request: Request) -> Response:
         body = await json_body(request)
         g = runtime.require_group()
-        to = hex32(body.get("to"), "to")
+        to = _member(body.get("to"), "to")
         asset = _asset(body.get("asset"), g.genesis.assets)
         amount = _amount(body.get("amount"))
         memo = b""
@@ -285,7 +359,7 @@ def build_app(runtime: NodeRuntime, tokens: TokenBook) -> Starlette:  # noqa: PL
         for i, p in enumerate(raw):
             if not isinstance(p, dict):
                 raise BadRequest("bad-request", f"payments[{i}]: {{to, asset, amount}}")
-            to = hex32(p.get("to"), f"payments[{i}].to")
+            to = _member(p.get("to"), f"payments[{i}].to")
             if p.get("asset") not in g.genesis.assets or to == runtime.member_id:
                 raise BadRequest("bad-request", f"payments[{i}]: an asset of the group, to another")
             wanted.append((to, str(p["asset"]), _amount(p.get("amount"), f"payments[{i}].amount")))
@@ -396,7 +470,7 @@ def build_app(runtime: NodeRuntime, tokens: TokenBook) -> Starlette:  # noqa: PL
     async def swap(request: Request) -> Response:
         body = await json_body(request)
         g = runtime.require_group()
-        maker = hex32(body.get("counterparty"), "counterparty")
+        maker = _member(body.get("counterparty"), "counterparty")
         give = _leg(body, "give", g.genesis.assets)
         get = _leg(body, "get", g.genesis.assets)
         if give[0] == get[0] or maker == runtime.member_id:
@@ -411,7 +485,7 @@ def build_app(runtime: NodeRuntime, tokens: TokenBook) -> Starlette:  # noqa: PL
         get = _leg(body, "get", g.genesis.assets)
         fills = _amount(body.get("fills", 1), "fills")
         counterparty = (
-            hex32(body["counterparty"], "counterparty") if "counterparty" in body else None
+            _member(body["counterparty"], "counterparty") if "counterparty" in body else None
         )
         if give[0] == get[0]:
             raise BadRequest("bad-request", "a swap exchanges two different assets")
@@ -429,7 +503,10 @@ def build_app(runtime: NodeRuntime, tokens: TokenBook) -> Starlette:  # noqa: PL
         if not isinstance(raw, list) or len(raw) > MAX_JOIN_PREQUALS:
             raise BadRequest("bad-request", f"prequals: a list of at most {MAX_JOIN_PREQUALS}")
         prequals = tuple(_decoded(p, Prequal, "prequal") for p in raw)
-        return JSONResponse(await runtime.join(checked, prequals))
+        handle = body.get("handle")
+        if handle is not None and (not isinstance(handle, str) or handle_problem(handle)):
+            raise BadRequest("bad-request", handle_problem(str(handle)) or "handle: a handle")
+        return JSONResponse(await runtime.join(checked, handle, prequals))
 
     async def revoke(request: Request) -> Response:
         body = await json_body(request)
@@ -440,12 +517,12 @@ def build_app(runtime: NodeRuntime, tokens: TokenBook) -> Starlette:  # noqa: PL
 
     async def prequal(request: Request) -> Response:
         raw = request.query_params.get("member")
-        member = None if raw is None else hex32(raw, "member")
+        member = None if raw is None else _member(raw, "member")
         badge = runtime.require_group().game.prequal(member)
         return JSONResponse({"prequal": badge.encode().hex(), **badge_json(badge)})
 
     async def evidence(request: Request) -> Response:
-        member = hex32(request.path_params["member"], "member")
+        member = _member(request.path_params["member"], "member")
         bundle = runtime.require_group().game.bundle(member)
         return JSONResponse({"bundle": bundle.encode().hex(), "account": bundle.account()})
 
@@ -497,6 +574,9 @@ def build_app(runtime: NodeRuntime, tokens: TokenBook) -> Starlette:  # noqa: PL
             Route("/v1/marks", guarded(mark, "pay"), methods=["POST"]),
             Route("/v1/exit", guarded(exit_, "admin"), methods=["POST"]),
             Route("/v1/join", guarded(join, "admin"), methods=["POST"]),
+            Route("/v1/activity", guarded(activity)),
+            Route("/v1/alerts", guarded(alerts)),
+            Route("/v1/alerts", guarded(alerts_set, "admin"), methods=["POST"]),
             Route("/v1/revoke", guarded(revoke, "admin"), methods=["POST"]),
             Route("/v1/evidence/{member}", guarded(evidence, "admin")),
             Route("/v1/tokens", guarded(tokens_list, "admin")),

@@ -103,6 +103,8 @@ class ExitGame:
         self.wallet_txs = followed.wallet_txs
         self.notary = Notary(self.me, genesis.challenge_window)
         self.crawls_sent = 0
+        self.ledger_down_since: float | None = None
+        """When reading the ledger's events first failed, while it keeps failing."""
         self.finalize_sent: dict[int, int] = {}
         self.topic = f"swapnet/1/{self.gid.hex()}/evidence"
         self.base: tuple[Completed, GroupState] | None = None
@@ -135,8 +137,11 @@ class ExitGame:
             except LedgerUnavailable as exc:
                 # never skip what we cannot read (a deposit, a claim): read it again later
                 log.warning("ledger events from height %d: %s", self.view.height + 1, exc)
+                if self.ledger_down_since is None:
+                    self.ledger_down_since = trio.current_time()
                 await trio.sleep(LEDGER_POLL)
                 continue
+            self.ledger_down_since = None
             new, wallet_txs, crawl_backs = _ours(page.events, self.gid)
             self.wallet_txs += wallet_txs
             height = page.next - 1
@@ -309,6 +314,9 @@ class ExitGame:
         claims = self.view.open_claims(self.genesis.challenge_window)
         return {
             "ledger_height": self.view.height,
+            "ledger_unreachable_seconds": None
+            if self.ledger_down_since is None
+            else round(trio.current_time() - self.ledger_down_since, 1),
             "crawl_backs_sent": self.crawls_sent,
             "open_claims": [
                 {

@@ -14,8 +14,13 @@ from typing import Any
 
 from proto.epoch_changes import ACTIONS
 from proto.kinds import MAX_STEWARDS
+from proto.orders import ORDER_KINDS
 
+ORDER_KIND_NAMES = tuple(sorted(k.TYPE_NAME for k in ORDER_KINDS))
 HEX32 = {"type": "string", "pattern": "^[0-9a-fA-F]{64}$"}
+MEMBER = {"type": "string", "pattern": "^(@[a-z][a-z0-9_]{2,19}|[0-9a-fA-F]{4,64})$"}
+"""A member as people name one: @handle, a unique id prefix, or the whole id (hex)."""
+HANDLE = {"type": "string", "pattern": "^[a-z][a-z0-9_]{2,19}$"}
 AMOUNT = {"type": "integer", "minimum": 1, "maximum": 2**64 - 1}
 U32 = {"type": "integer", "minimum": 0, "maximum": 2**32 - 1}
 ASSET = {"type": "string", "pattern": "^[A-Z][A-Z0-9._-]{0,11}$"}
@@ -93,6 +98,8 @@ def _document(title: str, paths: dict[str, Any], secured: bool) -> dict[str, Any
 REQUEST_ID = {"type": "string", "minLength": 1, "maxLength": 128}
 BODY = (400, 413, 415)
 ORDER = (*BODY, 409, 503)
+NAMED = (*ORDER, 404)
+"""An order that names a member: 404 ``unknown-member`` when the name fits nobody."""
 
 
 def _order(
@@ -127,12 +134,12 @@ def control_openapi(assets: tuple[str, ...] = ()) -> dict[str, Any]:
             "get": _read("the committee signing now, and changes of stewards under way"),
             "post": _op(
                 "ask for a change of stewards (add, remove, threshold, refresh, repair)",
-                errors=(*BODY, 409, 503),
+                errors=(*BODY, 404, 409, 503),
                 secured=True,
                 body=_obj(
                     ("action",),
                     action={"type": "string", "enum": list(ACTIONS)},
-                    member=HEX32,
+                    member=MEMBER,
                     threshold={"type": "integer", "minimum": 1, "maximum": MAX_STEWARDS},
                 ),
             ),
@@ -146,23 +153,62 @@ def control_openapi(assets: tuple[str, ...] = ()) -> dict[str, Any]:
                 params=(_query("limit", {"type": "integer", "minimum": 1, "maximum": 1000}),),
             )
         },
+        "/v1/alerts": {
+            "get": _read("the newest alerts and the webhook's state"),
+            "post": _op(
+                "set or clear the webhook alerts go to, or send a test alert",
+                errors=(*BODY, 409, 503),
+                secured=True,
+                body={
+                    "oneOf": [
+                        _obj(
+                            ("url",),
+                            url={
+                                "type": "string",
+                                "nullable": True,
+                                "maxLength": 2048,
+                                "pattern": "^https?://[!-~]+$",
+                            },
+                        ),
+                        _obj(("test",), test={"type": "boolean", "enum": [True]}),
+                    ]
+                },
+            ),
+        },
+        "/v1/activity": {
+            "get": _op(
+                "the orders that touched us (paid or received), newest first",
+                errors=(400, 404, 503),
+                secured=True,
+                params=(
+                    _query("limit", {"type": "integer", "minimum": 1, "maximum": 5000}),
+                    _query("kind", {"type": "string", "enum": list(ORDER_KIND_NAMES)}),
+                    _query("member", MEMBER),
+                ),
+            )
+        },
         "/v1/prequal": {
             "get": _op(
                 "a badge from the newest checkpoint",
-                errors=(400, 409, 503),
+                errors=(400, 404, 409, 503),
                 secured=True,
-                params=(_query("member", HEX32),),
+                params=(_query("member", MEMBER),),
             )
         },
         "/v1/pay": {
             "post": _order(
-                "pay a member", ("to", "asset", "amount"), to=HEX32, asset=asset, amount=AMOUNT
+                "pay a member",
+                ("to", "asset", "amount"),
+                NAMED,
+                to=MEMBER,
+                asset=asset,
+                amount=AMOUNT,
             )
         },
         "/v1/pay/many": {
             "post": _op(
                 "many payments in one call",
-                errors=ORDER,
+                errors=NAMED,
                 secured=True,
                 body=_obj(
                     ("payments",),
@@ -171,7 +217,7 @@ def control_openapi(assets: tuple[str, ...] = ()) -> dict[str, Any]:
                         "minItems": 1,
                         "maxItems": 1000,
                         "items": _obj(
-                            ("to", "asset", "amount"), to=HEX32, asset=asset, amount=AMOUNT
+                            ("to", "asset", "amount"), to=MEMBER, asset=asset, amount=AMOUNT
                         ),
                     },
                 ),
@@ -181,7 +227,8 @@ def control_openapi(assets: tuple[str, ...] = ()) -> dict[str, Any]:
             "post": _order(
                 "take a maker's quote",
                 ("counterparty", "give", "get"),
-                counterparty=HEX32,
+                NAMED,
+                counterparty=MEMBER,
                 give=leg,
                 get=leg,
             )
@@ -189,9 +236,9 @@ def control_openapi(assets: tuple[str, ...] = ()) -> dict[str, Any]:
         "/v1/swap/quote": {
             "post": _op(
                 "post a standing quote",
-                errors=(*BODY, 503),
+                errors=(*BODY, 404, 503),
                 secured=True,
-                body=_obj(("give", "get"), give=leg, get=leg, fills=AMOUNT, counterparty=HEX32),
+                body=_obj(("give", "get"), give=leg, get=leg, fills=AMOUNT, counterparty=MEMBER),
             )
         },
         "/v1/lend": {"get": _read("pit offers and credit lines")},
@@ -223,6 +270,7 @@ def control_openapi(assets: tuple[str, ...] = ()) -> dict[str, Any]:
                 body=_obj(
                     deposits={"type": "object", "additionalProperties": AMOUNT},
                     prequals={"type": "array", "maxItems": 8, "items": {"type": "string"}},
+                    handle=HANDLE,
                 ),
             )
         },
@@ -237,9 +285,9 @@ def control_openapi(assets: tuple[str, ...] = ()) -> dict[str, Any]:
         "/v1/evidence/{member}": {
             "get": _op(
                 "the evidence bundle against a revoker",
-                errors=(400, 409, 503),
+                errors=(400, 404, 409, 503),
                 secured=True,
-                params=(_path("member", HEX32),),
+                params=(_path("member", MEMBER),),
             )
         },
         "/v1/tokens": {

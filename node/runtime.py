@@ -28,6 +28,8 @@ import random
 import signal
 import sys
 import threading
+import time
+from collections import deque
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -35,6 +37,17 @@ import trio
 from nacl.signing import SigningKey
 
 from node import __version__ as VERSION
+from node.activity import Activity
+from node.alerts import (
+    ALERT_POLL,
+    SECRET_FILE,
+    Alert,
+    Webhook,
+    alerts_between,
+    load_secret,
+    read_webhook_url,
+    save_webhook_url,
+)
 from node.certification import GroupNode
 from node.checkpoints import CheckpointService
 from node.config import NodeConfig
@@ -75,6 +88,7 @@ from proto.errors import RemoteProtocolError
 from proto.formation import GroupSpec
 from proto.frost.keys import KeyPackage
 from proto.genesis import Genesis, terms_hash
+from proto.handles import handle_problem, taken
 from proto.prequal import Prequal
 from proto.signing import public_key_of
 from proto.state import GroupState
@@ -99,6 +113,8 @@ LEDGER_POLL = 2.0
 NO_DEPOSIT = "no-deposit"
 """A steward's answer to a join whose deposit it has not seen on the ledger yet."""
 NOT_A_STEWARD = "not-a-steward"
+HANDLE_TAKEN = "handle-taken"
+RECENT_ALERTS = 50
 """A join sent to a member that is no steward of the current committee."""
 MAX_PENDING_JOINS = 256
 CATCH_UP_PEERS = 4
@@ -141,6 +157,7 @@ class Group:
     game: ExitGame
     handovers: HandoverService
     stewardship: StewardshipService
+    activity: Activity
 
     @property
     def key_package(self) -> KeyPackage | None:
@@ -167,7 +184,10 @@ class NodeRuntime:
         self.peer_addrs: dict[bytes, list[str]] = {}
         self.shutdown = trio.Event()
         self.started = trio.current_time()
-        self.metrics = NodeMetrics(self.status)
+        self.alerts: deque[dict[str, Any]] = deque(maxlen=RECENT_ALERTS)
+        """The newest alerts (``node.alerts``), whether or not a webhook is set."""
+        self.webhook: Webhook | None = None
+        self.metrics = NodeMetrics(self.status)  # reads the status (alerts included) now
 
     # -- what the API reads ---------------------------------------------------------------
     def not_ready(self) -> list[str]:
@@ -258,6 +278,7 @@ class NodeRuntime:
             }
             if self.p2p
             else {},
+            "alerts": self.alerts_status(),
         }
         g = self.group
         if g is not None:
@@ -281,6 +302,7 @@ class NodeRuntime:
                     for m in sorted(state.accounts)
                 },
                 "last_seqs": {m.hex(): state.accounts[m].last_seq for m in sorted(state.accounts)},
+                "handles": {m.hex(): h for m, h in sorted(state.handles().items()) if h},
                 "supply": state.supply(),
                 "state_digest": state.digest().hex(),
                 "checkpoint": {
@@ -454,6 +476,7 @@ class NodeRuntime:
             on_wallet_seen=self._wallet_seen,
         )
         node.listeners.append(lambda orders: self.metrics.orders_certified.inc(len(orders)))
+        activity = Activity(self.member_id, node)
         service.adoption_listeners.append(lambda c, s: self.metrics.checkpoints_adopted.inc())
         service.on_checkpoint_seconds = self.metrics.checkpoint_seconds.observe
         await node.start(nursery)
@@ -463,13 +486,16 @@ class NodeRuntime:
         trader.on_certified = self.metrics.certify_seconds.observe
         desk = SwapDesk(p2p, trader, nursery)
         handovers, stewardship = await self._start_changes(service, groups, genesis, nursery)
-        self.group = Group(genesis, node, service, trader, desk, game, handovers, stewardship)
+        self.group = Group(
+            genesis, node, service, trader, desk, game, handovers, stewardship, activity
+        )
         on_join = self._on_join_factory(groups, genesis, service)  # stewards change
         p2p.set_handler(JOIN_PROTOCOL, on_join, JOIN_LIMIT)
         nursery.start_soon(self._keep_wallet_open, genesis, machine if key_package else None)
         nursery.start_soon(trader.run)
         nursery.start_soon(self._anti_entropy)
         nursery.start_soon(self._watch_stewards)
+        self._start_alerts(nursery, genesis.checkpoint_interval)
         self._announce(p2p, gid, key_package is not None)
 
     def _announce(self, p2p: P2P, gid: bytes, steward: bool) -> None:
@@ -503,8 +529,47 @@ class NodeRuntime:
             f"  group      {ready['group_id']} ({'steward' if ready['steward'] else 'member'})",
             f"  data dir   {data}",
             f"  log file   {data / LOG_FILE}",
+            f"  alerts     POST {self.webhook.url} (signed with {data / SECRET_FILE})"
+            if self.webhook is not None
+            else "  alerts     no webhook: --webhook-url URL, or `swapnet alerts set URL`",
         ]
         return "\n".join(lines)
+
+    def _start_alerts(self, nursery: trio.Nursery, interval: int) -> None:
+        url = self.config.webhook_url or read_webhook_url(self.config.data_dir)
+        if url:
+            self.set_webhook(url)
+        nursery.start_soon(self._watch_alerts, interval)
+
+    def alerts_status(self) -> dict[str, Any]:
+        """The newest alerts, and where they are posted (``node.alerts``)."""
+        return {
+            "recent": list(self.alerts)[-10:],
+            "webhook": None if self.webhook is None else self.webhook.status(),
+        }
+
+    def test_alert(self) -> None:
+        """An alert of kind ``test``: does the webhook reach the operator?"""
+        at = time.time()
+        alert = Alert("test", self.member_id.hex(), "a test alert, asked for by the operator")
+        self.alerts.append({"at": round(at, 3), **asdict(alert)})
+        if self.webhook is not None:
+            self.webhook.send(alert, at)
+
+    def set_webhook(self, url: str | None) -> None:
+        """Post alerts to ``url`` from now on (None: nowhere); kept for restarts in the
+        data dir (``node.alerts.save_webhook_url``)."""
+        save_webhook_url(self.config.data_dir, url)
+        if self.webhook is not None:
+            self.webhook.close()
+            self.webhook = None
+        g, p2p = self.group, self.p2p
+        if url is None or g is None or p2p is None:
+            return
+        self.webhook = Webhook(
+            url, load_secret(self.config.data_dir), g.node.group_id.hex(), self.member_id.hex()
+        )
+        p2p.nursery.start_soon(self.webhook.run)
 
     def _terms(self, genesis: Genesis) -> str | None:
         if self.config.terms_file is None:
@@ -690,6 +755,8 @@ class NodeRuntime:
             problem = join_needs(genesis, join.evm_account) or join_problem(
                 join, gid, machine.terms_hash, machine.policy, machine.ledger.height
             )
+            if problem is None:
+                problem = _handle_in_use(join, machine.live.handles(), machine.joins)
             if problem is None and not machine.ledger.cumulative(machine.ledger.height).get(
                 join.member
             ):  # a join costs its sender a deposit first: strangers cannot fill our disk
@@ -709,10 +776,12 @@ class NodeRuntime:
         return on_join
 
     async def join(
-        self, deposits: dict[str, int], prequals: tuple[Prequal, ...] = ()
+        self, deposits: dict[str, int], handle: str | None, prequals: tuple[Prequal, ...] = ()
     ) -> dict[str, Any]:
-        """Check our join against the group's admission policy, deposit on the ledger,
-        then give every steward our signed join (with the prequals shown)."""
+        """Check our join against the group's admission policy and our handle against the
+        members' (as our replica knows them), deposit on the ledger, then give every
+        steward our signed join (with the prequals shown). A member tops up its deposit
+        the same way; its handle stays the one it was admitted with."""
         g = self.require_group()
         assert self.ledger_info is not None and self.p2p is not None
         if not self.wallet_open:
@@ -720,8 +789,16 @@ class NodeRuntime:
         await self._check_wallet(g.genesis)  # again, right before money moves
         gid = g.node.group_id
         evm = self.ledger.own_account() if g.genesis.on_evm else b""
-        signed = sign_join(self.key, gid, g.genesis.terms_hash, prequals, evm)
-        problem = join_problem(
+        state = g.node.replica.state
+        if state.is_member(self.member_id):
+            handle = state.accounts[self.member_id].handle or f"m{self.member_id.hex()[:8]}"
+        if handle is None:
+            raise BadRequest("bad-request", "handle: choose the handle to go by in the group")
+        problem = handle_problem(handle)
+        if problem is not None:
+            raise BadRequest("bad-request", problem)
+        signed = sign_join(self.key, gid, g.genesis.terms_hash, prequals, evm, handle=handle)
+        problem = _handle_in_use(signed, state.handles(), {}) or join_problem(
             signed, gid, g.genesis.terms_hash, g.genesis.admission, g.game.view.height
         )
         if problem is not None:  # before any deposit: a refused join changes nothing
@@ -786,6 +863,21 @@ class NodeRuntime:
                 logged = health.stalled_total
             await trio.sleep(1.0)
 
+    async def _watch_alerts(self, interval: int) -> None:
+        """Every ``ALERT_POLL`` seconds, what started since (``alerts_between``): kept for
+        ``/status`` and posted to the webhook, if one is set."""
+        before: dict[str, Any] | None = None
+        while True:
+            now = self.status()
+            for alert in alerts_between(before, now, self.member_id.hex(), interval):
+                at = time.time()
+                log.warning("alert %s: %s", alert.kind, alert.detail)
+                self.alerts.append({"at": round(at, 3), **asdict(alert)})
+                if self.webhook is not None:
+                    self.webhook.send(alert, at)
+            before = now
+            await trio.sleep(ALERT_POLL)
+
     async def _anti_entropy(self) -> None:
         rng = random.Random()
         while True:
@@ -810,6 +902,17 @@ class NodeRuntime:
 
 
 SHUTDOWN_GRACE = 15.0
+
+
+def _handle_in_use(join: Join, handles: dict[bytes, str], waiting: dict[bytes, Join]) -> str | None:
+    """Why ``join``'s handle cannot be had: a member goes by it, or another joiner's join
+    we hold names it (the group admits one of them: the lower member id)."""
+    holder = taken(handles, join.handle)
+    if holder is not None and holder != join.member:
+        return f"{HANDLE_TAKEN}: a member goes by @{join.handle}"
+    if any(j.handle == join.handle and m != join.member for m, j in waiting.items()):
+        return f"{HANDLE_TAKEN}: another joiner asked for @{join.handle}"
+    return None
 
 
 def _exit_late() -> None:

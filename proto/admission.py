@@ -12,8 +12,9 @@ A steward checks a proposal's admissions against its own view of the ledger
 (``proto.prequal``): it waits (``behind``) until it has followed the ledger to the proposal's
 height, and refuses (``inconsistent``) a cumulative figure that is not the ledger's, a
 join that is not signed over the group's terms, a join for a member already admitted or a
-credit to someone who neither is a member nor joins. Leaving someone's deposit out is not
-a fault (the next proposal includes it); inventing one is.
+credit to someone who neither is a member nor joins, and a join whose handle a member or
+an earlier admission of the same proposal goes by (``proto.handles``). Leaving someone's
+deposit out is not a fault (the next proposal includes it); inventing one is.
 
 Invariants: credits only ever come from deposits the ledger holds, each unit once
 (cumulative figures never shrink, and only the increase is credited); a member's join
@@ -32,7 +33,15 @@ from proto import signing
 from proto.codec import ListOf, Obj, Wire, register, wf
 from proto.errors import LocalProtocolError
 from proto.genesis import AdmissionPolicy
-from proto.kinds import DIGEST, EVM_ACCOUNT, EVM_ACCOUNT_SIZE, MAX_ASSETS, MEMBER_ID, SIGNATURE
+from proto.kinds import (
+    DIGEST,
+    EVM_ACCOUNT,
+    EVM_ACCOUNT_SIZE,
+    HANDLE,
+    MAX_ASSETS,
+    MEMBER_ID,
+    SIGNATURE,
+)
 from proto.ledger_view import LedgerView
 from proto.prequal import Prequal, policy_problem
 from proto.state import AssetBalance, GroupState, by_asset
@@ -55,6 +64,8 @@ class Join(Wire):
     evm_account: bytes = wf(EVM_ACCOUNT)
     """The EVM account the member's revoke is sent from and paid to on an EVM ledger (its
     checkpoint chain leaf's account, ``proto.chain_leaf``); empty when it names none."""
+    handle: str = wf(HANDLE)
+    """The handle the member chooses to go by in the group (``proto.handles``)."""
 
     def check_fields(self) -> None:
         if len(self.evm_account) not in (0, EVM_ACCOUNT_SIZE):
@@ -75,8 +86,12 @@ def sign_join(
     terms_hash: bytes,
     prequals: Sequence[Prequal] = (),
     evm_account: bytes = b"",
+    *,
+    handle: str,
 ) -> Join:
-    unsigned = Join(signing.public_key_of(key), terms_hash, tuple(prequals), bytes(64), evm_account)
+    unsigned = Join(
+        signing.public_key_of(key), terms_hash, tuple(prequals), bytes(64), evm_account, handle
+    )
     return replace(unsigned, signature=signing.sign(key, JOIN_DOMAIN, group_id, unsigned.body()))
 
 
@@ -117,14 +132,20 @@ def admissions_for(
     """What a proposer admits at ``view.height``: every member whose cumulative deposits
     grew, and every joiner with deposits whose join it holds and the policy takes."""
     out: list[Admission] = []
+    handles = set(state.handles().values())
     for member, totals in sorted(view.cumulative(view.height).items()):
         deposited = tuple(AssetBalance(a, n) for a, n in sorted(totals.items()) if n)
         if state.is_member(member):
             credited = state.accounts[member].deposited
             if any(n > credited.get(a, 0) for a, n in totals.items()):
                 out.append(Admission(member, deposited, ()))
-        elif member in joins and _acceptable(joins[member], state.group_id, policy, view.height):
+        elif (
+            member in joins
+            and joins[member].handle not in handles  # first come (by member id) keeps it
+            and _acceptable(joins[member], state.group_id, policy, view.height)
+        ):
             out.append(Admission(member, deposited, (joins[member],)))
+            handles.add(joins[member].handle)
     return tuple(out)
 
 
@@ -148,6 +169,7 @@ def admissions_problem(
     if view.height < ledger_height:
         return "behind"
     ledger = view.cumulative(ledger_height)
+    handles = set(state.handles().values())
     for a in admissions:
         totals = {b.asset: b.amount for b in a.deposited}
         if totals != ledger.get(a.member, {}):
@@ -156,6 +178,9 @@ def admissions_problem(
             return "inconsistent"
         if a.join and join_problem(a.join[0], state.group_id, terms_hash, policy, ledger_height):
             return "inconsistent"
+        if a.join and a.join[0].handle in handles:
+            return "inconsistent"  # a handle someone goes by already
+        handles.update(j.handle for j in a.join)
     return None
 
 
@@ -170,7 +195,8 @@ def apply_admissions(
     when the admissions do not fit."""
     for a in admissions:
         if a.join:
-            state.admit(a.member, at_checkpoint, at_height, a.join[0].evm_account)
+            join = a.join[0]
+            state.admit(a.member, at_checkpoint, at_height, join.evm_account, join.handle)
         elif not state.is_member(a.member):
             raise LocalProtocolError("a credit for someone who is not a member")
         state.credit_deposits(a.member, {b.asset: b.amount for b in a.deposited})

@@ -193,8 +193,8 @@ class EvidenceBundle(Wire):
             [
                 f"Group {g.name!r} (id {g.group_id().hex()[:16]}), wallet key "
                 f"{g.wallet_key.hex()[:16]}, {len(g.stewards)} stewards, threshold {g.threshold}.",
-                f"Trader {f.revoker.hex()[:16]} signed the group's terms "
-                f"(text sha256 {terms_digest}...) when joining.",
+                f"Trader @{self.join.handle} ({f.revoker.hex()[:16]}) signed the group's terms "
+                f"(text sha256 {terms_digest}...) when joining, under that handle.",
                 f"At {where.format(f.revoke_height)} the trader revoked (transaction "
                 f"{tx.format(f.revoke_tx.hex())}), claiming {_amounts(f.stale)} under "
                 f"checkpoint {f.stale_number}.",

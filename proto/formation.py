@@ -55,8 +55,18 @@ from proto.genesis import (
     Genesis,
     accounts_problem,
     evm_problem,
+    handles_problem,
 )
-from proto.kinds import ASSET, DIGEST, EVM_ACCOUNT, MAX_ASSETS, MAX_STEWARDS, MEMBER_ID, SIGNATURE
+from proto.kinds import (
+    ASSET,
+    DIGEST,
+    EVM_ACCOUNT,
+    HANDLE,
+    MAX_ASSETS,
+    MAX_STEWARDS,
+    MEMBER_ID,
+    SIGNATURE,
+)
 from proto.pit import PIT_OFF, PitPolicy
 
 SCALAR = Bytes(32)
@@ -94,6 +104,8 @@ class GroupSpec(Wire):
     refresh_every: int = wf(UInt(32), default=0)
     """Checkpoints between proactive refreshes of the stewards' shares (0: on demand only):
     from an epoch's first checkpoint on, every steward asks for a refresh at this many."""
+    steward_handles: tuple[str, ...] = wf(ListOf(HANDLE, max_items=MAX_STEWARDS), default=())
+    """Each steward's handle, in ``stewards``' order (``Genesis.steward_handles``)."""
 
     def check_fields(self) -> None:
         if self.pit.on and self.pit.numeraire not in self.assets:
@@ -105,6 +117,7 @@ class GroupSpec(Wire):
             raise ValueError(f"unknown wallet suite {self.wallet_suite!r}")
         evm_problem(self.wallet_suite, self.assets, self.evm_tokens)
         accounts_problem(self.wallet_suite, self.stewards, self.steward_accounts)
+        handles_problem(self.stewards, self.steward_handles)
 
     @property
     def suite(self) -> Ciphersuite:
@@ -138,6 +151,7 @@ class GroupSpec(Wire):
             self.evm_tokens,
             self.steward_accounts,
             self.refresh_every,
+            self.steward_handles,
         )
 
 

@@ -27,6 +27,7 @@ from proto.kinds import (
     DIGEST,
     EVM_ACCOUNT,
     EVM_ACCOUNT_SIZE,
+    HANDLE,
     MAX_ASSETS,
     MAX_STEWARDS,
     MEMBER_ID,
@@ -106,6 +107,9 @@ class Genesis(Wire):
     """Checkpoints between proactive refreshes of the stewards' shares (0: on demand only):
     each epoch's stewards ask for a refresh once it has run this many checkpoints
     (``node.stewardship``), so a share stolen before is useless after."""
+    steward_handles: tuple[str, ...] = wf(ListOf(HANDLE, max_items=MAX_STEWARDS), default=())
+    """Each founding steward's handle (in ``stewards``' order; ``proto.handles``), distinct;
+    empty in a group made before handles."""
 
     @property
     def on_evm(self) -> bool:
@@ -126,6 +130,7 @@ class Genesis(Wire):
             raise ValueError("the wallet key is not a valid prime-order point of its suite")
         evm_problem(self.wallet_suite, self.assets, self.evm_tokens)
         accounts_problem(self.wallet_suite, self.stewards, self.steward_accounts)
+        handles_problem(self.stewards, self.steward_handles)
         if self.on_evm:
             # the contract checks signatures only under a key whose x is below the group
             # order (a DKG misses with odds of about 2^-128), on a chain id that is one
@@ -158,8 +163,9 @@ class Genesis(Wire):
         """The state at genesis: the stewards admitted (with their EVM accounts, if any)."""
         state = self.initial_state()
         accounts = self.steward_accounts or tuple(b"" for _ in self.stewards)
-        for steward, account in zip(self.stewards, accounts, strict=True):
-            state.admit(steward, evm_account=account)
+        handles = self.steward_handles or tuple("" for _ in self.stewards)
+        for steward, account, handle in zip(self.stewards, accounts, handles, strict=True):
+            state.admit(steward, evm_account=account, handle=handle)
         return state
 
 
@@ -185,6 +191,13 @@ def accounts_problem(suite: str, stewards: tuple[bytes, ...], accounts: tuple[by
         return
     if len(accounts) != len(stewards) or any(len(a) != EVM_ACCOUNT_SIZE for a in accounts):
         raise ValueError("an EVM wallet names one 20-byte account per steward")
+
+
+def handles_problem(stewards: tuple[bytes, ...], handles: tuple[str, ...]) -> None:
+    """Raise ``ValueError`` unless ``handles`` names one distinct handle per steward (or
+    none at all)."""
+    if handles and (len(handles) != len(stewards) or len(set(handles)) != len(handles)):
+        raise ValueError("the group spec names one distinct handle per steward")
 
 
 def terms_hash(terms: str) -> bytes:

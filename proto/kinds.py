@@ -34,6 +34,12 @@ AMOUNT = UInt(64, minimum=1)
 BALANCE = UInt(64)
 SEQ = UInt(64, minimum=1)
 MEMO = Bytes(max_size=MAX_MEMO_BYTES)
+HANDLE_PATTERN = r"[a-z][a-z0-9_]{2,19}"
+HANDLE = Text(20, HANDLE_PATTERN)
+"""A member's handle: 3 to 20 of ``a-z 0-9 _``, starting with a letter (no look-alikes,
+nothing a terminal or a page could take for markup); unique in its group."""
+HANDLE_OR_NONE = Text(20, f"(?:{HANDLE_PATTERN})?")
+"""A handle, or empty for a member admitted without one (a group made before handles)."""
 EVM_ACCOUNT_SIZE = 20
 EVM_ACCOUNT = Bytes(max_size=EVM_ACCOUNT_SIZE)
 """An EVM account (20 bytes), or empty for none; an object holding one checks the size."""

@@ -49,6 +49,7 @@ from proto.kinds import (
     EVM_ACCOUNT,
     EVM_ACCOUNT_SIZE,
     GROUP_ID,
+    HANDLE_OR_NONE,
     KEY_SIZE_BYTES,
     MAX_ASSETS,
     MAX_MEMBERS,
@@ -131,6 +132,9 @@ class AccountRecord(Wire):
     """Cumulative payouts of the member's revoke claims on the ledger."""
     evm_account: bytes = wf(EVM_ACCOUNT)
     """The EVM account of the member's signed join (empty: none), its chain leaf's."""
+    handle: str = wf(HANDLE_OR_NONE)
+    """The handle of the member's signed join (or the group spec's, for a founding
+    steward); empty for none (``proto.handles``)."""
 
     def check_fields(self) -> None:
         if self.exit_to and len(self.exit_to) != KEY_SIZE_BYTES:
@@ -168,6 +172,9 @@ class StateSnapshot(Wire):
     """The S&L pit (``proto.pit``), and the balances drawn below zero on credit lines."""
 
     def check_fields(self) -> None:
+        handles = [a.handle for a in self.accounts if a.handle]
+        if len(set(handles)) != len(handles):
+            raise ValueError("two members go by one handle")
         known = set(self.assets)
         for account in self.accounts:
             for bal in account.balances:
@@ -198,6 +205,7 @@ class Account:
     the hot path; ``history`` holds the rest)."""
     claims_paid: dict[str, int] = field(default_factory=dict)
     evm_account: bytes = b""
+    handle: str = ""
 
 
 @dataclass(frozen=True)
@@ -269,12 +277,24 @@ class GroupState:
 
     # -- membership and the ledger boundary (driven by checkpoints) ---------------------
     def admit(
-        self, member: bytes, at_checkpoint: int = 0, at_height: int = 0, evm_account: bytes = b""
+        self,
+        member: bytes,
+        at_checkpoint: int = 0,
+        at_height: int = 0,
+        evm_account: bytes = b"",
+        handle: str = "",
     ) -> None:
         if member in self.accounts:
             raise LocalProtocolError("member already admitted")
+        if handle and handle in self.handles().values():
+            raise LocalProtocolError(f"another member goes by @{handle}")
         joined = replace(EMPTY_HISTORY, joined_at=at_checkpoint, joined_height=at_height)
-        self.accounts[member] = Account(history=joined, evm_account=evm_account)
+        self.accounts[member] = Account(history=joined, evm_account=evm_account, handle=handle)
+
+    def handles(self) -> dict[bytes, str]:
+        """Every member's handle ("" for a member without one): ``proto.handles``'s
+        directory."""
+        return {m: a.handle for m, a in self.accounts.items()}
 
     def history(self, member: bytes) -> History:
         """The member's history with its live order counters folded in."""
@@ -572,6 +592,7 @@ class GroupState:
                     ),
                     _balances(account.claims_paid),
                     account.evm_account,
+                    account.handle,
                 )
                 for member, account in sorted(self.accounts.items())
             ),
@@ -610,6 +631,7 @@ class GroupState:
                 {b.asset: b.amount for b in record.history.volume},
                 {b.asset: b.amount for b in record.claims_paid},
                 record.evm_account,
+                record.handle,
             )
         for d in snap.pit.drawn:
             if d.member not in state.accounts or d.asset in state.accounts[d.member].balances:

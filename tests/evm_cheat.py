@@ -187,4 +187,5 @@ def cheat_join(made: EvmCheat) -> Any:
         made.genesis.group_id(),
         made.genesis.terms_hash,
         evm_account=account_bytes(made.cheat_account),
+        handle="cheat",
     )

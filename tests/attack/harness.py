@@ -125,7 +125,7 @@ class Arena:
             addrs = [devnet.status(n)["addresses"][0] for n in HONEST]
             url = devnet.record["ledger"]["url"]
             async with open_p2p(self.member_key) as p2p:
-                await join_as(p2p, self.member_key, url, gid, terms, addrs, MEMBER_DEPOSIT)
+                await join_as(p2p, self.member_key, url, gid, terms, addrs, MEMBER_DEPOSIT, "rogue")
             me = bytes(self.member_key.verify_key).hex()
             await trio.to_thread.run_sync(
                 lambda: wait_for(

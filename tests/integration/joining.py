@@ -28,10 +28,11 @@ async def join_as(
     terms: str,
     stewards: Sequence[str],
     deposits: Mapping[str, int],
+    handle: str,
 ) -> None:
-    """Deposit ``deposits`` into the group's wallet and send the signed join to every
-    steward (multiaddrs ``stewards``) until each keeps it. Admission follows at the next
-    checkpoint: the caller waits for it."""
+    """Deposit ``deposits`` into the group's wallet and send the signed join (going by
+    ``handle``) to every steward (multiaddrs ``stewards``) until each keeps it. Admission
+    follows at the next checkpoint: the caller waits for it."""
     me = bytes(key.verify_key)
     info = httpx.get(f"{ledger_url}/info", timeout=10).json()
     ledger_id, fee = bytes.fromhex(info["ledger_id"]), int(info["min_fee"])
@@ -50,7 +51,7 @@ async def join_as(
     for nonce, (asset, amount) in enumerate(sorted(deposits.items()), start=1):
         tx = sign_tx(Deposit(me, nonce, fee, group_id, asset, amount), key, ledger_id)
         httpx.post(f"{ledger_url}/tx", content=tx.encode(), timeout=10).raise_for_status()
-    join = sign_join(key, group_id, terms_hash(terms)).encode()
+    join = sign_join(key, group_id, terms_hash(terms), handle=handle).encode()
     for addr in stewards:
         steward = await p2p.connect(addr)
         with trio.fail_after(60 * TIMEOUT_FACTOR):  # kept once it has seen the deposit

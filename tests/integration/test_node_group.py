@@ -21,6 +21,7 @@ with named phases; a failure names its phase):
 from __future__ import annotations
 
 import contextlib
+import json
 import random
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -34,8 +35,10 @@ from nacl.signing import SigningKey
 from devnet.cluster import Cluster, ClusterError, NodeProc
 from node.certification import VOTE_PROTOCOL, certificate_topic
 from node.p2p import P2PError, open_p2p
-from node.runtime import JOIN_PROTOCOL
+from node.runtime import HANDLE_TAKEN, JOIN_PROTOCOL
+from proto.admission import sign_join
 from proto.codec import decode
+from proto.genesis import terms_hash
 from proto.orders import Transfer, sign_order
 from proto.prequal import Prequal
 from proto.votes import Batch
@@ -123,7 +126,7 @@ def form_and_join(c: Cluster) -> dict[str, dict[str, int]]:
 
     # 2. joins
     for n in c.nodes:
-        n.call("POST", "/v1/join", {"deposits": DEPOSIT})
+        n.call("POST", "/v1/join", {"deposits": DEPOSIT, "handle": n.name})
     expected = {n.member.hex(): dict(DEPOSIT) for n in c.nodes}
     # each deposit is its own ledger tx: a checkpoint may credit one before the other
     c.wait("every deposit", lambda: all(group_of(n)["balances"] == expected for n in c.nodes))
@@ -264,13 +267,21 @@ async def rogue_member(c: Cluster) -> None:
     terms = (c.base / "terms.txt").read_text()
     async with open_p2p(mallory) as p2p:
         addrs = [s.addr for s in c.stewards]
-        await join_as(p2p, mallory, c.ledger_url, gid, terms, addrs, {"USD": 500})
+        taken = c.members[0].name  # first, a signed join for a handle a member goes by
+        squat = sign_join(mallory, gid, terms_hash(terms), handle=taken).encode()
+        for addr in addrs:
+            answer = json.loads(await p2p.request(await p2p.connect(addr), JOIN_PROTOCOL, squat))
+            assert not answer["ok"] and answer["reason"].startswith(HANDLE_TAKEN), answer
+        await join_as(p2p, mallory, c.ledger_url, gid, terms, addrs, {"USD": 500}, "mallory")
         await trio.to_thread.run_sync(
             lambda: c.wait(
                 "mallory's admission",
                 lambda: all(me.hex() in group_of(n)["balances"] for n in c.nodes),
             )
         )
+        for n in c.nodes:  # the squat changed nobody's handle
+            handles = group_of(n)["handles"]
+            assert handles[me.hex()] == "mallory" and handles[c.members[0].member.hex()] == taken
         # balances, not state digests: each checkpoint also records the ledger height
         snapshot = [group_of(n)["balances"] for n in c.nodes]
         victim = c.members[0].member

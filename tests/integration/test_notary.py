@@ -127,7 +127,7 @@ def test_notaries_crawl_back_stale_revokes_and_the_evidence_holds(  # noqa: PLR0
     c.start_members()
     c.wait("the wallet to open", lambda: all(group(n)["wallet_open"] for n in c.nodes))
     for n in c.nodes:
-        n.call("POST", "/v1/join", {"deposits": DEPOSIT})
+        n.call("POST", "/v1/join", {"deposits": DEPOSIT, "handle": n.name})
     c.wait("every join", lambda: all(len(group(n)["balances"]) == 6 for n in c.nodes))
 
     # the stale checkpoint: everyone holds 100,000; then the cheats pay most of it away
@@ -264,7 +264,11 @@ def test_notaries_crawl_back_stale_revokes_and_the_evidence_holds(  # noqa: PLR0
         guest.call(
             "POST",
             "/v1/join",
-            {"deposits": {"USD": 10}, "prequals": [badge_file.read_bytes().hex()]},
+            {
+                "deposits": {"USD": 10},
+                "prequals": [badge_file.read_bytes().hex()],
+                "handle": "cheat",
+            },
         )
     assert c.ledger_balance(cheat.member, "USD") == usd_before  # refused before any deposit
 

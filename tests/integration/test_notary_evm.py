@@ -82,7 +82,7 @@ def test_notaries_crawl_back_stale_revokes_on_an_evm_chain(
     assert genesis.on_evm and len(genesis.wallet_key) == 33
     c.wait("the wallet to open", lambda: all(group(n)["wallet_open"] for n in c.nodes))
     for n in c.nodes:
-        n.call("POST", "/v1/join", {"deposits": DEPOSIT})
+        n.call("POST", "/v1/join", {"deposits": DEPOSIT, "handle": n.name})
     c.wait("every join", lambda: all(len(group(n)["balances"]) == 6 for n in c.nodes))
 
     # the stale checkpoint: everyone holds 100,000; then the cheat pays most of it away

@@ -28,8 +28,10 @@ from typing import Any
 import httpx
 import pytest
 import yaml
+from playwright.sync_api import Browser, Page, expect, sync_playwright
 from prometheus_client.parser import text_string_to_metric_families
 
+from node.alerts import signature
 from node.openapi import control_openapi
 from proto.codec import decode
 from proto.formation import GroupSpec
@@ -37,6 +39,7 @@ from proto.genesis import AdmissionPolicy
 from proto.pit import PitPolicy
 from tests.fuzz.http import fuzz_api
 from tests.integration.processes import ROOT, devnet_up, js, swapnet, wait_for
+from tests.node.test_alerts import receiver
 
 pytestmark = pytest.mark.xdist_group("processes")
 ARTIFACTS = ROOT / "test-artifacts"
@@ -211,7 +214,7 @@ def test_group_create_writes_the_spec_with_its_admission_policy(
     spec_file = tmp_path / "new.spec"
     created = js(
         "group", "create", "--out", str(spec_file), "--name", "desk",
-        *(a for m in (n0, n1) for a in ("--steward", m["member"])),
+        *(a for m in (n0, n1) for a in ("--steward", f"{m['name']}={m['member']}")),
         "--ledger-url", devnet["ledger"]["url"], "--asset", "USD", "--terms", str(terms),
         "--max-premature-revokes", "1", "--trusted-wallet", wallet_key,
         "--min-prequals", "1", "--max-prequal-age", "500", "--pit-numeraire", "usd",
@@ -221,13 +224,24 @@ def test_group_create_writes_the_spec_with_its_admission_policy(
     assert created["threshold"] == spec.threshold == 2
     assert spec.admission == AdmissionPolicy(1, 0, (bytes.fromhex(wallet_key),), 1, 500)
     assert spec.pit == PitPolicy("USD", 12_000, 3, 30, 2_000, 100, 2, 5_000)
+    named = dict(zip(spec.stewards, spec.steward_handles, strict=True))
+    assert named == {bytes.fromhex(m["member"]): m["name"] for m in (n0, n1)}
     no_pit = swapnet(
         "group", "create", "--out", str(tmp_path / "p.spec"), "--name", "x",
-        *(a for m in (n0, n1) for a in ("--steward", m["member"])),
+        *(a for m in (n0, n1) for a in ("--steward", f"{m['name']}={m['member']}")),
         "--ledger-url", devnet["ledger"]["url"], "--asset", "USD", "--terms", str(terms),
         "--pit-numeraire", "EUR", check=False,
     )  # fmt: skip
     assert no_pit.returncode == 1 and "numeraire" in no_pit.stderr
+    for stewards in ([n0["member"], n1["member"]], ["Bad=" + n0["member"], "x=" + n1["member"]]):
+        unnamed = swapnet(
+            "group", "create", "--out", str(tmp_path / "u.spec"), "--name", "x",
+            *(a for m in stewards for a in ("--steward", m)),
+            "--ledger-url", devnet["ledger"]["url"], "--asset", "USD", "--terms", str(terms),
+            check=False,
+        )  # fmt: skip
+        assert unnamed.returncode == 1 and "--steward" in unnamed.stderr, unnamed.stderr
+    assert not (tmp_path / "u.spec").exists()
     broken = swapnet(
         "group", "create", "--out", str(tmp_path / "x.spec"), "--name", "x", "--steward", "zz",
         "--ledger-url", devnet["ledger"]["url"], "--asset", "USD", "--terms", str(terms),
@@ -248,6 +262,36 @@ def test_group_join_from_a_member_tops_up_its_deposit(devnet: dict[str, Any]) ->
     )
     bad = swapnet("group", "join", "--deposit", "USD:-5", *data(n2), check=False)
     assert bad.returncode == 1 and bad.stderr.startswith("error:")
+
+
+def test_members_go_by_their_handles(
+    devnet: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Whom to pay, without hex: the members table, `pay @handle` or a unique id prefix,
+    handles beside every id a table shows, and a devnet table that fits 80 columns."""
+    monkeypatch.setenv("COLUMNS", "200")  # the commands' tables are not folded to 80
+    n0, n1, n2 = devnet["nodes"]
+    rows = js("members", *data(n0))
+    assert {r["handle"]: r["member"] for r in rows} == {
+        f"@{n['name']}": n["member"] for n in devnet["nodes"]
+    }
+    before = group_of(n0)["balances"][n1["member"]]["USD"]
+    assert js("pay", f"@{n1['name']}", "USD:2", *data(n0))["certified"]
+    assert js("pay", n1["member"][:10], "USD:3", *data(n0))["certified"]
+    wait_for(
+        "both payments in the payee's balance",
+        lambda: group_of(n1)["balances"][n1["member"]]["USD"] == before + 5,
+    )
+    for who, words in (("@nobody", "no member goes by"), ("zz", "@handle or a hex id")):
+        refused = swapnet("pay", who, "USD:1", *data(n0), check=False)
+        assert refused.returncode == 1 and words in refused.stderr, refused.stderr
+    history = swapnet("history", *data(n0)).stdout
+    assert f"@{n1['name']} ({n1['member'][:8]})" in history
+    for command in (["devnet", "status", "--dir", devnet["dir"]], ["status", *data(n2)]):
+        out = swapnet(*command).stdout  # on a wide terminal (COLUMNS): no need for it
+        assert f"@{n0['name']}" in out, out
+        if command[0] == "devnet":
+            assert max(len(line) for line in out.splitlines()) <= 80, out
 
 
 def test_prequal_fetch_show_and_verify(devnet: dict[str, Any], tmp_path: Path) -> None:
@@ -315,6 +359,7 @@ def test_tokens_scope_every_control_call(devnet: dict[str, Any]) -> None:
     n0, _, n2 = devnet["nodes"]
     api = n0["api"]
     assert httpx.get(f"{api}/v1/balance").status_code == 401
+    assert httpx.get(f"{api}/v1/activity").status_code == 401  # our history: a token's
     bad = {"authorization": "Bearer nope"}
     assert httpx.get(f"{api}/v1/balance", headers=bad).status_code == 403
     read = js("token", "mint", "--scope", "read", "--label", "dash", *data(n0))["token"]
@@ -523,7 +568,8 @@ def test_the_dashboard_loads_in_headless_chromium_and_shows_the_members(
     console = [line for line in dom.stderr.splitlines() if "CONSOLE" in line]
     assert not console, console
     for n in devnet["nodes"]:
-        assert n["member"][:16] in dom.stdout, "a member is missing from the dashboard"
+        shown = f"@{n['name']} ({n['member'][:8]})"  # by handle, beside its id
+        assert shown in dom.stdout, "a member is missing from the dashboard"
     assert "swapnet: devnet" in dom.stdout
     assert "S&amp;L pit" in dom.stdout and 'id="positions"' in dom.stdout
     # the stewards' health, drawn from /status (a rendered row, not the empty one)
@@ -537,6 +583,68 @@ def test_the_dashboard_loads_in_headless_chromium_and_shows_the_members(
         timeout=120,
     )
     assert picture.returncode == 0 and shot.stat().st_size > 10_000
+
+
+def _dashboard_with_token(browser: Browser, node: dict[str, Any], scope: str) -> Page:
+    """``node``'s dashboard in a new page, served with its policy, a token of ``scope``
+    pasted into it; any error the page reports fails the test at its end."""
+    page = browser.new_page()
+    page.on("pageerror", lambda e: pytest.fail(f"the page threw: {e}"))
+    page.on("console", lambda m: m.type == "error" and pytest.fail(f"console: {m.text}"))
+    served = page.goto(f"{node['api']}/")
+    assert served is not None
+    policy = served.headers["content-security-policy"]  # none of it is reported
+    assert "frame-ancestors 'none'" in policy and "connect-src 'self'" in policy
+    token = js("token", "mint", "--scope", scope, "--label", "browser", *data(node))["token"]
+    page.fill("#token", token)
+    page.click("#token-save")
+    expect(page.locator("#token-state")).to_contain_text("token is in use")
+    return page
+
+
+def test_pay_from_the_dashboard_as_a_person_would(devnet: dict[str, Any]) -> None:
+    """Playwright drives Debian's chromium: the operator pastes a pay token once, pays
+    @steward1 from the form, sees the payment in its history, exports it as CSV, and the
+    payee's dashboard shows it arrive; a bad amount is refused in the page, nothing sent.
+    A screenshot of each dashboard is kept in test-artifacts/."""
+    if CHROMIUM is None:
+        pytest.fail("chromium is missing: `make test` installs Debian's chromium package")
+    n0, n1, _ = devnet["nodes"]
+    payee = f"@{n1['name']}"
+    paid_before = group_of(n1)["balances"][n1["member"]]["USD"]
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        try:
+            page = _dashboard_with_token(browser, n0, "pay")
+            expect(page.locator("#pay-asset option")).to_have_count(2)
+            page.fill("#pay-to", payee)
+            page.fill("#pay-amount", "abc")
+            page.select_option("#pay-asset", "USD")
+            page.click("#pay-send")
+            expect(page.locator("#result")).to_contain_text("whole number")
+            page.fill("#pay-amount", "7")
+            page.click("#pay-send")
+            expect(page.locator("#result")).to_contain_text("certified", timeout=60_000)
+            row = page.locator("#history tr", has_text=payee)
+            expect(row.first).to_contain_text("-7 USD")
+            with page.expect_download() as download:
+                page.click("#history-csv")
+            csv = Path(download.value.path()).read_text()
+            header = "time,kind,seq,from,from_handle,to,to_handle,asset,amount"
+            assert csv.splitlines()[0] == header, csv
+            assert f'"{n1["member"]}","{n1["name"]}","USD","7"' in csv, csv
+            page.screenshot(path=str(ARTIFACTS / "dashboard-payer.png"), full_page=True)
+            wait_for(
+                "the payment in the payee's balance",
+                lambda: group_of(n1)["balances"][n1["member"]]["USD"] == paid_before + 7,
+            )
+            theirs = _dashboard_with_token(browser, n1, "read")
+            arrived = theirs.locator("#history tr", has_text=f"@{n0['name']}")
+            expect(arrived.first).to_contain_text("+7 USD", timeout=30_000)
+            theirs.screenshot(path=str(ARTIFACTS / "dashboard-payee.png"), full_page=True)
+        finally:
+            browser.close()
 
 
 def test_ledger_commands_read_and_drive_the_devnet_ledger(devnet: dict[str, Any]) -> None:
@@ -572,13 +680,33 @@ def test_devnet_status_logs_stop_and_start(devnet: dict[str, Any]) -> None:
     assert all(r["running"] and r["ready"] for r in rows)
     assert "node ready" in swapnet("devnet", "logs", "steward2", *where).stdout
     assert "ledger ready" in swapnet("devnet", "logs", "ledger", *where).stdout
-    swapnet("devnet", "stop", "steward2", *where)
-    rows = js("devnet", "status", *where)["nodes"]
-    assert [r["running"] for r in rows] == [True, True, False]
-    stalled_by_the_stopped_steward(devnet)
+    n0, n1, n2 = devnet["nodes"]
+    with receiver(fail=1) as hook:  # the operator's webhook: down at first, then up
+        js("alerts", "set", hook.url, *data(n0))  # type: ignore[attr-defined]
+        swapnet("devnet", "stop", "steward2", *where)
+        rows = js("devnet", "status", *where)["nodes"]
+        assert [r["running"] for r in rows] == [True, True, False]
+        stalled_by_the_stopped_steward(devnet)
+        wait_for(  # the first post is refused (500): every later one is taken
+            "the steward-silent alert taken by the webhook",
+            lambda: any(json.loads(b)["kind"] == "steward-silent" for _, b in hook.got[1:]),
+            timeout=60,
+        )
+    secret = (Path(n0["data"]) / "webhook.secret").read_bytes().strip()
+    posted = [
+        json.loads(body)
+        for headers, body in hook.got
+        if headers["X-Swapnet-Signature"] == signature(secret, body)
+    ]
+    assert len(posted) == len(hook.got) >= 2  # every post signed
+    assert ("steward-silent", n2["member"]) in {(a["kind"], a["subject"]) for a in posted}
+    assert {a["kind"] for a in posted} <= {"steward-silent", "checkpoint-late"}
+    listed = js("alerts", *data(n0))
+    assert listed["webhook"]["last_error"] == "HTTP 500"
+    assert any(a["kind"] == "steward-silent" for a in listed["recent"])
+    js("alerts", "clear", *data(n0))
     restarted = js("devnet", "start", "steward2", *where)
-    assert restarted["member"] == devnet["nodes"][2]["member"]
-    n0, n1, _ = devnet["nodes"]
+    assert restarted["member"] == n2["member"]
     wait_for(  # it votes for the next order, so it signs again: the margin is back
         "the restarted steward signing",
         lambda: (

@@ -96,6 +96,7 @@ def snapshots(draw: st.DrawFn) -> StateSnapshot:
                 draw(histories(asset_list)),
                 balances[:1],
                 draw(st.one_of(st.just(b""), st.binary(min_size=20, max_size=20))),
+                f"m{member.hex()[:8]}",  # distinct, as a group's handles are
             )
         )
     nonce = draw(st.integers(1, 2**64 - 1))

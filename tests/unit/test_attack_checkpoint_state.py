@@ -172,7 +172,7 @@ def test_forged_joins_around_a_real_checkpoint_are_not_adopted() -> None:
     and the node taking a state answer both check every join's signature."""
     g, machine, honest, _, orders = _setup()
     joiner = key("rollback", "joiner")
-    join = sign_join(joiner, machine.group_id, machine.terms_hash)
+    join = sign_join(joiner, machine.group_id, machine.terms_hash, handle="joiner")
     admission = Admission(pub(joiner), (AssetBalance("USD", 10),), (join,))
     rng = random.Random(7)
     committee = machine.committee

@@ -134,7 +134,7 @@ def test_the_account_survives_the_snapshot_and_changes_the_state_digest() -> Non
 def test_the_join_binds_the_evm_account() -> None:
     joiner = key(9, 0)
     account = b"\xaa" * 20
-    join = sign_join(joiner, GROUP, TERMS, evm_account=account)
+    join = sign_join(joiner, GROUP, TERMS, evm_account=account, handle="joiner")
     assert join.is_valid(GROUP, TERMS)
     assert decode(join.encode(), Join) == join
     # another account under the same signature is not the member's join

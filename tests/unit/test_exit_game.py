@@ -154,7 +154,7 @@ def test_a_stale_revoke_is_crawled_back_booked_and_shown_on_the_badge() -> None:
     assert "does not verify" in (policy_problem(strict, b, [forged], 10) or "")
     # a join carries the badges, and another group's policy refuses it
     other = hashlib.sha256(b"another group").digest()
-    join = sign_join(w.alice, other, terms_hash(TERMS), [badge])
+    join = sign_join(w.alice, other, terms_hash(TERMS), [badge], handle="alice")
     assert "premature" in (join_problem(join, other, terms_hash(TERMS), strict, 10) or "")
     lenient = AdmissionPolicy(1, 0, (), 0, 0)
     assert join_problem(join, other, terms_hash(TERMS), lenient, 10) is None
@@ -249,7 +249,7 @@ def test_the_evidence_bundle_verifies_and_any_changed_byte_breaks_it() -> None:
     evidence = sign_evidence(
         w.notary, unsigned_evidence(revoke, r_event.height, crawl, c_event.height)
     )
-    join = sign_join(w.alice, genesis.group_id(), genesis.terms_hash)
+    join = sign_join(w.alice, genesis.group_id(), genesis.terms_hash, handle="alice")
     bundle = sign_bundle(w.bob, genesis, TERMS, join, evidence)
     data = bundle.encode()
     finding = read_bundle(data).verify()
@@ -264,7 +264,7 @@ def test_the_evidence_bundle_verifies_and_any_changed_byte_breaks_it() -> None:
         with pytest.raises((DecodeError, BadEvidence)):
             read_bundle(bytes(altered)).verify()
     # a bundle whose parts do not link fails even when its exporter signs it
-    other_join = sign_join(w.bob, genesis.group_id(), genesis.terms_hash)
+    other_join = sign_join(w.bob, genesis.group_id(), genesis.terms_hash, handle="bob")
     with pytest.raises(BadEvidence, match="not the revoker"):
         sign_bundle(w.bob, genesis, TERMS, other_join, evidence).verify()
     with pytest.raises(BadEvidence, match="terms"):

@@ -57,6 +57,9 @@ def test_genesis_round_trips_and_its_id_commits_to_every_field() -> None:
         ({"wallet_key": bytes(32)}, "wallet key"),
         ({"stewards": (pub(G.stewards[0]), pub(G.stewards[0]))}, "twice"),
         ({"assets": ("USD", "BTC")}, "ascending"),
+        ({"steward_handles": ("ann", "bob", "ann", "cid")}, "one distinct handle"),
+        ({"steward_handles": ("ann", "bob")}, "one distinct handle"),
+        ({"steward_handles": ("ann", "bob", "cid", "Dee")}, "does not match"),
     ],
 )
 def test_an_invalid_genesis_cannot_be_built_or_decoded(
@@ -71,6 +74,12 @@ def test_an_invalid_genesis_cannot_be_built_or_decoded(
         wire[1 + names.index(name)] = list(raw) if isinstance(raw, tuple) else raw
     with pytest.raises(DecodeError, match=complaint):
         decode(msgpack.packb(wire, use_bin_type=True), Genesis)
+
+
+def test_the_founding_stewards_go_by_the_genesis_handles() -> None:
+    g = genesis(steward_handles=("ann", "bob", "cid", "dee"))
+    assert g.founding_state().handles() == dict(zip(g.stewards, g.steward_handles, strict=True))
+    assert g.group_id() != genesis().group_id()
 
 
 def test_frost_identifiers_follow_the_steward_order() -> None:

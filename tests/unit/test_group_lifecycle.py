@@ -377,8 +377,8 @@ def test_join_trade_exit_and_settle() -> None:
     # alice and bob deposit; only alice has sent her join yet
     net.ledger_tx(sign_tx(Deposit(a, 1, 1, net.gid, "USD", 500), net.alice, LEDGER_ID))
     net.ledger_tx(sign_tx(Deposit(b, 1, 1, net.gid, "USD", 300), net.bob, LEDGER_ID))
-    join_a = sign_join(net.alice, net.gid, TERMS)
-    forged = replace(sign_join(net.bob, net.gid, TERMS), terms_hash=bytes(32))
+    join_a = sign_join(net.alice, net.gid, TERMS, handle="alice")
+    forged = replace(sign_join(net.bob, net.gid, TERMS, handle="bob"), terms_hash=bytes(32))
     for m in net.machines.values():
         m.on_join(join_a, net.now)
         m.on_join(forged, net.now)  # not over the group's terms: ignored
@@ -387,7 +387,7 @@ def test_join_trade_exit_and_settle() -> None:
     assert state.balance(a, "USD") == 500 and not state.is_member(b)
     # bob joins later and is admitted at a later checkpoint with his earlier deposit
     for m in net.machines.values():
-        m.on_join(sign_join(net.bob, net.gid, TERMS), net.now)
+        m.on_join(sign_join(net.bob, net.gid, TERMS, handle="bob"), net.now)
     net.until(lambda: net.last().state.is_member(b))
     assert net.last().state.balance(b, "USD") == 300
     # every steward adopted the same checkpoints
@@ -426,8 +426,8 @@ def test_a_member_who_exits_and_revokes_does_not_jam_the_wallet() -> None:
     net.ledger_tx(sign_tx(Deposit(a, 1, 1, net.gid, "USD", 500), net.alice, LEDGER_ID))
     net.ledger_tx(sign_tx(Deposit(b, 1, 1, net.gid, "USD", 300), net.bob, LEDGER_ID))
     for m in net.machines.values():
-        m.on_join(sign_join(net.alice, net.gid, TERMS), net.now)
-        m.on_join(sign_join(net.bob, net.gid, TERMS), net.now)
+        m.on_join(sign_join(net.alice, net.gid, TERMS, handle="alice"), net.now)
+        m.on_join(sign_join(net.bob, net.gid, TERMS, handle="bob"), net.now)
     net.until(lambda: any(net.adopted.values()) and net.last().state.is_member(b))
     net.replica.state = net.last().live.copy()
     net.held = []  # the group's settle will be slow to reach the ledger
@@ -463,7 +463,7 @@ def test_admissions_are_checked_against_the_ledger_view() -> None:
     alice = key(0, "alice")
     view = LedgerView()
     view.add_deposit(3, pub(alice), "USD", 50)
-    join = sign_join(alice, gid, TERMS)
+    join = sign_join(alice, gid, TERMS, handle="alice")
     good = (Admission(pub(alice), (AssetBalance("USD", 50),), (join,)),)
     assert admissions_problem(state, good, 3, view, TERMS, OPEN) is None
     assert admissions_problem(state, good, 4, view, TERMS, OPEN) == "behind"
@@ -471,7 +471,11 @@ def test_admissions_are_checked_against_the_ledger_view() -> None:
     assert admissions_problem(state, inflated, 3, view, TERMS, OPEN) == "inconsistent"
     no_join = (Admission(pub(alice), (AssetBalance("USD", 50),), ()),)
     assert admissions_problem(state, no_join, 3, view, TERMS, OPEN) == "inconsistent"
-    other_terms = (Admission(pub(alice), good[0].deposited, (sign_join(alice, gid, bytes(32)),)),)
+    other_terms = (
+        Admission(
+            pub(alice), good[0].deposited, (sign_join(alice, gid, bytes(32), handle="alice"),)
+        ),
+    )
     assert admissions_problem(state, other_terms, 3, view, TERMS, OPEN) == "inconsistent"
 
 

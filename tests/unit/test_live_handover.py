@@ -147,8 +147,8 @@ def test_a_group_adds_a_steward_raises_its_threshold_and_removes_one_while_it_tr
     net.ledger_tx(sign_tx(Deposit(a, 1, 1, net.gid, "USD", 500), alice, LEDGER_ID))
     net.ledger_tx(sign_tx(Deposit(b, 1, 1, net.gid, "USD", 300), bob, LEDGER_ID))
     for m in net.machines.values():
-        m.on_join(sign_join(alice, net.gid, TERMS), net.now)
-        m.on_join(sign_join(bob, net.gid, TERMS), net.now)
+        m.on_join(sign_join(alice, net.gid, TERMS, handle="alice"), net.now)
+        m.on_join(sign_join(bob, net.gid, TERMS, handle="bob"), net.now)
     net.until(lambda: any(net.adopted.values()) and net.last().state.is_member(b))
     wallet = net.genesis.wallet_key
     ledger_txs = len(net.events)
@@ -203,7 +203,7 @@ def trading_net(seed: int) -> LiveNet:
     a = pub(net.alice)
     net.ledger_tx(sign_tx(Deposit(a, 1, 1, net.gid, "USD", 500), net.alice, LEDGER_ID))
     for m in net.machines.values():
-        m.on_join(sign_join(net.alice, net.gid, TERMS), net.now)
+        m.on_join(sign_join(net.alice, net.gid, TERMS, handle="alice"), net.now)
     net.until(lambda: any(net.adopted.values()) and net.last().state.is_member(pub(net.alice)))
     return net
 
