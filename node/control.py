@@ -97,6 +97,16 @@ def write_cookie(data_dir: Path) -> str:
 
 MAX_PAY_MANY = 1000
 MAX_ACTIVITY = 5_000
+STATIC_DIR = Path(__file__).parent / "static"
+STATIC = {
+    name: ((STATIC_DIR / name).read_bytes(), media)
+    for name, media in (
+        ("uPlot.iife.min.js", "text/javascript"),
+        ("uPlot.min.css", "text/css"),
+    )
+}
+"""What ``/static/`` serves: the charting library, read once, a fixed list (no path from
+a request ever reaches the file system)."""
 ORDER_KIND_NAMES = frozenset(k.TYPE_NAME for k in ORDER_KINDS)
 MAX_MEMBER_REF = 65
 """The longest way to name a member: a whole id in hex, or @ and a handle."""
@@ -184,6 +194,16 @@ def build_app(runtime: NodeRuntime, tokens: TokenBook) -> Starlette:  # noqa: PL
 
     async def status(request: Request) -> Response:
         return JSONResponse(runtime.status())
+
+    async def series(request: Request) -> Response:
+        return JSONResponse(runtime.series.columns())
+
+    async def static(request: Request) -> Response:
+        found = STATIC.get(request.path_params["name"])
+        if found is None:
+            raise BadRequest("not-found", "no such file", 404)
+        body, media = found
+        return Response(body, media_type=media, headers={"Cache-Control": "max-age=3600"})
 
     async def metrics(request: Request) -> Response:
         return Response(runtime.metrics.render(), media_type=CONTENT_TYPE)
@@ -553,6 +573,8 @@ def build_app(runtime: NodeRuntime, tokens: TokenBook) -> Starlette:  # noqa: PL
             Route("/readyz", readyz),
             Route("/status", status),
             Route("/metrics", metrics),
+            Route("/series", series),
+            Route("/static/{name}", static),
             Route("/", dashboard),
             Route("/openapi.json", openapi),
             Route("/v1/getinfo", guarded(getinfo)),

@@ -25,6 +25,8 @@ DASHBOARD_HTML = """<!doctype html>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>swapnet node</title>
 <link rel="icon" href="data:,">
+<link rel="stylesheet" href="/static/uPlot.min.css">
+<script src="/static/uPlot.iife.min.js"></script>
 <style>
   :root { font-family: system-ui, sans-serif; color: #1d2330; background: #f6f7f9; }
   body { margin: 0 auto; max-width: 1100px; padding: 1.5rem; }
@@ -49,6 +51,10 @@ DASHBOARD_HTML = """<!doctype html>
   input, select, button { font: inherit; font-size: 0.85rem; padding: 0.25rem 0.4rem; }
   input.amount { width: 8rem; }
   #result { min-height: 1.2rem; font-size: 0.85rem; }
+  .charts { display: grid; grid-template-columns: repeat(auto-fit, minmax(460px, 1fr));
+            gap: 0.75rem; }
+  .chart { background: #fff; border: 1px solid #dde1e8; border-radius: 6px;
+           min-height: 230px; }
 </style>
 </head>
 <body>
@@ -61,6 +67,13 @@ DASHBOARD_HTML = """<!doctype html>
   <div class="card"><div class="k">checkpoint age</div><div class="v" id="age">-</div></div>
   <div class="card"><div class="k">orders at risk</div><div class="v" id="risk">-</div></div>
   <div class="card"><div class="k">members online</div><div class="v" id="online">-</div></div>
+</div>
+<h2>Over time</h2>
+<div class="charts">
+  <div class="chart" id="chart-orders"></div>
+  <div class="chart" id="chart-checkpoint"></div>
+  <div class="chart" id="chart-balances"></div>
+  <div class="chart" id="chart-pit"></div>
 </div>
 <h2>Act</h2>
 <form id="token-form" autocomplete="off">
@@ -423,6 +436,42 @@ document.getElementById("history-csv").addEventListener("click", function () {
   a.remove();
 });
 tokenState();
+const COLORS = ["#2f6fdf", "#d0582b", "#1b7f3b", "#8a3ffc", "#b3261e", "#5b6475"];
+const charts = {};
+function plot(id, title, labels, t, columns) {
+  if (typeof uPlot === "undefined") { return; }
+  const key = labels.join("|");
+  let c = charts[id];
+  if (c && c.key !== key) { c.plot.destroy(); c = null; }
+  if (!c) {
+    const el = document.getElementById(id);
+    const series = [{}].concat(labels.map(function (l, i) {
+      return { label: l, stroke: COLORS[i % COLORS.length], width: 1.5 };
+    }));
+    const opts = { title: title, width: Math.max(300, el.clientWidth - 8), height: 200,
+                   series: series, scales: { x: { time: true } },
+                   axes: [{}, { size: 80 }] };
+    c = charts[id] = { key: key, plot: new uPlot(opts, [t].concat(columns), el) };
+  } else {
+    c.plot.setData([t].concat(columns));
+  }
+}
+function drawSeries(d) {
+  plot("chart-orders", "orders certified per second", ["orders/s"], d.t, [d.orders_per_s]);
+  plot("chart-checkpoint", "checkpoint age (s) and orders at risk", ["age (s)", "at risk"],
+       d.t, [d.checkpoint_age, d.at_risk]);
+  const held = Object.keys(d.balances).sort();
+  plot("chart-balances", "our balances", held, d.t,
+       held.map(function (a) { return d.balances[a]; }));
+  plot("chart-pit", "our pit equity against the maintenance it needs", ["equity",
+       "maintenance"], d.t, [d.equity, d.maintenance]);
+}
+function refreshSeries() {
+  fetch("/series", { cache: "no-store" })
+    .then(function (r) { return r.json(); })
+    .then(drawSeries)
+    .catch(function (e) { text("updated", "cannot draw the charts: " + e); });
+}
 function refresh() {
   fetch("/status", { cache: "no-store" })
     .then(function (r) { return r.json(); })
@@ -433,7 +482,9 @@ function refresh() {
     .catch(function (e) { text("updated", "cannot reach the node: " + e); });
 }
 refresh();
+refreshSeries();
 setInterval(refresh, 2000);
+setInterval(refreshSeries, 5000);
 </script>
 </body>
 </html>
@@ -449,11 +500,12 @@ def _inline_hash(tag: str) -> str:
 
 DASHBOARD_CSP = (
     "default-src 'none'; "
-    f"script-src {_inline_hash('script')}; "
-    f"style-src {_inline_hash('style')}; "
+    f"script-src 'self' {_inline_hash('script')}; "
+    f"style-src 'self' {_inline_hash('style')}; "
     "connect-src 'self'; img-src 'self' data:; "
     "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 )
-"""Only the page's own script and style run; it talks only to its own origin (the node);
+"""Only the page's own script and style (and the charting library the node serves itself,
+``/static/``) run; it talks only to its own origin (the node);
 it cannot be framed (no click-jacking of its forms) and has no form a browser would post
 anywhere."""

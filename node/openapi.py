@@ -126,6 +126,15 @@ def control_openapi(assets: tuple[str, ...] = ()) -> dict[str, Any]:
         "/readyz": {"get": _op("ready: p2p, storage, ledger and group up", errors=(503,))},
         "/status": {"get": _op("the node's status (no token)")},
         "/metrics": {"get": _op("Prometheus metrics", answer="text/plain")},
+        "/series": {"get": _op("the dashboard's time series, sampled every 2 s (no token)")},
+        "/static/{name}": {
+            "get": _op(
+                "the charting library the dashboard uses",
+                answer="text/javascript",
+                errors=(404,),
+                params=(_path("name", {"type": "string"}),),
+            )
+        },
         "/": {"get": _op("the dashboard", answer="text/html")},
         "/openapi.json": {"get": _op("this description")},
         "/v1/getinfo": {"get": _read("who this node is")},

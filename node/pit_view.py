@@ -100,6 +100,7 @@ def positions_json(state: GroupState) -> dict[str, dict[str, Any]]:
             "lent": lent,
             "drawn": drawn,
             "equity": None if debt is None else (held + claims - debt) // PRICE_SCALE,
+            "debt": None if debt is None else debt // PRICE_SCALE,
             "ratio_bps": pit.ratio_bps(account.balances, member),
             "margin_call_since": pit.calls.get(member),
             "revocable": {b.asset: b.amount for b in kept_back[member]}

@@ -76,6 +76,7 @@ from node.logs import LOG_FILE, setup_logging
 from node.metrics import NodeMetrics
 from node.p2p import P2P, Limit, P2PError, open_p2p, peer_id_of
 from node.pit_view import loans_json, pit_status, positions_json
+from node.series import Series
 from node.stewardship import StewardshipService
 from node.swaps import SwapDesk
 from node.tokens import TokenBook
@@ -187,6 +188,8 @@ class NodeRuntime:
         self.alerts: deque[dict[str, Any]] = deque(maxlen=RECENT_ALERTS)
         """The newest alerts (``node.alerts``), whether or not a webhook is set."""
         self.webhook: Webhook | None = None
+        self.series = Series(self.member_id.hex())
+        """The dashboard's charts (``node.series``), sampled with the alerts."""
         self.metrics = NodeMetrics(self.status)  # reads the status (alerts included) now
 
     # -- what the API reads ---------------------------------------------------------------
@@ -477,6 +480,7 @@ class NodeRuntime:
         )
         node.listeners.append(lambda orders: self.metrics.orders_certified.inc(len(orders)))
         activity = Activity(self.member_id, node)
+        node.listeners.append(self.series.on_applied)
         service.adoption_listeners.append(lambda c, s: self.metrics.checkpoints_adopted.inc())
         service.on_checkpoint_seconds = self.metrics.checkpoint_seconds.observe
         await node.start(nursery)
@@ -865,10 +869,12 @@ class NodeRuntime:
 
     async def _watch_alerts(self, interval: int) -> None:
         """Every ``ALERT_POLL`` seconds, what started since (``alerts_between``): kept for
-        ``/status`` and posted to the webhook, if one is set."""
+        ``/status`` and posted to the webhook, if one is set; and a sample of the status
+        for the dashboard's charts (``node.series``)."""
         before: dict[str, Any] | None = None
         while True:
             now = self.status()
+            self.series.sample(time.time(), now)
             for alert in alerts_between(before, now, self.member_id.hex(), interval):
                 at = time.time()
                 log.warning("alert %s: %s", alert.kind, alert.detail)

@@ -634,6 +634,10 @@ def test_pay_from_the_dashboard_as_a_person_would(devnet: dict[str, Any]) -> Non
             header = "time,kind,seq,from,from_handle,to,to_handle,asset,amount"
             assert csv.splitlines()[0] == header, csv
             assert f'"{n1["member"]}","{n1["name"]}","USD","7"' in csv, csv
+            for chart in ("orders", "checkpoint", "balances", "pit"):  # drawn by uPlot
+                expect(page.locator(f"#chart-{chart} canvas")).to_have_count(1)
+            drawn = "charts['chart-balances'].plot.data[0].length"
+            page.wait_for_function(f"{drawn} >= 2", timeout=30_000)  # samples of time
             page.screenshot(path=str(ARTIFACTS / "dashboard-payer.png"), full_page=True)
             wait_for(
                 "the payment in the payee's balance",
