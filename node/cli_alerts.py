@@ -13,7 +13,7 @@ from typing import Any
 
 import typer
 
-from node.cli_node import API, DATA, JSON, TOKEN, NodeClient, show
+from node.cli_node import API, DATA, JSON, TOKEN, NodeClient, show, who
 
 alerts_app = typer.Typer(
     help="Alerts: a steward silent, a checkpoint late, a revoke, a margin call...",
@@ -21,7 +21,7 @@ alerts_app = typer.Typer(
 )
 
 
-def _show(answer: dict[str, Any], as_json: bool) -> None:
+def _show(client: NodeClient, answer: dict[str, Any], as_json: bool) -> None:
     if as_json:
         show(answer, True)
         return
@@ -32,9 +32,18 @@ def _show(answer: dict[str, Any], as_json: bool) -> None:
         else f"webhook: {hook['url']} (sent {hook['sent']}, failed {hook['failed']}, "
         f"queued {hook['queued']}, dropped {hook['dropped']}; last error {hook['last_error']})"
     )
-    rows = [{"kind": a["kind"], "about": a["subject"][:16], "what": a["detail"]}
-            for a in reversed(answer["recent"])]  # fmt: skip
+    handles = (client.call("GET", "/status").get("group") or {}).get("handles", {})
+    rows = [
+        {"kind": a["kind"], "about": _about(a["subject"], handles), "what": a["detail"]}
+        for a in reversed(answer["recent"])
+    ]
     show(rows, False, "newest alerts")
+
+
+def _about(subject: str, handles: dict[str, str]) -> str:
+    """A member id as people see it (``cli_node.who``); anything else as it is."""
+    is_member = len(subject) == 64 and all(c in "0123456789abcdef" for c in subject)
+    return who(subject, handles) if is_member else subject
 
 
 @alerts_app.callback()
@@ -47,7 +56,8 @@ def alerts(
 ) -> None:
     """The newest alerts and where they go."""
     if ctx.invoked_subcommand is None:
-        _show(NodeClient(data, api, token).call("GET", "/v1/alerts"), as_json)
+        client = NodeClient(data, api, token)
+        _show(client, client.call("GET", "/v1/alerts"), as_json)
 
 
 @alerts_app.command("set")
@@ -55,7 +65,8 @@ def alerts_set(
     url: str, data: DATA = Path("data"), api: API = None, token: TOKEN = None, as_json: JSON = False
 ) -> None:
     """Post every alert to URL from now on (signed; kept across restarts)."""
-    _show(NodeClient(data, api, token).call("POST", "/v1/alerts", {"url": url}), as_json)
+    client = NodeClient(data, api, token)
+    _show(client, client.call("POST", "/v1/alerts", {"url": url}), as_json)
 
 
 @alerts_app.command("clear")
@@ -63,7 +74,8 @@ def alerts_clear(
     data: DATA = Path("data"), api: API = None, token: TOKEN = None, as_json: JSON = False
 ) -> None:
     """Post alerts nowhere (they stay in `swapnet alerts` and /status)."""
-    _show(NodeClient(data, api, token).call("POST", "/v1/alerts", {"url": None}), as_json)
+    client = NodeClient(data, api, token)
+    _show(client, client.call("POST", "/v1/alerts", {"url": None}), as_json)
 
 
 @alerts_app.command("test")
@@ -71,4 +83,5 @@ def alerts_test(
     data: DATA = Path("data"), api: API = None, token: TOKEN = None, as_json: JSON = False
 ) -> None:
     """Send an alert of kind `test` to the webhook."""
-    _show(NodeClient(data, api, token).call("POST", "/v1/alerts", {"test": True}), as_json)
+    client = NodeClient(data, api, token)
+    _show(client, client.call("POST", "/v1/alerts", {"test": True}), as_json)

@@ -9,15 +9,19 @@ from typing import Annotated, Any
 
 import typer
 
-from node.cli_node import API, DATA, JSON, TOKEN, NodeClient, asset_amount, fail, show
+from node.cli_node import API, DATA, JSON, TOKEN, NodeClient, asset_amount, fail, show, who
 from proto.pit import PRICE_SCALE
 
 lend_app = typer.Typer(help="Lend offers to the group's S&L pit.")
 
 
-def _short(rows: list[dict[str, Any]], *keys: str) -> list[dict[str, Any]]:
+def _short(client: NodeClient, rows: list[dict[str, Any]], *keys: str) -> list[dict[str, Any]]:
+    """``rows`` with the member ids under ``keys`` shown as people see them (``@alice
+    (d83f0f0a)``: ``cli_node.who``)."""
+    handles = (client.call("GET", "/status").get("group") or {}).get("handles", {})
     return [
-        {k: (v[:16] if k in keys and isinstance(v, str) else v) for k, v in r.items()} for r in rows
+        {k: (who(v, handles) if k in keys and isinstance(v, str) else v) for k, v in r.items()}
+        for r in rows
     ]
 
 
@@ -64,13 +68,14 @@ def lend_list(
     data: DATA = Path("data"), api: API = None, token: TOKEN = None, as_json: JSON = False
 ) -> None:
     """The group's lend offers and the credit lines carved out of them."""
-    body = NodeClient(data, api, token).call("GET", "/v1/lend")
+    client = NodeClient(data, api, token)
+    body = client.call("GET", "/v1/lend")
     if as_json:
         show(body, True)
         return
-    show(_short(body["offers"], "lender"), False, "lend offers")
+    show(_short(client, body["offers"], "lender"), False, "lend offers")
     lines = [{**r, "from": len(r["from"])} for r in body["lines"]]
-    show(_short(lines, "member"), False, "credit lines")
+    show(_short(client, lines, "member"), False, "credit lines")
 
 
 def register(app: typer.Typer) -> None:
@@ -81,26 +86,28 @@ def register(app: typer.Typer) -> None:
         data: DATA = Path("data"), api: API = None, token: TOKEN = None, as_json: JSON = False
     ) -> None:
         """Open loans, every member's pit position, margin calls."""
-        body = NodeClient(data, api, token).call("GET", "/v1/loans")
+        client = NodeClient(data, api, token)
+        body = client.call("GET", "/v1/loans")
         if as_json:
             show(body, True)
             return
-        show(_short(body["loans"], "lender", "borrower"), False, "loans")
-        positions = [{"member": m[:16], **p} for m, p in body["positions"].items()]
-        show(positions, False, "positions")
+        show(_short(client, body["loans"], "lender", "borrower"), False, "loans")
+        positions = [{"member": m, **p} for m, p in body["positions"].items()]
+        show(_short(client, positions, "member"), False, "positions")
 
     @app.command()
     def marks(
         data: DATA = Path("data"), api: API = None, token: TOKEN = None, as_json: JSON = False
     ) -> None:
         """The group's marks, and every member's latest mark."""
-        body = NodeClient(data, api, token).call("GET", "/v1/marks")
+        client = NodeClient(data, api, token)
+        body = client.call("GET", "/v1/marks")
         if as_json:
             show(body, True)
             return
         group = [{"asset": a, **m} for a, m in body["group"].items()]
         show(group, False, f"group marks (in {body['numeraire']} per unit)")
-        show(_short(body["members"], "member"), False, "member marks")
+        show(_short(client, body["members"], "member"), False, "member marks")
 
     @app.command()
     def mark(

@@ -186,7 +186,12 @@ def _url(values: dict[str, Any], key: str = "ledger_url") -> str:
     found = _get(values, key)
     if found is None:
         return ""
-    value = found[0]
+    value = checked_url(found[0], key)
+    return value.rstrip("/") if key == "ledger_url" else value
+
+
+def checked_url(value: object, key: str) -> str:
+    """``value`` if it is an http(s) URL of printable characters (``ConfigError`` else)."""
     if (
         not isinstance(value, str)
         or not value.startswith(("http://", "https://"))
@@ -198,7 +203,7 @@ def _url(values: dict[str, Any], key: str = "ledger_url") -> str:
         httpx.URL(value)
     except (httpx.InvalidURL, ValueError, TypeError) as exc:
         raise ConfigError(f"{key} is not a URL: {exc}") from exc
-    return value.rstrip("/") if key == "ledger_url" else value
+    return value
 
 
 def _contract(values: dict[str, Any]) -> bytes:

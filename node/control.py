@@ -49,7 +49,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
-from node.config import ConfigError, load_config
+from node.config import ConfigError, checked_url
 from node.dashboard import DASHBOARD_CSP, DASHBOARD_HTML
 from node.exit_game import ExitGameError
 from node.files import write_private
@@ -263,7 +263,7 @@ def build_app(runtime: NodeRuntime, tokens: TokenBook) -> Starlette:  # noqa: PL
             url = body["url"]
             if url is not None:
                 try:
-                    url = load_config(None, {"data_dir": ".", "webhook_url": url}).webhook_url
+                    url = checked_url(url, "url")
                 except ConfigError as exc:
                     raise BadRequest("bad-request", str(exc)) from exc
             runtime.set_webhook(url)

@@ -80,13 +80,19 @@ def margin_calls_json(pit: Pit) -> list[dict[str, Any]]:
     return [{"member": m.hex(), "since": since} for m, since in sorted(pit.calls.items())]
 
 
-def positions_json(state: GroupState) -> dict[str, dict[str, Any]]:
-    """Every member with a pit position: equity and collateral ratio at the group marks,
-    and what a revoke under a checkpoint of this state would pay it (``revocable``)."""
+def positions_json(state: GroupState, only: bytes | None = None) -> dict[str, dict[str, Any]]:
+    """Every member with a pit position (or ``only`` that one): equity and collateral
+    ratio at the group marks, and what a revoke under a checkpoint of this state would pay
+    it (``revocable``)."""
     pit = state.pit
     kept_back = state.revocable()
     out: dict[str, dict[str, Any]] = {}
-    for member, account in sorted(state.accounts.items()):
+    members = (
+        sorted(state.accounts.items())
+        if only is None
+        else ([(only, state.accounts[only])] if only in state.accounts else [])
+    )
+    for member, account in members:
         owes = pit.owes(member)
         lent = pit.lent(member)
         drawn = {a: -v for a, v in account.balances.items() if v < 0}

@@ -114,9 +114,10 @@ LEDGER_POLL = 2.0
 NO_DEPOSIT = "no-deposit"
 """A steward's answer to a join whose deposit it has not seen on the ledger yet."""
 NOT_A_STEWARD = "not-a-steward"
-HANDLE_TAKEN = "handle-taken"
-RECENT_ALERTS = 50
 """A join sent to a member that is no steward of the current committee."""
+HANDLE_TAKEN = "handle-taken"
+"""A join whose handle a member, or another joiner's join we hold, goes by."""
+RECENT_ALERTS = 50
 MAX_PENDING_JOINS = 256
 CATCH_UP_PEERS = 4
 """Peers a joiner pulls the hand-overs from before it tells the stewards (one honest one
@@ -554,8 +555,12 @@ class NodeRuntime:
 
     def test_alert(self) -> None:
         """An alert of kind ``test``: does the webhook reach the operator?"""
+        self._alert(Alert("test", self.member_id.hex(), "a test alert, asked for by the operator"))
+
+    def _alert(self, alert: Alert) -> None:
+        """Keep ``alert`` for ``/status`` and post it to the webhook, if one is set."""
         at = time.time()
-        alert = Alert("test", self.member_id.hex(), "a test alert, asked for by the operator")
+        log.warning("alert %s: %s", alert.kind, alert.detail)
         self.alerts.append({"at": round(at, 3), **asdict(alert)})
         if self.webhook is not None:
             self.webhook.send(alert, at)
@@ -873,16 +878,37 @@ class NodeRuntime:
         for the dashboard's charts (``node.series``)."""
         before: dict[str, Any] | None = None
         while True:
-            now = self.status()
+            now = self._watched()
             self.series.sample(time.time(), now)
             for alert in alerts_between(before, now, self.member_id.hex(), interval):
-                at = time.time()
-                log.warning("alert %s: %s", alert.kind, alert.detail)
-                self.alerts.append({"at": round(at, 3), **asdict(alert)})
-                if self.webhook is not None:
-                    self.webhook.send(alert, at)
+                self._alert(alert)
             before = now
             await trio.sleep(ALERT_POLL)
+
+    def _watched(self) -> dict[str, Any]:
+        """The part of ``status()`` that alerts and charts read, in its shape, without
+        what costs (state digests, every member's figures): taken every two seconds."""
+        g = self.group
+        if g is None:
+            return {}
+        state, machine, me = g.node.replica.state, g.service.machine, self.member_id
+        pit = state.pit
+        return {
+            "group": {
+                "stewards": g.node.health.report(trio.current_time()),
+                "checkpoint": {
+                    "number": machine.base_number,
+                    "age_seconds": round(trio.current_time() - machine.adopted_at, 3),
+                },
+                "notary": g.game.status(),
+                "orders_since_checkpoint": len(machine.log),
+                "balances": {me.hex(): {a: v for a in state.assets if (v := state.balance(me, a))}},
+                "pit": {
+                    "maintenance_bps": pit.policy.maintenance_bps,
+                    "positions": positions_json(state, only=me) if pit.policy.on else {},
+                },
+            }
+        }
 
     async def _anti_entropy(self) -> None:
         rng = random.Random()

@@ -16,6 +16,7 @@ from __future__ import annotations
 import html
 import http.server
 import json
+import re
 import shutil
 import subprocess
 import threading
@@ -546,6 +547,12 @@ def test_metrics_parse_with_prometheus_own_parser(devnet: dict[str, Any]) -> Non
     assert families["swapnet_pit_loans"].type == "gauge"
     labels = {tuple(s.labels) for f in families.values() for s in f.samples}
     assert all(set(k) <= {"asset", "le"} for k in labels)  # no per-peer labels
+    samples = {s.name for f in families.values() for s in f.samples}
+    grafana = json.loads((ROOT / "node" / "monitoring" / "grafana-dashboard.json").read_text())
+    exprs = [t["expr"] for p in grafana["panels"] for t in p["targets"]]
+    assert len(exprs) >= 12
+    for expr in exprs:  # every panel reads series the node exports
+        assert any(re.search(rf"\b{name}\b", expr) for name in samples), expr
 
 
 def test_the_dashboard_loads_in_headless_chromium_and_shows_the_members(
