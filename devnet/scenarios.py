@@ -182,10 +182,16 @@ def cheat(devnet: Devnet, say: Say) -> None:
         "every node to freeze the cheat",
         lambda: all(cheater.member in n.group()["frozen"] for n in others),
     )
-    record = others[0].group()["revokes"][cheater.member]
-    say(f"every node froze {cheater.name}; its record: {record}")
-    if record["premature"] != 1:
-        raise ScenarioFailed(f"the record shows {record}, expected one premature revoke")
+
+    def record() -> dict[str, int]:
+        found: dict[str, int] = others[0].group()["revokes"][cheater.member]
+        return found
+
+    try:  # the freeze is booked at the revoke, the premature mark at the crawl back
+        wait("the crawl back in the cheat's record", lambda: record()["premature"] == 1, 30)
+    except ScenarioFailed as exc:
+        raise ScenarioFailed(f"the record shows {record()}, expected one premature revoke") from exc
+    say(f"every node froze {cheater.name}; its record: {record()}")
 
 
 def crash(devnet: Devnet, say: Say) -> None:

@@ -29,6 +29,7 @@ or the notary would see a revoke too late to crawl it back (the node refuses to 
 
 from __future__ import annotations
 
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -190,6 +191,10 @@ def _url(values: dict[str, Any], key: str = "ledger_url") -> str:
     return value.rstrip("/") if key == "ledger_url" else value
 
 
+# A DNS name (letters, digits, '-', dots) or an IPv4 or IPv6 address.
+_HOST = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.-]{0,252}[A-Za-z0-9])?|[0-9A-Fa-f:.]{2,45}")
+
+
 def checked_url(value: object, key: str) -> str:
     """``value`` if it is an http(s) URL of printable characters (``ConfigError`` else)."""
     if (
@@ -200,9 +205,11 @@ def checked_url(value: object, key: str) -> str:
     ):
         raise ConfigError(f"{key} must be an http:// or https:// URL")
     try:
-        httpx.URL(value)
+        host = httpx.URL(value).host
     except (httpx.InvalidURL, ValueError, TypeError) as exc:
         raise ConfigError(f"{key} is not a URL: {exc}") from exc
+    if not _HOST.fullmatch(host):
+        raise ConfigError(f"{key} names no host (a DNS name or an IP address)")
     return value
 
 

@@ -255,6 +255,8 @@ def build_app(runtime: NodeRuntime, tokens: TokenBook) -> Starlette:  # noqa: PL
         (``{"test": true}``) where alerts are posted."""
         body = await json_body(request)
         runtime.require_group()
+        if set(body) not in ({"url"}, {"test"}):
+            raise BadRequest("bad-request", 'give {"url": URL or null} or {"test": true}')
         if body.get("test") is True:
             if runtime.webhook is None:
                 raise BadRequest("no-webhook", "set a webhook URL first", 409)

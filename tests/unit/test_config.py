@@ -66,6 +66,8 @@ ON_EVM = (
         ('data_dir = "d"\nwebhook_url = "http://a b"', "webhook_url"),
         ('data_dir = "d"\nwebhook_url = "http://' + "a" * 2100 + '"', "webhook_url"),
         ('data_dir = "d"\nwebhook_url = 7', "webhook_url"),
+        ('data_dir = "d"\nwebhook_url = "http://08{Kt$"', "names no host"),
+        ('data_dir = "d"\nwebhook_url = "https://a_b.example/x"', "names no host"),
         ('data_dir = "d"\napi_listen = "localhost"', "api_listen"),
         ('data_dir = "d"\napi_listen = "h:99999"', "api_listen"),
         ('data_dir = "d"\nlog_level = "loud"', "log_level"),
