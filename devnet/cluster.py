@@ -30,7 +30,7 @@ from nacl import pwhash
 from nacl.signing import SigningKey
 
 from devnet.chains import Chain, DevnetChain
-from node.control import COOKIE_NAME
+from node.files import COOKIE_NAME
 from node.keystore import save_key
 from proto.formation import GroupSpec
 from proto.genesis import AdmissionPolicy, terms_hash

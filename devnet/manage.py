@@ -22,7 +22,7 @@ from typing import Any
 
 import httpx
 
-from devnet.chains import Chain, DevnetChain, EvmChain, chain_of
+from devnet.chains import Chain, DevnetChain, chain_of
 from devnet.cluster import (
     ASSETS,
     DEVNET_PASSPHRASE,
@@ -198,6 +198,8 @@ def _group(node: NodeProc) -> dict[str, Any]:
 
 def _start_chain(data: Path, ledger: str, detach: bool) -> Chain:
     if ledger == "evm":
+        from devnet.evm_chain import EvmChain  # noqa: PLC0415 (web3 only for anvil)
+
         return EvmChain.start(data, ASSETS, detach=detach)
     proc = LedgerProc.start(data / "data", block_interval=0.5, detach=detach)
     return DevnetChain(proc.url, proc.proc.pid, str(data))

@@ -36,7 +36,6 @@ quote). The S&L pit: ``GET /v1/lend`` (offers and credit lines), ``POST /v1/lend
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Awaitable, Callable
 from functools import partial
 from pathlib import Path
@@ -52,7 +51,6 @@ from starlette.routing import Route
 from node.config import ConfigError, checked_url
 from node.dashboard import DASHBOARD_CSP, DASHBOARD_HTML
 from node.exit_game import ExitGameError
-from node.files import write_private
 from node.http_api import LOCAL_HOSTS, BadRequest, SameOrigin, hex32, json_body
 from node.ledger_port import LedgerError, LedgerUnavailable
 from node.metrics import CONTENT_TYPE
@@ -84,16 +82,6 @@ W = TypeVar("W", bound=Wire)
 
 if TYPE_CHECKING:
     from node.runtime import NodeRuntime
-
-COOKIE_NAME = "control.cookie"
-
-
-def write_cookie(data_dir: Path) -> str:
-    """A fresh admin token in ``data_dir/control.cookie`` (0600, atomic)."""
-    token = secrets.token_hex(32)
-    write_private(data_dir / COOKIE_NAME, token)
-    return token
-
 
 MAX_PAY_MANY = 1000
 MAX_ACTIVITY = 5_000

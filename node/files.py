@@ -7,8 +7,19 @@ leaves the old file or the new one and never a torn or world-readable one."""
 from __future__ import annotations
 
 import os
+import secrets
 import tempfile
 from pathlib import Path
+
+COOKIE_NAME = "control.cookie"
+"""The admin token of a node's control API, in its data directory (read by launchers)."""
+
+
+def write_cookie(data_dir: Path) -> str:
+    """A fresh admin token in ``data_dir/control.cookie`` (0600, atomic)."""
+    token = secrets.token_hex(32)
+    write_private(data_dir / COOKIE_NAME, token)
+    return token
 
 
 def write_private(path: Path, data: bytes | str) -> None:

@@ -76,6 +76,11 @@ def _obj(required: tuple[str, ...] = (), **properties: dict[str, Any]) -> dict[s
     return {"type": "object", "required": list(required), "properties": properties}
 
 
+def _only(required: tuple[str, ...], **properties: dict[str, Any]) -> dict[str, Any]:
+    """An object of exactly these properties: the route refuses any other key."""
+    return {**_obj(required, **properties), "additionalProperties": False}
+
+
 def _path(name: str, schema: dict[str, Any]) -> dict[str, Any]:
     return {"name": name, "in": "path", "required": True, "schema": schema}
 
@@ -170,7 +175,7 @@ def control_openapi(assets: tuple[str, ...] = ()) -> dict[str, Any]:
                 secured=True,
                 body={
                     "oneOf": [
-                        _obj(
+                        _only(
                             ("url",),
                             url={
                                 "type": "string",
@@ -179,7 +184,7 @@ def control_openapi(assets: tuple[str, ...] = ()) -> dict[str, Any]:
                                 "pattern": "^https?://[!-~]+$",
                             },
                         ),
-                        _obj(("test",), test={"type": "boolean", "enum": [True]}),
+                        _only(("test",), test={"type": "boolean", "enum": [True]}),
                     ]
                 },
             ),

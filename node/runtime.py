@@ -51,9 +51,9 @@ from node.alerts import (
 from node.certification import GroupNode
 from node.checkpoints import CheckpointService
 from node.config import NodeConfig
-from node.control import build_app, write_cookie
+from node.control import build_app
 from node.exit_game import ExitGame
-from node.files import write_private
+from node.files import write_cookie, write_private
 from node.formation import (
     echo_again,
     load_key_package,

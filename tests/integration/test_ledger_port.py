@@ -25,7 +25,8 @@ from eth_account import Account
 from web3 import Web3
 
 from devnet.anvil import deploy, running
-from devnet.chains import Chain, DevnetChain, EvmChain
+from devnet.chains import Chain, DevnetChain
+from devnet.evm_chain import EvmChain
 from devnet.evm_group import FrostGroup
 from node.evm.adapter import EvmLedger
 from node.evm.contracts import contract

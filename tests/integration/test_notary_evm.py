@@ -23,8 +23,8 @@ from typing import Any
 
 import pytest
 
-from devnet.chains import EvmChain
 from devnet.cluster import ASSETS, Cluster, NodeProc
+from devnet.evm_chain import EvmChain
 from node.evm.account import evm_account
 from proto.codec import decode
 from proto.genesis import Genesis

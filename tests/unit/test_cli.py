@@ -4,6 +4,8 @@ JSON output, and the benchmark ledger."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -148,3 +150,14 @@ def test_a_pending_order_exits_3_with_its_answer(tmp_path: Path) -> None:
     assert PENDING_EXIT == 3 and result.exit_code == 3, result.output
     assert json.loads(result.stdout)["pending"] is True
     assert "pending: no quorum yet" in result.stderr
+
+
+def test_devnet_commands_on_the_embedded_ledger_never_import_web3_or_libp2p() -> None:
+    """Every ``swapnet devnet`` command reads ``devnet.manage``: web3 (for anvil only) and
+    a node's runtime took it from 1 s to 5.5 s of CPU per command."""
+    code = (
+        "import sys, devnet.manage, devnet.scenarios, node.cli; "
+        "print(sorted({'web3', 'libp2p', 'node.control'} & set(sys.modules)))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]", done.stdout
