@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from node.config import MAX_URL, URL_PATTERN
 from proto.epoch_changes import ACTIONS
 from proto.kinds import MAX_STEWARDS
 from proto.orders import ORDER_KINDS
@@ -180,8 +181,8 @@ def control_openapi(assets: tuple[str, ...] = ()) -> dict[str, Any]:
                             url={
                                 "type": "string",
                                 "nullable": True,
-                                "maxLength": 2048,
-                                "pattern": "^https?://[!-~]+$",
+                                "maxLength": MAX_URL,
+                                "pattern": URL_PATTERN,
                             },
                         ),
                         _only(("test",), test={"type": "boolean", "enum": [True]}),
