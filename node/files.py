@@ -2,7 +2,8 @@
 (``mkstemp``: created exclusively, so a symlink or file planted at a guessable name is
 never followed or overwritten), mode 0600 from the first byte (or ``mode`` set before it
 is renamed), fsynced with its directory, and renamed over the old file; so a crash
-leaves the old file or the new one and never a torn or world-readable one."""
+leaves the old file or the new one and never a torn or world-readable one. The control
+API's admin cookie is written here (launchers read it without importing a node)."""
 
 from __future__ import annotations
 
