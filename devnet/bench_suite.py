@@ -42,6 +42,7 @@ import httpx
 from nacl.signing import SigningKey
 from prometheus_client.parser import text_string_to_metric_families
 
+from devnet import local_http
 from devnet.cluster import Cluster, LedgerProc, NodeProc
 
 CLOCK_TICK = os.sysconf("SC_CLK_TCK")
@@ -104,7 +105,7 @@ def _group(n: NodeProc) -> dict[str, Any]:
 # -- what the nodes and the kernel report ------------------------------------------------
 def scrape(node: NodeProc) -> dict[str, float]:
     """A node's /metrics as {sample name: value} (labelled samples summed)."""
-    text = httpx.get(f"{node.api}/metrics", timeout=10).text
+    text = local_http.get(f"{node.api}/metrics", timeout=10).text
     out: dict[str, float] = {}
     for family in text_string_to_metric_families(text):
         for s in family.samples:

@@ -20,9 +20,9 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
 from nacl.signing import SigningKey
 
+from devnet import local_http
 from proto.genesis import Genesis
 
 
@@ -82,11 +82,11 @@ class DevnetChain(Chain):
         self.fee_asset = fee_asset or self._info()["fee_asset"]
 
     def _info(self) -> dict[str, Any]:
-        info: dict[str, Any] = httpx.get(f"{self.url}/info", timeout=10).json()
+        info: dict[str, Any] = local_http.get(f"{self.url}/info", timeout=10).json()
         return info
 
     def _get(self, path: str) -> Any:
-        return httpx.get(f"{self.url}{path}", timeout=10).json()
+        return local_http.get(f"{self.url}{path}", timeout=10).json()
 
     def node_args(self) -> list[str]:
         return ["--ledger-url", self.url]
@@ -103,7 +103,7 @@ class DevnetChain(Chain):
             self.faucet(member, asset, amount)
 
     def faucet(self, account: bytes, asset: str, amount: int) -> None:
-        r = httpx.post(
+        r = local_http.post(
             f"{self.url}/faucet",
             json={"account": account.hex(), "asset": asset, "amount": amount},
             timeout=10,

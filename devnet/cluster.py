@@ -25,10 +25,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
 from nacl import pwhash
 from nacl.signing import SigningKey
 
+from devnet import local_http
 from devnet.chains import Chain, DevnetChain
 from node.files import COOKIE_NAME
 from node.keystore import save_key
@@ -160,7 +160,7 @@ class NodeProc:
 
     # -- the control API ------------------------------------------------------------------
     def call(self, method: str, path: str, body: Any = None, timeout: float = 60) -> Any:
-        response = httpx.request(
+        response = local_http.request(
             method,
             f"{self.api}{path}",
             json=body,
@@ -172,7 +172,7 @@ class NodeProc:
         return response.json()
 
     def status(self) -> dict[str, Any]:
-        result: dict[str, Any] = httpx.get(f"{self.api}/status", timeout=10).json()
+        result: dict[str, Any] = local_http.get(f"{self.api}/status", timeout=10).json()
         return result
 
 
@@ -272,7 +272,7 @@ class Cluster:
             raise ClusterError(str(exc)) from exc
 
     def ledger_balance(self, member: bytes, asset: str) -> int:
-        body = httpx.get(f"{self.ledger_url}/account/{member.hex()}", timeout=10).json()
+        body = local_http.get(f"{self.ledger_url}/account/{member.hex()}", timeout=10).json()
         return int(body["balances"].get(asset, 0))
 
     # -- bringing it up -------------------------------------------------------------------

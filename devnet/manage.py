@@ -22,6 +22,7 @@ from typing import Any
 
 import httpx
 
+from devnet import local_http
 from devnet.chains import Chain, DevnetChain, chain_of
 from devnet.cluster import (
     ASSETS,
@@ -110,7 +111,7 @@ class Devnet:
             }
             if row["running"]:
                 try:
-                    s = httpx.get(f"{n['api']}/status", timeout=5).json()
+                    s = local_http.get(f"{n['api']}/status", timeout=5).json()
                     g = s.get("group") or {}
                     row["ready"] = s["ready"]
                     row["checkpoint"] = g.get("checkpoint", {}).get("number")

@@ -33,6 +33,7 @@ from typing import Any
 
 import httpx
 
+from devnet import local_http
 from devnet.chains import Chain, CrawlBack, chain_of
 from devnet.manage import Devnet, alive, start
 from proto.codec import decode
@@ -59,7 +60,7 @@ class Node:
 
     def call(self, method: str, path: str, body: Any = None) -> Any:
         token = Path(self.record["cookie"]).read_text().strip()
-        reply = httpx.request(
+        reply = local_http.request(
             method,
             f"{self.api}{path}",
             json=body,
@@ -71,7 +72,7 @@ class Node:
         return reply.json()
 
     def group(self) -> dict[str, Any]:
-        g: dict[str, Any] = httpx.get(f"{self.api}/status", timeout=10).json()["group"]
+        g: dict[str, Any] = local_http.get(f"{self.api}/status", timeout=10).json()["group"]
         return g
 
 

@@ -2,7 +2,10 @@
 
 * A steward answers ``/swapnet/vote/1``: the request is a ``Batch``; the answer is a
   ``Vote``, or ``BatchRefused`` naming each refused order. The vote locks are fsynced
-  (``VoteLockRepo.persist``) before the vote is written to the stream.
+  (``VoteLockRepo.persist``) before the vote is written to the stream. A batch that starts
+  a little past what the steward has applied (its payer's last certificate is still on its
+  way by gossip) waits for it, briefly and within per-caller bounds (``CATCH_UP_*``), and
+  is then decided as any other: the wait changes when a steward answers, never what.
 * A member submits orders with ``submit``: it asks every steward at once, gathers votes
   until a quorum makes a certificate, applies it, stores it, and gossips it on the group's
   certificate topic.
@@ -43,13 +46,14 @@ from proto.effects import (
 from proto.epochs import Epoch, Epochs
 from proto.errors import LocalProtocolError, RemoteProtocolError
 from proto.handover import Handover, Seal
+from proto.kinds import MAX_BATCH_ORDERS
 from proto.orders import EquivocationProof, SignedOrder
 from proto.replica import Replica
 from proto.state import GroupState
 from proto.steward import Steward
 from proto.steward_health import StewardHealth
 from proto.sync import SyncHello, SyncReply, hello_of, plan_reply
-from proto.validation import BatchRefused, Refusal
+from proto.validation import BatchRefused, Refusal, seqs_ahead
 from proto.votes import Batch, Certificate, Vote, VoteCollector
 from storage.certificates import CertificateRepo
 from storage.repos import CheckpointRepo, EpochRepo, VoteLockRepo
@@ -59,6 +63,16 @@ log = logging.getLogger(__name__)
 
 VALIDATED_KEPT = 256
 VOTED_KEPT = 64
+CATCH_UP_WAIT = 1.0
+"""How long a steward waits for the certificates a batch follows before it answers: a
+payer's next batch goes out as soon as its last one is certified, and its vote request
+can reach a steward before the certificate's gossip does (without the wait that batch is
+refused "bad-seq" and offered again a quarter second later)."""
+CATCH_UP_GAP = 2 * MAX_BATCH_ORDERS
+"""A batch further ahead than this is not waited for (no honest payer is so far ahead:
+one batch of its own in flight, or a swap's other side with one)."""
+CATCH_UP_WAITING = 2
+"""Batches of one caller waiting at once (beyond it, answered at once)."""
 
 VOTE_PROTOCOL = "/swapnet/vote/1"
 SYNC_PROTOCOL = "/swapnet/sync/1"
@@ -126,6 +140,8 @@ class GroupNode:
         )
         self.equivocations: list[EquivocationProof] = []
         self.applied = trio.Event()
+        self._catching_up: dict[bytes, int] = {}
+        """Per caller, its batches waiting for the certificates they follow."""
         self._voted: dict[bytes, Batch] = {}
         """Batches this steward voted for, by their bytes, so the certificate that comes
         back reuses them instead of decoding the same orders again."""
@@ -253,12 +269,30 @@ class GroupNode:
     # -- voting (stewards) ----------------------------------------------------------------
     async def _on_batch(self, caller: bytes, request: bytes) -> bytes:
         batch = decode(request, Batch)  # a bad request fails the stream, nothing else
+        await self._catch_up(caller, batch)
         answer = self._vote_on(caller, batch)
         if isinstance(answer, Vote):  # its certificate will come by: decode that batch once
             self._voted[request] = batch
             while len(self._voted) > VOTED_KEPT:
                 del self._voted[next(iter(self._voted))]
         return answer.encode()
+
+    async def _catch_up(self, caller: bytes, batch: Batch) -> None:
+        """Wait (``CATCH_UP_WAIT`` at most) until our replica reaches where ``batch``
+        starts, when it is a little ahead; the vote is decided afterwards as always, so
+        waiting changes when a steward answers, never what."""
+        gap = seqs_ahead(self.replica.state, batch.orders)
+        waiting = self._catching_up.get(caller, 0)
+        if not 0 < gap <= CATCH_UP_GAP or waiting >= CATCH_UP_WAITING:
+            return
+        self._catching_up[caller] = waiting + 1
+        try:
+            with trio.move_on_after(CATCH_UP_WAIT):
+                await self.wait_for(lambda: seqs_ahead(self.replica.state, batch.orders) == 0)
+        finally:
+            left = self._catching_up.pop(caller) - 1
+            if left:
+                self._catching_up[caller] = left
 
     def _vote_on(self, caller: bytes, batch: Batch) -> Wire:
         assert self.steward is not None

@@ -9,13 +9,15 @@ spent on it.
 A seq, once signed, is never reused for another order (a steward may have locked it):
 every signed order goes to the outbox (``storage.outbox``, fsynced) before it leaves, and
 stays there until the replica has applied it. If the stewards do not certify a batch it is
-offered again, as it is (less what is applied meanwhile), with a capped backoff, until they
-do: a signed order cannot be taken back, and the orders after it wait for it. (The usual
-cause is transient: the other party of a swap has earlier orders in flight, or a steward
-is down.) A caller waits ``PLACE_TIMEOUT`` and is then told the order is pending
-(``OrderPending``): it will still be certified. A restarted node submits its outbox again
-first. A swap we signed first and never saw countersigned is in the outbox as a held seq
-(``held``): a restarted trader never gives that seq to another order either.
+offered again, as it is (less what is applied meanwhile), with a capped backoff, until
+they do (the backoff ends early when its orders are applied meanwhile: a swap's other side
+submits it too, and the one refused for it is done): a signed order cannot be taken back,
+and the orders after it wait for it. (The usual cause is transient: the other party of a
+swap has earlier orders in flight, or a steward is down.) A caller waits ``PLACE_TIMEOUT``
+and is then told the order is pending (``OrderPending``): it will still be certified. A
+restarted node submits its outbox again first. A swap we signed first and never saw
+countersigned is in the outbox as a held seq (``held``): a restarted trader never gives
+that seq to another order either.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from functools import partial
 
 import trio
 from nacl.signing import SigningKey
@@ -140,6 +143,9 @@ class Trader:
         for asset, amount in pending.holds.items():
             self._owed[asset] = self._owed.get(asset, 0) + sign * amount
 
+    def _all_applied(self, pending: list[Pending]) -> bool:
+        return not any(self._unapplied(p.signed) for p in pending)
+
     def _unapplied(self, signed: SignedOrder) -> bool:
         return signed.order.seq_of(self.id) >= self.node.replica.state.next_seq(self.id)
 
@@ -175,7 +181,10 @@ class Trader:
                 log.info("batch of %d not certified (attempt %d): %s", len(left), attempt, last)
                 attempt += 1
                 self.retrying = str(last)
-                await trio.sleep(min(MAX_RETRY, RETRY * attempt))
+                with trio.move_on_after(min(MAX_RETRY, RETRY * attempt)):
+                    # the refused orders may be certified by another hand meanwhile (a
+                    # swap's other side submits it too): then there is nothing to wait for
+                    await self.node.wait_for(partial(self._all_applied, left))
 
     def _finish(self, batch: list[Pending]) -> None:
         self.retrying = None

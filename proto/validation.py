@@ -70,6 +70,18 @@ class BatchRefused(Wire):
     )
 
 
+def seqs_ahead(state: GroupState, orders: tuple[SignedOrder, ...]) -> int:
+    """How far the party of ``orders`` furthest ahead starts past its next seq in
+    ``state`` (0: none is ahead). A batch is ahead of a view when the certificates of the
+    party's previous orders have not reached it yet: they travel by gossip, and the next
+    batch's vote request can overtake them."""
+    first: dict[bytes, int] = {}
+    for signed in orders:
+        for party in signed.order.parties:
+            first.setdefault(party.member, party.seq)
+    return max([0, *(seq - state.next_seq(m) for m, seq in first.items())])
+
+
 def check_batch(
     state: GroupState,
     orders: tuple[SignedOrder, ...],

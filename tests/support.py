@@ -13,6 +13,7 @@ from proto.epochs import Epoch, Epochs, single
 from proto.orders import Leg, Order, Party, SignedOrder, Swap, Transfer, sign_order
 from proto.replica import Replica
 from proto.state import GroupState
+from proto.votes import Batch, Certificate, certificate_from_votes, make_vote
 
 ASSETS = ("BTC", "USD")
 
@@ -69,6 +70,14 @@ class Group:
 
     def sign(self, order: Order) -> SignedOrder:
         return sign_order(order, self.keys, self.group_id)
+
+    def certify(self, batch: Batch) -> Certificate:
+        """``batch`` certified by the first quorum of the genesis committee."""
+        digest = batch.digest(self.group_id)
+        votes = [
+            make_vote(k, self.group_id, digest) for k in self.stewards[: self.committee.quorum]
+        ]
+        return certificate_from_votes(batch, votes, self.epoch, self.group_id)
 
     def transfer(
         self, sender: bytes, seq: int, to: bytes, amount: int, asset: str = "USD"

@@ -30,12 +30,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
 import trio
 from libp2p.peer.peerinfo import info_from_p2p_addr
 from multiaddr import Multiaddr
 from nacl.signing import SigningKey
 
+from devnet import local_http
 from devnet.cluster import seeded_key
 from devnet.manage import alive
 from node.certification import SYNC_PROTOCOL, VOTE_PROTOCOL
@@ -65,14 +65,16 @@ class Devnet:
         return next(n for n in self.record["nodes"] if n["name"] == name)
 
     def status(self, name: str) -> dict[str, Any]:
-        answer: dict[str, Any] = httpx.get(f"{self.node(name)['api']}/status", timeout=10).json()
+        answer: dict[str, Any] = local_http.get(
+            f"{self.node(name)['api']}/status", timeout=10
+        ).json()
         return answer
 
     def call(self, name: str, path: str, body: dict[str, Any]) -> dict[str, Any]:
         """POST a control call to ``name``'s node (its cookie); the answer must be 200."""
         node = self.node(name)
         token = Path(node["cookie"]).read_text().strip()
-        answer = httpx.post(
+        answer = local_http.post(
             f"{node['api']}{path}",
             json=body,
             headers={"authorization": f"Bearer {token}"},

@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 from schemathesis.generation.case import Case
 
+from devnet import local_http
 from node.openapi import ledger_openapi
 from tests.fuzz.http import fuzz_api
 from tests.integration.processes import ledger_process
@@ -19,12 +20,12 @@ def test_the_ledger_api_answers_every_request_as_described_and_refusals_change_n
     tmp_path: Path,
 ) -> None:
     with ledger_process(tmp_path / "chain") as ledger:
-        served = httpx.get(f"{ledger.url}/openapi.json", timeout=10).json()
+        served = local_http.get(f"{ledger.url}/openapi.json", timeout=10).json()
         assert served == ledger_openapi()
-        faucet = httpx.get(f"{ledger.url}/info", timeout=10).json()["faucet"]
+        faucet = local_http.get(f"{ledger.url}/info", timeout=10).json()["faucet"]
         # found by the hello target: JSON nested past the parser's recursion limit raised
         # RecursionError (not ValueError) out of every JSON reader: a 500 here
-        deep = httpx.post(
+        deep = local_http.post(
             f"{ledger.url}/mine",
             content=b"[" * 4000,
             headers={"content-type": "application/json"},
@@ -33,7 +34,7 @@ def test_the_ledger_api_answers_every_request_as_described_and_refusals_change_n
         assert deep.status_code == 400 and deep.json()["error"] == "bad-request"
         # numbers are ASCII digits (the control API answered "\u00b3" with a 500)
         for path in ("/block/\u0661\u0662", "/block/+1", "/events?from=\u00b3", "/events?wait=1_0"):
-            answer = httpx.get(f"{ledger.url}{path}", timeout=10)
+            answer = local_http.get(f"{ledger.url}{path}", timeout=10)
             assert answer.status_code == 400 and answer.json()["error"] == "bad-request", path
 
         client = httpx.Client(base_url=ledger.url, timeout=10)  # one connection, reused
@@ -58,4 +59,4 @@ def test_the_ledger_api_answers_every_request_as_described_and_refusals_change_n
             f"{method.upper()} {path}" for path, ops in served["paths"].items() for method in ops
         }
         assert not [s for s in tally.statuses if s >= 500 and s != 503]
-        assert httpx.get(f"{ledger.url}/livez", timeout=10).json() == {"ok": True}
+        assert local_http.get(f"{ledger.url}/livez", timeout=10).json() == {"ok": True}

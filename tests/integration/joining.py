@@ -8,10 +8,10 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 
-import httpx
 import trio
 from nacl.signing import SigningKey
 
+from devnet import local_http
 from node.p2p import P2P
 from node.runtime import JOIN_PROTOCOL
 from proto.admission import sign_join
@@ -34,12 +34,12 @@ async def join_as(
     ``handle``) to every steward (multiaddrs ``stewards``) until each keeps it. Admission
     follows at the next checkpoint: the caller waits for it."""
     me = bytes(key.verify_key)
-    info = httpx.get(f"{ledger_url}/info", timeout=10).json()
+    info = local_http.get(f"{ledger_url}/info", timeout=10).json()
     ledger_id, fee = bytes.fromhex(info["ledger_id"]), int(info["min_fee"])
     needs = {asset: amount + fee * len(deposits) for asset, amount in deposits.items()}
     needs.setdefault(info["fee_asset"], fee * len(deposits))
     for asset, need in needs.items():
-        answer = httpx.post(
+        answer = local_http.post(
             f"{ledger_url}/faucet",
             json={"account": me.hex(), "asset": asset, "amount": need},
             timeout=10,
@@ -50,7 +50,7 @@ async def join_as(
             await trio.sleep(0.2)
     for nonce, (asset, amount) in enumerate(sorted(deposits.items()), start=1):
         tx = sign_tx(Deposit(me, nonce, fee, group_id, asset, amount), key, ledger_id)
-        httpx.post(f"{ledger_url}/tx", content=tx.encode(), timeout=10).raise_for_status()
+        local_http.post(f"{ledger_url}/tx", content=tx.encode(), timeout=10).raise_for_status()
     join = sign_join(key, group_id, terms_hash(terms), handle=handle).encode()
     for addr in stewards:
         steward = await p2p.connect(addr)
@@ -60,5 +60,5 @@ async def join_as(
 
 
 def _funded(ledger_url: str, me: bytes, deposits: Mapping[str, int]) -> bool:
-    body = httpx.get(f"{ledger_url}/account/{me.hex()}", timeout=10).json()
+    body = local_http.get(f"{ledger_url}/account/{me.hex()}", timeout=10).json()
     return all(int(body["balances"].get(a, 0)) >= n for a, n in deposits.items())

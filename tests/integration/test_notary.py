@@ -20,9 +20,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
+from devnet import local_http
 from devnet.cluster import Cluster, NodeProc
 from node.ledger_devnet import MINE_PER_CALL
 from proto.evidence import read_bundle
@@ -71,7 +71,7 @@ def group(n: NodeProc) -> dict[str, Any]:
 
 def wallet(c: Cluster) -> dict[str, Any]:
     gid = group(c.stewards[0])["group_id"]
-    result: dict[str, Any] = httpx.get(f"{c.ledger_url}/wallet/{gid}", timeout=10).json()
+    result: dict[str, Any] = local_http.get(f"{c.ledger_url}/wallet/{gid}", timeout=10).json()
     return result
 
 
@@ -83,7 +83,7 @@ def claim_of(c: Cluster, member: NodeProc) -> dict[str, Any] | None:
 
 
 def events(c: Cluster, kind: str, member: NodeProc) -> list[dict[str, Any]]:
-    body = httpx.get(f"{c.ledger_url}/events", params={"from": 1}, timeout=10).json()
+    body = local_http.get(f"{c.ledger_url}/events", params={"from": 1}, timeout=10).json()
     found, start = [], 1
     while True:
         found += [
@@ -92,7 +92,7 @@ def events(c: Cluster, kind: str, member: NodeProc) -> list[dict[str, Any]]:
         if body["next"] > body["height"]:
             return found
         start = body["next"]
-        body = httpx.get(f"{c.ledger_url}/events", params={"from": start}, timeout=10).json()
+        body = local_http.get(f"{c.ledger_url}/events", params={"from": start}, timeout=10).json()
 
 
 def swapnet(*args: str) -> subprocess.CompletedProcess[str]:
@@ -109,7 +109,9 @@ def swapnet(*args: str) -> subprocess.CompletedProcess[str]:
 def mine(c: Cluster, blocks: int) -> None:
     for start in range(0, blocks, MINE_PER_CALL):  # the ledger's cap per call
         step = min(MINE_PER_CALL, blocks - start)
-        httpx.post(f"{c.ledger_url}/mine", json={"blocks": step}, timeout=60).raise_for_status()
+        local_http.post(
+            f"{c.ledger_url}/mine", json={"blocks": step}, timeout=60
+        ).raise_for_status()
 
 
 def test_notaries_crawl_back_stale_revokes_and_the_evidence_holds(  # noqa: PLR0915
@@ -118,7 +120,7 @@ def test_notaries_crawl_back_stale_revokes_and_the_evidence_holds(  # noqa: PLR0
     ledger, c, others = world
     s1, s2, s3, s4 = c.stewards
     cheat, honest = c.members
-    fee_asset = httpx.get(f"{c.ledger_url}/info", timeout=10).json()["fee_asset"]
+    fee_asset = local_http.get(f"{c.ledger_url}/info", timeout=10).json()["fee_asset"]
     for n in c.nodes:
         for asset in ("USD", fee_asset):
             c.faucet(n.member, asset, 1_000_000)
@@ -163,7 +165,7 @@ def test_notaries_crawl_back_stale_revokes_and_the_evidence_holds(  # noqa: PLR0
     assert claim["deadline"] > events(c, "crawl-back", cheat)[0]["height"]  # in the window
     (crawl,) = events(c, "crawl-back", cheat)
     assert crawl["detail"]["fee-forfeited"] == REVOKE_FEE
-    tx_fee = int(httpx.get(f"{c.ledger_url}/info", timeout=10).json()["min_fee"])
+    tx_fee = int(local_http.get(f"{c.ledger_url}/info", timeout=10).json()["min_fee"])
     assert c.ledger_balance(cheat.member, fee_asset) == fee_before - tx_fee - REVOKE_FEE
     assert c.ledger_balance(s1.member, fee_asset) == notary_before - tx_fee  # no bounty
     assert wallet(c)["forfeited"] == REVOKE_FEE  # the cheat's fee stays in the wallet

@@ -32,6 +32,7 @@ import yaml
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 from prometheus_client.parser import text_string_to_metric_families
 
+from devnet import local_http
 from node.alerts import signature
 from node.openapi import control_openapi
 from proto.codec import decode
@@ -61,7 +62,7 @@ def data(node: dict[str, Any]) -> list[str]:
 
 
 def group_of(node: dict[str, Any]) -> dict[str, Any]:
-    g: dict[str, Any] = httpx.get(f"{node['api']}/status", timeout=10).json()["group"]
+    g: dict[str, Any] = local_http.get(f"{node['api']}/status", timeout=10).json()["group"]
     return g
 
 
@@ -359,10 +360,10 @@ def test_lend_marks_and_loans_commands(devnet: dict[str, Any]) -> None:
 def test_tokens_scope_every_control_call(devnet: dict[str, Any]) -> None:
     n0, _, n2 = devnet["nodes"]
     api = n0["api"]
-    assert httpx.get(f"{api}/v1/balance").status_code == 401
-    assert httpx.get(f"{api}/v1/activity").status_code == 401  # our history: a token's
+    assert local_http.get(f"{api}/v1/balance").status_code == 401
+    assert local_http.get(f"{api}/v1/activity").status_code == 401  # our history: a token's
     bad = {"authorization": "Bearer nope"}
-    assert httpx.get(f"{api}/v1/balance", headers=bad).status_code == 403
+    assert local_http.get(f"{api}/v1/balance", headers=bad).status_code == 403
     read = js("token", "mint", "--scope", "read", "--label", "dash", *data(n0))["token"]
     pay = js("token", "mint", "--scope", "pay", "--label", "bot", *data(n0))["token"]
     remote = ["--api", api, "--token"]
@@ -371,11 +372,11 @@ def test_tokens_scope_every_control_call(devnet: dict[str, Any]) -> None:
     assert no.returncode == 1 and "needs a pay token" in no.stderr
     assert js("pay", n2["member"], "USD:1", *remote, pay)["certified"]
     as_pay = {"authorization": f"Bearer {pay}"}
-    assert httpx.post(f"{api}/v1/exit", json={}, headers=as_pay).status_code == 403
-    assert httpx.post(f"{api}/v1/revoke", json={}, headers=as_pay).status_code == 403
+    assert local_http.post(f"{api}/v1/exit", json={}, headers=as_pay).status_code == 403
+    assert local_http.post(f"{api}/v1/revoke", json={}, headers=as_pay).status_code == 403
     change = {"action": "refresh"}  # a change of stewards is the operator's alone
-    assert httpx.post(f"{api}/v1/stewards", json=change, headers=as_pay).status_code == 403
-    assert httpx.get(f"{api}/v1/tokens", headers=as_pay).status_code == 403
+    assert local_http.post(f"{api}/v1/stewards", json=change, headers=as_pay).status_code == 403
+    assert local_http.get(f"{api}/v1/tokens", headers=as_pay).status_code == 403
     listed = js("token", "list", *data(n0))
     assert {t["label"] for t in listed} >= {"dash", "bot"}
     assert all("token" not in t for t in listed)  # only hashes are kept
@@ -383,7 +384,7 @@ def test_tokens_scope_every_control_call(devnet: dict[str, Any]) -> None:
         js("token", "revoke", t["id"], *data(n0))
     for token in (read, pay):
         header = {"authorization": f"Bearer {token}"}
-        assert httpx.get(f"{api}/v1/balance", headers=header).status_code == 403
+        assert local_http.get(f"{api}/v1/balance", headers=header).status_code == 403
 
 
 def test_the_control_api_answers_every_request_as_described_and_refusals_change_nothing(
@@ -396,7 +397,7 @@ def test_the_control_api_answers_every_request_as_described_and_refusals_change_
     this node's membership, which later tests need; they have tests of their own)."""
     n0 = devnet["nodes"][0]
     api = n0["api"]
-    served = httpx.get(f"{api}/openapi.json", timeout=10).json()
+    served = local_http.get(f"{api}/openapi.json", timeout=10).json()
     assert served == control_openapi(("BTC", "USD"))
     admin = {"authorization": f"Bearer {Path(n0['cookie']).read_text().strip()}"}
 
@@ -419,7 +420,7 @@ def test_the_control_api_answers_every_request_as_described_and_refusals_change_
     )
     assert len(tally.calls) == sum(len(ops) for ops in served["paths"].values()) - 2
     assert not [s for s in tally.statuses if s >= 500 and s not in (502, 503)]
-    assert httpx.get(f"{api}/readyz", timeout=10).status_code == 200
+    assert local_http.get(f"{api}/readyz", timeout=10).status_code == 200
     # found by the thorough run (100,000 requests): "³".isdigit() is True, int("³") raises
     for limit in ("\u00b3", "\u0661\u0662", "0", "1001"):
         answer = client.get("/v1/history", params={"limit": limit})
@@ -457,15 +458,15 @@ def test_a_page_on_another_origin_can_neither_read_nor_drive_the_api(
     n0, _, n2 = devnet["nodes"]
     api = n0["api"]
     for path in ("/status", "/metrics", "/"):
-        assert httpx.get(f"{api}{path}").status_code == 200
-        rebound = httpx.get(f"{api}{path}", headers={"host": "evil.example"})
+        assert local_http.get(f"{api}{path}").status_code == 200
+        rebound = local_http.get(f"{api}{path}", headers={"host": "evil.example"})
         assert rebound.status_code == 403 and n2["member"] not in rebound.text
     token = {"authorization": f"Bearer {Path(n0['cookie']).read_text().strip()}"}
     page = {**token, "origin": "http://evil.example"}
     pay = {"to": n2["member"], "asset": "USD", "amount": 1}
-    before = httpx.get(f"{api}/v1/balance", headers=token).json()["next_seq"]
-    assert httpx.post(f"{api}/v1/pay", json=pay, headers=page).status_code == 403
-    assert httpx.get(f"{api}/v1/balance", headers=token).json()["next_seq"] == before
+    before = local_http.get(f"{api}/v1/balance", headers=token).json()["next_seq"]
+    assert local_http.post(f"{api}/v1/pay", json=pay, headers=page).status_code == 403
+    assert local_http.get(f"{api}/v1/balance", headers=token).json()["next_seq"] == before
 
 
 HOSTILE_PAGE = """<!doctype html><title>free money</title><pre id="out">running</pre>
@@ -507,7 +508,7 @@ def test_a_hostile_page_in_headless_chromium_reads_and_drives_nothing(
     n0, _, n2 = devnet["nodes"]
     api, port = n0["api"], int(n0["api"].rsplit(":", 1)[1])
     token = {"authorization": f"Bearer {Path(n0['cookie']).read_text().strip()}"}
-    before = httpx.get(f"{api}/v1/balance", headers=token).json()
+    before = local_http.get(f"{api}/v1/balance", headers=token).json()
     pay = json.dumps(json.dumps({"to": n2["member"], "asset": "USD", "amount": 1}))
     site = tmp_path / "evil"
     site.mkdir()
@@ -543,12 +544,12 @@ def test_a_hostile_page_in_headless_chromium_reads_and_drives_nothing(
         assert answer.startswith(("403", "blocked")), (what, answer)
         assert n0["member"] not in answer and n2["member"] not in answer, what
     assert seen["rebound /status"].startswith("403")  # refused by the node, not the browser
-    after = httpx.get(f"{api}/v1/balance", headers=token).json()
+    after = local_http.get(f"{api}/v1/balance", headers=token).json()
     assert after == before
 
 
 def test_metrics_parse_with_prometheus_own_parser(devnet: dict[str, Any]) -> None:
-    text = httpx.get(f"{devnet['nodes'][0]['api']}/metrics").text
+    text = local_http.get(f"{devnet['nodes'][0]['api']}/metrics").text
     families = {f.name: f for f in text_string_to_metric_families(text)}
     assert all(name.startswith("swapnet_") for name in families)
     assert families["swapnet_orders_certified"].type == "counter"
@@ -768,7 +769,8 @@ def stalled_by_the_stopped_steward(devnet: dict[str, Any]) -> None:
     status = swapnet("status", *data(n0)).stdout
     assert "one failure from stalling" in status and "NOT SIGNING" in status
     families = {
-        f.name: f for f in text_string_to_metric_families(httpx.get(f"{n0['api']}/metrics").text)
+        f.name: f
+        for f in text_string_to_metric_families(local_http.get(f"{n0['api']}/metrics").text)
     }
     assert families["swapnet_stall_margin"].samples[0].value == 0
     assert families["swapnet_stewards_not_signing"].samples[0].value == 1

@@ -19,9 +19,9 @@ from __future__ import annotations
 
 import threading
 
-import httpx
 import pytest
 
+from devnet import local_http
 from devnet.cluster import Cluster, NodeProc
 from devnet.live_changes import epoch_of, lose_data_dir, wait_epoch
 from storage import LevelDBStore
@@ -116,7 +116,7 @@ def test_a_live_group_adds_removes_refreshes_and_repairs_stewards_while_a_member
     m0, m1 = c.members
     gid = group_of(s0)["group_id"]
     wallet_key = group_of(s0)["wallet_key"]
-    wallet_before = httpx.get(f"{c.ledger_url}/wallet/{gid}", timeout=10).json()
+    wallet_before = local_http.get(f"{c.ledger_url}/wallet/{gid}", timeout=10).json()
     payer = Payer(m1, m0)
     payer.start()
     try:
@@ -126,7 +126,7 @@ def test_a_live_group_adds_removes_refreshes_and_repairs_stewards_while_a_member
         payer.join(timeout=120)
     assert payer.certified > 0, payer.failed
     c.wait("agreement after the changes", lambda: all_agree(c), timeout=120 * TIMEOUT_FACTOR)
-    wallet_after = httpx.get(f"{c.ledger_url}/wallet/{gid}", timeout=10).json()
+    wallet_after = local_http.get(f"{c.ledger_url}/wallet/{gid}", timeout=10).json()
     assert wallet_after == wallet_before, "the ledger saw a change of stewards"
     groups = [group_of(n) for n in c.nodes]
     assert {g["wallet_key"] for g in groups} == {wallet_key}

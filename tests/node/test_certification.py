@@ -2,7 +2,8 @@
 and 2 members. Certificates reach everyone by gossip; a member that was not there catches
 up by sync; a forged order certifies nothing; a steward rebuilt from its LevelDB store
 still refuses to vote twice for one (sender, seq); a hand-over moves every node to the
-next epoch's committee, on disk."""
+next epoch's committee, on disk; a batch that overtakes the certificate before it waits for
+it, within bounds a rogue member cannot stretch."""
 
 from __future__ import annotations
 
@@ -14,8 +15,15 @@ from pathlib import Path
 import pytest
 import trio
 
-from node.certification import VOTE_PROTOCOL, GroupNode, NotCertified
-from node.p2p import open_p2p
+from node import certification
+from node.certification import (
+    CATCH_UP_GAP,
+    CATCH_UP_WAITING,
+    VOTE_PROTOCOL,
+    GroupNode,
+    NotCertified,
+)
+from node.p2p import P2P, open_p2p
 from proto.codec import decode
 from proto.effects import SendVote
 from proto.epochs import Epoch
@@ -163,3 +171,75 @@ async def test_a_hand_over_moves_every_node_to_the_next_epoch_and_survives_a_res
             assert reborn.replica.state.next_seq(pub(ALICE)) == 3
             later = Batch(tuple(alice_pays(3, 1, random.Random(4))))
             assert any(isinstance(e, SendVote) for e in reborn.steward.handle_batch(later))
+
+
+@asynccontextmanager
+async def one_steward(
+    tmp_path: Path, nursery: trio.Nursery
+) -> AsyncIterator[tuple[GroupNode, P2P]]:
+    """A steward's node and alice's bare host connected to it (alice sends what she likes)."""
+    steward = G.stewards[0]
+    async with open_p2p(steward) as p2p, open_p2p(ALICE) as alice:
+        with LevelDBStore(tmp_path / "steward") as store:
+            node = GroupNode(p2p, store, G.epochs, G.genesis_state(), steward)
+            await node.start(nursery)
+            await alice.connect(p2p.addrs[0])
+            yield node, alice
+
+
+async def waiting(node: GroupNode, count: int) -> None:
+    """Until ``count`` of alice's batches wait for the certificates they follow."""
+    while node._catching_up.get(pub(ALICE), 0) != count:
+        await trio.sleep(0.01)
+
+
+async def test_a_batch_that_overtakes_the_certificate_it_follows_is_voted_for(
+    tmp_path: Path,
+) -> None:
+    """Alice's second batch reaches the steward before the certificate of her first (the
+    gossip race): the steward waits for the certificate and votes, instead of refusing a
+    batch that is only early."""
+    first = G.sign(Transfer(pub(ALICE), 1, pub(BOB), "USD", 5, b""))
+    second = G.sign(Transfer(pub(ALICE), 2, pub(BOB), "USD", 7, b""))
+    async with trio.open_nursery() as nursery, one_steward(tmp_path, nursery) as (node, alice):
+
+        async def certificate_arrives() -> None:
+            await waiting(node, 1)
+            node.apply(G.certify(Batch((first,))))
+
+        nursery.start_soon(certificate_arrives)
+        with trio.fail_after(30):
+            raw = await alice.request(pub(G.stewards[0]), VOTE_PROTOCOL, Batch((second,)).encode())
+        assert isinstance(decode(raw, Vote), Vote)
+        nursery.cancel_scope.cancel()
+
+
+async def test_a_member_cannot_hold_a_steward_with_batches_that_never_come_due(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A rogue member (a real key) sends batches ahead of its certified seq, whose
+    certificates will never come. At most ``CATCH_UP_WAITING`` of them wait (each at most
+    ``CATCH_UP_WAIT``; made an hour here, so an answer that comes back did not wait); one
+    more, or one further ahead than ``CATCH_UP_GAP``, is answered at once, refused; nothing
+    is locked and the state does not move."""
+    monkeypatch.setattr(certification, "CATCH_UP_WAIT", 3600.0)
+    ahead = [G.sign(Transfer(pub(ALICE), 2 + i, pub(BOB), "USD", 1, b"")) for i in range(3)]
+    too_far = G.sign(Transfer(pub(ALICE), 2 + CATCH_UP_GAP, pub(BOB), "USD", 1, b""))
+    async with trio.open_nursery() as nursery, one_steward(tmp_path, nursery) as (node, alice):
+        before = node.replica.state.encode()
+        steward = pub(G.stewards[0])
+
+        async def send(order: SignedOrder) -> None:
+            await alice.request(steward, VOTE_PROTOCOL, Batch((order,)).encode(), timeout=3600)
+
+        with trio.fail_after(30):
+            for order in ahead[:CATCH_UP_WAITING]:
+                nursery.start_soon(send, order)
+            await waiting(node, CATCH_UP_WAITING)
+            for order in (ahead[CATCH_UP_WAITING], too_far):
+                raw = await alice.request(steward, VOTE_PROTOCOL, Batch((order,)).encode())
+                assert decode(raw, BatchRefused).refusals[0].reason == "bad-seq"
+        assert node._catching_up[pub(ALICE)] == CATCH_UP_WAITING  # still waiting, unanswered
+        assert node.replica.state.encode() == before
+        assert node.steward is not None and not node.steward.locks
+        nursery.cancel_scope.cancel()

@@ -11,7 +11,9 @@ never leaving it there when the maker is honest:
 - a swap the maker never countersigns is reported as pending (the seq stays taken), not
   as refused; and the taker's later orders wait for it, as they must;
 - the taker's half-signed swap is on disk before its signature leaves, so a restarted
-  taker still holds that seq, offers the swap again and completes it.
+  taker still holds that seq, offers the swap again and completes it;
+- a trader refused because the other side's copy of the swap was certified first is done
+  when that certificate arrives, not after its back-off.
 Each checks that the taker's next order is certified, i.e. that its seq chain goes on.
 """
 
@@ -27,6 +29,7 @@ import trio
 from nacl.signing import SigningKey
 
 from node import swaps
+from node import trader as trader_module
 from node.certification import GroupNode
 from node.p2p import P2PError, open_p2p
 from node.swaps import SWAP_PROTOCOL, Quote, SwapDesk, SwapUnanswered
@@ -34,6 +37,7 @@ from node.trader import OrderPending, OrderRefused, Trader
 from proto.codec import Wire, decode
 from proto.orders import Swap, Transfer, Void
 from proto.rfq import SwapAsk, SwapSign, SwapTerms
+from proto.votes import Batch
 from storage import LevelDBStore
 from storage.outbox import OutboxRepo
 from tests.support import make_group, pub
@@ -344,4 +348,33 @@ async def test_a_taker_that_never_signs_cannot_hold_the_makers_seq(tmp_path: Pat
         assert "unsigned" in answers[-1]
         await pay(bob, alice.trader.id, 5)  # nothing holds bob's seq now
         assert bob.node.replica.state.balance(maker, "USD") == 1000 - 10
+        nursery.cancel_scope.cancel()
+
+
+async def test_a_refused_batch_that_another_hand_certified_does_not_wait_out_its_back_off(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A swap's two sides both submit it, so one of them is refused (``bad-seq``: the
+    stewards applied the other's certificate). That trader is done as soon as the
+    certificate reaches it, not when its back-off ends (made an hour here)."""
+    monkeypatch.setattr(trader_module, "RETRY", 3600.0)
+    monkeypatch.setattr(trader_module, "MAX_RETRY", 3600.0)
+    order = Transfer(pub(ALICE), 1, pub(BOB), "USD", 5, b"")
+    cert = G.certify(Batch((G.sign(order),)))
+    async with (
+        trio.open_nursery() as nursery,
+        stewards_and_alice(tmp_path, nursery) as (_, sides, alice),
+    ):
+        for steward in sides[:-1]:
+            steward.node.apply(cert)  # the other hand's certificate: alice has not got it
+
+        async def certificate_arrives() -> None:
+            while alice.trader.retrying is None:  # refused, and backing off
+                await trio.sleep(0.01)
+            alice.node.apply(cert)
+
+        nursery.start_soon(certificate_arrives)
+        with trio.fail_after(30):
+            assert await alice.trader.place(lambda seq: order) is None  # not by our votes
+        assert alice.node.replica.state.next_seq(pub(ALICE)) == 2
         nursery.cancel_scope.cancel()

@@ -13,7 +13,7 @@ from proto.errors import InvalidProof, InvalidSignature, LocalProtocolError
 from proto.orders import SignedOrder, Transfer, equivocation_proof
 from proto.replica import Replica
 from proto.state import GroupState
-from proto.validation import check_batch
+from proto.validation import check_batch, seqs_ahead
 from tests.support import make_group, pub
 
 G = make_group(seed="orders", stewards=4, members=3, funding=100)
@@ -54,6 +54,16 @@ def test_validation_accepts_a_valid_batch_and_names_each_refusal() -> None:
     assert reasons(state, G.sign(Transfer(A, 1, B, "EUR", 1, b""))) == ["unknown-asset"]
     state.freeze(A)
     assert reasons(state, G.transfer(A, 1, B, 1)) == ["frozen"]
+
+
+def test_seqs_ahead_is_how_far_the_furthest_party_starts_past_its_next_seq() -> None:
+    state = G.genesis_state()
+    assert seqs_ahead(state, ()) == 0
+    assert seqs_ahead(state, (G.transfer(A, 1, B, 1), G.transfer(A, 2, B, 1))) == 0
+    assert seqs_ahead(state, (G.transfer(A, 3, B, 1), G.transfer(A, 4, B, 1))) == 2
+    assert seqs_ahead(state, (G.transfer(A, 1, B, 1), G.swap(B, 5, C, 1, 1, 1))) == 4
+    state.apply(G.transfer(A, 1, B, 1).order)
+    assert seqs_ahead(state, (G.transfer(A, 1, B, 1),)) == 0  # consumed is not ahead
 
 
 def test_validation_rejects_a_bad_signature() -> None:

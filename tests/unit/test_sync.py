@@ -16,10 +16,10 @@ from proto.codec import decode
 from proto.errors import InvalidCertificate
 from proto.replica import Replica
 from proto.sync import SyncHello, SyncReply, hello_of, plan_reply
-from proto.votes import Batch, Certificate, StewardSignature, certificate_from_votes, make_vote
+from proto.votes import Batch, Certificate, StewardSignature
 from storage import LevelDBStore, MemoryStore
 from storage.certificates import CertificateRepo
-from tests.support import Group, make_group
+from tests.support import make_group
 
 G = make_group(seed="sync", stewards=4, members=4, funding=500)
 
@@ -37,17 +37,11 @@ def certified_history(rng: random.Random, length: int) -> list[Certificate]:
         state.apply(signed.order)
         batch.append(signed)
         if len(batch) == rng.randint(1, 3):
-            certs.append(certify(G, Batch(tuple(batch))))
+            certs.append(G.certify(Batch(tuple(batch))))
             batch = []
     if batch:
-        certs.append(certify(G, Batch(tuple(batch))))
+        certs.append(G.certify(Batch(tuple(batch))))
     return certs
-
-
-def certify(g: Group, batch: Batch) -> Certificate:
-    digest = batch.digest(g.group_id)
-    votes = [make_vote(k, g.group_id, digest) for k in g.stewards[: g.committee.quorum]]
-    return certificate_from_votes(batch, votes, g.epoch, g.group_id)
 
 
 class Member:
