@@ -6,9 +6,10 @@ bundle into a fresh TLS context: about 35 ms of CPU, holding the GIL, for calls 
 plain HTTP to 127.0.0.1. The group test makes thousands of them from 48 threads, and the
 test process, not the nodes, was what limited its load. Here the context is made once
 (``ssl.create_default_context`` with certifi's bundle, as httpx does: an https URL is
-still verified) and each thread keeps one client, whose connections stay open between
-calls (a node that was killed and restarted on the same port is reached on a new one:
-httpcore drops a pooled connection the other side closed).
+still verified) and each thread keeps one client. The client keeps no idle connection:
+each call opens its own (on loopback that costs little), so a call never goes out on a
+connection the server is closing at that moment (its keep-alive timeout, or a node killed
+and restarted on the same port), which would fail it for no reason of its own.
 """
 
 from __future__ import annotations
@@ -34,7 +35,9 @@ def client() -> httpx.Client:
     """This thread's client (made on first use)."""
     held: httpx.Client | None = getattr(_local, "client", None)
     if held is None:
-        held = _local.client = httpx.Client(verify=_tls(), timeout=TIMEOUT)
+        held = _local.client = httpx.Client(
+            verify=_tls(), timeout=TIMEOUT, limits=httpx.Limits(max_keepalive_connections=0)
+        )
     return held
 
 
