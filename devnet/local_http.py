@@ -1,5 +1,5 @@
-"""HTTP calls from the devnet and the tests to the processes they started: one pooled
-client per thread, one TLS context per process.
+"""HTTP calls from the devnet and the tests to the processes they started: one client per
+thread, one TLS context per process.
 
 ``httpx.get`` and its siblings build a client per call, and each new client loads the CA
 bundle into a fresh TLS context: about 35 ms of CPU, holding the GIL, for calls that are

@@ -31,7 +31,7 @@ from collections.abc import Callable, Sequence
 import trio
 from nacl.signing import SigningKey
 
-from node.p2p import P2P, Limit, NotNow, P2PError
+from node.p2p import P2P, Limit, NotNow, P2PError, counted
 from proto.checkpoint_proposals import vector_of
 from proto.codec import Wire, decode, decode_reusing
 from proto.effects import (
@@ -282,17 +282,10 @@ class GroupNode:
         starts, when it is a little ahead; the vote is decided afterwards as always, so
         waiting changes when a steward answers, never what."""
         gap = seqs_ahead(self.replica.state, batch.orders)
-        waiting = self._catching_up.get(caller, 0)
-        if not 0 < gap <= CATCH_UP_GAP or waiting >= CATCH_UP_WAITING:
+        if not 0 < gap <= CATCH_UP_GAP or self._catching_up.get(caller, 0) >= CATCH_UP_WAITING:
             return
-        self._catching_up[caller] = waiting + 1
-        try:
-            with trio.move_on_after(CATCH_UP_WAIT):
-                await self.wait_for(lambda: seqs_ahead(self.replica.state, batch.orders) == 0)
-        finally:
-            left = self._catching_up.pop(caller) - 1
-            if left:
-                self._catching_up[caller] = left
+        with counted(self._catching_up, caller), trio.move_on_after(CATCH_UP_WAIT):
+            await self.wait_for(lambda: seqs_ahead(self.replica.state, batch.orders) == 0)
 
     def _vote_on(self, caller: bytes, batch: Batch) -> Wire:
         assert self.steward is not None

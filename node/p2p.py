@@ -47,8 +47,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -217,6 +217,19 @@ class PeerGuard:
     def strikes(self, member: bytes, now: float) -> int:
         """Strikes within the window before ``now``."""
         return sum(1 for t in self._strikes.get(member, []) if now - t < self.strike_window)
+
+
+@contextmanager
+def counted(counts: dict[bytes, int], key: bytes) -> Iterator[None]:
+    """``counts[key]`` one higher while the block runs (a key at zero is dropped, so the
+    map holds only callers with something in progress)."""
+    counts[key] = counts.get(key, 0) + 1
+    try:
+        yield
+    finally:
+        left = counts.pop(key) - 1
+        if left:
+            counts[key] = left
 
 
 def peer_id_of(member: bytes) -> ID:
@@ -493,17 +506,16 @@ class P2P:
                 self.busy += 1
                 await decline(stream, BUSY)
                 return
-            self.serving[caller] = self.serving.get(caller, 0) + 1
-            serving[caller] = serving.get(caller, 0) + 1
             try:
-                with trio.fail_after(self.read_timeout):
-                    request = await read_varint_prefixed_bytes_limited(stream, MAX_FRAME)
-                try:
-                    reply = bytes([ANSWER]) + await handler(caller, request)
-                except Refused as exc:
-                    reply = bytes([REFUSAL]) + str(exc).encode()[:MAX_REASON]
-                with trio.fail_after(WRITE_TIMEOUT):
-                    await stream.write(encode_varint_prefixed(reply))
+                with counted(self.serving, caller), counted(serving, caller):
+                    with trio.fail_after(self.read_timeout):
+                        request = await read_varint_prefixed_bytes_limited(stream, MAX_FRAME)
+                    try:
+                        reply = bytes([ANSWER]) + await handler(caller, request)
+                    except Refused as exc:
+                        reply = bytes([REFUSAL]) + str(exc).encode()[:MAX_REASON]
+                    with trio.fail_after(WRITE_TIMEOUT):
+                        await stream.write(encode_varint_prefixed(reply))
             except (RemoteProtocolError, trio.TooSlowError) as exc:  # garbage or slowloris
                 self.punish(caller)
                 logging.getLogger(__name__).info(
@@ -514,10 +526,6 @@ class P2P:
                     "stream %s from %s failed: %r", protocol, caller.hex()[:16], exc
                 )
             finally:
-                for count in (self.serving, serving):
-                    left = count.pop(caller, 1) - 1
-                    if left:
-                        count[caller] = left
                 with trio.move_on_after(WRITE_TIMEOUT):
                     await stream.close()
 
