@@ -1,8 +1,8 @@
 """Alerts that wake an operator: what in the node's status an operator must hear about at
 once, and the webhook that tells it (a signed POST, retried with back-off).
 
-``alerts_between(before, now, ...)`` compares two of the node's status snapshots (the
-``/status`` JSON) and names what started between them: a steward not signing, a
+``alerts_between(before, now, ...)`` compares two frozen snapshots of the node's figures
+(``node.statistics``) and names what started between them: a steward not signing, a
 checkpoint late, the ledger unreachable, a revoke claim opened against the group wallet,
 a crawl back this notary sent, our own claim crawled back, a margin call on us. Each fires
 once when it starts (a flapping condition fires again after it cleared).
@@ -32,6 +32,7 @@ import httpx
 import trio
 
 from node.files import write_private
+from node.statistics import NodeStatistics
 
 log = logging.getLogger(__name__)
 
@@ -63,51 +64,55 @@ class Alert:
     detail: str
 
 
-def _conditions(s: dict[str, Any], me: str, interval: float) -> dict[tuple[str, str], str]:
-    """Every alerting condition that holds in the status ``s``: (kind, subject) -> words."""
-    g = s.get("group") or {}
+def _conditions(s: NodeStatistics, interval: float) -> dict[tuple[str, str], str]:
+    """Every alerting condition that holds in the snapshot ``s``: (kind, subject) -> words."""
+    g = s.group
+    if g is None:
+        return {}
+    me = s.member.hex()
     out: dict[tuple[str, str], str] = {}
-    for st in g.get("stewards", {}).get("stewards", []):
-        if st["not_signing"]:
-            out[("steward-silent", st["steward"])] = (
-                f"steward {st['steward'][:16]} is not signing (last seen "
-                f"{st['last_seen_seconds']} s ago)"
+    for st in g.stewards.stewards:
+        if st.not_signing:
+            out[("steward-silent", st.steward.hex())] = (
+                f"steward {st.steward.hex()[:16]} is not signing (last seen "
+                f"{st.last_seen_seconds} s ago)"
             )
-    cp = g.get("checkpoint", {})
-    if cp and cp["age_seconds"] > LATE_INTERVALS * interval:
-        out[("checkpoint-late", str(cp["number"] + 1))] = (
-            f"no checkpoint adopted for {cp['age_seconds']:.0f} s (after {cp['number']})"
+    cp = g.checkpoint
+    if cp.age_seconds > LATE_INTERVALS * interval:
+        out[("checkpoint-late", str(cp.number + 1))] = (
+            f"no checkpoint adopted for {cp.age_seconds:.0f} s (after {cp.number})"
         )
-    notary = g.get("notary", {})
-    down = notary.get("ledger_unreachable_seconds")
+    notary = g.notary
+    down = notary.ledger_unreachable_seconds
     if down is not None and down >= LEDGER_DOWN_SECONDS:
         out[("ledger-unreachable", "ledger")] = f"the ledger has not answered for {down:.0f} s"
-    for c in notary.get("open_claims", []):
-        words = f"{c['member'][:16]} revoked under checkpoint {c['checkpoint']}: {c['claim']}"
-        if c["member"] != me:
-            out[("revoke-open", c["member"])] = words
-        elif c["crawled_back"]:
+    for c in notary.open_claims:
+        claimant = c.member.hex()
+        words = f"{claimant[:16]} revoked under checkpoint {c.checkpoint}: {dict(c.claim)}"
+        if claimant != me:
+            out[("revoke-open", claimant)] = words
+        elif c.crawled_back:
             out[("crawl-back-received", me)] = f"our revoke was crawled back ({words})"
-    if notary.get("crawl_backs_sent"):
-        n = notary["crawl_backs_sent"]
+    if notary.crawl_backs_sent:
+        n = notary.crawl_backs_sent
         out[("crawl-back-sent", str(n))] = f"this notary sent crawl back number {n}"
-    position = ((g.get("pit") or {}).get("positions") or {}).get(me)
-    if position and position.get("margin_call_since") is not None:
+    position = g.position
+    if position is not None and position.margin_call_since is not None:
         out[("margin-call", me)] = (
-            f"margin call on us since checkpoint {position['margin_call_since']} "
-            f"(collateral ratio {position.get('ratio_bps')} bps)"
+            f"margin call on us since checkpoint {position.margin_call_since} "
+            f"(collateral ratio {position.ratio_bps} bps)"
         )
     return out
 
 
 def alerts_between(
-    before: dict[str, Any] | None, now: dict[str, Any], me: str, interval: float
+    before: NodeStatistics | None, now: NodeStatistics, interval: float
 ) -> list[Alert]:
-    """What started between two status snapshots (everything that holds, at the first)."""
-    was = {} if before is None else _conditions(before, me, interval)
+    """What started between two snapshots (everything that holds, at the first)."""
+    was = {} if before is None else _conditions(before, interval)
     return [
         Alert(kind, subject, words)
-        for (kind, subject), words in sorted(_conditions(now, me, interval).items())
+        for (kind, subject), words in sorted(_conditions(now, interval).items())
         if (kind, subject) not in was
     ]
 

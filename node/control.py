@@ -39,7 +39,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 import trio
 from starlette.applications import Starlette
@@ -51,6 +51,7 @@ from starlette.routing import Route
 from node.config import ConfigError, checked_url
 from node.dashboard import DASHBOARD_CSP, DASHBOARD_HTML
 from node.exit_game import ExitGameError
+from node.facade import NodeFacade
 from node.http_api import LOCAL_HOSTS, BadRequest, SameOrigin, hex32, json_body
 from node.ledger_port import LedgerError, LedgerUnavailable
 from node.metrics import CONTENT_TYPE
@@ -79,9 +80,6 @@ from proto.prequal import Prequal
 from proto.steward import STEWARD_EXIT
 
 W = TypeVar("W", bound=Wire)
-
-if TYPE_CHECKING:
-    from node.runtime import NodeRuntime
 
 MAX_PAY_MANY = 1000
 MAX_ACTIVITY = 5_000
@@ -127,7 +125,9 @@ def _decoded(value: object, cls: type[W], what: str) -> W:
         raise BadRequest("bad-request", f"{what}: hex of an encoded {what} ({exc})") from exc
 
 
-def build_app(runtime: NodeRuntime, tokens: TokenBook) -> Starlette:  # noqa: PLR0915
+def build_app(node: NodeFacade, tokens: TokenBook, listen_host: str) -> Starlette:  # noqa: PLR0915
+    """The control API of a node (only what ``NodeFacade`` offers), checking ``tokens``;
+    ``listen_host``: the address the API is bound to (a Host header it takes)."""
     Handler = Callable[[Request], Awaitable[Response]]
 
     def guarded(handler: Handler, scope: str = "read") -> Handler:
@@ -159,7 +159,7 @@ def build_app(runtime: NodeRuntime, tokens: TokenBook) -> Starlette:  # noqa: PL
         if not isinstance(value, str) or len(value) > MAX_MEMBER_REF:
             raise BadRequest("bad-request", f"{what}: @handle or a member id (hex)")
         try:
-            return resolve(value, runtime.require_group().node.replica.state.handles())
+            return resolve(value, node.require_group().state.handles())
         except UnknownMember as exc:
             raise BadRequest("unknown-member", f"{what}: {exc}", 404) from exc
         except ValueError as exc:
@@ -167,7 +167,7 @@ def build_app(runtime: NodeRuntime, tokens: TokenBook) -> Starlette:  # noqa: PL
 
     def _handles_in(rows: list[dict[str, Any]]) -> dict[str, str]:
         """The handles of the members in ``rows``' legs (``from``, ``to``; hex)."""
-        named = runtime.require_group().node.replica.state.handles()
+        named = node.require_group().state.handles()
         seen = {bytes.fromhex(x[k]) for r in rows for x in r["legs"] for k in ("from", "to")}
         return {m.hex(): named[m] for m in sorted(seen) if named.get(m)}
 
@@ -175,16 +175,16 @@ def build_app(runtime: NodeRuntime, tokens: TokenBook) -> Starlette:  # noqa: PL
         return JSONResponse({"live": True})
 
     async def readyz(request: Request) -> Response:
-        problems = runtime.not_ready()
+        problems = node.not_ready()
         return JSONResponse(
             {"ready": not problems, "waiting_for": problems}, status_code=503 if problems else 200
         )
 
     async def status(request: Request) -> Response:
-        return JSONResponse(runtime.status())
+        return JSONResponse(node.statistics().json())
 
     async def series(request: Request) -> Response:
-        return JSONResponse(runtime.series.columns())
+        return JSONResponse(node.series_columns())
 
     async def static(request: Request) -> Response:
         found = STATIC.get(request.path_params["name"])
@@ -194,7 +194,7 @@ def build_app(runtime: NodeRuntime, tokens: TokenBook) -> Starlette:  # noqa: PL
         return Response(body, media_type=media, headers={"Cache-Control": "max-age=3600"})
 
     async def metrics(request: Request) -> Response:
-        return Response(runtime.metrics.render(), media_type=CONTENT_TYPE)
+        return Response(node.metrics_text(), media_type=CONTENT_TYPE)
 
     async def dashboard(request: Request) -> Response:
         return HTMLResponse(
@@ -208,17 +208,16 @@ def build_app(runtime: NodeRuntime, tokens: TokenBook) -> Starlette:  # noqa: PL
         )
 
     async def openapi(request: Request) -> Response:
-        g = runtime.group
-        return JSONResponse(control_openapi(g.genesis.assets if g is not None else ()))
+        return JSONResponse(control_openapi(node.assets()))
 
     async def getinfo(request: Request) -> Response:
-        return JSONResponse(runtime.getinfo())
+        return JSONResponse(node.getinfo())
 
     async def history(request: Request) -> Response:
         limit = ascii_int(request.query_params.get("limit", "50"))
         if limit is None or not 1 <= limit <= 1000:
             raise BadRequest("bad-request", "limit: 1 to 1000")
-        orders = runtime.history(limit)
+        orders = node.require_group().history(limit)
         return JSONResponse({"orders": orders, "handles": _handles_in(orders)})
 
     async def activity(request: Request) -> Response:
@@ -231,24 +230,21 @@ def build_app(runtime: NodeRuntime, tokens: TokenBook) -> Starlette:  # noqa: PL
         if kind is not None and kind not in ORDER_KIND_NAMES:
             raise BadRequest("bad-request", f"kind: one of {sorted(ORDER_KIND_NAMES)}")
         other = _member(q["member"], "member") if "member" in q else None
-        g = runtime.require_group()
-        entries = [e.json() for e in g.activity.newest(limit, kind, other)]
+        entries = [e.json() for e in node.require_group().activity_since(limit, kind, other)]
         return JSONResponse({"entries": entries, "handles": _handles_in(entries)})
 
     async def alerts(request: Request) -> Response:
-        return JSONResponse(runtime.alerts_status())
+        return JSONResponse(node.alerts_status())
 
     async def alerts_set(request: Request) -> Response:
         """Set (``{"url": "https://..."}``), clear (``{"url": null}``) or try
         (``{"test": true}``) where alerts are posted."""
         body = await json_body(request)
-        runtime.require_group()
+        node.require_group()
         if set(body) not in ({"url"}, {"test"}):
             raise BadRequest("bad-request", 'give {"url": URL or null} or {"test": true}')
         if body.get("test") is True:
-            if runtime.webhook is None:
-                raise BadRequest("no-webhook", "set a webhook URL first", 409)
-            runtime.test_alert()
+            node.test_alert()
         elif "url" in body:
             url = body["url"]
             if url is not None:
@@ -256,10 +252,10 @@ def build_app(runtime: NodeRuntime, tokens: TokenBook) -> Starlette:  # noqa: PL
                     url = checked_url(url, "url")
                 except ConfigError as exc:
                     raise BadRequest("bad-request", str(exc)) from exc
-            runtime.set_webhook(url)
+            node.set_webhook(url)
         else:
             raise BadRequest("bad-request", 'give {"url": URL or null} or {"test": true}')
-        return JSONResponse(runtime.alerts_status())
+        return JSONResponse(node.alerts_status())
 
     async def tokens_list(request: Request) -> Response:
         return JSONResponse({"tokens": tokens.listing(), "scopes": list(SCOPES)})
@@ -281,22 +277,7 @@ def build_app(runtime: NodeRuntime, tokens: TokenBook) -> Starlette:  # noqa: PL
         return JSONResponse({"revoked": request.path_params["token_id"]})
 
     async def stewards(request: Request) -> Response:
-        g = runtime.require_group()
-        epoch = g.service.machine.epochs.current
-        return JSONResponse(
-            {
-                "epoch": epoch.number,
-                "first_checkpoint": epoch.first_checkpoint,
-                "stewards": [s.hex() for s in epoch.stewards],
-                "threshold": epoch.threshold,
-                "quorum": epoch.quorum,
-                "steward": g.key_package is not None,
-                "changes": g.stewardship.status(),
-                "complaints": [  # dealers' own signed replies that convict them
-                    c.encode().hex() for c in g.stewardship.groups.complaints(g.node.group_id)
-                ],
-            }
-        )
+        return JSONResponse(node.require_group().stewards_view())
 
     async def stewards_change(request: Request) -> Response:
         body = await json_body(request)
@@ -308,7 +289,7 @@ def build_app(runtime: NodeRuntime, tokens: TokenBook) -> Starlette:  # noqa: PL
         if threshold is not None:
             threshold = _int(threshold, "threshold", 1, MAX_STEWARDS)
         try:
-            spec = runtime.require_group().stewardship.request(action, member, threshold)
+            spec = node.require_group().change_stewards(action, member, threshold)
         except LocalProtocolError as exc:
             raise BadRequest("change-refused", str(exc), 409) from exc
         return JSONResponse(
@@ -321,15 +302,15 @@ def build_app(runtime: NodeRuntime, tokens: TokenBook) -> Starlette:  # noqa: PL
         )
 
     async def group(request: Request) -> Response:
-        genesis = runtime.require_group().genesis
+        genesis = node.require_group().genesis
         return JSONResponse(
             {"group_id": genesis.group_id().hex(), "genesis": genesis.encode().hex()}
         )
 
     async def balance(request: Request) -> Response:
-        g = runtime.require_group()
-        state = g.node.replica.state
-        me = runtime.member_id
+        g = node.require_group()
+        state = g.state
+        me = node.member_id
         return JSONResponse(
             {
                 "member": me.hex(),
@@ -341,18 +322,18 @@ def build_app(runtime: NodeRuntime, tokens: TokenBook) -> Starlette:  # noqa: PL
 
     async def pay(request: Request) -> Response:
         body = await json_body(request)
-        g = runtime.require_group()
+        g = node.require_group()
         to = _member(body.get("to"), "to")
         asset = _asset(body.get("asset"), g.genesis.assets)
         amount = _amount(body.get("amount"))
         memo = b""
-        if to == runtime.member_id:
+        if to == node.member_id:
             raise BadRequest("bad-request", "a payment to oneself")
-        cert = await g.trader.place(
-            lambda seq: Transfer(runtime.member_id, seq, to, asset, amount, memo),
+        cert = await g.place(
+            lambda seq: Transfer(node.member_id, seq, to, asset, amount, memo),
             _request_id(body),
         )
-        return JSONResponse(_certified(cert, g.node.group_id))
+        return JSONResponse(_certified(cert, g.group_id))
 
     async def pay_many(request: Request) -> Response:
         """Many payments in one call (payouts, and the benchmark's load): the request is
@@ -361,7 +342,7 @@ def build_app(runtime: NodeRuntime, tokens: TokenBook) -> Starlette:  # noqa: PL
         reason), ride the trader's batches, and each gets its own outcome and seconds from
         the call to its certificate."""
         body = await json_body(request)
-        g = runtime.require_group()
+        g = node.require_group()
         raw = body.get("payments")
         if not isinstance(raw, list) or not 1 <= len(raw) <= MAX_PAY_MANY:
             raise BadRequest("bad-request", f"payments: a list of 1 to {MAX_PAY_MANY}")
@@ -370,21 +351,21 @@ def build_app(runtime: NodeRuntime, tokens: TokenBook) -> Starlette:  # noqa: PL
             if not isinstance(p, dict):
                 raise BadRequest("bad-request", f"payments[{i}]: {{to, asset, amount}}")
             to = _member(p.get("to"), f"payments[{i}].to")
-            if p.get("asset") not in g.genesis.assets or to == runtime.member_id:
+            if p.get("asset") not in g.genesis.assets or to == node.member_id:
                 raise BadRequest("bad-request", f"payments[{i}]: an asset of the group, to another")
             wanted.append((to, str(p["asset"]), _amount(p.get("amount"), f"payments[{i}].amount")))
         results: list[dict[str, Any]] = [{} for _ in wanted]
         start = trio.current_time()
-        placed = await g.trader.place_many(
+        placed = await g.place_many(
             [
-                partial(Transfer, runtime.member_id, recipient=to, asset=asset, amount=n, memo=b"")
+                partial(Transfer, node.member_id, recipient=to, asset=asset, amount=n, memo=b"")
                 for to, asset, n in wanted
             ]
         )
 
         async def wait(i: int, pending: Pending) -> None:
             try:
-                await g.trader.outcome(pending)
+                await g.outcome(pending)
                 results[i] = {"certified": True, "seconds": trio.current_time() - start}
             except OrderPending as exc:
                 results[i] = {"certified": False, "error": "order-pending", "detail": str(exc)}
@@ -400,39 +381,39 @@ def build_app(runtime: NodeRuntime, tokens: TokenBook) -> Starlette:  # noqa: PL
 
     async def lend_offer(request: Request) -> Response:
         body = await json_body(request)
-        g = runtime.require_group()
+        g = node.require_group()
         asset = _asset(body.get("asset"), g.genesis.assets)
         amount = _amount(body.get("amount"))
         rate = _int(body.get("rate_bps", 0), "rate_bps", 0, 2**32 - 1)
         minimum = _int(body.get("min_collateral_bps", 15_000), "min_collateral_bps", 10_000)
         expiry = _int(body.get("expiry", 0), "expiry", 0, 2**64 - 1)
-        cert = await g.trader.place(
-            lambda seq: LendOffer(runtime.member_id, seq, asset, amount, rate, minimum, expiry),
+        cert = await g.place(
+            lambda seq: LendOffer(node.member_id, seq, asset, amount, rate, minimum, expiry),
             _request_id(body),
         )
-        return JSONResponse(_certified(cert, g.node.group_id))
+        return JSONResponse(_certified(cert, g.group_id))
 
     async def lend_withdraw(request: Request) -> Response:
         body = await json_body(request)
-        g = runtime.require_group()
+        g = node.require_group()
         asset = _asset(body.get("asset"), g.genesis.assets)
-        current = g.node.replica.state.pit.offers.get((runtime.member_id, asset))
+        current = g.state.pit.offers.get((node.member_id, asset))
         if current is None:
             raise BadRequest("no-offer", "we have no lend offer in that asset", 404)
-        cert = await g.trader.place(
+        cert = await g.place(
             lambda seq: LendOffer(
-                runtime.member_id, seq, asset, 0, current.rate_bps, current.min_collateral_bps, 0
+                node.member_id, seq, asset, 0, current.rate_bps, current.min_collateral_bps, 0
             ),
             _request_id(body),
         )
-        return JSONResponse(_certified(cert, g.node.group_id))
+        return JSONResponse(_certified(cert, g.group_id))
 
     async def lend(request: Request) -> Response:
-        pit = runtime.require_group().node.replica.state.pit
+        pit = node.require_group().state.pit
         return JSONResponse({"offers": offers_json(pit), "lines": lines_json(pit)})
 
     async def loans(request: Request) -> Response:
-        state = runtime.require_group().node.replica.state
+        state = node.require_group().state
         return JSONResponse(
             {
                 "loans": loans_json(state.pit),
@@ -443,33 +424,29 @@ def build_app(runtime: NodeRuntime, tokens: TokenBook) -> Starlette:  # noqa: PL
         )
 
     async def marks(request: Request) -> Response:
-        return JSONResponse(marks_json(runtime.require_group().node.replica.state.pit))
+        return JSONResponse(marks_json(node.require_group().state.pit))
 
     async def mark(request: Request) -> Response:
         body = await json_body(request)
-        g = runtime.require_group()
+        g = node.require_group()
         asset = _asset(body.get("asset"), g.genesis.assets)
         price = _amount(body.get("price"), "price")
-        cert = await g.trader.place(
-            lambda seq: Mark(runtime.member_id, seq, asset, price), _request_id(body)
-        )
-        return JSONResponse(_certified(cert, g.node.group_id))
+        cert = await g.place(lambda seq: Mark(node.member_id, seq, asset, price), _request_id(body))
+        return JSONResponse(_certified(cert, g.group_id))
 
     async def exit_(request: Request) -> Response:
         body = await json_body(request)
-        g = runtime.require_group()
-        if runtime.member_id in g.node.replica.epochs.current.committee:
+        g = node.require_group()
+        if node.member_id in g.committee:
             raise BadRequest(
                 STEWARD_EXIT,
                 "a steward leaves the committee first: a quorum of the stewards' operators "
-                f"asks `swapnet steward remove {runtime.member_id.hex()}`",
+                f"asks `swapnet steward remove {node.member_id.hex()}`",
                 409,
             )
-        pay_to = hex32(body["pay_to"], "pay_to") if "pay_to" in body else runtime.member_id
-        cert = await g.trader.place(
-            lambda seq: Exit(runtime.member_id, seq, pay_to), _request_id(body)
-        )
-        return JSONResponse(_certified(cert, g.node.group_id))
+        pay_to = hex32(body["pay_to"], "pay_to") if "pay_to" in body else node.member_id
+        cert = await g.place(lambda seq: Exit(node.member_id, seq, pay_to), _request_id(body))
+        return JSONResponse(_certified(cert, g.group_id))
 
     def _leg(body: dict[str, Any], name: str, assets: tuple[str, ...]) -> tuple[str, int]:
         leg = body.get(name)
@@ -479,18 +456,18 @@ def build_app(runtime: NodeRuntime, tokens: TokenBook) -> Starlette:  # noqa: PL
 
     async def swap(request: Request) -> Response:
         body = await json_body(request)
-        g = runtime.require_group()
+        g = node.require_group()
         maker = _member(body.get("counterparty"), "counterparty")
         give = _leg(body, "give", g.genesis.assets)
         get = _leg(body, "get", g.genesis.assets)
-        if give[0] == get[0] or maker == runtime.member_id:
+        if give[0] == get[0] or maker == node.member_id:
             raise BadRequest("bad-request", "a swap exchanges two assets with someone else")
-        cert = await g.desk.take(maker, give, get, _request_id(body))
-        return JSONResponse(_certified(cert, g.node.group_id))
+        cert = await g.take(maker, give, get, _request_id(body))
+        return JSONResponse(_certified(cert, g.group_id))
 
     async def quote(request: Request) -> Response:
         body = await json_body(request)
-        g = runtime.require_group()
+        g = node.require_group()
         give = _leg(body, "give", g.genesis.assets)
         get = _leg(body, "get", g.genesis.assets)
         fills = _amount(body.get("fills", 1), "fills")
@@ -499,12 +476,12 @@ def build_app(runtime: NodeRuntime, tokens: TokenBook) -> Starlette:  # noqa: PL
         )
         if give[0] == get[0]:
             raise BadRequest("bad-request", "a swap exchanges two different assets")
-        g.desk.quote(Quote(*give, *get, fills, counterparty))
-        return JSONResponse({"quoted": True, "quotes": len(g.desk.quotes)})
+        standing = g.quote(Quote(*give, *get, fills, counterparty))
+        return JSONResponse({"quoted": True, "quotes": standing})
 
     async def join(request: Request) -> Response:
         body = await json_body(request)
-        g = runtime.require_group()
+        g = node.require_group()
         deposits = body.get("deposits", {})
         if not isinstance(deposits, dict) or any(a not in g.genesis.assets for a in deposits):
             raise BadRequest("bad-request", f"deposits: {{asset: amount}} in {g.genesis.assets}")
@@ -516,24 +493,24 @@ def build_app(runtime: NodeRuntime, tokens: TokenBook) -> Starlette:  # noqa: PL
         handle = body.get("handle")
         if handle is not None and (not isinstance(handle, str) or handle_problem(handle)):
             raise BadRequest("bad-request", handle_problem(str(handle)) or "handle: a handle")
-        return JSONResponse(await runtime.join(checked, handle, prequals))
+        return JSONResponse(await node.join(checked, handle, prequals))
 
     async def revoke(request: Request) -> Response:
         body = await json_body(request)
         number = body.get("checkpoint")
         if number is not None and (type(number) is not int or number < 1):
             raise BadRequest("bad-request", "checkpoint: a checkpoint number, or leave it out")
-        return JSONResponse(await runtime.require_group().game.revoke(number))
+        return JSONResponse(await node.require_group().revoke(number))
 
     async def prequal(request: Request) -> Response:
         raw = request.query_params.get("member")
         member = None if raw is None else _member(raw, "member")
-        badge = runtime.require_group().game.prequal(member)
+        badge = node.require_group().prequal(member)
         return JSONResponse({"prequal": badge.encode().hex(), **badge_json(badge)})
 
     async def evidence(request: Request) -> Response:
         member = _member(request.path_params["member"], "member")
-        bundle = runtime.require_group().game.bundle(member)
+        bundle = node.require_group().bundle(member)
         return JSONResponse({"bundle": bundle.encode().hex(), "account": bundle.account()})
 
     async def bad_request(request: Request, exc: Exception) -> Response:
@@ -554,7 +531,7 @@ def build_app(runtime: NodeRuntime, tokens: TokenBook) -> Starlette:  # noqa: PL
         code = exc.code if isinstance(exc, LedgerError) else "ledger-unavailable"
         return JSONResponse({"error": code, "detail": str(exc)}, status_code=502)
 
-    bound = runtime.config.api_listen[0].strip("[]")
+    bound = listen_host.strip("[]")
     hosts = LOCAL_HOSTS | ({bound} if bound not in ("0.0.0.0", "::", "") else set())
     return Starlette(
         middleware=[Middleware(SameOrigin, hosts=frozenset(hosts))],

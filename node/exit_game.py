@@ -34,6 +34,7 @@ from node.background import spawn
 from node.checkpoints import CheckpointService
 from node.files import write_private
 from node.ledger_port import LedgerError, LedgerEvent, LedgerPort, LedgerUnavailable, Receipt
+from node.statistics import ClaimFigures, HeldEvidence, NotaryFigures, frozen
 from proto.chain_leaf import ChainTree, chain_leaves
 from proto.checkpoint_proposals import Completed
 from proto.errors import DecodeError, RemoteProtocolError
@@ -310,34 +311,23 @@ class ExitGame:
             self.genesis.wallet_key, completed.signed, BalanceTree(state).proof(who), who
         )
 
-    def status(self) -> dict[str, Any]:
+    def status(self) -> NotaryFigures:
         claims = self.view.open_claims(self.genesis.challenge_window)
-        return {
-            "ledger_height": self.view.height,
-            "ledger_unreachable_seconds": None
+        return NotaryFigures(
+            ledger_height=self.view.height,
+            ledger_unreachable_seconds=None
             if self.ledger_down_since is None
             else round(trio.current_time() - self.ledger_down_since, 1),
-            "crawl_backs_sent": self.crawls_sent,
-            "open_claims": [
-                {
-                    "member": c.member.hex(),
-                    "checkpoint": c.number,
-                    "claim": c.balances,
-                    "deadline": c.deadline,
-                    "crawled_back": c.crawled_back,
-                }
+            crawl_backs_sent=self.crawls_sent,
+            open_claims=tuple(
+                ClaimFigures(c.member, c.number, frozen(c.balances), c.deadline, c.crawled_back)
                 for c in claims.values()
-            ],
-            "evidence": [
-                {
-                    "revoker": e.revoker.hex(),
-                    "revoke_tx": e.revoke_id.hex(),
-                    "crawl_back_tx": e.crawl_back_id.hex(),
-                    "reporter": e.reporter.hex(),
-                }
+            ),
+            evidence=tuple(
+                HeldEvidence(e.revoker, e.revoke_id, e.crawl_back_id, e.reporter)
                 for e in self.evidence.all()
-            ],
-        }
+            ),
+        )
 
 
 def _ours(events: list[LedgerEvent], gid: bytes) -> tuple[list[ViewEvent], int, list[LedgerEvent]]:

@@ -1,4 +1,5 @@
-"""The S&L pit as JSON, for ``/status``, the control API, the CLI and the dashboard.
+"""The S&L pit as JSON (and as the frozen figures of ``node.statistics``), for
+``/status``, the control API, the CLI and the dashboard.
 
 Amounts are base units (integers); a price is both the integer the protocol uses
 (``price``: numeraire base units per 10**8 base units of the asset) and a decimal string
@@ -10,6 +11,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from node.statistics import PitFigures, Position, frozen, frozen_rows
 from proto.pit import PRICE_SCALE, Pit
 from proto.state import GroupState
 
@@ -80,13 +82,13 @@ def margin_calls_json(pit: Pit) -> list[dict[str, Any]]:
     return [{"member": m.hex(), "since": since} for m, since in sorted(pit.calls.items())]
 
 
-def positions_json(state: GroupState, only: bytes | None = None) -> dict[str, dict[str, Any]]:
+def positions(state: GroupState, only: bytes | None = None) -> dict[bytes, Position]:
     """Every member with a pit position (or ``only`` that one): equity and collateral
     ratio at the group marks, and what a revoke under a checkpoint of this state would pay
     it (``revocable``)."""
     pit = state.pit
     kept_back = state.revocable()
-    out: dict[str, dict[str, Any]] = {}
+    out: dict[bytes, Position] = {}
     members = (
         sorted(state.accounts.items())
         if only is None
@@ -101,22 +103,28 @@ def positions_json(state: GroupState, only: bytes | None = None) -> dict[str, di
         held = pit.collateral_value(pit.free(account.balances, member))
         debt = pit.value(owes)
         claims = pit.value(lent) or 0
-        out[member.hex()] = {
-            "owes": owes,
-            "lent": lent,
-            "drawn": drawn,
-            "equity": None if debt is None else (held + claims - debt) // PRICE_SCALE,
-            "debt": None if debt is None else debt // PRICE_SCALE,
-            "ratio_bps": pit.ratio_bps(account.balances, member),
-            "margin_call_since": pit.calls.get(member),
-            "revocable": {b.asset: b.amount for b in kept_back[member]}
-            if member in kept_back  # a borrower, or a lender: the pit keeps some back
-            else {a: v for a, v in sorted(account.balances.items()) if v > 0},
-        }
+        out[member] = Position(
+            owes=frozen(owes),
+            lent=frozen(lent),
+            drawn=frozen(drawn),
+            equity=None if debt is None else (held + claims - debt) // PRICE_SCALE,
+            debt=None if debt is None else debt // PRICE_SCALE,
+            ratio_bps=pit.ratio_bps(account.balances, member),
+            margin_call_since=pit.calls.get(member),
+            revocable=frozen(
+                {b.asset: b.amount for b in kept_back[member]}
+                if member in kept_back  # a borrower, or a lender: the pit keeps some back
+                else {a: v for a, v in sorted(account.balances.items()) if v > 0}
+            ),
+        )
     return out
 
 
-def pit_status(state: GroupState) -> dict[str, Any]:
+def positions_json(state: GroupState, only: bytes | None = None) -> dict[str, dict[str, Any]]:
+    return {m.hex(): p.json() for m, p in positions(state, only).items()}
+
+
+def pit_status(state: GroupState) -> PitFigures:
     """The pit figures ``/status`` shows."""
     pit = state.pit
     offered: dict[str, int] = {}
@@ -125,19 +133,19 @@ def pit_status(state: GroupState) -> dict[str, Any]:
     owed: dict[str, int] = {}
     for loan in pit.loans.values():
         owed[loan.asset] = owed.get(loan.asset, 0) + loan.owed
-    return {
-        "on": pit.policy.on,
-        "numeraire": pit.policy.numeraire,
-        "maintenance_bps": pit.policy.maintenance_bps,
-        "grace": pit.policy.grace,
-        "cleared_at": pit.cleared,
-        "offers": len(pit.offers),
-        "offered": offered,
-        "lines": len(pit.lines),
-        "loans": len(pit.loans),
-        "owed": owed,
-        "margin_calls": margin_calls_json(pit),
-        "marks": {a: per_unit(p) for a, p in sorted(pit.group_marks.items())},
-        "written_off": dict(sorted(pit.written_off.items())),
-        "positions": positions_json(state),
-    }
+    return PitFigures(
+        on=pit.policy.on,
+        numeraire=pit.policy.numeraire,
+        maintenance_bps=pit.policy.maintenance_bps,
+        grace=pit.policy.grace,
+        cleared_at=pit.cleared,
+        offers=len(pit.offers),
+        offered=frozen(offered),
+        lines=len(pit.lines),
+        loans=len(pit.loans),
+        owed=frozen(owed),
+        margin_calls=frozen_rows(margin_calls_json(pit)),
+        marks=frozen({a: per_unit(p) for a, p in sorted(pit.group_marks.items())}),
+        written_off=frozen(dict(sorted(pit.written_off.items()))),
+        positions=frozen(positions(state)),
+    )

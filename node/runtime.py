@@ -30,7 +30,7 @@ import sys
 import threading
 import time
 from collections import deque
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from typing import Any
 
 import trio
@@ -62,6 +62,7 @@ from node.formation import (
     serve_dealer,
     store_formed,
 )
+from node.group import Group
 from node.handovers import HANDOVER_PROTOCOL, HandoverService
 from node.http_api import BadRequest, serve_app, untrusted_json
 from node.ledger_devnet import DevnetLedger
@@ -75,8 +76,8 @@ from node.ledger_port import (
 from node.logs import LOG_FILE, setup_logging
 from node.metrics import NodeMetrics
 from node.p2p import P2P, Limit, P2PError, open_p2p, peer_id_of
-from node.pit_view import loans_json, pit_status, positions_json
 from node.series import Series
+from node.statistics import AlertFigures, NodeStatistics, frozen, frozen_rows
 from node.stewardship import StewardshipService
 from node.swaps import SwapDesk
 from node.tokens import TokenBook
@@ -149,25 +150,11 @@ def ledger_port(config: NodeConfig, key: SigningKey) -> LedgerPort:
     return DevnetLedger.at(config.ledger_url, key)
 
 
-@dataclass
-class Group:
-    genesis: Genesis
-    node: GroupNode
-    service: CheckpointService
-    trader: Trader
-    desk: SwapDesk
-    game: ExitGame
-    handovers: HandoverService
-    stewardship: StewardshipService
-    activity: Activity
-
-    @property
-    def key_package(self) -> KeyPackage | None:
-        """Our share of the wallet key for the committee signing now (None: a member)."""
-        return self.service.machine.key
-
-
 class NodeRuntime:
+    """The node process. The control API is given it as a ``node.facade.NodeFacade`` (and
+    the group as a ``GroupPort``, ``node.group.Group``): it reads frozen snapshots
+    (``statistics``) and places orders through the trader, never the services' insides."""
+
     def __init__(self, config: NodeConfig, key: SigningKey) -> None:
         self.config = config
         self.key = key
@@ -189,9 +176,9 @@ class NodeRuntime:
         self.alerts: deque[dict[str, Any]] = deque(maxlen=RECENT_ALERTS)
         """The newest alerts (``node.alerts``), whether or not a webhook is set."""
         self.webhook: Webhook | None = None
-        self.series = Series(self.member_id.hex())
+        self.series = Series()
         """The dashboard's charts (``node.series``), sampled with the alerts."""
-        self.metrics = NodeMetrics(self.status)  # reads the status (alerts included) now
+        self.metrics = NodeMetrics(self.statistics)  # reads a snapshot at every scrape
 
     # -- what the API reads ---------------------------------------------------------------
     def not_ready(self) -> list[str]:
@@ -226,142 +213,46 @@ class NodeRuntime:
             "ready": not self.not_ready(),
         }
 
-    def history(self, limit: int) -> list[dict[str, Any]]:
-        """This trader's last ``limit`` certified orders, newest first."""
-        g = self.require_group()
-        out: list[dict[str, Any]] = []
-        seq = g.node.replica.state.next_seq(self.member_id) - 1
-        while seq >= 1 and len(out) < limit:
-            cert = g.node.certificates.lookup(self.member_id, seq)
-            signed = (
-                None
-                if cert is None
-                else next(
-                    (
-                        o
-                        for o in cert.batch.orders
-                        if any(p.member == self.member_id and p.seq == seq for p in o.order.parties)
-                    ),
-                    None,
-                )
-            )
-            if signed is not None:
-                out.append(
-                    {
-                        "seq": seq,
-                        "kind": signed.order.TYPE_NAME,
-                        "legs": [
-                            {
-                                "from": leg.payer.hex(),
-                                "to": leg.payee.hex(),
-                                "asset": leg.asset,
-                                "amount": leg.amount,
-                            }
-                            for leg in signed.order.legs
-                        ],
-                    }
-                )
-            seq -= 1
-        return out
+    def assets(self) -> tuple[str, ...]:
+        return () if self.group is None else self.group.genesis.assets
 
-    def status(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "version": VERSION,
-            "member": self.member_id.hex(),
-            "peer_id": self.p2p.peer_id.to_base58() if self.p2p else None,
-            "addresses": self.p2p.addrs if self.p2p else [],
-            "ledger_height": self.group.game.view.height if self.group else 0,
-            "ready": not self.not_ready(),
-            "banned": [m.hex() for m in self.p2p.guard.banned(trio.current_time())]
-            if self.p2p
-            else [],
-            "refused": {  # what peers sent that we turned away, since start
-                "strikes": self.p2p.strikes,
-                "declined": self.p2p.declined,
-                "busy": self.p2p.busy,
-            }
-            if self.p2p
-            else {},
-            "alerts": self.alerts_status(),
-        }
-        g = self.group
-        if g is not None:
-            state = g.node.replica.state
-            machine = g.service.machine
-            out["group"] = {
-                "group_id": g.node.group_id.hex(),
-                "name": g.genesis.name,
-                "wallet_key": g.genesis.wallet_key.hex(),
-                "steward": g.key_package is not None,
-                "wallet_open": self.wallet_open,
-                "wallet_mismatch": self.wallet_mismatch,
-                "members": len(state.accounts),
-                "members_online": len(
-                    (self.p2p.connected_members() | {self.member_id}) & set(state.accounts)
-                )
-                if self.p2p
-                else 0,
-                "balances": {
-                    m.hex(): {a: state.balance(m, a) for a in state.assets if state.balance(m, a)}
-                    for m in sorted(state.accounts)
-                },
-                "last_seqs": {m.hex(): state.accounts[m].last_seq for m in sorted(state.accounts)},
-                "handles": {m.hex(): h for m, h in sorted(state.handles().items()) if h},
-                "supply": state.supply(),
-                "state_digest": state.digest().hex(),
-                "checkpoint": {
-                    "number": machine.base_number,
-                    "state_digest": machine.base.digest().hex(),
-                    "age_seconds": round(trio.current_time() - machine.adopted_at, 3),
-                    "faults": machine.faults,
-                    "last_fault": machine.last_fault,
-                    "dropped_inputs": g.service.errors,
-                },
-                "memory": {  # what grows with peers' requests, and its bounds
-                    **asdict(machine.statistics()),
-                    "pending_joins": len(machine.joins),
-                },
-                "stewards": g.node.health.report(trio.current_time()),
-                "epoch": {  # the committee voting now (``steward status`` has the changes)
-                    "number": g.node.replica.epochs.current.number,
-                    "stewards": [s.hex() for s in g.node.replica.epochs.current.stewards],
-                    "threshold": g.node.replica.epochs.current.threshold,
-                    "signing": machine.epochs.current.number,
-                    "changes_under_way": len(g.stewardship.ceremonies),
-                    "refused": g.stewardship.refused + g.handovers.refused,
-                },
-                "orders_since_checkpoint": len(machine.log),
-                "waiting": len(g.node.replica.waiting),
-                "trader": {
-                    "retrying": g.trader.retrying,
-                    "queued": len(g.trader.queue) + len(g.trader.in_flight),
-                    "unanswered_swaps": len(g.trader.unanswered_swaps()),
-                },
-                "frozen": [m.hex() for m in sorted(state.accounts) if state.is_frozen(m)],
-                "exited": [m.hex() for m in sorted(state.accounts) if state.has_exited(m)],
-                "revokes": {
-                    m.hex(): {
-                        "revokes": h.revokes,
-                        "crawl_backs": h.crawl_backs,
-                        "premature": h.premature_revokes,
-                        "uncovered": h.uncovered_revokes,
-                    }
-                    for m in sorted(state.accounts)
-                    if (h := state.history(m)).revokes
-                },
-                "losses": dict(state.losses),
-                "notary": g.game.status(),
-                "pit": pit_status(state),
-                "pit_at_checkpoint": {
-                    "number": machine.base_number,
-                    "loans": loans_json(machine.base.pit),
-                    "positions": positions_json(machine.base),
-                },
-            }
-        # A node holds one group today; ``groups`` is the list shape operators script
-        # against (one entry per group), ``group`` the same object for the dashboard.
-        out["groups"] = [out["group"]] if "group" in out else []
-        return out
+    def statistics(self, detail: bool = True) -> NodeStatistics:
+        """A frozen snapshot of this node's figures (``node.statistics``): ``/status``,
+        the metrics, the alerts and the charts read it. ``detail=False`` leaves out what
+        costs a walk over every member (the alerts and charts take one every 2 s)."""
+        now = trio.current_time()
+        p2p, g = self.p2p, self.group
+        return NodeStatistics(
+            version=VERSION,
+            member=self.member_id,
+            peer_id=p2p.peer_id.to_base58() if p2p else None,
+            addresses=tuple(p2p.addrs) if p2p else (),
+            ledger_height=g.game.view.height if g else 0,
+            ready=not self.not_ready(),
+            banned=tuple(p2p.guard.banned(now)) if p2p else (),
+            refused=frozen(
+                {"strikes": p2p.strikes, "declined": p2p.declined, "busy": p2p.busy} if p2p else {}
+            ),
+            alerts=AlertFigures(
+                frozen_rows(list(self.alerts)[-10:]),
+                None if self.webhook is None else frozen(self.webhook.status()),
+            ),
+            group=None
+            if g is None
+            else g.statistics(
+                now,
+                wallet_open=self.wallet_open,
+                wallet_mismatch=self.wallet_mismatch,
+                online=p2p.connected_members() if p2p else None,
+                detail=detail,
+            ),
+        )
+
+    def series_columns(self) -> dict[str, Any]:
+        return self.series.columns()
+
+    def metrics_text(self) -> bytes:
+        return self.metrics.render()
 
     # -- running --------------------------------------------------------------------------
     async def run(self) -> None:
@@ -412,7 +303,9 @@ class NodeRuntime:
         p2p.admits = self._admits
         tokens = TokenBook(self.config.data_dir, write_cookie(self.config.data_dir))
         host, port = self.config.api_listen
-        self.api_url = await serve_app(build_app(self, tokens), host, port, self.shutdown, nursery)
+        self.api_url = await serve_app(
+            build_app(self, tokens, host), host, port, self.shutdown, nursery
+        )
         nursery.start_soon(self._dial_bootstrap, p2p)
         self.ledger_info = await self._ledger_info()
         groups = GroupRepo(store)
@@ -548,13 +441,12 @@ class NodeRuntime:
 
     def alerts_status(self) -> dict[str, Any]:
         """The newest alerts, and where they are posted (``node.alerts``)."""
-        return {
-            "recent": list(self.alerts)[-10:],
-            "webhook": None if self.webhook is None else self.webhook.status(),
-        }
+        return self.statistics(detail=False).alerts.json()
 
     def test_alert(self) -> None:
         """An alert of kind ``test``: does the webhook reach the operator?"""
+        if self.webhook is None:
+            raise BadRequest("no-webhook", "set a webhook URL first", 409)
         self._alert(Alert("test", self.member_id.hex(), "a test alert, asked for by the operator"))
 
     def _alert(self, alert: Alert) -> None:
@@ -874,41 +766,16 @@ class NodeRuntime:
 
     async def _watch_alerts(self, interval: int) -> None:
         """Every ``ALERT_POLL`` seconds, what started since (``alerts_between``): kept for
-        ``/status`` and posted to the webhook, if one is set; and a sample of the status
+        ``/status`` and posted to the webhook, if one is set; and a sample of the figures
         for the dashboard's charts (``node.series``)."""
-        before: dict[str, Any] | None = None
+        before: NodeStatistics | None = None
         while True:
-            now = self._watched()
+            now = self.statistics(detail=False)
             self.series.sample(time.time(), now)
-            for alert in alerts_between(before, now, self.member_id.hex(), interval):
+            for alert in alerts_between(before, now, interval):
                 self._alert(alert)
             before = now
             await trio.sleep(ALERT_POLL)
-
-    def _watched(self) -> dict[str, Any]:
-        """The part of ``status()`` that alerts and charts read, in its shape, without
-        what costs (state digests, every member's figures): taken every two seconds."""
-        g = self.group
-        if g is None:
-            return {}
-        state, machine, me = g.node.replica.state, g.service.machine, self.member_id
-        pit = state.pit
-        return {
-            "group": {
-                "stewards": g.node.health.report(trio.current_time()),
-                "checkpoint": {
-                    "number": machine.base_number,
-                    "age_seconds": round(trio.current_time() - machine.adopted_at, 3),
-                },
-                "notary": g.game.status(),
-                "orders_since_checkpoint": len(machine.log),
-                "balances": {me.hex(): {a: v for a in state.assets if (v := state.balance(me, a))}},
-                "pit": {
-                    "maintenance_bps": pit.policy.maintenance_bps,
-                    "positions": positions_json(state, only=me) if pit.policy.on else {},
-                },
-            }
-        }
 
     async def _anti_entropy(self) -> None:
         rng = random.Random()

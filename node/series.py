@@ -2,10 +2,10 @@
 age and orders at risk, our balances, and our pit equity against what the pit's
 maintenance ratio asks of it.
 
-Invariants: a sample is taken from the node's own status (nothing a peer says directly);
-at most ``MAX_SAMPLES`` are kept (the oldest dropped), so the memory is bounded whatever
-runs; the series are columns of equal length (one value per sample, None where there is
-none), as a chart library takes them.
+Invariants: a sample is taken from a frozen snapshot of the node's own figures (nothing a
+peer says directly); at most ``MAX_SAMPLES`` are kept (the oldest dropped), so the memory is
+bounded whatever runs; the series are columns of equal length (one value per sample, None
+where there is none), as a chart library takes them.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from node.statistics import NodeStatistics
 from proto.orders import SignedOrder
 
 MAX_SAMPLES = 1_800
@@ -36,8 +37,7 @@ class Sample:
 class Series:
     """Samples of the node's status; ``on_applied`` counts the orders it applies."""
 
-    def __init__(self, member: str) -> None:
-        self.member = member
+    def __init__(self) -> None:
         self.samples: deque[Sample] = deque(maxlen=MAX_SAMPLES)
         self.orders = 0
         self._last: tuple[float, int] | None = None
@@ -45,28 +45,27 @@ class Series:
     def on_applied(self, orders: Iterable[SignedOrder]) -> None:
         self.orders += sum(1 for _ in orders)
 
-    def sample(self, t: float, status: dict[str, Any]) -> None:
-        g = status.get("group")
-        if not g:
+    def sample(self, t: float, now: NodeStatistics) -> None:
+        g = now.group
+        if g is None:
             return
         rate = None
         if self._last is not None and t > self._last[0]:
             rate = round((self.orders - self._last[1]) / (t - self._last[0]), 3)
         self._last = (t, self.orders)
-        pit = g.get("pit") or {}
-        position = (pit.get("positions") or {}).get(self.member) or {}
-        debt = position.get("debt")
+        position = g.position
+        debt = None if position is None else position.debt
         maintenance = None
-        if debt is not None and pit.get("maintenance_bps"):
-            maintenance = debt * (pit["maintenance_bps"] - BPS) // BPS
+        if debt is not None and g.maintenance_bps:
+            maintenance = debt * (g.maintenance_bps - BPS) // BPS
         self.samples.append(
             Sample(
                 round(t, 3),
                 rate,
-                g["checkpoint"]["age_seconds"],
-                g.get("orders_since_checkpoint"),
-                dict(g["balances"].get(self.member, {})),
-                position.get("equity"),
+                g.checkpoint.age_seconds,
+                g.orders_since_checkpoint,
+                dict(g.ours),
+                None if position is None else position.equity,
                 maintenance,
             )
         )

@@ -129,35 +129,86 @@ class StewardHealth:
         """Stewards that may still fail before the group stalls (negative: stalled)."""
         return sum(self.responsive(s, now) for s in self.stewards) - self.quorum
 
-    def report(self, now: float) -> dict[str, object]:
-        """For ``/status``: ages in seconds (None: never), newest stalls last."""
+    def report(self, now: float) -> HealthReport:
+        """A frozen snapshot for ``/status``: ages in seconds (None: never), newest stalls
+        last."""
 
         def age(t: float | None) -> float | None:
             return None if t is None else round(max(0.0, now - t), 1)
 
+        return HealthReport(
+            quorum=self.quorum,
+            margin=self.margin(now),
+            stalled_total=self.stalled_total,
+            stewards=tuple(
+                StewardReport(
+                    steward=steward,
+                    last_vote_seconds=age(seen.last_vote),
+                    last_share_seconds=age(seen.last_share),
+                    last_seen_seconds=age(seen.last_seen),
+                    responsive=self.responsive(steward, now),
+                    not_signing=seen.not_signing,
+                    stalls=seen.stalls,
+                )
+                for steward, seen in self.stewards.items()
+            ),
+            stalls=tuple(StallReport(s.what, s.waited_for, s.why, age(s.at)) for s in self.stalls),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class StewardReport:
+    steward: bytes
+    last_vote_seconds: float | None
+    last_share_seconds: float | None
+    last_seen_seconds: float | None
+    responsive: bool
+    not_signing: bool
+    stalls: int
+
+    def json(self) -> dict[str, object]:
+        return {
+            "steward": self.steward.hex(),
+            "last_vote_seconds": self.last_vote_seconds,
+            "last_share_seconds": self.last_share_seconds,
+            "last_seen_seconds": self.last_seen_seconds,
+            "responsive": self.responsive,
+            "not_signing": self.not_signing,
+            "stalls": self.stalls,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class StallReport:
+    what: str
+    waited_for: tuple[bytes, ...]
+    why: str
+    seconds_ago: float | None
+
+    def json(self) -> dict[str, object]:
+        return {
+            "what": self.what,
+            "waited_for": [w.hex() for w in self.waited_for],
+            "why": self.why,
+            "seconds_ago": self.seconds_ago,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class HealthReport:
+    """The stewards' health at one moment (``StewardHealth.report``)."""
+
+    quorum: int
+    margin: int
+    stalled_total: int
+    stewards: tuple[StewardReport, ...]
+    stalls: tuple[StallReport, ...]
+
+    def json(self) -> dict[str, object]:
         return {
             "quorum": self.quorum,
-            "margin": self.margin(now),
+            "margin": self.margin,
             "stalled_total": self.stalled_total,
-            "stewards": [
-                {
-                    "steward": steward.hex(),
-                    "last_vote_seconds": age(seen.last_vote),
-                    "last_share_seconds": age(seen.last_share),
-                    "last_seen_seconds": age(seen.last_seen),
-                    "responsive": self.responsive(steward, now),
-                    "not_signing": seen.not_signing,
-                    "stalls": seen.stalls,
-                }
-                for steward, seen in self.stewards.items()
-            ],
-            "stalls": [
-                {
-                    "what": s.what,
-                    "waited_for": [w.hex() for w in s.waited_for],
-                    "why": s.why,
-                    "seconds_ago": age(s.at),
-                }
-                for s in self.stalls
-            ],
+            "stewards": [s.json() for s in self.stewards],
+            "stalls": [s.json() for s in self.stalls],
         }

@@ -10,72 +10,44 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import pytest
 import trio
 
 from node.alerts import MAX_QUEUE, Alert, Webhook, alerts_between, load_secret, signature
-
-ME, OTHER, STEWARD = "aa" * 32, "bb" * 32, "cc" * 32
-
-
-def status(
-    *,
-    silent: bool = False,
-    age: float = 1.0,
-    down: float | None = None,
-    claims: list[dict[str, Any]] | None = None,
-    crawls: int = 0,
-    call: int | None = None,
-) -> dict[str, Any]:
-    return {
-        "group": {
-            "stewards": {
-                "stewards": [{"steward": STEWARD, "not_signing": silent, "last_seen_seconds": 30.0}]
-            },
-            "checkpoint": {"number": 7, "age_seconds": age},
-            "notary": {
-                "ledger_unreachable_seconds": down,
-                "open_claims": claims or [],
-                "crawl_backs_sent": crawls,
-            },
-            "pit": {"positions": {ME: {"margin_call_since": call, "ratio_bps": 11_000}}},
-        }
-    }
-
-
-def claim(member: str, crawled: bool = False) -> dict[str, Any]:
-    return {"member": member, "checkpoint": 3, "claim": {"USD": 5}, "crawled_back": crawled}
+from node.statistics import NodeStatistics
+from tests.node.snapshots import ME, OTHER, STEWARD, claim, no_group, position, snapshot
 
 
 @pytest.mark.parametrize(
     ("after", "kind", "subject"),
     [
-        (status(silent=True), "steward-silent", STEWARD),
-        (status(age=7.0), "checkpoint-late", "8"),
-        (status(down=12.0), "ledger-unreachable", "ledger"),
-        (status(claims=[claim(OTHER)]), "revoke-open", OTHER),
-        (status(claims=[claim(ME, crawled=True)]), "crawl-back-received", ME),
-        (status(crawls=1), "crawl-back-sent", "1"),
-        (status(call=9), "margin-call", ME),
+        (snapshot(silent=True), "steward-silent", STEWARD.hex()),
+        (snapshot(age=7.0), "checkpoint-late", "8"),
+        (snapshot(down=12.0), "ledger-unreachable", "ledger"),
+        (snapshot(claims=(claim(OTHER),)), "revoke-open", OTHER.hex()),
+        (snapshot(claims=(claim(ME, crawled=True),)), "crawl-back-received", ME.hex()),
+        (snapshot(crawls=1), "crawl-back-sent", "1"),
+        (snapshot(pit=position(call=9)), "margin-call", ME.hex()),
     ],
 )
 def test_each_alert_fires_once_when_it_starts(
-    after: dict[str, Any], kind: str, subject: str
+    after: NodeStatistics, kind: str, subject: str
 ) -> None:
-    quiet = status()
-    assert alerts_between(None, quiet, ME, 2.0) == []
-    (alert,) = alerts_between(quiet, after, ME, 2.0)
+    quiet = snapshot(pit=position())
+    assert alerts_between(None, quiet, 2.0) == []
+    (alert,) = alerts_between(quiet, after, 2.0)
     assert (alert.kind, alert.subject) == (kind, subject) and alert.detail
-    assert alerts_between(after, after, ME, 2.0) == []  # still so: not again
-    assert alerts_between(quiet, after, ME, 2.0) == [alert]  # cleared, then again: again
+    assert alerts_between(after, after, 2.0) == []  # still so: not again
+    assert alerts_between(quiet, after, 2.0) == [alert]  # cleared, then again: again
 
 
 def test_our_own_open_claim_is_no_revoke_against_us_and_short_outages_are_quiet() -> None:
-    quiet = status()
-    assert alerts_between(quiet, status(claims=[claim(ME)]), ME, 2.0) == []
-    assert alerts_between(quiet, status(down=3.0, age=5.0), ME, 2.0) == []
+    quiet = snapshot()
+    assert alerts_between(quiet, snapshot(claims=(claim(ME),)), 2.0) == []
+    assert alerts_between(quiet, snapshot(down=3.0, age=5.0), 2.0) == []
+    assert alerts_between(None, no_group(), 2.0) == []  # no group yet: nothing to say
 
 
 class Receiver(http.server.BaseHTTPRequestHandler):
@@ -116,10 +88,10 @@ async def test_an_alert_is_posted_signed_and_retried_until_taken(tmp_path: Path)
     assert (tmp_path / "webhook.secret").stat().st_mode & 0o777 == 0o600
     assert load_secret(tmp_path) == secret  # made once
     with receiver(fail=2) as r:
-        hook = Webhook(r.url, secret, "g" * 64, ME, backoff=0.01)  # type: ignore[attr-defined]
+        hook = Webhook(r.url, secret, "g" * 64, ME.hex(), backoff=0.01)  # type: ignore[attr-defined]
         async with trio.open_nursery() as nursery:
             nursery.start_soon(hook.run)
-            hook.send(Alert("steward-silent", STEWARD, "not signing"), 1_000.0)
+            hook.send(Alert("steward-silent", STEWARD.hex(), "not signing"), 1_000.0)
             with trio.fail_after(20):
                 while hook.sent < 1:
                     await trio.sleep(0.01)
@@ -130,12 +102,12 @@ async def test_an_alert_is_posted_signed_and_retried_until_taken(tmp_path: Path)
     headers, body = r.got[-1]
     assert hmac.compare_digest(headers["X-Swapnet-Signature"], signature(secret, body))
     sent = json.loads(body)
-    assert sent["kind"] == "steward-silent" and sent["subject"] == STEWARD and sent["id"]
+    assert sent["kind"] == "steward-silent" and sent["subject"] == STEWARD.hex() and sent["id"]
     assert signature(b"another secret", body) != headers["X-Swapnet-Signature"]
 
 
 async def test_an_unreachable_webhook_never_blocks_and_its_queue_is_bounded() -> None:
-    hook = Webhook("http://127.0.0.1:9/nothing", b"s", "g", ME, backoff=0.01)
+    hook = Webhook("http://127.0.0.1:9/nothing", b"s", "g", ME.hex(), backoff=0.01)
     for i in range(MAX_QUEUE + 5):  # nothing delivers them: send returns at once anyway
         hook.send(Alert("test", str(i), "x"), float(i))
     assert len(hook.queue) == MAX_QUEUE and hook.dropped == 5

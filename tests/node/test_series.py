@@ -3,28 +3,18 @@ orders per second from what it applied, bounded, in columns of one length."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from node.series import MAX_SAMPLES, Series
+from node.statistics import NodeStatistics
+from tests.node.snapshots import no_group, position, snapshot
 
-ME = "aa" * 32
 
-
-def status(age: float, usd: int, debt: int | None = None) -> dict[str, Any]:
-    position = {} if debt is None else {ME: {"equity": 500, "debt": debt}}
-    return {
-        "group": {
-            "checkpoint": {"age_seconds": age},
-            "orders_since_checkpoint": 3,
-            "balances": {ME: {"USD": usd}},
-            "pit": {"maintenance_bps": 12_000, "positions": position},
-        }
-    }
+def status(age: float, usd: int, debt: int | None = None) -> NodeStatistics:
+    return snapshot(age=age, ours={"USD": usd}, pit=None if debt is None else position(debt=debt))
 
 
 def test_samples_become_columns_of_one_length() -> None:
-    s = Series(ME)
-    s.sample(100.0, {"group": None})  # no group yet: nothing
+    s = Series()
+    s.sample(100.0, no_group())  # no group yet: nothing
     s.sample(100.0, status(1.0, 10))
     s.on_applied([object(), object(), object(), object()])  # type: ignore[list-item]
     s.sample(102.0, status(3.0, 12, debt=1_000))
@@ -38,7 +28,7 @@ def test_samples_become_columns_of_one_length() -> None:
 
 
 def test_the_series_is_bounded() -> None:
-    s = Series(ME)
+    s = Series()
     for i in range(MAX_SAMPLES + 10):
         s.sample(float(i), status(1.0, i))
     c = s.columns()

@@ -113,3 +113,53 @@ def test_every_module_opens_with_a_docstring() -> None:
         if path.read_text().strip() and ast.get_docstring(ast.parse(path.read_text())) is None
     ]
     assert not missing, missing
+
+
+def node_imports(path: Path) -> set[str]:
+    """The ``node.*`` modules ``path`` imports, at any depth of its code (those under
+    ``if TYPE_CHECKING:`` and inside functions included)."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    out: set[str] = set()
+    for n in ast.walk(tree):
+        if isinstance(n, ast.ImportFrom) and n.level == 0 and n.module:
+            if n.module == "node":
+                out.update(f"node.{a.name}" for a in n.names)
+            elif n.module.startswith("node."):
+                out.add(n.module)
+        elif isinstance(n, ast.Import):
+            out.update(a.name for a in n.names if a.name.startswith("node."))
+    return out
+
+
+def reachable(start: str, graph: dict[str, set[str]]) -> set[str]:
+    seen: set[str] = set()
+    todo = [start]
+    while todo:
+        for nxt in graph.get(todo.pop(), set()):
+            if nxt not in seen:
+                seen.add(nxt)
+                todo.append(nxt)
+    return seen
+
+
+def test_the_control_api_sees_the_node_only_through_its_facade() -> None:
+    """``node.control`` is given a ``NodeFacade``: nothing it imports, however deep (type
+    checking imports included), leads to the runtime or the group's services, and so the
+    runtime and the API do not import each other."""
+    graph = {
+        ".".join(path.relative_to(ROOT).with_suffix("").parts): node_imports(path)
+        for path in sources("node")
+    }
+    from_control = reachable("node.control", graph)
+    assert "node.control" not in from_control, "an import loop through node.control"
+    assert not from_control & {"node.runtime", "node.group"}, sorted(from_control)
+    assert "node.facade" in from_control and "node.control" in graph["node.runtime"]
+
+
+def test_the_import_graph_checker_sees_type_checking_imports(tmp_path: Path) -> None:
+    sample = tmp_path / "sample.py"
+    sample.write_text(
+        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from node.runtime import X\n"
+        "def f():\n    import node.group\n"
+    )
+    assert node_imports(sample) == {"node.runtime", "node.group"}

@@ -3,7 +3,11 @@ steward, and the checkpoint machine naming the stewards a round waited for in va
 
 from __future__ import annotations
 
-from proto.steward_health import RESPONSIVE_WINDOW, STALLS_KEPT, StewardHealth
+from dataclasses import FrozenInstanceError
+
+import pytest
+
+from proto.steward_health import RESPONSIVE_WINDOW, STALLS_KEPT, StallReport, StewardHealth
 from tests.support import key, pub
 from tests.unit.checkpoint_sim import ByzantineNode, CheckpointSim, HonestNode
 
@@ -20,9 +24,12 @@ def test_a_steward_named_by_a_stall_is_not_signing_until_it_answers_again() -> N
     assert h.stewards[D].not_signing and h.stewards[D].stalls == 1
     assert h.margin(3.0) == 0  # one failure from stalling
     report = h.report(4.0)
-    row = {r["steward"]: r for r in report["stewards"]}
-    assert row[B.hex()]["last_vote_seconds"] == 2.0 and row[D.hex()]["not_signing"]
-    assert report["stalls"] == [
+    row = {r.steward: r for r in report.stewards}
+    assert row[B].last_vote_seconds == 2.0 and row[D].not_signing
+    assert report.stalls == (StallReport("checkpoint 7", (D,), "FROST signing: silent", 1.0),)
+    with pytest.raises(FrozenInstanceError):  # a snapshot: nothing reading it can change it
+        report.margin = 5  # type: ignore[misc]
+    assert report.json()["stalls"] == [
         {
             "what": "checkpoint 7",
             "waited_for": [D.hex()],
@@ -44,7 +51,7 @@ def test_stalls_kept_are_bounded() -> None:
     h = StewardHealth([A, B, C, D], quorum=3)
     for i in range(3 * STALLS_KEPT):
         h.stalled(f"checkpoint {i}", [B], "no proposal", float(i))
-    assert len(h.report(100.0)["stalls"]) == STALLS_KEPT  # type: ignore[arg-type]
+    assert len(h.report(100.0).stalls) == STALLS_KEPT
     assert h.stewards[B].stalls == 3 * STALLS_KEPT
 
 
