@@ -9,8 +9,9 @@ STAMP  := $(VENV)/.installed
 
 EVM    := node/evm
 EVM_STAMP := $(EVM)/node_modules/.installed
+PROMTOOL := $(BIN)/promtool
 
-.PHONY: test lint typecheck unit venv lock clean devnet chromium fuzz evm-tools
+.PHONY: test lint typecheck unit venv lock clean devnet chromium fuzz evm-tools promtool
 
 venv: $(STAMP)
 
@@ -28,7 +29,7 @@ typecheck: $(STAMP)
 	$(BIN)/mypy --strict proto storage
 	$(BIN)/mypy node devnet
 
-test: lint typecheck chromium evm-tools
+test: lint typecheck chromium evm-tools promtool
 	$(BIN)/python -m pytest
 
 # solc-js (to build the contracts) and anvil (to run them), exact versions from the npm lock.
@@ -38,6 +39,21 @@ evm-tools: $(EVM_STAMP)
 $(EVM_STAMP): $(EVM)/package.json $(EVM)/package-lock.json
 	cd $(EVM) && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
 	touch $@
+
+# promtool checks and unit-tests the shipped alert rules (node/monitoring/alerts.yml) and lints
+# a node's /metrics. Only that one binary is taken from Debian's prometheus package (downloaded
+# and unpacked into the venv: no Prometheus server is installed or started).
+promtool: $(PROMTOOL)
+
+$(PROMTOOL): | $(STAMP)
+	@echo "fetching promtool from Debian's prometheus package" >&2
+	rm -rf .promtool && mkdir .promtool
+	cd .promtool && { apt-get download -q prometheus >/dev/null 2>&1 || { \
+	  SUDO=$$(test "$$(id -u)" = 0 || echo sudo); \
+	  $$SUDO apt-get update -q >/dev/null && apt-get download -q prometheus >/dev/null; }; }
+	dpkg-deb -x .promtool/prometheus_*.deb .promtool/unpacked
+	cp .promtool/unpacked/usr/bin/promtool $@
+	rm -rf .promtool
 
 # The dashboard test drives Debian's headless Chromium; install it when it is missing.
 chromium:

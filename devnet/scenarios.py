@@ -363,8 +363,8 @@ def pit(devnet: Devnet, say: Say) -> None:
         raise ScenarioFailed(f"{lender.name} got no BTC from the liquidation")
     badge = lender.call("GET", f"/v1/prequal?member={borrower.member}")
     defaults = badge["history"]["pit_defaults"]
-    if defaults < 1:
-        raise ScenarioFailed(f"the borrower's record shows {defaults} pit defaults")
+    if defaults < 1 or badge["history"]["pit_liquidations"] < 1:
+        raise ScenarioFailed(f"the borrower's record shows {badge['history']}: no liquidation")
     say(
         f"checkpoint {done} liquidated it: {lender.name} took {btc_after - btc_before} BTC at "
         f"the mark; the rest was written off, a pit default on {borrower.name}'s prequal"

@@ -4,7 +4,8 @@ once, and the webhook that tells it (a signed POST, retried with back-off).
 ``alerts_between(before, now, ...)`` compares two frozen snapshots of the node's figures
 (``node.statistics``) and names what started between them: a steward not signing, a
 checkpoint late, the ledger unreachable, a revoke claim opened against the group wallet,
-a crawl back this notary sent, our own claim crawled back, a margin call on us. Each fires
+a crawl back this notary sent, our own claim crawled back, a margin call on us, the pit
+liquidating our collateral. Each fires
 once when it starts (a flapping condition fires again after it cleared).
 
 ``Webhook`` posts each alert as JSON to the operator's URL with
@@ -44,6 +45,7 @@ KINDS = (
     "crawl-back-sent",
     "crawl-back-received",
     "margin-call",
+    "liquidation",
 )
 LATE_INTERVALS = 3
 """A checkpoint is late when none was adopted for this many checkpoint intervals."""
@@ -96,6 +98,11 @@ def _conditions(s: NodeStatistics, interval: float) -> dict[tuple[str, str], str
     if notary.crawl_backs_sent:
         n = notary.crawl_backs_sent
         out[("crawl-back-sent", str(n))] = f"this notary sent crawl back number {n}"
+    if g.liquidations:
+        out[("liquidation", str(g.liquidations))] = (
+            f"the S&L pit liquidated our collateral (liquidation number {g.liquidations}): "
+            "a margin call outlasted its grace"
+        )
     position = g.position
     if position is not None and position.margin_call_since is not None:
         out[("margin-call", me)] = (

@@ -1,8 +1,8 @@
-"""The dashboard page served at ``/``: the group at a glance, refreshed every two seconds
-from ``/status`` (which needs no token), and a place to act from: pay, quote and swap
-forms and our history (filters, CSV export), driven by a token of the ``pay`` scope that
-the operator pastes once (kept in the browser's localStorage for this origin; the control
-cookie never reaches the page).
+"""The dashboard page served at ``/``: the group at a glance (the alerts the node raised
+among it), refreshed every two seconds from ``/status`` (which needs no token), and a
+place to act from: pay, quote and swap forms and our history (filters, CSV export),
+driven by a token of the ``pay`` scope that the operator pastes once (kept in the
+browser's localStorage for this origin; the control cookie never reaches the page).
 
 One self-contained page: no external scripts, fonts or styles, so it works on a machine
 with no internet and leaks nothing. It is served with a Content-Security-Policy that lets
@@ -133,6 +133,12 @@ DASHBOARD_HTML = """<!doctype html>
   <thead><tr><th>member</th><th>balances</th><th>state</th><th>revokes</th></tr></thead>
   <tbody id="members"><tr><td colspan="4">no group yet</td></tr></tbody>
 </table>
+<h2>Alerts</h2>
+<div class="sub" id="alerts-where">-</div>
+<table>
+  <thead><tr><th>when</th><th>alert</th><th>about</th><th>what happened</th></tr></thead>
+  <tbody id="alerts"><tr><td colspan="4">no alerts</td></tr></tbody>
+</table>
 <h2>Stewards</h2>
 <div class="sub" id="margin">-</div>
 <table>
@@ -197,6 +203,7 @@ function render(s) {
   text("ready", s.ready ? "yes" : "no");
   document.getElementById("ready").className = "v " + (s.ready ? "ok" : "bad");
   text("height", s.ledger_height);
+  alerts(s.alerts);
   if (!g) { return; }
   options(g);
   text("checkpoint", g.checkpoint.number);
@@ -270,6 +277,22 @@ function render(s) {
     cell(row, call === null ? "-" : "since checkpoint " + call, call === null ? "" : "bad");
     cell(row, amounts(p.revocable), "num");
     pbody.appendChild(row);
+  });
+}
+function alerts(a) {  // the newest first; they stay listed after their cause has gone
+  const hook = a.webhook;
+  text("alerts-where", hook ? "posted to " + hook.url + " (sent " + hook.sent + ", failed "
+       + hook.failed + (hook.last_error ? ", last error " + hook.last_error : "") + ")"
+       : "no webhook: `swapnet alerts set URL` posts them to one");
+  const recent = a.recent.slice().reverse();
+  const body = rows("alerts", recent, 4, "no alerts");
+  recent.forEach(function (x) {
+    const row = document.createElement("tr");
+    cell(row, new Date(x.at * 1000).toLocaleTimeString());
+    cell(row, x.kind, x.kind === "test" ? "" : "bad");
+    cell(row, /^[0-9a-f]{64}$/.test(x.subject) ? short(x.subject) : x.subject);
+    cell(row, x.detail);
+    body.appendChild(row);
   });
 }
 let assets = [];

@@ -202,6 +202,7 @@ class Group:
             orders_since_checkpoint=len(machine.log),
             ours=frozen({a: v for a in state.assets if (v := state.balance(me, a))}),
             position=ours,
+            liquidations=state.accounts[me].history.pit_liquidations if me in state.accounts else 0,
             maintenance_bps=pit.policy.maintenance_bps,
             detail=self._detail(online) if detail else None,
         )

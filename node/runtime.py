@@ -176,6 +176,8 @@ class NodeRuntime:
         self.alerts: deque[dict[str, Any]] = deque(maxlen=RECENT_ALERTS)
         """The newest alerts (``node.alerts``), whether or not a webhook is set."""
         self.webhook: Webhook | None = None
+        self._last_look: NodeStatistics | None = None
+        """The figures the alerts were last looked for in (``_look_for_alerts``)."""
         self.series = Series()
         """The dashboard's charts (``node.series``), sampled with the alerts."""
         self.metrics = NodeMetrics(self.statistics)  # reads a snapshot at every scrape
@@ -233,10 +235,7 @@ class NodeRuntime:
             refused=frozen(
                 {"strikes": p2p.strikes, "declined": p2p.declined, "busy": p2p.busy} if p2p else {}
             ),
-            alerts=AlertFigures(
-                frozen_rows(list(self.alerts)[-10:]),
-                None if self.webhook is None else frozen(self.webhook.status()),
-            ),
+            alerts=self._alert_figures(),
             group=None
             if g is None
             else g.statistics(
@@ -393,7 +392,7 @@ class NodeRuntime:
         nursery.start_soon(trader.run)
         nursery.start_soon(self._anti_entropy)
         nursery.start_soon(self._watch_stewards)
-        self._start_alerts(nursery, genesis.checkpoint_interval)
+        self._start_alerts(nursery, service, genesis.checkpoint_interval)
         self._announce(p2p, gid, key_package is not None)
 
     def _announce(self, p2p: P2P, gid: bytes, steward: bool) -> None:
@@ -433,15 +432,27 @@ class NodeRuntime:
         ]
         return "\n".join(lines)
 
-    def _start_alerts(self, nursery: trio.Nursery, interval: int) -> None:
+    def _start_alerts(
+        self, nursery: trio.Nursery, service: CheckpointService, interval: int
+    ) -> None:
+        """Alerts are looked for every ``ALERT_POLL`` seconds and at every checkpoint we
+        adopt, so a condition that lasts one checkpoint (a margin call with a grace of
+        one) is seen whatever the poll's phase."""
         url = self.config.webhook_url or read_webhook_url(self.config.data_dir)
         if url:
             self.set_webhook(url)
+        service.adoption_listeners.append(lambda c, s: self._alerts_at_checkpoint(interval))
         nursery.start_soon(self._watch_alerts, interval)
+
+    def _alert_figures(self) -> AlertFigures:
+        return AlertFigures(
+            frozen_rows(list(self.alerts)[-10:]),
+            None if self.webhook is None else frozen(self.webhook.status()),
+        )
 
     def alerts_status(self) -> dict[str, Any]:
         """The newest alerts, and where they are posted (``node.alerts``)."""
-        return self.statistics(detail=False).alerts.json()
+        return self._alert_figures().json()
 
     def test_alert(self) -> None:
         """An alert of kind ``test``: does the webhook reach the operator?"""
@@ -765,17 +776,28 @@ class NodeRuntime:
             await trio.sleep(1.0)
 
     async def _watch_alerts(self, interval: int) -> None:
-        """Every ``ALERT_POLL`` seconds, what started since (``alerts_between``): kept for
-        ``/status`` and posted to the webhook, if one is set; and a sample of the figures
-        for the dashboard's charts (``node.series``)."""
-        before: NodeStatistics | None = None
+        """Every ``ALERT_POLL`` seconds: a sample of the figures for the dashboard's charts
+        (``node.series``), and the alerts that started since the last look."""
         while True:
-            now = self.statistics(detail=False)
-            self.series.sample(time.time(), now)
-            for alert in alerts_between(before, now, interval):
-                self._alert(alert)
-            before = now
+            self.series.sample(time.time(), self._look_for_alerts(interval))
             await trio.sleep(ALERT_POLL)
+
+    def _alerts_at_checkpoint(self, interval: int) -> None:
+        """At an adoption: a fault in looking for alerts is logged, never allowed to
+        stop the checkpoint service that called us."""
+        try:
+            self._look_for_alerts(interval)
+        except Exception:  # the adoption must go on whatever this hits
+            log.exception("looking for alerts at a checkpoint failed")
+
+    def _look_for_alerts(self, interval: int) -> NodeStatistics:
+        """What started since the last look (``alerts_between``): kept for ``/status`` and
+        posted to the webhook, if one is set. Returns the snapshot it looked at."""
+        now = self.statistics(detail=False)
+        for alert in alerts_between(self._last_look, now, interval):
+            self._alert(alert)
+        self._last_look = now
+        return now
 
     async def _anti_entropy(self) -> None:
         rng = random.Random()

@@ -281,6 +281,8 @@ class GroupStatistics:
     """Our balances."""
     position: Position | None
     """Our pit position, if the pit is on and we have one."""
+    liquidations: int
+    """Times the pit liquidated our collateral (our history's ``pit_liquidations``)."""
     maintenance_bps: int
     detail: GroupDetail | None
 

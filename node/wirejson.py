@@ -28,6 +28,7 @@ def badge_json(badge: Prequal) -> dict[str, Any]:
     cp = badge.checkpoint.checkpoint
     return {
         "member": badge.member.hex(),
+        "handle": badge.handle,
         "group_id": cp.group_id.hex(),
         "wallet_key": badge.wallet_key.hex(),
         "checkpoint": cp.number,
@@ -42,6 +43,7 @@ def badge_json(badge: Prequal) -> dict[str, Any]:
             "premature_revokes": h.premature_revokes,
             "uncovered_revokes": h.uncovered_revokes,
             "pit_defaults": h.pit_defaults,
+            "pit_liquidations": h.pit_liquidations,
         },
         "balances": {b.asset: b.amount for b in badge.proof.leaf.balances},
     }

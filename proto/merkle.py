@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 from proto.codec import ListOf, Obj, UInt, Wire, register, wf
 from proto.errors import InvalidProof
-from proto.kinds import DIGEST, MAX_ASSETS, MEMBER_ID
+from proto.kinds import DIGEST, HANDLE_OR_NONE, MAX_ASSETS, MEMBER_ID
 from proto.state import AssetBalance, GroupState, History, StateSnapshot, by_asset
 
 MAX_PROOF_DEPTH = 64
@@ -93,14 +93,15 @@ def root_from_path(leaf: bytes, index: int, size: int, path: Sequence[bytes]) ->
 @dataclass(frozen=True)
 class BalanceLeaf(Wire):
     """One member's leaf: its balances (what the ledger pays on a revoke: what it holds,
-    less what the S&L pit keeps back for its loans and offers) and its history (what a
-    prequal badge states)."""
+    less what the S&L pit keeps back for its loans and offers), its history and its handle
+    in the group ("" for none): what a prequal badge states, under the group's signature."""
 
     member: bytes = wf(MEMBER_ID)
     balances: tuple[AssetBalance, ...] = wf(
         ListOf(Obj(AssetBalance), max_items=MAX_ASSETS, strictly_sorted=True, sort_key=by_asset)
     )
     history: History = wf(Obj(History))
+    handle: str = wf(HANDLE_OR_NONE, "")
 
     def balance(self, asset: str) -> int:
         return next((b.amount for b in self.balances if b.asset == asset), 0)
@@ -136,7 +137,7 @@ class BalanceTree:
         self.members = [a.member for a in snap.accounts]
         kept_back = state.revocable()
         self.leaves = [
-            BalanceLeaf(a.member, kept_back.get(a.member, a.balances), a.history)
+            BalanceLeaf(a.member, kept_back.get(a.member, a.balances), a.history, a.handle)
             for a in snap.accounts
         ]
         self.hashes = [leaf_hash(leaf.encode()) for leaf in self.leaves]

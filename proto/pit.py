@@ -702,6 +702,7 @@ class Pit:
                 self.written_off[loan.asset] = min(lost, U64_MAX)  # a tally: saturates
                 defaulted = True
             del self.loans[loan_id]
+        state.record_pit_liquidation(member)
         if defaulted:
             state.record_pit_default(member)
 

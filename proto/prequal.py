@@ -42,6 +42,11 @@ class Prequal(Wire):
         return self.proof.leaf.member
 
     @property
+    def handle(self) -> str:
+        """The member's handle in the group (unchecked: call ``verify`` first)."""
+        return self.proof.leaf.handle
+
+    @property
     def group_id(self) -> bytes:
         return self.checkpoint.checkpoint.group_id
 

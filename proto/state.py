@@ -98,6 +98,10 @@ class History(Wire):
     premature_revokes: int = wf(UInt(32))
     uncovered_revokes: int = wf(UInt(32))
     pit_defaults: int = wf(UInt(32))
+    pit_liquidations: int = wf(UInt(32), 0)
+    """Times the S&L pit liquidated its collateral for a margin call that outlasted the
+    grace (or at once, for a borrower that revoked); ``pit_defaults`` counts those that
+    left a loan unpaid."""
 
     @property
     def cheats(self) -> int:
@@ -105,7 +109,7 @@ class History(Wire):
         return self.premature_revokes + self.uncovered_revokes
 
 
-EMPTY_HISTORY = History(0, 0, 0, (), 0, 0, 0, 0, 0)
+EMPTY_HISTORY = History(0, 0, 0, (), 0, 0, 0, 0, 0, 0)
 
 
 @register(21, "account")
@@ -566,6 +570,11 @@ class GroupState:
         self._set(balances, asset, balances.get(asset, 0) + amount)
         self._supply[asset] += amount
         self.losses[asset] = self.losses.get(asset, 0) + amount
+
+    def record_pit_liquidation(self, member: bytes) -> None:
+        account = self._account(member)
+        h = account.history
+        account.history = replace(h, pit_liquidations=min(h.pit_liquidations + 1, (1 << 32) - 1))
 
     def record_pit_default(self, member: bytes) -> None:
         account = self._account(member)

@@ -41,14 +41,15 @@ order.
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 9
-"""9: handles: a join names its member's handle, the genesis and the group spec the
-stewards', each account its handle (issue 20); 8: the genesis and the group spec carry
-the share-refresh schedule; per-epoch key shares and reshare seeds in the group's
-records; 7: votes and certificates name their epoch, proposals too, and checkpoints the
-epoch they hand over to; seals and hand-overs (issue 19); 6: checkpoints commit to chain
-leaves and name their ledger, the wallet's suite (issue 18); 5: OpenWallet carries the
-genesis, pit bounds (issue 16); 4: the S&L pit."""
+SCHEMA_VERSION = 10
+"""10: a member's history counts its pit liquidations, and its balance leaf (what a prequal
+badge states) carries its handle; 9: handles: a join names its member's handle, the
+genesis and the group spec the stewards', each account its handle (issue 20); 8: the
+genesis and the group spec carry the share-refresh schedule; per-epoch key shares and
+reshare seeds in the group's records; 7: votes and certificates name their epoch,
+proposals too, and checkpoints the epoch they hand over to; seals and hand-overs (issue
+19); 6: checkpoints commit to chain leaves and name their ledger, the wallet's suite
+(issue 18); 5: OpenWallet carries the genesis, pit bounds (issue 16); 4: the S&L pit."""
 
 META = b"\x00"
 STATE = b"\x01"

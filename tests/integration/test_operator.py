@@ -42,6 +42,7 @@ from proto.pit import PitPolicy
 from tests.fuzz.http import fuzz_api
 from tests.integration.processes import ROOT, devnet_up, js, swapnet, wait_for
 from tests.node.test_alerts import receiver
+from tests.node.test_monitoring import promtool
 
 pytestmark = pytest.mark.xdist_group("processes")
 ARTIFACTS = ROOT / "test-artifacts"
@@ -303,6 +304,9 @@ def test_prequal_fetch_show_and_verify(devnet: dict[str, Any], tmp_path: Path) -
     assert fetched["out"] == str(badge) and badge.stat().st_size > 0
     shown = js("prequal", "show", str(badge))
     assert shown["member"] == n0["member"] and shown["history"]["orders"] >= 1
+    assert shown["handle"] == n0["name"]  # stated under the group's signature
+    table = swapnet("prequal", "show", str(badge)).stdout.splitlines()
+    assert any("handle" in line and n0["name"] in line for line in table), table
     checked = js("prequal", "verify", str(badge), "--ledger-url", devnet["ledger"]["url"])
     assert checked["valid"] and checked["ledger"]["wallet_key_matches"]
     assert "member" in swapnet("prequal", "show", str(badge)).stdout  # a table
@@ -550,6 +554,8 @@ def test_a_hostile_page_in_headless_chromium_reads_and_drives_nothing(
 
 def test_metrics_parse_with_prometheus_own_parser(devnet: dict[str, Any]) -> None:
     text = local_http.get(f"{devnet['nodes'][0]['api']}/metrics").text
+    linted = promtool("check", "metrics", stdin=text)  # Prometheus's own naming lint
+    assert linted.returncode == 0, linted.stdout + linted.stderr
     families = {f.name: f for f in text_string_to_metric_families(text)}
     assert all(name.startswith("swapnet_") for name in families)
     assert families["swapnet_orders_certified"].type == "counter"
@@ -719,6 +725,7 @@ def test_devnet_status_logs_stop_and_start(devnet: dict[str, Any]) -> None:
                 lambda: any(json.loads(b)["kind"] == "steward-silent" for _, b in hook.got[1:]),
                 timeout=60,
             )
+            alert_on_the_dashboard(n0, "steward-silent", f"@{n2['name']}", "steward-silent")
             listed = js("alerts", *data(n0))  # before the receiver goes (later posts fail)
             js("alerts", "clear", *data(n0))
         assert listed["webhook"]["last_error"] == "HTTP 500"
@@ -747,6 +754,24 @@ def test_devnet_status_logs_stop_and_start(devnet: dict[str, Any]) -> None:
     )
     missing = swapnet("devnet", "logs", "nobody", *where, check=False)
     assert missing.returncode == 1 and "no node 'nobody'" in missing.stderr
+
+
+def alert_on_the_dashboard(node: dict[str, Any], kind: str, about: str, shot: str) -> None:
+    """The operator opens ``node``'s dashboard: the alert ``kind`` about ``about`` is
+    listed, with where alerts go (a screenshot in test-artifacts/)."""
+    if CHROMIUM is None:
+        pytest.fail("chromium is missing: `make test` installs Debian's chromium package")
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        try:
+            page = _dashboard_with_token(browser, node, "read")
+            row = page.locator("#alerts tr", has_text=kind)
+            expect(row.first).to_contain_text(about, timeout=30_000)
+            expect(page.locator("#alerts-where")).not_to_have_text("-")
+            page.screenshot(path=str(ARTIFACTS / f"dashboard-alert-{shot}.png"), full_page=True)
+        finally:
+            browser.close()
 
 
 def stalled_by_the_stopped_steward(devnet: dict[str, Any]) -> None:
@@ -823,5 +848,11 @@ def test_every_scenario_plays_on_a_four_node_devnet(tmp_path: Path) -> None:
             played = swapnet("devnet", "scenario", name, "--dir", str(base), check=False)
             assert played.returncode == 0, f"{name}:\n{played.stdout}\n{played.stderr}"
             assert f"scenario {name}: every expectation held" in played.stdout
+            if name == "pit":  # the borrower's operator sees its margin call come
+                called = re.search(r"(\w+) is under a margin call", played.stdout)
+                assert called is not None, played.stdout
+                nodes = json.loads((base / "devnet.json").read_text())["nodes"]
+                (borrower,) = [n for n in nodes if n["name"] == called.group(1)]
+                alert_on_the_dashboard(borrower, "margin-call", "since checkpoint", "margin-call")
         unknown = swapnet("devnet", "scenario", "nonsense", "--dir", str(base), check=False)
         assert unknown.returncode == 1 and "choose one of" in unknown.stderr

@@ -42,6 +42,7 @@ def snapshot(
     ours: Mapping[str, int] | None = None,
     at_risk: int = 3,
     pit: Position | None = None,
+    liquidations: int = 0,
 ) -> NodeStatistics:
     health = HealthReport(
         quorum=3,
@@ -63,6 +64,7 @@ def snapshot(
         orders_since_checkpoint=at_risk,
         ours=frozen(ours or {}),
         position=pit,
+        liquidations=liquidations,
         maintenance_bps=12_000,
         detail=None,
     )

@@ -30,6 +30,7 @@ from tests.node.snapshots import ME, OTHER, STEWARD, claim, no_group, position, 
         (snapshot(claims=(claim(ME, crawled=True),)), "crawl-back-received", ME.hex()),
         (snapshot(crawls=1), "crawl-back-sent", "1"),
         (snapshot(pit=position(call=9)), "margin-call", ME.hex()),
+        (snapshot(liquidations=1), "liquidation", "1"),
     ],
 )
 def test_each_alert_fires_once_when_it_starts(

@@ -119,6 +119,7 @@ def histories(draw: st.DrawFn, asset_list: list[str]) -> History:
         draw(st.integers(0, crawl_backs)),
         draw(small),
         draw(small),
+        draw(small),
     )
 
 
@@ -129,6 +130,7 @@ def balance_proofs(draw: st.DrawFn) -> BalanceProof:
         draw(member_ids),
         tuple(AssetBalance(a, draw(amounts)) for a in held),
         draw(histories(sorted(held))),
+        draw(st.sampled_from(("", "alice", "bob_2"))),
     )
     size = draw(st.integers(1, 2**20))
     return BalanceProof(

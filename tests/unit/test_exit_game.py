@@ -152,6 +152,11 @@ def test_a_stale_revoke_is_crawled_back_booked_and_shown_on_the_badge() -> None:
         bob_badge, proof=replace(bob_badge.proof, leaf=replace(bob_badge.proof.leaf, history=clean))
     )
     assert "does not verify" in (policy_problem(strict, b, [forged], 10) or "")
+    assert bob_badge.handle == state4.accounts[b].handle  # its handle, signed with it
+    renamed = replace(
+        bob_badge, proof=replace(bob_badge.proof, leaf=replace(bob_badge.proof.leaf, handle="xyz"))
+    )
+    assert "does not verify" in (policy_problem(strict, b, [renamed], 10) or "")
     # a join carries the badges, and another group's policy refuses it
     other = hashlib.sha256(b"another group").digest()
     join = sign_join(w.alice, other, terms_hash(TERMS), [badge], handle="alice")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from dataclasses import replace
 
 import pytest
 from hypothesis import given
@@ -21,7 +22,7 @@ def state_with(n: int, seed: int) -> GroupState:
     state = GroupState(GROUP, ("BTC", "USD"))
     for i in range(n):
         member = pub(key(seed, i))
-        state.admit(member)
+        state.admit(member, handle=f"member{i}" if i % 4 else "")
         if i % 3:
             state.deposit(member, "USD", 100 + i)
         if i % 2:
@@ -36,7 +37,7 @@ def test_every_members_proof_verifies_against_the_root_alone(n: int, seed: int) 
     for member in state.accounts:
         proof = decode(tree.proof(member).encode(), BalanceProof)
         leaf = proof.verify(tree.root)
-        assert leaf.member == member
+        assert leaf.member == member and leaf.handle == state.accounts[member].handle
         assert leaf.balance("USD") == state.balance(member, "USD")
         assert leaf.balance("BTC") == state.balance(member, "BTC")
 
@@ -84,3 +85,19 @@ def test_root_matches_rfc9162_for_known_shapes() -> None:
     ab = h(b"\x01" + h(b"\x00a") + h(b"\x00b"))
     assert merkle_root([b"a", b"b"]) == ab
     assert merkle_root([b"a", b"b", b"c"]) == h(b"\x01" + ab + h(b"\x00c"))
+
+
+def test_a_leaf_renamed_to_another_handle_does_not_verify() -> None:
+    """A prequal badge states its member's handle under the group's signature (the leaf
+    is in the checkpoint's balance tree): nobody can show it under another name."""
+    state = state_with(9, 2)
+    tree = BalanceTree(state)
+    member = next(m for m, a in sorted(state.accounts.items()) if a.handle)
+    proof = tree.proof(member)
+    assert proof.verify(tree.root).handle == state.accounts[member].handle
+    for name in ("mallory", ""):
+        renamed = BalanceProof(
+            replace(proof.leaf, handle=name), proof.index, proof.size, proof.path
+        )
+        with pytest.raises(InvalidProof):
+            renamed.verify(tree.root)

@@ -203,6 +203,7 @@ def test_a_price_move_brings_a_margin_call_then_liquidation_and_a_pit_default() 
     given = state.balance(a, "BTC") - lender_before
     assert 0 < given * (BTC_PRICE // 60) <= owed * 2 * PRICE_SCALE  # never above what is owed
     assert state.history(c).pit_defaults == 1 and state.pit.written_off["USD"] > 0
+    assert state.history(c).pit_liquidations == 1  # on its record, for its prequals
     conserved(state, {"USD": 40_000, "BTC": 400})
 
 
@@ -281,6 +282,7 @@ def test_a_revoke_takes_out_only_what_the_pit_does_not_keep_back() -> None:
     lender_usd, lender_btc = state.balance(a, "USD"), state.balance(a, "BTC")
     book.checkpoint()  # frozen: liquidated at once, in full
     assert not pit.owes(c) and not pit.written_off and state.history(c).pit_defaults == 0
+    assert state.history(c).pit_liquidations == 1  # liquidated, though nothing was lost
     got = (state.balance(a, "BTC") - lender_btc) * BTC_PRICE  # in full, rounded up
     assert state.balance(a, "USD") == lender_usd
     assert owed * PRICE_SCALE <= got < owed * PRICE_SCALE + BTC_PRICE
@@ -502,7 +504,10 @@ def check_clear(book: Book) -> None:
 @settings(max_examples=400, deadline=None)
 @given(ops_and_revokes)
 def test_value_is_conserved_and_the_pit_rules_hold(script: list) -> None:  # type: ignore[type-arg]
-    play(script)
+    book = play(script)
+    for m in IDS:  # every default is a liquidation that left a loan unpaid, on the record
+        h = book.state.history(m)
+        assert h.pit_liquidations >= h.pit_defaults
 
 
 @settings(max_examples=300, deadline=None)
