@@ -78,6 +78,7 @@ from proto.kinds import MAX_STEWARDS
 from proto.orders import ORDER_KINDS, Exit, LendOffer, Mark, Transfer
 from proto.prequal import Prequal
 from proto.steward import STEWARD_EXIT
+from proto.votes import Certificate
 
 W = TypeVar("W", bound=Wire)
 
@@ -595,12 +596,16 @@ def _request_id(body: dict[str, Any]) -> bytes | None:
     return value.encode()
 
 
-def _certified(cert: Any, group_id: bytes) -> dict[str, Any]:
+def _certified(cert: Certificate | None, group_id: bytes) -> dict[str, Any]:
+    """A certified order's answer: its batch, and the epoch whose committee certified it
+    (an order in flight across a change of stewards is certified by one epoch or the
+    other, never both). All None when it came by sync or an earlier call, not our votes."""
     if cert is None:
-        return {"certified": True, "batch": None, "orders": None, "votes": None}
+        return {"certified": True, "batch": None, "orders": None, "votes": None, "epoch": None}
     return {
         "certified": True,
         "batch": cert.batch.digest(group_id).hex(),
         "orders": len(cert.batch.orders),
         "votes": len(cert.votes),
+        "epoch": cert.epoch,
     }

@@ -42,6 +42,8 @@ class Payer(threading.Thread):
         self.certified = 0
         self.pending = 0
         self.failed: list[str] = []
+        self.epochs: list[int | None] = []
+        """The epoch each certified payment's answer named (None: it came by sync)."""
 
     def run(self) -> None:
         n = 0
@@ -55,6 +57,7 @@ class Payer(threading.Thread):
                 continue
             if answer.get("certified"):
                 self.certified += 1
+                self.epochs.append(answer["epoch"])
             else:
                 self.pending += 1
 
@@ -120,11 +123,16 @@ def test_a_live_group_adds_removes_refreshes_and_repairs_stewards_while_a_member
     payer = Payer(m1, m0)
     payer.start()
     try:
+        c.wait("a payment certified in epoch 0", lambda: 0 in payer.epochs)
         changes(c)
+        c.wait("a payment certified in epoch 4", lambda: 4 in payer.epochs)
     finally:
         payer.stop.set()
         payer.join(timeout=120)
     assert payer.certified > 0, payer.failed
+    # each payer is told which committee certified its order: one epoch, in order
+    told = [e for e in payer.epochs if e is not None]
+    assert told == sorted(told) and set(told) <= set(range(5)), told
     c.wait("agreement after the changes", lambda: all_agree(c), timeout=120 * TIMEOUT_FACTOR)
     wallet_after = local_http.get(f"{c.ledger_url}/wallet/{gid}", timeout=10).json()
     assert wallet_after == wallet_before, "the ledger saw a change of stewards"

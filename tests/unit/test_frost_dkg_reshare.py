@@ -153,6 +153,10 @@ def test_reshare_moves_the_same_key_to_a_new_steward_set(t: int, n: int, t2: int
     assert verifies(pk, b"m", sign_with(rng, shares_of(new), chosen, pk, b"m"))
     if t2 > 1:
         assert not verifies(pk, b"m", sign_with(rng, shares_of(new), chosen[:-1], pk, b"m"))
+    for i in c.ids:  # an old share (a removed steward's too), even with new ones, signs nothing
+        others = [j for j in new_ids if j != i][: t2 - 1]
+        mixed = {i: old[i].signing_share, **{j: new[j].signing_share for j in others}}
+        assert not verifies(pk, b"m", sign_with(rng, mixed, sorted(mixed), pk, b"m"))
 
 
 def test_reshare_names_an_old_steward_that_deals_a_wrong_constant() -> None:
