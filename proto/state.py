@@ -73,18 +73,20 @@ def by_asset(b: AssetBalance) -> str:
 
 
 @register(23, "history")
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class History(Wire):
     """A member's record in the group, as a prequal badge states it.
 
     ``joined_at`` is the checkpoint number that admitted it and ``joined_height`` the
     ledger height that checkpoint read (its tenure, against a badge's own height); ``orders``
-    counts the orders
-    it signed, ``volume`` its turnover per asset (paid plus received, saturating at
-    2**64 - 1). ``revokes``, ``crawl_backs`` and ``premature_revokes`` are its revokes on
-    the ledger, how many of them a notary crawled back, and how many of those showed the
-    member more than it held (the cheats); ``uncovered_revokes`` counts claims the ledger
-    paid beyond what the member held (a cheat no notary caught in time).
+    counts the orders it signed, ``volume`` its turnover per asset (paid plus received,
+    saturating at 2**64 - 1). ``revokes``, ``crawl_backs`` and ``premature_revokes`` are its
+    revokes on the ledger, how many of them a notary crawled back, and how many of those
+    showed the member more than it held (the cheats); ``uncovered_revokes`` counts claims
+    the ledger paid beyond what the member held (a cheat no notary caught in time).
+
+    Built by keyword only (a wide record of counters): the field order still fixes the
+    wire encoding.
     """
 
     joined_at: int = wf(UInt(64))
@@ -109,7 +111,18 @@ class History(Wire):
         return self.premature_revokes + self.uncovered_revokes
 
 
-EMPTY_HISTORY = History(0, 0, 0, (), 0, 0, 0, 0, 0, 0)
+EMPTY_HISTORY = History(
+    joined_at=0,
+    joined_height=0,
+    orders=0,
+    volume=(),
+    revokes=0,
+    crawl_backs=0,
+    premature_revokes=0,
+    uncovered_revokes=0,
+    pit_defaults=0,
+    pit_liquidations=0,
+)
 
 
 @register(21, "account")

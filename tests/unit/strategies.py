@@ -110,16 +110,16 @@ def histories(draw: st.DrawFn, asset_list: list[str]) -> History:
     revokes = draw(small)
     crawl_backs = draw(st.integers(0, revokes))
     return History(
-        draw(st.integers(0, 2**64 - 1)),
-        draw(st.integers(0, 2**64 - 1)),
-        draw(st.integers(0, 2**64 - 1)),
-        tuple(AssetBalance(a, draw(amounts)) for a in asset_list[:2]),
-        revokes,
-        crawl_backs,
-        draw(st.integers(0, crawl_backs)),
-        draw(small),
-        draw(small),
-        draw(small),
+        joined_at=draw(st.integers(0, 2**64 - 1)),
+        joined_height=draw(st.integers(0, 2**64 - 1)),
+        orders=draw(st.integers(0, 2**64 - 1)),
+        volume=tuple(AssetBalance(a, draw(amounts)) for a in asset_list[:2]),
+        revokes=revokes,
+        crawl_backs=crawl_backs,
+        premature_revokes=draw(st.integers(0, crawl_backs)),
+        uncovered_revokes=draw(small),
+        pit_defaults=draw(small),
+        pit_liquidations=draw(small),
     )
 
 
