@@ -41,9 +41,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from node.http_api import BadRequest, hex32, json_body, read_bounded
+from node.api.http_api import BadRequest, hex32, json_body, read_bounded
+from node.api.openapi import ledger_openapi
 from node.numbers import ascii_int
-from node.openapi import ledger_openapi
 from proto.codec import MAX_MESSAGE_BYTES, decode
 from proto.errors import DecodeError
 from proto.ledger.chain import Allocation, Block, Chain, LedgerGenesis

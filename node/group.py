@@ -1,6 +1,6 @@
 """One group as this node runs it: its genesis and the services that keep it (certification,
 checkpoints, the trader, the swap desk, the notary, the changes of stewards, our activity),
-with what the control API may ask of it (``node.facade.GroupPort``) and the frozen figures
+with what the control API may ask of it (``node.api.facade.GroupPort``) and the frozen figures
 ``/status``, the metrics, the alerts and the charts read (``statistics``).
 
 Invariants: the control API reaches the services only through the methods here, never
@@ -61,7 +61,7 @@ class Group:
         """Our share of the wallet key for the committee signing now (None: a member)."""
         return self.service.machine.key
 
-    # -- what the control API reads (``node.facade.GroupPort``) ---------------------------
+    # -- what the control API reads (``node.api.facade.GroupPort``) ---------------------------
     @property
     def group_id(self) -> bytes:
         return self.node.group_id

@@ -48,10 +48,13 @@ from node.alerts import (
     read_webhook_url,
     save_webhook_url,
 )
+from node.api.control import build_app
+from node.api.http_api import BadRequest, serve_app, untrusted_json
+from node.api.metrics import NodeMetrics
+from node.api.tokens import TokenBook
 from node.certification import GroupNode
 from node.checkpoints import CheckpointService
 from node.config import NodeConfig
-from node.control import build_app
 from node.exit_game import ExitGame
 from node.files import write_cookie, write_private
 from node.formation import (
@@ -64,7 +67,6 @@ from node.formation import (
 )
 from node.group import Group
 from node.handovers import HANDOVER_PROTOCOL, HandoverService
-from node.http_api import BadRequest, serve_app, untrusted_json
 from node.ledger_devnet import DevnetLedger
 from node.ledger_port import (
     LedgerError,
@@ -74,13 +76,11 @@ from node.ledger_port import (
     wallet_problem,
 )
 from node.logs import LOG_FILE, setup_logging
-from node.metrics import NodeMetrics
 from node.p2p import P2P, Limit, P2PError, open_p2p, peer_id_of
 from node.series import Series
 from node.statistics import AlertFigures, NodeStatistics, frozen, frozen_rows
 from node.stewardship import StewardshipService
 from node.swaps import SwapDesk
-from node.tokens import TokenBook
 from node.trader import Trader
 from proto.admission import Join, join_problem, sign_join
 from proto.checkpointing import CheckpointSteward
@@ -151,7 +151,7 @@ def ledger_port(config: NodeConfig, key: SigningKey) -> LedgerPort:
 
 
 class NodeRuntime:
-    """The node process. The control API is given it as a ``node.facade.NodeFacade`` (and
+    """The node process. The control API is given it as a ``node.api.facade.NodeFacade`` (and
     the group as a ``GroupPort``, ``node.group.Group``): it reads frozen snapshots
     (``statistics``) and places orders through the trader, never the services' insides."""
 

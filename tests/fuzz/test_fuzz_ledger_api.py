@@ -11,7 +11,7 @@ import httpx
 from schemathesis.generation.case import Case
 
 from devnet import local_http
-from node.openapi import ledger_openapi
+from node.api.openapi import ledger_openapi
 from tests.fuzz.http import fuzz_api
 from tests.integration.processes import ledger_process
 

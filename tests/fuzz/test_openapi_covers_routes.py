@@ -10,8 +10,8 @@ import trio
 from starlette.routing import Route
 
 from devnet.ledger_service import build_app as ledger_app
-from node.control import build_app as control_app
-from node.openapi import control_openapi, ledger_openapi
+from node.api.control import build_app as control_app
+from node.api.openapi import control_openapi, ledger_openapi
 
 
 def operations_of(app: Any) -> set[str]:

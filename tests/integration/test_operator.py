@@ -34,7 +34,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from devnet import local_http
 from node.alerts import signature
-from node.openapi import control_openapi
+from node.api.openapi import control_openapi
 from proto.codec import decode
 from proto.formation import GroupSpec
 from proto.genesis import AdmissionPolicy

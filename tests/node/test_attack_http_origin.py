@@ -1,7 +1,7 @@
 """A web page in the operator's browser must not read or drive the node's API (it shares
 127.0.0.1 with the browser): before, a request with ``Host: evil.example`` got 200 from
 ``/status``, ``/metrics`` and ``/``, so any page could read every member's balances by DNS
-rebinding. ``node.http_api.SameOrigin`` refuses a foreign ``Host`` or ``Origin``."""
+rebinding. ``node.api.http_api.SameOrigin`` refuses a foreign ``Host`` or ``Origin``."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from starlette.middleware import Middleware
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from node.http_api import LOCAL_HOSTS, SameOrigin
+from node.api.http_api import LOCAL_HOSTS, SameOrigin
 
 
 async def status(request: object) -> JSONResponse:

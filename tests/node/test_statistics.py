@@ -8,7 +8,7 @@ from dataclasses import FrozenInstanceError
 
 import pytest
 
-from node.metrics import NodeMetrics
+from node.api.metrics import NodeMetrics
 from tests.node.snapshots import ME, OTHER, STEWARD, claim, no_group, position, snapshot
 
 

@@ -157,7 +157,7 @@ def test_devnet_commands_on_the_embedded_ledger_never_import_web3_or_libp2p() ->
     a node's runtime took it from 1 s to 5.5 s of CPU per command."""
     code = (
         "import sys, devnet.manage, devnet.scenarios, node.cli; "
-        "print(sorted({'web3', 'libp2p', 'node.control'} & set(sys.modules)))"
+        "print(sorted({'web3', 'libp2p', 'node.api.control'} & set(sys.modules)))"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]", done.stdout

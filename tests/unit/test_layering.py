@@ -143,17 +143,17 @@ def reachable(start: str, graph: dict[str, set[str]]) -> set[str]:
 
 
 def test_the_control_api_sees_the_node_only_through_its_facade() -> None:
-    """``node.control`` is given a ``NodeFacade``: nothing it imports, however deep (type
+    """``node.api.control`` is given a ``NodeFacade``: nothing it imports, however deep (type
     checking imports included), leads to the runtime or the group's services, and so the
     runtime and the API do not import each other."""
     graph = {
         ".".join(path.relative_to(ROOT).with_suffix("").parts): node_imports(path)
         for path in sources("node")
     }
-    from_control = reachable("node.control", graph)
-    assert "node.control" not in from_control, "an import loop through node.control"
+    from_control = reachable("node.api.control", graph)
+    assert "node.api.control" not in from_control, "an import loop through node.api.control"
     assert not from_control & {"node.runtime", "node.group"}, sorted(from_control)
-    assert "node.facade" in from_control and "node.control" in graph["node.runtime"]
+    assert "node.api.facade" in from_control and "node.api.control" in graph["node.runtime"]
 
 
 def test_the_import_graph_checker_sees_type_checking_imports(tmp_path: Path) -> None:

@@ -1,4 +1,4 @@
-"""What the control API (``node.control``) may ask of a node: two small Protocols it is given
+"""What the control API (``node.api.control``) may ask of a node: two small Protocols it is given
 instead of the runtime.
 
 ``NodeFacade`` is the node (``node.runtime.NodeRuntime`` implements it); ``GroupPort`` is
@@ -7,7 +7,7 @@ the group it runs (``node.group.Group``), reached through ``require_group`` (503
 (``node.statistics``); orders go in only through the trader and the swap desk, which sign
 with our key and our next seq.
 
-Invariants: ``node.control`` imports this module and ``node.statistics``, never
+Invariants: ``node.api.control`` imports this module and ``node.statistics``, never
 ``node.runtime`` nor ``node.group`` (a test checks the import graph), so the API cannot
 reach into the services, and the runtime and the API do not import each other.
 """

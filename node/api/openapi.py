@@ -1,5 +1,5 @@
 """OpenAPI 3.0 descriptions of the two HTTP APIs swapnet serves: the node's control API
-(``node/control.py``) and the devnet ledger's API (``devnet/ledger_service.py``). Each is
+(``node/api/control.py``) and the devnet ledger's API (``devnet/ledger_service.py``). Each is
 served at ``GET /openapi.json`` and is what ``tests/fuzz`` drives schemathesis from, so
 it says exactly what a route takes (types, bounds, required fields) and every status it
 may answer; a status not listed here is a failure of the fuzz tests.

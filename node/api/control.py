@@ -48,15 +48,16 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
+from node.api.dashboard import DASHBOARD_CSP, DASHBOARD_HTML
+from node.api.facade import NodeFacade
+from node.api.http_api import LOCAL_HOSTS, BadRequest, SameOrigin, hex32, json_body
+from node.api.metrics import CONTENT_TYPE
+from node.api.openapi import control_openapi
+from node.api.tokens import SCOPES, TokenBook, TokenError
 from node.config import ConfigError, checked_url
-from node.dashboard import DASHBOARD_CSP, DASHBOARD_HTML
 from node.exit_game import ExitGameError
-from node.facade import NodeFacade
-from node.http_api import LOCAL_HOSTS, BadRequest, SameOrigin, hex32, json_body
 from node.ledger_port import LedgerError, LedgerUnavailable
-from node.metrics import CONTENT_TYPE
 from node.numbers import ascii_int
-from node.openapi import control_openapi
 from node.pit_view import (
     lines_json,
     loans_json,
@@ -66,7 +67,6 @@ from node.pit_view import (
     positions_json,
 )
 from node.swaps import Quote
-from node.tokens import SCOPES, TokenBook, TokenError
 from node.trader import OrderPending, OrderRefused, Pending
 from node.wirejson import badge_json
 from proto.admission import MAX_JOIN_PREQUALS
