@@ -147,5 +147,6 @@ def pit_status(state: GroupState) -> PitFigures:
         margin_calls=frozen_rows(margin_calls_json(pit)),
         marks=frozen({a: per_unit(p) for a, p in sorted(pit.group_marks.items())}),
         written_off=frozen(dict(sorted(pit.written_off.items()))),
+        liquidations=sum(a.history.pit_liquidations for a in state.accounts.values()),
         positions=frozen(positions(state)),
     )

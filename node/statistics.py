@@ -143,6 +143,8 @@ class PitFigures:
     margin_calls: tuple[Mapping[str, Any], ...]
     marks: Mapping[str, Any]
     written_off: Figures
+    liquidations: int
+    """Liquidations on the members' records (their histories' ``pit_liquidations``)."""
     positions: Mapping[bytes, Position]
 
     def json(self) -> dict[str, Any]:
@@ -160,6 +162,7 @@ class PitFigures:
             "margin_calls": [dict(c) for c in self.margin_calls],
             "marks": dict(self.marks),
             "written_off": dict(self.written_off),
+            "liquidations": self.liquidations,
             "positions": {m.hex(): p.json() for m, p in self.positions.items()},
         }
 

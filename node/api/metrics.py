@@ -92,6 +92,11 @@ class StatusCollector(Collector):
             yield _gauge("swapnet_pit_credit_lines", "credit lines carved", pit.lines)
             calls = len(pit.margin_calls)
             yield _gauge("swapnet_pit_margin_calls", "borrowers under a margin call", calls)
+            liquidated = CounterMetricFamily(
+                "swapnet_pit_liquidations", "liquidations on the members' records"
+            )
+            liquidated.add_metric([], pit.liquidations)
+            yield liquidated
             for name, doc, figures in (
                 ("swapnet_pit_owed_base_units", "owed on pit loans per asset", pit.owed),
                 ("swapnet_pit_offered_base_units", "offered to lend per asset", pit.offered),

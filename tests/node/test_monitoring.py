@@ -26,6 +26,7 @@ HEALTHY = {
     "swapnet_checkpoint_age_seconds": "5+0x20",
     "swapnet_open_claims": "0+0x20",
     "swapnet_pit_margin_calls": "0+0x20",
+    "swapnet_pit_liquidations_total": "0+0x20",
     "swapnet_ready": "1+0x20",
 }
 """A node whose group is well: every 15 s for five minutes."""
@@ -38,6 +39,7 @@ CASES = [
     ("SwapnetCheckpointLate", "swapnet_checkpoint_age_seconds", "5 75x20", "30s", "1m", 75),
     ("SwapnetRevokeOpen", "swapnet_open_claims", "0 1x20", "0s", "15s", 1),
     ("SwapnetMarginCall", "swapnet_pit_margin_calls", "0 2x20", "1m", "2m", 2),
+    ("SwapnetPitLiquidation", "swapnet_pit_liquidations_total", "0x4 1x20", "45s", "2m", 1),
     ("SwapnetNodeNotReady", "swapnet_ready", "1 0x20", "2m", "3m", 0),
 ]
 
