@@ -47,6 +47,8 @@ KINDS = (
     "margin-call",
     "liquidation",
 )
+PAST_EVENTS = frozenset({"crawl-back-sent", "liquidation"})
+"""Alerts that count events (their subject is the count), not a condition that holds."""
 LATE_INTERVALS = 3
 """A checkpoint is late when none was adopted for this many checkpoint intervals."""
 LEDGER_DOWN_SECONDS = 10.0
@@ -115,12 +117,15 @@ def _conditions(s: NodeStatistics, interval: float) -> dict[tuple[str, str], str
 def alerts_between(
     before: NodeStatistics | None, now: NodeStatistics, interval: float
 ) -> list[Alert]:
-    """What started between two snapshots (everything that holds, at the first)."""
+    """What started between two snapshots. At the first look (``before`` None, as after
+    a restart) everything that holds, except the counts of what happened before it
+    (``PAST_EVENTS``: a crawl back sent, a liquidation), which were told when they
+    happened."""
     was = {} if before is None else _conditions(before, interval)
     return [
         Alert(kind, subject, words)
         for (kind, subject), words in sorted(_conditions(now, interval).items())
-        if (kind, subject) not in was
+        if (kind, subject) not in was and not (before is None and kind in PAST_EVENTS)
     ]
 
 

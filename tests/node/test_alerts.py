@@ -51,6 +51,17 @@ def test_our_own_open_claim_is_no_revoke_against_us_and_short_outages_are_quiet(
     assert alerts_between(None, no_group(), 2.0) == []  # no group yet: nothing to say
 
 
+def test_after_a_restart_past_events_are_not_told_again_but_new_ones_are() -> None:
+    restarted = snapshot(crawls=2, liquidations=1, silent=True)
+    told = alerts_between(None, restarted, 2.0)  # the first look: what holds, nothing past
+    assert [a.kind for a in told] == ["steward-silent"]
+    later = snapshot(crawls=3, liquidations=2, silent=True)
+    assert {(a.kind, a.subject) for a in alerts_between(restarted, later, 2.0)} == {
+        ("crawl-back-sent", "3"),
+        ("liquidation", "2"),
+    }
+
+
 class Receiver(http.server.BaseHTTPRequestHandler):
     """Answers 500 to the first ``fail`` posts, then 200; keeps what it was sent."""
 
