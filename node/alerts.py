@@ -5,8 +5,8 @@ once, and the webhook that tells it (a signed POST, retried with back-off).
 (``node.statistics``) and names what started between them: a steward not signing, a
 checkpoint late, the ledger unreachable, a revoke claim opened against the group wallet,
 a crawl back this notary sent, our own claim crawled back, a margin call on us, the pit
-liquidating our collateral. Each fires
-once when it starts (a flapping condition fires again after it cleared).
+liquidating our collateral. Each fires once when it starts (a flapping condition fires
+again after it cleared).
 
 ``Webhook`` posts each alert as JSON to the operator's URL with
 ``X-Swapnet-Signature: sha256=<hex HMAC-SHA256 of the body under the node's webhook
@@ -103,7 +103,7 @@ def _conditions(s: NodeStatistics, interval: float) -> dict[tuple[str, str], str
     if g.liquidations:
         out[("liquidation", str(g.liquidations))] = (
             f"the S&L pit liquidated our collateral (liquidation number {g.liquidations}): "
-            "a margin call outlasted its grace"
+            "a margin call outlasted its grace, or we revoked while borrowing"
         )
     position = g.position
     if position is not None and position.margin_call_since is not None:
