@@ -311,7 +311,8 @@ class ExitGame:
             self.genesis.wallet_key, completed.signed, BalanceTree(state).proof(who), who
         )
 
-    def status(self) -> NotaryFigures:
+    def status(self, with_evidence: bool = True) -> NotaryFigures:
+        """Our notary's figures; the evidence held (read from the store) if asked for."""
         claims = self.view.open_claims(self.genesis.challenge_window)
         return NotaryFigures(
             ledger_height=self.view.height,
@@ -326,7 +327,9 @@ class ExitGame:
             evidence=tuple(
                 HeldEvidence(e.revoker, e.revoke_id, e.crawl_back_id, e.reporter)
                 for e in self.evidence.all()
-            ),
+            )
+            if with_evidence
+            else None,
         )
 
 

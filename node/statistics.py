@@ -86,7 +86,9 @@ class NotaryFigures:
     ledger_unreachable_seconds: float | None
     crawl_backs_sent: int
     open_claims: tuple[ClaimFigures, ...]
-    evidence: tuple[HeldEvidence, ...]
+    evidence: tuple[HeldEvidence, ...] | None
+    """None: not read (a snapshot without detail: it is on disk, and the alerts need not
+    read it every two seconds)."""
 
     def json(self) -> dict[str, Any]:
         return {
@@ -94,7 +96,7 @@ class NotaryFigures:
             "ledger_unreachable_seconds": self.ledger_unreachable_seconds,
             "crawl_backs_sent": self.crawl_backs_sent,
             "open_claims": [c.json() for c in self.open_claims],
-            "evidence": [e.json() for e in self.evidence],
+            "evidence": None if self.evidence is None else [e.json() for e in self.evidence],
         }
 
 
@@ -170,7 +172,9 @@ class PitFigures:
 @dataclass(frozen=True, slots=True)
 class CheckpointFigures:
     number: int
-    state_digest: bytes
+    state_digest: bytes | None
+    """The base state's digest (None in a snapshot without detail: it costs a hash of the
+    whole state)."""
     age_seconds: float
     faults: int
     last_fault: str | None
@@ -179,7 +183,7 @@ class CheckpointFigures:
     def json(self) -> dict[str, Any]:
         return {
             "number": self.number,
-            "state_digest": self.state_digest.hex(),
+            "state_digest": None if self.state_digest is None else self.state_digest.hex(),
             "age_seconds": self.age_seconds,
             "faults": self.faults,
             "last_fault": self.last_fault,

@@ -81,7 +81,7 @@ class StatusCollector(Collector):
         notary = g.notary
         claims = len(notary.open_claims)
         yield _gauge("swapnet_open_claims", "revoke claims open on the ledger", claims)
-        yield _gauge("swapnet_evidence_held", "revoke evidence kept", len(notary.evidence))
+        yield _gauge("swapnet_evidence_held", "revoke evidence kept", len(notary.evidence or ()))
         crawls = CounterMetricFamily("swapnet_crawl_backs_sent", "crawl backs this notary sent")
         crawls.add_metric([], notary.crawl_backs_sent)
         yield crawls
