@@ -260,7 +260,9 @@ def test_notaries_crawl_back_stale_revokes_and_the_evidence_holds(  # noqa: PLR0
     assert refused.returncode == 1 and "premature" in refused.stderr
     guest = strict.guest("cheat-elsewhere", cheat.key)
     guest.start([s.addr for s in strict.stewards], strict.timeout)
-    strict.wait("the strict wallet", lambda: group(guest)["wallet_open"])
+    # its signing timeout is two checkpoint intervals (60 s): a first FROST attempt that
+    # starts before both stewards are up stalls once and is retried, so wait out a retry
+    strict.wait("the strict wallet", lambda: group(guest)["wallet_open"], 150 * TIMEOUT_FACTOR)
     usd_before = c.ledger_balance(cheat.member, "USD")
     with pytest.raises(Exception, match=r"join-refused.*premature"):
         guest.call(
